@@ -1,0 +1,74 @@
+/* conf.h: inferd's configuration, read with libconfig into a plain const struct. */
+#ifndef INFERD_CONF_H
+#define INFERD_CONF_H
+
+#include <stddef.h>
+
+/* One served model. */
+struct conf_model {
+	char *name;        /* [A-Za-z0-9_.-]{1,64} */
+	char *path;        /* the model JSON file */
+	char *version;     /* a positive integer as text, default "1" */
+	char *golden;      /* optional golden set (JSON), NULL when absent */
+	double tolerance;  /* max abs difference for the golden set, default 1e-6 */
+	long num_feature;  /* pinned input width, 0 = take the model's */
+};
+
+/* Thresholds for `inferctl smoke`. */
+struct conf_smoke {
+	double timeout;    /* seconds to wait for readiness, default 10 */
+	long requests;     /* latency sample size, default 200 */
+	double p99_ms;     /* p99 trigger, default 50 */
+	char *on_failure;  /* "rollback" | "fail" | "warn", default "rollback" */
+};
+
+struct conf {
+	char *file;              /* where it was read from, NULL for the built-in default */
+	char *socket_path;       /* default RUNSTATEDIR "/inferd/inferd.sock" */
+	unsigned socket_mode;    /* default 0660 */
+	char *socket_group;      /* NULL = leave the group alone */
+	char *admin_group;       /* NULL = root only for admin endpoints */
+	char *state_dir;         /* default LOCALSTATEDIR "/lib/inferd" */
+	long max_body_bytes;     /* default 16 MiB */
+	long max_connections;    /* default 256 */
+	long connection_timeout; /* seconds, default 30 */
+	long max_rows;           /* default 100000 */
+	long max_json_depth;     /* default 32 */
+	long threads;            /* HTTP worker threads, 0 = one per core */
+	long shutdown_grace;     /* seconds to finish in-flight requests, default 10 */
+	int log_level;           /* enum log_level, default info */
+	struct conf_model *models;
+	size_t n_models;
+	struct conf_smoke smoke;
+};
+
+/* Collected problems: every error is kept, not only the first. */
+struct conf_error {
+	char *file;
+	int line; /* 0 when the problem has no line (missing file) */
+	char *msg;
+};
+struct conf_errors {
+	struct conf_error *v;
+	size_t n;
+};
+
+/*
+ * Reads and validates path. On success returns 0 and a new *out. On any error returns
+ * -EINVAL (or -ENOENT etc.) with every problem appended to errs, each with its line:
+ * syntax errors, unknown settings, wrong types and out-of-range values (naming the
+ * setting and the accepted range), and duplicate model names.
+ */
+int conf_load(const char *path, struct conf **out, struct conf_errors *errs);
+/* Builds the built-in default: the bundled model on the default socket. */
+int conf_default(struct conf **out);
+/* Frees a config; NULL is fine. */
+void conf_free(struct conf *c);
+/* Formats one error as "MSG at line N in file F". Returns the buffer. */
+const char *conf_error_str(const struct conf_error *e, char *buf, size_t len);
+/* Frees the error list contents. */
+void conf_errors_clear(struct conf_errors *errs);
+/* Returns the conf_model named name, or NULL. */
+const struct conf_model *conf_find_model(const struct conf *c, const char *name);
+
+#endif

@@ -1,0 +1,30 @@
+/* http.h: the HTTP/1.1 front end (libmicrohttpd, epoll) and the Open Inference Protocol routes. */
+#ifndef INFERD_HTTP_H
+#define INFERD_HTTP_H
+
+#include <stddef.h>
+
+struct conf;
+
+/*
+ * Starts libmicrohttpd on the listening socket listen_fd (not closed by us) with the
+ * limits of c. The daemon runs in epoll mode; the caller drives it from its event loop.
+ * 0 or -errno.
+ */
+int http_init(const struct conf *c, int listen_fd);
+/* The fd to watch for readability (MHD's epoll fd). */
+int http_get_fd(void);
+/* Milliseconds until http_run() must be called even without events; -1 for none. */
+int http_get_timeout_ms(void);
+/* Runs libmicrohttpd once: accepts, reads, answers. */
+int http_run(void);
+/* Stops accepting new connections (SIGTERM); in-flight ones go on. */
+void http_quiesce(void);
+/* Number of open connections (to know when a graceful stop is done). */
+unsigned http_connections(void);
+/* Applies the limits of a new config to new connections. */
+void http_reconfigure(const struct conf *c);
+/* Stops and frees everything. */
+void http_fini(void);
+
+#endif

@@ -1,0 +1,1 @@
+/* infer.c: (being written) */

@@ -1,0 +1,1 @@
+/* jsonx.c: (being written) */

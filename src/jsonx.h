@@ -1,0 +1,32 @@
+/* jsonx.h: jansson parsing with a nesting-depth bound and XGBoost's NaN/Infinity tokens. */
+#ifndef INFERD_JSONX_H
+#define INFERD_JSONX_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Strings that stand for the non-standard number tokens after jsonx_parse(). */
+#define JSONX_NAN     "NaN"
+#define JSONX_INF     "Infinity"
+#define JSONX_NEG_INF "-Infinity"
+
+/*
+ * Parses len bytes of JSON. Bare NaN, Infinity and -Infinity tokens outside strings (as
+ * XGBoost writes them) become the strings above when allow_nonfinite is set, otherwise
+ * they are an error. Nesting deeper than max_depth is refused before jansson sees it.
+ * Returns 0 and *out, or -EINVAL with a message in err ("line L column C: ...").
+ */
+int jsonx_parse(const char *buf, size_t len, unsigned max_depth, int allow_nonfinite, json_t **out,
+		char *err, size_t errlen);
+
+/*
+ * Reads a number element: a JSON integer or real, or one of the strings above.
+ * Returns 0 and *out, or -EINVAL when v is neither.
+ */
+int jsonx_number(const json_t *v, double *out);
+
+/* Reads a whole file (at most max_bytes) and parses it as jsonx_parse() does. -EFBIG if larger. */
+int jsonx_load_file(const char *path, size_t max_bytes, unsigned max_depth, int allow_nonfinite,
+		    json_t **out, char *err, size_t errlen);
+
+#endif

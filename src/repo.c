@@ -1,0 +1,1 @@
+/* repo.c: (being written) */

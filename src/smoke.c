@@ -1,0 +1,1 @@
+/* smoke.c: (being written) */

@@ -1,0 +1,1 @@
+/* smoke.h: (being written) */

@@ -1,0 +1,1 @@
+/* sock.c: (being written) */

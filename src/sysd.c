@@ -1,0 +1,1 @@
+/* sysd.c: (being written) */

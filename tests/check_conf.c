@@ -1,0 +1,6 @@
+/* check_conf.c: (being written) */
+int main(void);
+int main(void)
+{
+	return 77;
+}

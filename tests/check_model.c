@@ -1,0 +1,6 @@
+/* check_model.c: (being written) */
+int main(void);
+int main(void)
+{
+	return 77;
+}

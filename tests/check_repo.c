@@ -1,0 +1,6 @@
+/* check_repo.c: (being written) */
+int main(void);
+int main(void)
+{
+	return 77;
+}

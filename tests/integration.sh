@@ -1,0 +1,3 @@
+#!/bin/sh
+# integration.sh: (being written)
+exit 77
