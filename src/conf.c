@@ -1,1 +1,866 @@
-/* conf.c: (being written) */
+/* conf.c: reads inferd's libconfig file into a plain struct conf, reporting every error. */
+#include "conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Normally set by src/Makefile.am; the tests compile without them. */
+#ifndef INFERD_RUNSTATEDIR
+#define INFERD_RUNSTATEDIR "/run"
+#endif
+#ifndef INFERD_LOCALSTATEDIR
+#define INFERD_LOCALSTATEDIR "/var"
+#endif
+#ifndef INFERD_SYSCONFDIR
+#define INFERD_SYSCONFDIR "/etc"
+#endif
+#ifndef INFERD_PKGDATADIR
+#define INFERD_PKGDATADIR "/usr/share/inferd"
+#endif
+
+#define DEFAULT_SOCKET_PATH INFERD_RUNSTATEDIR "/inferd/inferd.sock"
+#define DEFAULT_STATE_DIR   INFERD_LOCALSTATEDIR "/lib/inferd"
+#define DEFAULT_MODEL_NAME  "breast-cancer"
+#define DEFAULT_MODEL_DIR   INFERD_PKGDATADIR "/models/breast-cancer/1"
+#define DEFAULT_TOLERANCE   1e-6
+#define MODEL_NAME_MAX      64
+/* sun_path must hold the path and its terminating NUL. */
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+enum kind {
+	K_GROUP,      /* a nested group of keys */
+	K_MODELS,     /* the list of model groups */
+	K_INT,        /* long, range lo .. hi */
+	K_FLOAT,      /* double, range lo .. hi; integers accepted */
+	K_STRING,     /* char *, non-empty, at most hi bytes when hi > 0 */
+	K_PATH,       /* char *, relative paths resolved against the config's directory */
+	K_MODE,       /* unsigned, octal string */
+	K_LOG_LEVEL,  /* int, via log_level_from_name() */
+	K_ON_FAILURE, /* char *, rollback | fail | warn */
+	K_VERSION,    /* char *, integer lo .. hi stored as decimal text */
+	K_NAME,       /* char *, [A-Za-z0-9_.-]{1,64} */
+};
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	double lo, hi;
+	const struct key *sub; /* K_GROUP: its keys */
+};
+
+#define CONF_OFF(f)  offsetof(struct conf, f)
+#define MODEL_OFF(f) offsetof(struct conf_model, f)
+
+static const struct key socket_keys[] = {
+    {"path", K_STRING, CONF_OFF(socket_path), 0, SOCKET_PATH_MAX, NULL},
+    {"mode", K_MODE, CONF_OFF(socket_mode), 0, 0777, NULL},
+    {"group", K_STRING, CONF_OFF(socket_group), 0, 0, NULL},
+    {"admin_group", K_STRING, CONF_OFF(admin_group), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct key limits_keys[] = {
+    {"max_body_bytes", K_INT, CONF_OFF(max_body_bytes), 1024, 1073741824, NULL},
+    {"max_connections", K_INT, CONF_OFF(max_connections), 1, 65536, NULL},
+    {"connection_timeout", K_INT, CONF_OFF(connection_timeout), 1, 3600, NULL},
+    {"max_rows", K_INT, CONF_OFF(max_rows), 1, 10000000, NULL},
+    {"max_json_depth", K_INT, CONF_OFF(max_json_depth), 8, 1024, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct key server_keys[] = {
+    {"threads", K_INT, CONF_OFF(threads), 0, 64, NULL},
+    {"shutdown_grace", K_INT, CONF_OFF(shutdown_grace), 0, 300, NULL},
+    {"state_dir", K_STRING, CONF_OFF(state_dir), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct key smoke_keys[] = {
+    {"timeout", K_FLOAT, CONF_OFF(smoke.timeout), 0.1, 3600, NULL},
+    {"requests", K_INT, CONF_OFF(smoke.requests), 1, 1000000, NULL},
+    {"p99_ms", K_FLOAT, CONF_OFF(smoke.p99_ms), 0.001, 60000, NULL},
+    {"on_failure", K_ON_FAILURE, CONF_OFF(smoke.on_failure), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct key model_keys[] = {
+    {"name", K_NAME, MODEL_OFF(name), 0, 0, NULL},
+    {"path", K_PATH, MODEL_OFF(path), 0, 0, NULL},
+    {"version", K_VERSION, MODEL_OFF(version), 1, 2147483647, NULL},
+    {"golden", K_PATH, MODEL_OFF(golden), 0, 0, NULL},
+    {"tolerance", K_FLOAT, MODEL_OFF(tolerance), 0, 1, NULL},
+    {"num_feature", K_INT, MODEL_OFF(num_feature), 1, 1000000, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct key top_keys[] = {
+    {"socket", K_GROUP, 0, 0, 0, socket_keys},
+    {"limits", K_GROUP, 0, 0, 0, limits_keys},
+    {"server", K_GROUP, 0, 0, 0, server_keys},
+    {"log_level", K_LOG_LEVEL, CONF_OFF(log_level), 0, 0, NULL},
+    {"models", K_MODELS, 0, 0, 0, NULL},
+    {"smoke", K_GROUP, 0, 0, 0, smoke_keys},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const char *const on_failure_values[] = {"rollback", "fail", "warn", NULL};
+
+struct loader {
+	const char *path;         /* the config file as given */
+	char *dir;                /* where relative paths are resolved */
+	struct conf_errors *errs; /* never NULL: the caller's or a private list */
+	size_t nerr;              /* errors added by this load */
+	bool oom;
+};
+
+/* ---- errors ---- */
+
+static int errors_add(struct conf_errors *errs, const char *file, int line, char *msg)
+{
+	struct conf_error *v;
+	char *f = strdup(file ? file : "");
+
+	if (!f) {
+		free(msg);
+		return -ENOMEM;
+	}
+	v = realloc(errs->v, (errs->n + 1) * sizeof(*v));
+	if (!v) {
+		free(f);
+		free(msg);
+		return -ENOMEM;
+	}
+	errs->v = v;
+	v[errs->n].file = f;
+	v[errs->n].line = line;
+	v[errs->n].msg = msg;
+	errs->n++;
+	return 0;
+}
+
+/*
+ * Records msg (taking it). libconfig names an @include'd file as written, relative to the
+ * include directory; the user needs the path that was actually read.
+ */
+static void add_error_at(struct loader *ld, const char *file, int line, char *msg)
+{
+	char *joined = NULL;
+
+	if (file[0] != '/' && ld->dir && strcmp(file, ld->path) != 0) {
+		if (asprintf(&joined, "%s/%s", ld->dir, file) < 0) {
+			free(msg);
+			ld->oom = true;
+			return;
+		}
+		file = joined;
+	}
+	if (errors_add(ld->errs, file, line, msg) < 0)
+		ld->oom = true;
+	free(joined);
+}
+
+/* Records a problem at setting s (its file and line), or at the file itself when s is NULL. */
+__attribute__((format(printf, 3, 4))) static void
+add_error(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = ld->path;
+	int line = 0;
+	char *msg;
+	va_list ap;
+	int rc;
+
+	if (s) {
+		line = (int)config_setting_source_line(s);
+		if (config_setting_source_file(s))
+			file = config_setting_source_file(s);
+	}
+	va_start(ap, fmt);
+	rc = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	ld->nerr++;
+	if (rc < 0) {
+		ld->oom = true;
+		return;
+	}
+	add_error_at(ld, file, line, msg);
+}
+
+void conf_errors_clear(struct conf_errors *errs)
+{
+	if (!errs)
+		return;
+	for (size_t i = 0; i < errs->n; i++) {
+		free(errs->v[i].file);
+		free(errs->v[i].msg);
+	}
+	free(errs->v);
+	errs->v = NULL;
+	errs->n = 0;
+}
+
+const char *conf_error_str(const struct conf_error *e, char *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return buf;
+	/* A line number of 0 would mislead: the problem is the file as a whole. */
+	if (e->line > 0)
+		snprintf(buf, len, "%s at line %d in file %s", e->msg, e->line, e->file);
+	else
+		snprintf(buf, len, "%s in file %s", e->msg, e->file);
+	return buf;
+}
+
+/* ---- did-you-mean ---- */
+
+/* Optimal string alignment distance (a transposition counts as one edit). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 64 };
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[MAXLEN + 1][MAXLEN + 1];
+
+	if (la > MAXLEN || lb > MAXLEN)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t best = d[i - 1][j] + 1;
+
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < best)
+				best = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* True when a is an in-order abbreviation of b ("max_bdy" of "max_body_bytes"). */
+static bool is_abbreviation(const char *a, const char *b)
+{
+	if (strlen(a) < 4 || a[0] != b[0])
+		return false;
+	for (; *b && *a; b++)
+		if (*a == *b)
+			a++;
+	return *a == '\0';
+}
+
+/*
+ * Picks the known key the user most likely meant: within two edits, or an abbreviation
+ * of it. Ties go to the key listed first.
+ */
+static const char *closest_key(const struct key *keys, const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	for (const struct key *k = keys; k->name; k++) {
+		size_t d = edit_distance(name, k->name);
+
+		if (d > 2 && !is_abbreviation(name, k->name))
+			continue;
+		if (d < best_d) {
+			best = k->name;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* ---- values ---- */
+
+static const char *type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "nothing";
+	}
+}
+
+static bool is_integer(const config_setting_t *s)
+{
+	return config_setting_type(s) == CONFIG_TYPE_INT ||
+	       config_setting_type(s) == CONFIG_TYPE_INT64;
+}
+
+static void *field(void *base, size_t off)
+{
+	return (char *)base + off;
+}
+
+static void set_string(struct loader *ld, void *base, size_t off, char *value)
+{
+	char **dst = field(base, off);
+
+	if (!value) {
+		ld->oom = true;
+		return;
+	}
+	free(*dst);
+	*dst = value;
+}
+
+static char *resolve_path(const struct loader *ld, const char *p)
+{
+	char *out;
+
+	if (p[0] == '/' || !ld->dir)
+		return strdup(p);
+	if (asprintf(&out, "%s/%s", ld->dir, p) < 0)
+		return NULL;
+	return out;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > MODEL_NAME_MAX)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/* Parses "0660" style modes: one to four octal digits, at most 0777. */
+static int parse_mode(const char *s, unsigned *out)
+{
+	size_t n = strlen(s);
+	unsigned v = 0;
+
+	if (n < 1 || n > 4 || strspn(s, "01234567") != n)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		v = v * 8 + (unsigned)(s[i] - '0');
+	if (v > 0777)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static void expect_type(struct loader *ld, const config_setting_t *s, const char *full,
+                        const char *expected)
+{
+	add_error(ld, s, "%s: expected %s, got %s", full, expected, type_name(s));
+}
+
+static void walk_group(struct loader *ld, const config_setting_t *grp, const char *prefix,
+                       const struct key *keys, void *base);
+static void parse_models(struct loader *ld, const config_setting_t *s, struct conf *c);
+
+static void apply_int(struct loader *ld, const config_setting_t *s, const char *full,
+                      const struct key *k, void *base)
+{
+	long long v;
+
+	if (!is_integer(s)) {
+		expect_type(ld, s, full, "an integer");
+		return;
+	}
+	v = config_setting_get_int64(s);
+	if ((double)v < k->lo || (double)v > k->hi) {
+		add_error(ld, s, "%s: %lld is out of range (%lld .. %lld)", full, v,
+		          (long long)k->lo, (long long)k->hi);
+		return;
+	}
+	*(long *)field(base, k->off) = (long)v;
+}
+
+static void apply_float(struct loader *ld, const config_setting_t *s, const char *full,
+                        const struct key *k, void *base)
+{
+	double v;
+
+	if (is_integer(s))
+		v = (double)config_setting_get_int64(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else {
+		expect_type(ld, s, full, "a number");
+		return;
+	}
+	if (!(v >= k->lo && v <= k->hi)) {
+		add_error(ld, s, "%s: %g is out of range (%g .. %g)", full, v, k->lo, k->hi);
+		return;
+	}
+	*(double *)field(base, k->off) = v;
+}
+
+static void apply_version(struct loader *ld, const config_setting_t *s, const char *full,
+                          const struct key *k, void *base)
+{
+	long long v;
+	char *text;
+
+	if (is_integer(s)) {
+		v = config_setting_get_int64(s);
+	} else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		/* KServe versions are strings, so "2" is as natural to write as 2. */
+		const char *str = config_setting_get_string(s);
+		char *end;
+
+		errno = 0;
+		v = strtoll(str, &end, 10);
+		if (!*str || *end || errno || str[strspn(str, "0123456789")] != '\0') {
+			add_error(ld, s, "%s: \"%s\" is not a positive integer", full, str);
+			return;
+		}
+	} else {
+		expect_type(ld, s, full, "an integer");
+		return;
+	}
+	if ((double)v < k->lo || (double)v > k->hi) {
+		add_error(ld, s, "%s: %lld is out of range (%lld .. %lld)", full, v,
+		          (long long)k->lo, (long long)k->hi);
+		return;
+	}
+	if (asprintf(&text, "%lld", v) < 0)
+		text = NULL;
+	set_string(ld, base, k->off, text);
+}
+
+static void apply_string_kind(struct loader *ld, const config_setting_t *s, const char *full,
+                              const struct key *k, void *base)
+{
+	const char *v;
+	int lvl;
+
+	if (k->kind == K_MODE && config_setting_type(s) != CONFIG_TYPE_STRING) {
+		add_error(ld, s,
+		          "%s: expected an octal string such as \"0660\", got %s "
+		          "(libconfig has no octal numbers, so quote the mode)",
+		          full, type_name(s));
+		return;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		expect_type(ld, s, full, "a string");
+		return;
+	}
+	v = config_setting_get_string(s);
+	switch (k->kind) {
+	case K_MODE: {
+		unsigned mode;
+
+		if (parse_mode(v, &mode) < 0) {
+			add_error(ld, s, "%s: \"%s\" is not an octal mode (\"0000\" .. \"0777\")",
+			          full, v);
+			return;
+		}
+		*(unsigned *)field(base, k->off) = mode;
+		return;
+	}
+	case K_LOG_LEVEL:
+		lvl = log_level_from_name(v);
+		if (lvl < 0) {
+			add_error(ld, s,
+			          "%s: \"%s\" is not one of error, warning, notice, info, debug",
+			          full, v);
+			return;
+		}
+		*(int *)field(base, k->off) = lvl;
+		return;
+	case K_ON_FAILURE:
+		for (const char *const *p = on_failure_values; *p; p++) {
+			if (strcmp(*p, v) == 0) {
+				set_string(ld, base, k->off, strdup(v));
+				return;
+			}
+		}
+		add_error(ld, s, "%s: \"%s\" is not one of rollback, fail, warn", full, v);
+		return;
+	case K_NAME:
+		if (!valid_name(v)) {
+			add_error(ld, s, "%s: \"%s\" must match [A-Za-z0-9_.-]{1,64}", full, v);
+			return;
+		}
+		set_string(ld, base, k->off, strdup(v));
+		return;
+	default:
+		break;
+	}
+	if (!*v) {
+		add_error(ld, s, "%s: must not be empty", full);
+		return;
+	}
+	if (k->hi > 0 && (double)strlen(v) > k->hi) {
+		add_error(ld, s, "%s: longer than %lld bytes", full, (long long)k->hi);
+		return;
+	}
+	set_string(ld, base, k->off, k->kind == K_PATH ? resolve_path(ld, v) : strdup(v));
+}
+
+static void apply(struct loader *ld, const config_setting_t *s, const char *full,
+                  const struct key *k, void *base)
+{
+	switch (k->kind) {
+	case K_GROUP:
+		if (!config_setting_is_group(s))
+			expect_type(ld, s, full, "a group");
+		else
+			walk_group(ld, s, full, k->sub, base);
+		break;
+	case K_MODELS:
+		parse_models(ld, s, base);
+		break;
+	case K_INT:
+		apply_int(ld, s, full, k, base);
+		break;
+	case K_FLOAT:
+		apply_float(ld, s, full, k, base);
+		break;
+	case K_VERSION:
+		apply_version(ld, s, full, k, base);
+		break;
+	default:
+		apply_string_kind(ld, s, full, k, base);
+		break;
+	}
+}
+
+/* Applies every setting of grp; anything not in keys is an error (typos must not pass). */
+static void walk_group(struct loader *ld, const config_setting_t *grp, const char *prefix,
+                       const struct key *keys, void *base)
+{
+	int n = config_setting_length(grp);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct key *k = keys;
+		char *full;
+
+		if (!name)
+			continue;
+		while (k->name && strcmp(k->name, name) != 0)
+			k++;
+		if (prefix ? asprintf(&full, "%s.%s", prefix, name) < 0 : !(full = strdup(name))) {
+			ld->oom = true;
+			return;
+		}
+		if (!k->name) {
+			const char *hint = closest_key(keys, name);
+
+			if (hint)
+				add_error(ld, s, "unknown setting \"%s\" (did you mean \"%s\"?)",
+				          full, hint);
+			else
+				add_error(ld, s, "unknown setting \"%s\"", full);
+		} else {
+			apply(ld, s, full, k, base);
+		}
+		free(full);
+	}
+}
+
+static void model_clear(struct conf_model *m)
+{
+	free(m->name);
+	free(m->path);
+	free(m->version);
+	free(m->golden);
+	memset(m, 0, sizeof(*m));
+}
+
+static int model_defaults(struct conf_model *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->tolerance = DEFAULT_TOLERANCE;
+	m->version = strdup("1");
+	return m->version ? 0 : -ENOMEM;
+}
+
+static void parse_models(struct loader *ld, const config_setting_t *s, struct conf *c)
+{
+	unsigned n;
+	unsigned *name_lines;
+
+	if (!config_setting_is_list(s)) {
+		add_error(ld, s, "models: expected a list of groups, ( { ... }, ... ), got %s",
+		          type_name(s));
+		return;
+	}
+	n = (unsigned)config_setting_length(s);
+	if (n == 0) {
+		add_error(ld, s, "models: at least one model is required");
+		return;
+	}
+	c->models = calloc(n, sizeof(*c->models));
+	name_lines = calloc(n, sizeof(*name_lines));
+	if (!c->models || !name_lines) {
+		free(name_lines);
+		ld->oom = true;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		const config_setting_t *name_s;
+		struct conf_model *m = &c->models[c->n_models];
+		char prefix[32];
+
+		snprintf(prefix, sizeof(prefix), "models[%u]", i);
+		if (!config_setting_is_group(e)) {
+			expect_type(ld, e, prefix, "a group");
+			continue;
+		}
+		if (model_defaults(m) < 0) {
+			ld->oom = true;
+			break;
+		}
+		c->n_models++;
+		walk_group(ld, e, prefix, model_keys, m);
+		name_s = config_setting_get_member(e, "name");
+		if (!name_s)
+			add_error(ld, e, "%s: name is required", prefix);
+		if (!config_setting_get_member(e, "path"))
+			add_error(ld, e, "%s: path is required", prefix);
+		if (!m->name)
+			continue;
+		name_lines[c->n_models - 1] = config_setting_source_line(name_s);
+		for (size_t j = 0; j + 1 < c->n_models; j++) {
+			const struct conf_model *o = &c->models[j];
+
+			if (o->name && strcmp(o->name, m->name) == 0 &&
+			    strcmp(o->version, m->version) == 0) {
+				add_error(ld, name_s,
+				          "%s: duplicate model \"%s\" version %s (first defined at "
+				          "line %u)",
+				          prefix, m->name, m->version, name_lines[j]);
+				break;
+			}
+		}
+	}
+	free(name_lines);
+}
+
+/* ---- the whole config ---- */
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	free(c->file);
+	free(c->socket_path);
+	free(c->socket_group);
+	free(c->admin_group);
+	free(c->state_dir);
+	for (size_t i = 0; i < c->n_models; i++)
+		model_clear(&c->models[i]);
+	free(c->models);
+	free(c->smoke.on_failure);
+	free(c);
+}
+
+/* Everything but the model list, which a config file must give. */
+static struct conf *conf_new_defaults(void)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->socket_path = strdup(DEFAULT_SOCKET_PATH);
+	c->socket_mode = 0660;
+	c->state_dir = strdup(DEFAULT_STATE_DIR);
+	c->max_body_bytes = 16L * 1024 * 1024;
+	c->max_connections = 256;
+	c->connection_timeout = 30;
+	c->max_rows = 100000;
+	c->max_json_depth = 32;
+	c->threads = 0;
+	c->shutdown_grace = 10;
+	c->log_level = LOG_LVL_INFO;
+	c->smoke.timeout = 10;
+	c->smoke.requests = 200;
+	c->smoke.p99_ms = 50;
+	c->smoke.on_failure = strdup("rollback");
+	if (!c->socket_path || !c->state_dir || !c->smoke.on_failure) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int conf_default(struct conf **out)
+{
+	struct conf *c = conf_new_defaults();
+	struct conf_model *m;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->models = calloc(1, sizeof(*c->models));
+	if (!c->models)
+		goto oom;
+	m = &c->models[0];
+	if (model_defaults(m) < 0)
+		goto oom;
+	c->n_models = 1;
+	m->name = strdup(DEFAULT_MODEL_NAME);
+	m->path = strdup(DEFAULT_MODEL_DIR "/model.json");
+	m->golden = strdup(DEFAULT_MODEL_DIR "/golden.json");
+	if (!m->name || !m->path || !m->golden)
+		goto oom;
+	*out = c;
+	return 0;
+oom:
+	conf_free(c);
+	return -ENOMEM;
+}
+
+/* The config's directory, absolute when possible so a later chdir() changes nothing. */
+static char *config_dir(const char *path)
+{
+	char *copy = strdup(path);
+	char *dir, *abs;
+
+	if (!copy)
+		return NULL;
+	dir = dirname(copy);
+	abs = realpath(dir, NULL);
+	if (!abs)
+		abs = strdup(dir);
+	free(copy);
+	return abs;
+}
+
+/* Reports why path cannot be read, so the user sees errno's words, not libconfig's. */
+static int check_readable(struct loader *ld)
+{
+	struct stat st;
+	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		err = errno;
+	else if (fstat(fd, &st) < 0)
+		err = errno;
+	else if (S_ISDIR(st.st_mode))
+		err = EISDIR;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		add_error(ld, NULL, "%s", strerror(err));
+	return -err;
+}
+
+int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
+{
+	struct conf_errors scratch = {NULL, 0};
+	struct loader ld = {.path = path, .errs = errs ? errs : &scratch};
+	struct conf *c = NULL;
+	config_t cfg;
+	int rc;
+
+	*out = NULL;
+	rc = check_readable(&ld);
+	if (rc < 0)
+		goto done;
+	ld.dir = config_dir(path);
+	c = conf_new_defaults();
+	if (!ld.dir || !c) {
+		rc = -ENOMEM;
+		goto done;
+	}
+	c->file = strdup(path);
+	if (!c->file) {
+		rc = -ENOMEM;
+		goto done;
+	}
+
+	config_init(&cfg);
+	/* @include "x.conf" then means next to this file, like the relative paths inside. */
+	config_set_include_dir(&cfg, ld.dir);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		const char *file = config_error_file(&cfg) ? config_error_file(&cfg) : path;
+		const char *text = config_error_text(&cfg) ? config_error_text(&cfg) : "read error";
+		char *msg = strdup(text);
+
+		ld.nerr++;
+		if (msg)
+			add_error_at(&ld, file, config_error_line(&cfg), msg);
+		else
+			ld.oom = true;
+		rc = config_error_type(&cfg) == CONFIG_ERR_FILE_IO ? -EIO : -EINVAL;
+		config_destroy(&cfg);
+		goto done;
+	}
+	walk_group(&ld, config_root_setting(&cfg), NULL, top_keys, c);
+	if (!config_lookup(&cfg, "models"))
+		add_error(&ld, NULL, "models: at least one model is required");
+	config_destroy(&cfg);
+	rc = ld.oom ? -ENOMEM : ld.nerr ? -EINVAL : 0;
+
+done:
+	if (ld.oom && rc == 0)
+		rc = -ENOMEM;
+	if (rc == 0)
+		*out = c;
+	else
+		conf_free(c);
+	free(ld.dir);
+	conf_errors_clear(&scratch);
+	return rc;
+}
+
+/* Numeric order on decimal text without leading zeros: longer is larger. */
+static int version_cmp(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
+}
+
+/* With several versions of one name, the highest wins: it is what "latest" means. */
+const struct conf_model *conf_find_model(const struct conf *c, const char *name)
+{
+	const struct conf_model *best = NULL;
+
+	if (!c || !name)
+		return NULL;
+	for (size_t i = 0; i < c->n_models; i++) {
+		const struct conf_model *m = &c->models[i];
+
+		if (m->name && strcmp(m->name, name) == 0 &&
+		    (!best || version_cmp(m->version, best->version) > 0))
+			best = m;
+	}
+	return best;
+}

@@ -1,1 +1,895 @@
-/* http.c: (being written) */
+/* http.c: libmicrohttpd in epoll mode, strict routing, the Open Inference Protocol routes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "conf.h"
+#include "http.h"
+#include "infer.h"
+#include "log.h"
+#include "metrics.h"
+#include "model.h"
+#include "repo.h"
+#include "sock.h"
+
+/* MHD's per-connection memory pool; it bounds the request line plus headers. */
+#define HTTP_POOL_BYTES (64 * 1024)
+/* Headers larger than this get our own JSON 431 (larger still and MHD refuses them). */
+#define HTTP_MAX_HEADER_BYTES (16 * 1024)
+/* Predict/margin outputs up to this many floats live on the stack. */
+#define HTTP_STACK_FLOATS 1024
+/* A body buffer larger than this is not kept for the connection's next request. */
+#define HTTP_KEEP_BODY_BYTES (256 * 1024)
+/* Most path segments any route has: v2 models NAME versions V infer. */
+#define HTTP_MAX_SEGS 6
+
+enum route {
+	ROUTE_NONE,
+	ROUTE_LIVE,
+	ROUTE_READY,
+	ROUTE_SERVER,
+	ROUTE_MODEL_META,
+	ROUTE_MODEL_READY,
+	ROUTE_INFER,
+	ROUTE_METRICS,
+};
+
+/* One request; it lives inside its connection since HTTP/1.1 runs one at a time. */
+struct req {
+	struct timespec start;
+	enum route route;
+	enum metrics_endpoint ep;
+	bool head_only;       /* HEAD: MHD drops the body for us */
+	bool discard;         /* an error is pending: read and drop the body */
+	bool too_big;         /* the body went over max_body_bytes */
+	unsigned err_status;  /* pending error status, 0 = none */
+	const char *allow;    /* Allow header for a pending 405 */
+	char err[160];        /* pending error message */
+	char name[65];        /* model name from the path */
+	char version[65];     /* model version from the path, "" = highest */
+	struct repo_set *set; /* held from the first call to completion */
+	char *body;           /* the upload, NUL-terminated */
+	size_t len, cap;
+	uint64_t seen; /* upload bytes seen, kept or not */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+struct conn {
+	struct req req;
+	bool have_cred;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+/* Limits that a reload may change; read only from the loop thread. */
+struct http_limits {
+	size_t max_body_bytes;
+	size_t max_rows;
+	unsigned max_json_depth;
+	unsigned connection_timeout;
+	unsigned max_connections;
+};
+
+static struct MHD_Daemon *daemon_;
+static struct http_limits lim;
+static unsigned start_timeout;
+static unsigned mhd_conn_limit; /* fixed in MHD at start; on_accept enforces lower ones */
+static bool quiesced;
+static unsigned in_flight; /* requests between their first call and their completion */
+static char *server_meta;
+static size_t server_meta_len;
+
+static const char live_body[] = "{\"live\":true}";
+static const char ctype_json[] = "application/json";
+static const char ctype_metrics[] = "text/plain; version=0.0.4; charset=utf-8";
+
+static void limits_from_conf(const struct conf *c)
+{
+	lim.max_body_bytes = (size_t)c->max_body_bytes;
+	lim.max_rows = (size_t)c->max_rows;
+	lim.max_json_depth = (unsigned)c->max_json_depth;
+	lim.connection_timeout = (unsigned)c->connection_timeout;
+	lim.max_connections = (unsigned)c->max_connections;
+}
+
+static uint64_t elapsed_ns(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+	       (uint64_t)t0->tv_nsec;
+}
+
+/*
+ * The one response helper: queues status with body (taken over per mode), records the
+ * request in the metrics.
+ */
+static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned status,
+                               const char *ctype, void *body, size_t len,
+                               enum MHD_ResponseMemoryMode mode, const char *hname,
+                               const char *hval)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (resp == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	/* While stopping, keep-alive clients are told to go once they have their answer. */
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES ||
+	    (hname != NULL && MHD_add_response_header(resp, hname, hval) != MHD_YES) ||
+	    (quiesced &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	metrics_observe(r->ep, status, elapsed_ns(&r->start));
+	return ret;
+}
+
+/* Answers a JSON object built by the caller (stolen). */
+static enum MHD_Result respond_json(struct MHD_Connection *c, struct req *r, unsigned status,
+                                    json_t *obj, const char *hname, const char *hval)
+{
+	char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	json_decref(obj);
+	if (s == NULL) {
+		static const char oom[] = "{\"error\":\"out of memory\"}";
+		return respond(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, ctype_json, (void *)oom,
+		               sizeof oom - 1, MHD_RESPMEM_PERSISTENT, NULL, NULL);
+	}
+	return respond(c, r, status, ctype_json, s, strlen(s), MHD_RESPMEM_MUST_FREE, hname, hval);
+}
+
+/* Error text may quote client bytes: keep it printable ASCII so it is valid JSON text. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+/* The error idiom: {"error": msg} with status, logged at debug only (clients cause these). */
+static enum MHD_Result fail_msg(struct MHD_Connection *c, struct req *r, unsigned status,
+                                const char *allow, const char *msg)
+{
+	char buf[320];
+
+	snprintf(buf, sizeof buf, "%s", msg);
+	sanitize(buf);
+	log_debug("http %u: %s", status, buf);
+	return respond_json(c, r, status, json_pack("{s:s}", "error", buf),
+	                    allow ? MHD_HTTP_HEADER_ALLOW : NULL, allow);
+}
+
+/* Records an error to answer once the request is complete (keeps the connection alive). */
+static void set_error(struct req *r, unsigned status, const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_error(struct req *r, unsigned status, const char *allow, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->err_status != 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof r->err, fmt, ap);
+	va_end(ap);
+	r->err_status = status;
+	r->allow = allow;
+	r->discard = true;
+}
+
+static bool name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 64)
+		return false;
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+struct seg {
+	const char *p;
+	size_t n;
+};
+
+static bool seg_is(const struct seg *s, const char *lit)
+{
+	return s->n == strlen(lit) && memcmp(s->p, lit, s->n) == 0;
+}
+
+/* Splits and matches the path; on failure leaves a 400 or 404 pending in r. */
+static void route_path(struct req *r, const char *url)
+{
+	struct seg sg[HTTP_MAX_SEGS];
+	size_t n = 0;
+	const char *p = url;
+
+	r->route = ROUTE_NONE;
+	r->ep = METRICS_EP_OTHER;
+	if (*p != '/') {
+		set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid path: must start with '/'");
+		return;
+	}
+	for (const char *q = p; *q; q++) {
+		unsigned char ch = (unsigned char)*q;
+		if (ch < 0x21 || ch >= 0x7f || ch == '%' || ch == '\\') {
+			set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
+			          "invalid path: byte 0x%02x at offset %zu is not allowed", ch,
+			          (size_t)(q - url));
+			return;
+		}
+	}
+	while (*p == '/') {
+		const char *s = p + 1, *e = strchr(s, '/');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+
+		if (len == 0) {
+			set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid path: empty segment");
+			return;
+		}
+		if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+			set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
+			          "invalid path: '.' and '..' segments are not allowed");
+			return;
+		}
+		if (n == HTTP_MAX_SEGS) {
+			set_error(r, MHD_HTTP_NOT_FOUND, NULL, "no such route: %.100s", url);
+			return;
+		}
+		sg[n].p = s;
+		sg[n].n = len;
+		n++;
+		p = s + len;
+	}
+
+	if (n == 1 && seg_is(&sg[0], "metrics")) {
+		r->route = ROUTE_METRICS;
+		r->ep = METRICS_EP_METRICS;
+		return;
+	}
+	if (n >= 1 && seg_is(&sg[0], "v2")) {
+		if (n == 1) {
+			r->route = ROUTE_SERVER;
+			r->ep = METRICS_EP_SERVER_META;
+			return;
+		}
+		if (n == 3 && seg_is(&sg[1], "health") && seg_is(&sg[2], "live")) {
+			r->route = ROUTE_LIVE;
+			r->ep = METRICS_EP_LIVE;
+			return;
+		}
+		if (n == 3 && seg_is(&sg[1], "health") && seg_is(&sg[2], "ready")) {
+			r->route = ROUTE_READY;
+			r->ep = METRICS_EP_READY;
+			return;
+		}
+		if (n >= 3 && seg_is(&sg[1], "models")) {
+			size_t i = 3;
+			enum route rt = ROUTE_MODEL_META;
+
+			if (!name_ok(sg[2].p, sg[2].n)) {
+				set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
+				          "invalid model name: must match [A-Za-z0-9_.-]{1,64}");
+				return;
+			}
+			memcpy(r->name, sg[2].p, sg[2].n);
+			r->name[sg[2].n] = '\0';
+			r->version[0] = '\0';
+			if (i < n && seg_is(&sg[i], "versions")) {
+				if (i + 1 >= n)
+					goto notfound;
+				if (!name_ok(sg[i + 1].p, sg[i + 1].n)) {
+					set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
+					          "invalid model version: must match "
+					          "[A-Za-z0-9_.-]{1,64}");
+					return;
+				}
+				memcpy(r->version, sg[i + 1].p, sg[i + 1].n);
+				r->version[sg[i + 1].n] = '\0';
+				i += 2;
+			}
+			if (i < n) {
+				if (seg_is(&sg[i], "ready"))
+					rt = ROUTE_MODEL_READY;
+				else if (seg_is(&sg[i], "infer"))
+					rt = ROUTE_INFER;
+				else
+					goto notfound;
+				i++;
+			}
+			if (i != n)
+				goto notfound;
+			r->route = rt;
+			r->ep = rt == ROUTE_INFER         ? METRICS_EP_INFER
+			        : rt == ROUTE_MODEL_READY ? METRICS_EP_MODEL_READY
+			                                  : METRICS_EP_MODEL_META;
+			return;
+		}
+	}
+notfound:
+	set_error(r, MHD_HTTP_NOT_FOUND, NULL, "no such route: %.100s", url);
+}
+
+/* Checks the method against the route; leaves a 405 pending when it is wrong. */
+static void check_method(struct req *r, const char *method)
+{
+	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+	r->head_only = head;
+	if (r->route == ROUTE_INFER) {
+		if (!post)
+			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
+			          "method %.16s not allowed on infer: use POST", method);
+	} else if (!get && !head) {
+		set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+		          "method %.16s not allowed: use GET or HEAD", method);
+	}
+}
+
+/* Finds the model of the path in the held set; leaves a 404 or 503 pending otherwise. */
+static const struct repo_entry *find_entry(struct req *r)
+{
+	const struct repo_entry *e;
+
+	if (r->set == NULL) {
+		set_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "no models loaded yet");
+		return NULL;
+	}
+	e = repo_find(r->set, r->name, r->version[0] ? r->version : NULL);
+	if (e != NULL)
+		return e;
+	if (r->version[0] && repo_find(r->set, r->name, NULL) != NULL)
+		set_error(r, MHD_HTTP_NOT_FOUND, NULL, "model %s has no version %s", r->name,
+		          r->version);
+	else
+		set_error(r, MHD_HTTP_NOT_FOUND, NULL, "unknown model: %s", r->name);
+	return NULL;
+}
+
+static json_t *shape_of(size_t width)
+{
+	return width == 1 ? json_pack("[i]", -1) : json_pack("[iI]", -1, (json_int_t)width);
+}
+
+static enum MHD_Result do_model_meta(struct MHD_Connection *c, struct req *r,
+                                     const struct repo_entry *e)
+{
+	const struct model_info *mi = model_get_info(e->model);
+	json_t *versions = json_array();
+	json_t *obj;
+
+	for (size_t i = 0; versions && i < r->set->n; i++)
+		if (strcmp(r->set->v[i].name, e->name) == 0)
+			json_array_append_new(versions, json_string(r->set->v[i].version));
+	obj = json_pack(
+	    "{s:s, s:o, s:s, s:[{s:s, s:s, s:[iI]}], s:[{s:s, s:s, s:o}, {s:s, s:s, "
+	    "s:o}], s:{s:s, s:s, s:I, s:I, s:s, s:s}}",
+	    "name", e->name, "versions", versions, "platform", "xgboost_json", "inputs", "name",
+	    "input", "datatype", "FP32", "shape", -1, (json_int_t)e->num_feature, "outputs", "name",
+	    "predict", "datatype", "FP32", "shape", shape_of(mi->predict_width), "name", "margin",
+	    "datatype", "FP32", "shape", shape_of(mi->margin_width), "parameters", "objective",
+	    mi->objective ? mi->objective : "", "booster", mi->booster ? mi->booster : "",
+	    "num_trees", (json_int_t)mi->num_trees, "num_feature", (json_int_t)mi->num_feature,
+	    "sha256", e->sha256, "xgboost_version", mi->xgboost_version ? mi->xgboost_version : "");
+	return respond_json(c, r, MHD_HTTP_OK, obj, NULL, NULL);
+}
+
+static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const struct repo_entry *e)
+{
+	const struct model_info *mi = model_get_info(e->model);
+	struct infer_request in = {0};
+	struct infer_limits il;
+	struct infer_output outs[2];
+	float stackbuf[HTTP_STACK_FLOATS];
+	float *buf = stackbuf, *rows, *repacked = NULL;
+	size_t n_outs = 0, need, pw, mw, nf = e->num_feature;
+	char err[256], *out = NULL;
+	size_t outlen = 0;
+	enum MHD_Result ret;
+	int rc;
+
+	il.max_rows = lim.max_rows;
+	il.max_elements = lim.max_body_bytes / 2; /* an element takes two bytes at least */
+	if (nf != 0 && lim.max_rows <= il.max_elements / nf)
+		il.max_elements = lim.max_rows * nf;
+	il.max_depth = lim.max_json_depth;
+	rc = infer_decode(r->body ? r->body : "", r->len, nf, &il, &in, err, sizeof err);
+	if (rc == -ENOMEM) {
+		infer_request_free(&in);
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	}
+	if (rc < 0) {
+		infer_request_free(&in);
+		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, err);
+	}
+	rows = in.data;
+	if (mi->num_feature != nf) {
+		/* A pinned width differs from the model's: pad with missing or drop columns. */
+		size_t mf = mi->num_feature, keep = mf < nf ? mf : nf;
+		repacked = malloc((in.nrows ? in.nrows : 1) * (mf ? mf : 1) * sizeof(float));
+		if (repacked == NULL) {
+			infer_request_free(&in);
+			return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+			                "out of memory");
+		}
+		for (size_t i = 0; i < in.nrows; i++)
+			for (size_t j = 0; j < mf; j++)
+				repacked[i * mf + j] = j < keep ? in.data[i * nf + j] : NAN;
+		rows = repacked;
+	}
+	pw = in.want_predict ? mi->predict_width * in.nrows : 0;
+	mw = in.want_margin ? mi->margin_width * in.nrows : 0;
+	need = pw + mw;
+	if (need > HTTP_STACK_FLOATS) {
+		buf = malloc(need * sizeof(float));
+		if (buf == NULL) {
+			free(repacked);
+			infer_request_free(&in);
+			return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+			                "out of memory");
+		}
+	}
+	model_predict(e->model, rows, in.nrows, mw ? buf + pw : NULL, pw ? buf : NULL);
+	if (in.want_predict)
+		outs[n_outs++] = (struct infer_output){"predict", in.nrows, mi->predict_width, buf};
+	if (in.want_margin)
+		outs[n_outs++] =
+		    (struct infer_output){"margin", in.nrows, mi->margin_width, buf + pw};
+	rc = infer_encode(e->name, e->version, in.id, outs, n_outs, &out, &outlen);
+	if (buf != stackbuf)
+		free(buf);
+	free(repacked);
+	metrics_add_rows(in.nrows);
+	infer_request_free(&in);
+	if (rc < 0)
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	ret =
+	    respond(c, r, MHD_HTTP_OK, ctype_json, out, outlen, MHD_RESPMEM_MUST_FREE, NULL, NULL);
+	return ret;
+}
+
+static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
+{
+	char *out = NULL;
+	size_t len = 0;
+
+	if (metrics_render(r->set, &out, &len) < 0)
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	return respond(c, r, MHD_HTTP_OK, ctype_metrics, out, len, MHD_RESPMEM_MUST_FREE, NULL,
+	               NULL);
+}
+
+/* The final call: the whole request is in; answer it. */
+static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
+{
+	const struct repo_entry *e;
+
+	if (r->too_big) {
+		snprintf(r->err, sizeof r->err, "request body exceeds max_body_bytes (%zu)",
+		         lim.max_body_bytes);
+		return fail_msg(c, r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, r->err);
+	}
+	if (r->err_status != 0)
+		return fail_msg(c, r, r->err_status, r->allow, r->err);
+	switch (r->route) {
+	case ROUTE_LIVE:
+		return respond(c, r, MHD_HTTP_OK, ctype_json, (void *)live_body,
+		               sizeof live_body - 1, MHD_RESPMEM_PERSISTENT, NULL, NULL);
+	case ROUTE_READY:
+		if (r->set == NULL)
+			return respond_json(
+			    c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    json_pack("{s:b, s:s}", "ready", 0, "error", "no models loaded yet"),
+			    NULL, NULL);
+		return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:b}", "ready", 1), NULL, NULL);
+	case ROUTE_SERVER:
+		return respond(c, r, MHD_HTTP_OK, ctype_json, server_meta, server_meta_len,
+		               MHD_RESPMEM_PERSISTENT, NULL, NULL);
+	case ROUTE_METRICS:
+		return do_metrics(c, r);
+	case ROUTE_MODEL_META:
+	case ROUTE_MODEL_READY:
+	case ROUTE_INFER:
+		e = find_entry(r);
+		if (e == NULL)
+			return fail_msg(c, r, r->err_status, NULL, r->err);
+		if (r->route == ROUTE_MODEL_META)
+			return do_model_meta(c, r, e);
+		if (r->route == ROUTE_MODEL_READY)
+			return respond_json(c, r, MHD_HTTP_OK,
+			                    json_pack("{s:s, s:s, s:b}", "name", e->name, "version",
+			                              e->version, "ready", 1),
+			                    NULL, NULL);
+		return do_infer(c, r, e);
+	case ROUTE_NONE:
+		break;
+	}
+	return fail_msg(c, r, MHD_HTTP_NOT_FOUND, NULL, "no such route");
+}
+
+/* Keeps upload bytes (or drops them when an error is pending), bounded by max_body_bytes. */
+static enum MHD_Result take_upload(struct req *r, const char *data, size_t n)
+{
+	r->seen += n;
+	if (r->seen > lim.max_body_bytes) {
+		/* Only chunked bodies get here (Content-Length was checked up front). MHD lets
+		 * us answer only once the body is in: drop a bounded amount, then hang up. */
+		size_t grace = lim.max_body_bytes < (1u << 20) ? lim.max_body_bytes : (1u << 20);
+		r->too_big = true;
+		r->discard = true;
+		return r->seen - lim.max_body_bytes > grace ? MHD_NO : MHD_YES;
+	}
+	if (r->discard)
+		return MHD_YES;
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		char *nb;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		nb = realloc(r->body, cap);
+		if (nb == NULL) {
+			set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+			return MHD_YES;
+		}
+		r->body = nb;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return MHD_YES;
+}
+
+/* The first call of a request: headers only. Decides everything that needs no body. */
+static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char *url,
+                             const char *method)
+{
+	const union MHD_ConnectionInfo *ci;
+	const char *cl;
+
+	route_path(r, url);
+	if (r->err_status == 0)
+		check_method(r, method);
+	if (r->err_status == 0 &&
+	    (r->route == ROUTE_READY || r->route == ROUTE_METRICS || r->route == ROUTE_MODEL_META ||
+	     r->route == ROUTE_MODEL_READY || r->route == ROUTE_INFER)) {
+		/* Held until completion: in-flight requests finish on the set they began on. */
+		r->set = repo_acquire();
+		if (r->route >= ROUTE_MODEL_META && r->route <= ROUTE_INFER)
+			(void)find_entry(r);
+	}
+	if (lim.connection_timeout != start_timeout)
+		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, lim.connection_timeout);
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (ci != NULL && ci->header_size > HTTP_MAX_HEADER_BYTES)
+		return fail_msg(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL,
+		                "request headers too large");
+
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		char *end;
+		unsigned long long v;
+		errno = 0;
+		v = strtoull(cl, &end, 10);
+		if (errno == 0 && end != cl && v > lim.max_body_bytes) {
+			/* Answering now closes the connection, so the body is never read. */
+			char msg[96];
+			snprintf(msg, sizeof msg,
+			         "request body of %llu bytes exceeds max_body_bytes (%zu)", v,
+			         lim.max_body_bytes);
+			return fail_msg(c, r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, msg);
+		}
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (r == NULL) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct conn *cn = ci ? ci->socket_context : NULL;
+		char *body;
+		size_t cap;
+
+		if (cn == NULL)
+			return MHD_NO;
+		r = &cn->req;
+		body = r->body;
+		cap = r->cap;
+		memset(r, 0, sizeof *r);
+		r->body = body;
+		r->cap = cap;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		r->uid = cn->uid;
+		r->gid = cn->gid;
+		r->pid = cn->pid;
+		*con_cls = r;
+		in_flight++;
+		if (cn->have_cred)
+			log_debug("%s %s from uid %u gid %u pid %d", method, url, (unsigned)r->uid,
+			          (unsigned)r->gid, (int)r->pid);
+		/* Never answer here unless refusing the body: MHD would close the connection. */
+		return begin(c, r, url, method);
+	}
+	if (*upload_data_size != 0) {
+		enum MHD_Result ret = take_upload(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return ret;
+	}
+	return dispatch(c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r == NULL)
+		return;
+	in_flight--;
+	repo_release(r->set);
+	r->set = NULL;
+	if (r->cap > HTTP_KEEP_BODY_BYTES) {
+		free(r->body);
+		r->body = NULL;
+		r->cap = 0;
+	}
+	r->len = 0;
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct conn *cn;
+
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci;
+
+		cn = calloc(1, sizeof *cn);
+		*socket_context = cn;
+		if (cn == NULL)
+			return;
+		/* Fetched once per connection: admin routes will authorize on these. */
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci != NULL && sock_peer_cred(ci->connect_fd, &cn->uid, &cn->gid, &cn->pid) == 0)
+			cn->have_cred = true;
+		return;
+	}
+	cn = *socket_context;
+	if (cn != NULL) {
+		repo_release(cn->req.set);
+		free(cn->req.body);
+		free(cn);
+	}
+	*socket_context = NULL;
+}
+
+/* Refuses connections over the current limit (a reload may lower it). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	(void)cls;
+	(void)addr;
+	(void)addrlen;
+	if (http_connections() >= lim.max_connections) {
+		log_debug("refusing a connection: max_connections (%u) reached",
+		          lim.max_connections);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Decodes %HH escapes, but leaves the path untouched when an escape is malformed or would
+ * produce a control byte, '/', '%' or a non-ASCII byte, so that the router sees the raw '%'
+ * and refuses the path instead of acting on a truncated or re-split one.
+ */
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	size_t len = strlen(s), o = 0;
+
+	(void)cls;
+	(void)c;
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo, v;
+
+		if (s[i] != '%')
+			continue;
+		if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+			return len;
+		v = hi * 16 + lo;
+		if (v < 0x20 || v >= 0x7f || v == '/' || v == '%')
+			return len;
+		i += 2;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			s[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			s[o++] = s[i];
+		}
+	}
+	s[o] = '\0';
+	return o;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_notice("libmicrohttpd: %s", buf);
+}
+
+int http_init(const struct conf *c, int listen_fd)
+{
+	json_t *meta;
+	int fl;
+
+	limits_from_conf(c);
+	start_timeout = lim.connection_timeout;
+	mhd_conn_limit = lim.max_connections;
+	quiesced = false;
+	meta = json_pack("{s:s, s:s, s:[]}", "name", "inferd", "version", PACKAGE_VERSION,
+	                 "extensions");
+	server_meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	json_decref(meta);
+	if (server_meta == NULL)
+		return -ENOMEM;
+	server_meta_len = strlen(server_meta);
+
+	/* MHD accepts in a loop until EAGAIN; a blocking listener would stall the loop. */
+	fl = fcntl(listen_fd, F_GETFL);
+	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int e = errno;
+		log_err("cannot make the listening socket non-blocking: %s", strerror(e));
+		free(server_meta);
+		server_meta = NULL;
+		return -e;
+	}
+
+	daemon_ = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, on_accept, NULL, on_access, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+	    (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT, lim.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, lim.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_END);
+	if (daemon_ == NULL) {
+		log_err("cannot start libmicrohttpd on the listening socket");
+		free(server_meta);
+		server_meta = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+int http_get_fd(void)
+{
+	const union MHD_DaemonInfo *di;
+
+	if (daemon_ == NULL)
+		return -EBADF;
+	di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
+	return di ? di->epoll_fd : -EBADF;
+}
+
+int http_get_timeout_ms(void)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	if (daemon_ == NULL || MHD_get_timeout(daemon_, &t) != MHD_YES)
+		return -1;
+	return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+int http_run(void)
+{
+	if (daemon_ == NULL)
+		return -EBADF;
+	return MHD_run(daemon_) == MHD_YES ? 0 : -EIO;
+}
+
+void http_quiesce(void)
+{
+	if (daemon_ == NULL || quiesced)
+		return;
+	/* The listening fd stays ours (the caller closes it); MHD just forgets it. */
+	(void)MHD_quiesce_daemon(daemon_);
+	quiesced = true;
+}
+
+unsigned http_connections(void)
+{
+	const union MHD_DaemonInfo *di;
+
+	if (daemon_ == NULL)
+		return 0;
+	di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return di ? di->num_connections : 0;
+}
+
+unsigned http_requests_in_flight(void)
+{
+	return in_flight;
+}
+
+void http_reconfigure(const struct conf *c)
+{
+	limits_from_conf(c);
+	if (lim.max_connections > mhd_conn_limit)
+		log_warn("max_connections above %u takes effect after a restart", mhd_conn_limit);
+}
+
+void http_fini(void)
+{
+	if (daemon_ != NULL) {
+		/* Detach the listener first: MHD_stop_daemon would close it otherwise. */
+		http_quiesce();
+		MHD_stop_daemon(daemon_);
+		daemon_ = NULL;
+	}
+	free(server_meta);
+	server_meta = NULL;
+	quiesced = false;
+	in_flight = 0;
+}

@@ -22,6 +22,11 @@ int http_run(void);
 void http_quiesce(void);
 /* Number of open connections (to know when a graceful stop is done). */
 unsigned http_connections(void);
+/*
+ * Number of requests begun and not yet fully answered. Idle keep-alive connections do not
+ * count: a graceful stop waits for these only.
+ */
+unsigned http_requests_in_flight(void);
 /* Applies the limits of a new config to new connections. */
 void http_reconfigure(const struct conf *c);
 /* Stops and frees everything. */

@@ -1,1 +1,1137 @@
-/* model.c: (being written) */
+/* model.c: XGBoost JSON model loader and the flat-array predictor. */
+#include "model.h"
+
+#include "jsonx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_FILE_BYTES ((size_t)256 << 20)
+#define DEFAULT_MAX_TREES      100000
+#define DEFAULT_MAX_DEPTH      64
+/* XGBoost's documents nest about eight levels; anything far deeper is not a model. */
+#define MODEL_JSON_DEPTH 64
+#define MAX_NUM_FEATURE  0x7fffffffu
+#define MAX_NUM_CLASS    (1u << 20)
+#define MAX_TOTAL_NODES  0x7ffffffeu
+/* Rows per block; also the number of (row, tree) walks advanced in lockstep, which lets the
+ * CPU overlap their dependent loads instead of waiting on one walk at a time. */
+#define BLOCK_ROWS 32
+#define LANES      32
+
+#define NODE_DEFAULT_LEFT 0x80000000u
+#define NODE_FID_MASK     0x7fffffffu
+
+/*
+ * One node of the flattened forest; 16 bytes, so a node never straddles a cache line.
+ * Internal nodes: left is the absolute index of the left child, the right child is at
+ * left + 1. Leaves point at themselves with a NaN threshold and default-left set, which
+ * always "goes left": a walk may take more steps than the leaf's depth and stay put, so
+ * every walk in a tree runs the tree's full depth without testing for leaves.
+ */
+struct node {
+	uint32_t left;
+	uint32_t fid_dl;
+	float threshold;
+	float leaf; /* leaf value, already scaled by the dart weight */
+};
+
+enum margin_kind { PTM_IDENTITY, PTM_LOGIT, PTM_LOG };
+enum transform_kind { TR_NONE, TR_SIGMOID, TR_HINGE, TR_EXP, TR_SOFTPROB, TR_SOFTMAX };
+
+struct objective_def {
+	const char *name;
+	enum margin_kind ptm;
+	enum transform_kind tr;
+	bool multi;
+};
+
+/* The objectives whose prediction transform and base_score link we reproduce exactly. */
+static const struct objective_def objectives[] = {
+	{"binary:logistic", PTM_LOGIT, TR_SIGMOID, false},
+	/* XGBoost's logitraw keeps base_score as a margin, unlike the other logistic kinds. */
+	{"binary:logitraw", PTM_IDENTITY, TR_NONE, false},
+	{"binary:hinge", PTM_IDENTITY, TR_HINGE, false},
+	{"reg:squarederror", PTM_IDENTITY, TR_NONE, false},
+	{"reg:linear", PTM_IDENTITY, TR_NONE, false},
+	{"reg:squaredlogerror", PTM_IDENTITY, TR_NONE, false},
+	{"reg:logistic", PTM_LOGIT, TR_SIGMOID, false},
+	{"reg:pseudohubererror", PTM_IDENTITY, TR_NONE, false},
+	{"reg:absoluteerror", PTM_IDENTITY, TR_NONE, false},
+	{"count:poisson", PTM_LOG, TR_EXP, false},
+	{"reg:gamma", PTM_LOG, TR_EXP, false},
+	{"reg:tweedie", PTM_LOG, TR_EXP, false},
+	{"multi:softprob", PTM_IDENTITY, TR_SOFTPROB, true},
+	{"multi:softmax", PTM_IDENTITY, TR_SOFTMAX, true},
+};
+
+enum booster_kind { BOOSTER_TREES, BOOSTER_LINEAR };
+
+struct model {
+	atomic_size_t refs;
+	struct model_info info;
+	enum booster_kind kind;
+	enum transform_kind tr;
+	uint32_t num_feature;
+	uint32_t num_group;
+	float *base_margin; /* num_group margins every row starts from */
+	struct node *nodes;
+	uint32_t *roots;       /* tree roots, ordered by output group then by file order */
+	uint32_t *depths;      /* depth of each tree in roots */
+	size_t *group_start;   /* num_group + 1 offsets into roots */
+	float *linear_weights; /* gblinear: (num_feature + 1) * num_group */
+	char booster[16];
+	char objective[64];
+	char version[48];
+};
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static json_t *get_member(json_t *obj, const char *key, json_type type, const char *where, int *rc,
+			  char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v) {
+		*rc = fail(err, errlen, -EINVAL, "missing %s.%s", where, key);
+		return NULL;
+	}
+	if (json_typeof(v) != type) {
+		*rc = fail(err, errlen, -EINVAL, "%s.%s has the wrong type", where, key);
+		return NULL;
+	}
+	return v;
+}
+
+/* XGBoost writes integer parameters as decimal strings ("30"); plain integers also pass. */
+static int param_uint(json_t *obj, const char *key, bool required, uint64_t max, uint64_t *out,
+		      const char *where, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v) {
+		if (required)
+			return fail(err, errlen, -EINVAL, "missing %s.%s", where, key);
+		return 1;
+	}
+	uint64_t x;
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		if (i < 0)
+			return fail(err, errlen, -EINVAL, "%s.%s is negative", where, key);
+		x = (uint64_t)i;
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		if (*s < '0' || *s > '9')
+			return fail(err, errlen, -EINVAL, "%s.%s is not a non-negative integer",
+				    where, key);
+		errno = 0;
+		unsigned long long u = strtoull(s, &end, 10);
+		if (errno || *end)
+			return fail(err, errlen, -EINVAL, "%s.%s is not a non-negative integer",
+				    where, key);
+		x = u;
+	} else {
+		return fail(err, errlen, -EINVAL, "%s.%s has the wrong type", where, key);
+	}
+	if (x > max)
+		return fail(err, errlen, -EINVAL, "%s.%s = %llu is out of range (max %llu)", where,
+			    key, (unsigned long long)x, (unsigned long long)max);
+	*out = x;
+	return 0;
+}
+
+/*
+ * base_score is "5E-1" in 1.7 and "[5E-1]" (a vector) in later releases. It is read as
+ * float directly, as XGBoost does, so that no double rounding creeps in.
+ */
+static int parse_base_score(json_t *v, uint32_t ngroup, float *out, char *err, size_t errlen)
+{
+	if (json_is_number(v)) {
+		for (uint32_t g = 0; g < ngroup; g++)
+			out[g] = (float)json_number_value(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail(err, errlen, -EINVAL, "learner_model_param.base_score has the wrong type");
+	const char *s = json_string_value(v);
+	bool bracket = false;
+	while (*s == ' ')
+		s++;
+	if (*s == '[') {
+		bracket = true;
+		s++;
+	}
+	uint32_t n = 0;
+	for (;;) {
+		char *end;
+		while (*s == ' ')
+			s++;
+		errno = 0;
+		float f = strtof(s, &end);
+		if (end == s || errno == ERANGE)
+			goto bad;
+		if (n < ngroup)
+			out[n] = f;
+		n++;
+		s = end;
+		while (*s == ' ')
+			s++;
+		if (bracket && *s == ',') {
+			s++;
+			continue;
+		}
+		break;
+	}
+	if (bracket) {
+		if (*s != ']')
+			goto bad;
+		s++;
+	}
+	while (*s == ' ')
+		s++;
+	if (*s)
+		goto bad;
+	if (n == 1) {
+		for (uint32_t g = 1; g < ngroup; g++)
+			out[g] = out[0];
+	} else if (n != ngroup) {
+		return fail(err, errlen, -EINVAL,
+			    "learner_model_param.base_score has %u values for %u output groups", n,
+			    ngroup);
+	}
+	return 0;
+bad:
+	return fail(err, errlen, -EINVAL, "learner_model_param.base_score is not a number: \"%.40s\"",
+		    json_string_value(v));
+}
+
+/* The objective's ProbToMargin, in float as XGBoost computes it. */
+static int base_to_margin(enum margin_kind k, float b, float *out, char *err, size_t errlen)
+{
+	switch (k) {
+	case PTM_LOGIT:
+		if (!(b > 0.0f && b < 1.0f))
+			return fail(err, errlen, -EINVAL,
+				    "base_score %g must be in (0, 1) for a logistic objective",
+				    (double)b);
+		*out = -logf(1.0f / b - 1.0f);
+		return 0;
+	case PTM_LOG:
+		if (!(b > 0.0f) || isinf(b))
+			return fail(err, errlen, -EINVAL,
+				    "base_score %g must be positive for a log-link objective",
+				    (double)b);
+		*out = logf(b);
+		return 0;
+	case PTM_IDENTITY:
+		break;
+	}
+	if (!isfinite(b))
+		return fail(err, errlen, -EINVAL, "base_score is not finite");
+	*out = b;
+	return 0;
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a real";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		break;
+	}
+	return "null";
+}
+
+/* Per-tree scratch, sized for the largest tree seen so far. */
+struct scratch {
+	size_t cap;
+	int64_t *left, *right, *fid;
+	float *cond;
+	uint8_t *dl;
+	uint8_t *seen;
+	uint32_t *queue;
+	uint32_t *depth;
+};
+
+static void scratch_free(struct scratch *s)
+{
+	free(s->left);
+	free(s->right);
+	free(s->fid);
+	free(s->cond);
+	free(s->dl);
+	free(s->seen);
+	free(s->queue);
+	free(s->depth);
+	memset(s, 0, sizeof(*s));
+}
+
+static int scratch_reserve(struct scratch *s, size_t n)
+{
+	if (n <= s->cap)
+		return 0;
+	scratch_free(s);
+	s->left = malloc(n * sizeof(*s->left));
+	s->right = malloc(n * sizeof(*s->right));
+	s->fid = malloc(n * sizeof(*s->fid));
+	s->cond = malloc(n * sizeof(*s->cond));
+	s->dl = malloc(n);
+	s->seen = malloc(n);
+	s->queue = malloc(n * sizeof(*s->queue));
+	s->depth = malloc(n * sizeof(*s->depth));
+	if (!s->left || !s->right || !s->fid || !s->cond || !s->dl || !s->seen || !s->queue ||
+	    !s->depth) {
+		scratch_free(s);
+		return -ENOMEM;
+	}
+	s->cap = n;
+	return 0;
+}
+
+static json_t *tree_array(json_t *tree, const char *key, size_t n, size_t t, int *rc, char *err,
+			  size_t errlen)
+{
+	json_t *a = json_object_get(tree, key);
+	if (!a || !json_is_array(a)) {
+		*rc = fail(err, errlen, -EINVAL, "tree %zu: %s is %s", t, key,
+			   a ? "not an array" : "missing");
+		return NULL;
+	}
+	if (json_array_size(a) != n) {
+		*rc = fail(err, errlen, -EINVAL, "tree %zu: %s has %zu entries, num_nodes is %zu",
+			   t, key, json_array_size(a), n);
+		return NULL;
+	}
+	return a;
+}
+
+static int read_int_array(json_t *a, int64_t *out, size_t t, const char *key, char *err,
+			  size_t errlen)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		if (json_is_integer(v))
+			out[i] = json_integer_value(v);
+		else if (json_is_boolean(v))
+			out[i] = json_is_true(v);
+		else
+			return fail(err, errlen, -EINVAL, "tree %zu: %s[%zu] is %s, not an integer",
+				    t, key, i, json_kind(v));
+	}
+	return 0;
+}
+
+/* Anything describing categorical splits means the plain numeric traversal would be wrong. */
+static int check_no_categories(json_t *tree, size_t n, size_t t, char *err, size_t errlen)
+{
+	static const char *const cats[] = {"categories", "categories_nodes", "categories_segments",
+					   "categories_sizes"};
+	json_t *st = json_object_get(tree, "split_type");
+	if (st) {
+		if (!json_is_array(st) || json_array_size(st) != n)
+			return fail(err, errlen, -EINVAL,
+				    "tree %zu: split_type is not an array of num_nodes entries", t);
+		size_t i;
+		json_t *v;
+		json_array_foreach(st, i, v)
+		{
+			if (!json_is_integer(v))
+				return fail(err, errlen, -EINVAL,
+					    "tree %zu: split_type[%zu] is not an integer", t, i);
+			if (json_integer_value(v) != 0)
+				return fail(err, errlen, -ENOTSUP,
+					    "tree %zu: categorical splits are not supported", t);
+		}
+	}
+	for (size_t k = 0; k < sizeof(cats) / sizeof(cats[0]); k++) {
+		json_t *c = json_object_get(tree, cats[k]);
+		if (!c)
+			continue;
+		if (!json_is_array(c))
+			return fail(err, errlen, -EINVAL, "tree %zu: %s is not an array", t,
+				    cats[k]);
+		if (json_array_size(c))
+			return fail(err, errlen, -ENOTSUP,
+				    "tree %zu: categorical splits are not supported (%s)", t,
+				    cats[k]);
+	}
+	return 0;
+}
+
+struct forest_build {
+	struct node *nodes;
+	size_t nnodes, cap;
+	uint32_t *roots; /* in file order */
+	uint32_t *depths;
+	struct scratch s;
+};
+
+/*
+ * Validates one tree and appends it breadth-first so that siblings are adjacent. Nodes not
+ * reachable from the root (XGBoost's pruned, "deleted" nodes) are dropped.
+ */
+static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t num_feature,
+		    unsigned max_depth, float scale, bool scaled, char *err, size_t errlen)
+{
+	int rc = 0;
+	if (!json_is_object(tree))
+		return fail(err, errlen, -EINVAL, "tree %zu is not an object", t);
+	json_t *tp = json_object_get(tree, "tree_param");
+	if (!tp || !json_is_object(tp))
+		return fail(err, errlen, -EINVAL, "tree %zu: tree_param is missing or not an object",
+			    t);
+	uint64_t n, slv = 0;
+	rc = param_uint(tp, "num_nodes", true, INT32_MAX, &n, "tree_param", err, errlen);
+	if (rc < 0)
+		return rc;
+	if (n == 0)
+		return fail(err, errlen, -EINVAL, "tree %zu has no nodes", t);
+	rc = param_uint(tp, "size_leaf_vector", false, UINT32_MAX, &slv, "tree_param", err,
+			errlen);
+	if (rc < 0)
+		return rc;
+	/* 1.7 writes 0 and 2.x writes 1 for scalar leaves; more is a vector-leaf tree. */
+	if (slv > 1)
+		return fail(err, errlen, -ENOTSUP,
+			    "tree %zu: multi-target trees (size_leaf_vector %llu) are not supported",
+			    t, (unsigned long long)slv);
+	rc = check_no_categories(tree, n, t, err, errlen);
+	if (rc < 0)
+		return rc;
+
+	json_t *al = tree_array(tree, "left_children", n, t, &rc, err, errlen);
+	json_t *ar = al ? tree_array(tree, "right_children", n, t, &rc, err, errlen) : NULL;
+	json_t *af = ar ? tree_array(tree, "split_indices", n, t, &rc, err, errlen) : NULL;
+	json_t *ac = af ? tree_array(tree, "split_conditions", n, t, &rc, err, errlen) : NULL;
+	json_t *ad = ac ? tree_array(tree, "default_left", n, t, &rc, err, errlen) : NULL;
+	if (!ad)
+		return rc;
+	if (scratch_reserve(&fb->s, n) < 0)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	struct scratch *s = &fb->s;
+	if ((rc = read_int_array(al, s->left, t, "left_children", err, errlen)) < 0 ||
+	    (rc = read_int_array(ar, s->right, t, "right_children", err, errlen)) < 0 ||
+	    (rc = read_int_array(af, s->fid, t, "split_indices", err, errlen)) < 0)
+		return rc;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ac, i, v)
+	{
+		double d;
+		if (jsonx_number(v, &d) < 0)
+			return fail(err, errlen, -EINVAL,
+				    "tree %zu: split_conditions[%zu] is %s, not a number", t, i,
+				    json_kind(v));
+		s->cond[i] = (float)d;
+	}
+	json_array_foreach(ad, i, v)
+	{
+		if (json_is_boolean(v))
+			s->dl[i] = json_is_true(v);
+		else if (json_is_integer(v) && (json_integer_value(v) == 0 ||
+						json_integer_value(v) == 1))
+			s->dl[i] = (uint8_t)json_integer_value(v);
+		else
+			return fail(err, errlen, -EINVAL, "tree %zu: default_left[%zu] is not 0 or 1",
+				    t, i);
+	}
+
+	if (fb->nnodes + n > MAX_TOTAL_NODES)
+		return fail(err, errlen, -EFBIG, "model has more than %u nodes", MAX_TOTAL_NODES);
+	if (fb->nnodes + n > fb->cap) {
+		size_t cap = fb->cap ? fb->cap : 1024;
+		while (cap < fb->nnodes + n)
+			cap *= 2;
+		struct node *p = realloc(fb->nodes, cap * sizeof(*p));
+		if (!p)
+			return fail(err, errlen, -ENOMEM, "out of memory");
+		fb->nodes = p;
+		fb->cap = cap;
+	}
+
+	memset(s->seen, 0, n);
+	size_t base = fb->nnodes, head = 0, tail = 1;
+	uint32_t tree_depth = 0;
+	s->queue[0] = 0;
+	s->depth[0] = 0;
+	s->seen[0] = 1;
+	while (head < tail) {
+		uint32_t old = s->queue[head];
+		struct node *out = &fb->nodes[base + head];
+		head++;
+		int64_t l = s->left[old], r = s->right[old];
+		if (l == -1) {
+			if (r != -1)
+				return fail(err, errlen, -EINVAL,
+					    "tree %zu: node %u has a right child but no left child",
+					    t, old);
+			out->left = (uint32_t)(base + head - 1);
+			out->fid_dl = NODE_DEFAULT_LEFT;
+			out->threshold = NAN;
+			/* As dart does: the tree's output (0 + leaf) times its weight, in float. */
+			out->leaf = scaled ? (0.0f + s->cond[old]) * scale : s->cond[old];
+			if (s->depth[old] > tree_depth)
+				tree_depth = s->depth[old];
+			continue;
+		}
+		if (l <= 0 || (uint64_t)l >= n || r <= 0 || (uint64_t)r >= n)
+			return fail(err, errlen, -EINVAL,
+				    "tree %zu: node %u has a child index out of range", t, old);
+		if (l == r || s->seen[l] || s->seen[r])
+			return fail(err, errlen, -EINVAL,
+				    "tree %zu: node %lld is reached twice (cycle or shared node)", t,
+				    (long long)(s->seen[l] || l == r ? l : r));
+		if (s->fid[old] < 0 || (uint64_t)s->fid[old] >= num_feature)
+			return fail(err, errlen, -EINVAL,
+				    "tree %zu: node %u splits on feature %lld, num_feature is %u", t,
+				    old, (long long)s->fid[old], num_feature);
+		if (isnan(s->cond[old]))
+			return fail(err, errlen, -EINVAL, "tree %zu: node %u has a NaN split condition",
+				    t, old);
+		uint32_t d = s->depth[old] + 1;
+		if (d > max_depth)
+			return fail(err, errlen, -EFBIG, "tree %zu is deeper than the limit of %u", t,
+				    max_depth);
+		s->seen[l] = s->seen[r] = 1;
+		s->depth[l] = s->depth[r] = d;
+		out->left = (uint32_t)(base + tail);
+		out->fid_dl = (uint32_t)s->fid[old] | (s->dl[old] ? NODE_DEFAULT_LEFT : 0);
+		out->threshold = s->cond[old];
+		out->leaf = 0.0f;
+		s->queue[tail++] = (uint32_t)l;
+		s->queue[tail++] = (uint32_t)r;
+	}
+	fb->roots[t] = (uint32_t)base;
+	fb->depths[t] = tree_depth;
+	fb->nnodes += tail;
+	return 0;
+}
+
+static int load_trees(struct model *m, json_t *gb, bool dart, const struct model_limits *lim,
+		      char *err, size_t errlen)
+{
+	int rc = 0;
+	json_t *holder = gb;
+	if (dart) {
+		holder = get_member(gb, "gbtree", JSON_OBJECT, "gradient_booster", &rc, err, errlen);
+		if (!holder)
+			return rc;
+	}
+	json_t *model = get_member(holder, "model", JSON_OBJECT, "gradient_booster", &rc, err,
+				   errlen);
+	if (!model)
+		return rc;
+	json_t *trees = get_member(model, "trees", JSON_ARRAY, "model", &rc, err, errlen);
+	json_t *info = trees ? get_member(model, "tree_info", JSON_ARRAY, "model", &rc, err, errlen)
+			     : NULL;
+	json_t *param = info ? get_member(model, "gbtree_model_param", JSON_OBJECT, "model", &rc,
+					  err, errlen)
+			     : NULL;
+	if (!param)
+		return rc;
+	size_t ntrees = json_array_size(trees);
+	if (ntrees > lim->max_trees)
+		return fail(err, errlen, -EFBIG, "model has %zu trees, the limit is %zu", ntrees,
+			    lim->max_trees);
+	uint64_t declared, slv = 0;
+	rc = param_uint(param, "num_trees", true, UINT32_MAX, &declared, "gbtree_model_param", err,
+			errlen);
+	if (rc < 0)
+		return rc;
+	if (declared != ntrees)
+		return fail(err, errlen, -EINVAL, "gbtree_model_param.num_trees is %llu but %zu trees",
+			    (unsigned long long)declared, ntrees);
+	rc = param_uint(param, "size_leaf_vector", false, UINT32_MAX, &slv, "gbtree_model_param",
+			err, errlen);
+	if (rc < 0)
+		return rc;
+	if (slv > 1)
+		return fail(err, errlen, -ENOTSUP, "multi-target trees are not supported");
+	if (json_array_size(info) != ntrees)
+		return fail(err, errlen, -EINVAL, "tree_info has %zu entries for %zu trees",
+			    json_array_size(info), ntrees);
+	json_t *wd = NULL;
+	if (dart) {
+		wd = get_member(gb, "weight_drop", JSON_ARRAY, "gradient_booster", &rc, err, errlen);
+		if (!wd)
+			return rc;
+		if (json_array_size(wd) != ntrees)
+			return fail(err, errlen, -EINVAL, "weight_drop has %zu entries for %zu trees",
+				    json_array_size(wd), ntrees);
+	}
+
+	uint32_t G = m->num_group;
+	uint32_t *group = malloc((ntrees ? ntrees : 1) * sizeof(*group));
+	struct forest_build fb = {0};
+	fb.roots = malloc((ntrees ? ntrees : 1) * sizeof(*fb.roots));
+	fb.depths = malloc((ntrees ? ntrees : 1) * sizeof(*fb.depths));
+	m->group_start = calloc((size_t)G + 1, sizeof(*m->group_start));
+	m->roots = malloc((ntrees ? ntrees : 1) * sizeof(*m->roots));
+	m->depths = malloc((ntrees ? ntrees : 1) * sizeof(*m->depths));
+	if (!group || !fb.roots || !fb.depths || !m->group_start || !m->roots || !m->depths) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t t = 0; t < ntrees; t++) {
+		json_t *gv = json_array_get(info, t);
+		if (!json_is_integer(gv) || json_integer_value(gv) < 0 ||
+		    json_integer_value(gv) >= (json_int_t)G) {
+			rc = fail(err, errlen, -EINVAL,
+				  "tree_info[%zu] is not an output group below num_group %u", t, G);
+			goto out;
+		}
+		group[t] = (uint32_t)json_integer_value(gv);
+		float w = 1.0f;
+		if (wd) {
+			double d;
+			if (jsonx_number(json_array_get(wd, t), &d) < 0) {
+				rc = fail(err, errlen, -EINVAL, "weight_drop[%zu] is not a number", t);
+				goto out;
+			}
+			w = (float)d;
+		}
+		rc = add_tree(&fb, json_array_get(trees, t), t, m->num_feature, lim->max_depth, w,
+			      wd != NULL, err, errlen);
+		if (rc < 0)
+			goto out;
+	}
+	/* Stable grouping keeps each group's file order, the order XGBoost sums in. */
+	for (size_t t = 0; t < ntrees; t++)
+		m->group_start[group[t] + 1]++;
+	for (uint32_t g = 0; g < G; g++)
+		m->group_start[g + 1] += m->group_start[g];
+	{
+		size_t *fill = calloc(G, sizeof(*fill));
+		if (!fill) {
+			rc = fail(err, errlen, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t t = 0; t < ntrees; t++) {
+			size_t at = m->group_start[group[t]] + fill[group[t]]++;
+			m->roots[at] = fb.roots[t];
+			m->depths[at] = fb.depths[t];
+		}
+		free(fill);
+	}
+	if (fb.nnodes && fb.nnodes < fb.cap) {
+		struct node *p = realloc(fb.nodes, fb.nnodes * sizeof(*p));
+		if (p)
+			fb.nodes = p;
+	}
+	m->nodes = fb.nodes;
+	fb.nodes = NULL;
+	m->info.num_trees = ntrees;
+	rc = 0;
+out:
+	free(fb.nodes);
+	free(fb.roots);
+	free(fb.depths);
+	scratch_free(&fb.s);
+	free(group);
+	return rc;
+}
+
+static int load_linear(struct model *m, json_t *gb, char *err, size_t errlen)
+{
+	int rc = 0;
+	json_t *model = get_member(gb, "model", JSON_OBJECT, "gradient_booster", &rc, err, errlen);
+	json_t *w = model ? get_member(model, "weights", JSON_ARRAY, "model", &rc, err, errlen)
+			  : NULL;
+	if (!w)
+		return rc;
+	size_t want = ((size_t)m->num_feature + 1) * m->num_group;
+	if (json_array_size(w) != want)
+		return fail(err, errlen, -EINVAL,
+			    "gblinear weights has %zu entries, expected (num_feature + 1) * "
+			    "num_group = %zu",
+			    json_array_size(w), want);
+	m->linear_weights = malloc(want * sizeof(float));
+	if (!m->linear_weights)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	size_t i;
+	json_t *v;
+	json_array_foreach(w, i, v)
+	{
+		double d;
+		if (jsonx_number(v, &d) < 0)
+			return fail(err, errlen, -EINVAL, "gblinear weights[%zu] is not a number", i);
+		m->linear_weights[i] = (float)d;
+	}
+	return 0;
+}
+
+static void model_free(struct model *m)
+{
+	if (!m)
+		return;
+	free(m->base_margin);
+	free(m->nodes);
+	free(m->roots);
+	free(m->depths);
+	free(m->group_start);
+	free(m->linear_weights);
+	free(m);
+}
+
+static int load_root(json_t *root, const struct model_limits *lim, struct model **out, char *err,
+		     size_t errlen)
+{
+	int rc = 0;
+	if (!json_is_object(root))
+		return fail(err, errlen, -EINVAL, "model is not a JSON object");
+	json_t *learner = get_member(root, "learner", JSON_OBJECT, "model", &rc, err, errlen);
+	if (!learner)
+		return rc;
+	json_t *gb = get_member(learner, "gradient_booster", JSON_OBJECT, "learner", &rc, err,
+				errlen);
+	json_t *gbname = gb ? get_member(gb, "name", JSON_STRING, "gradient_booster", &rc, err,
+					 errlen)
+			    : NULL;
+	json_t *obj = gbname ? get_member(learner, "objective", JSON_OBJECT, "learner", &rc, err,
+					  errlen)
+			     : NULL;
+	json_t *objname = obj ? get_member(obj, "name", JSON_STRING, "objective", &rc, err, errlen)
+			      : NULL;
+	json_t *lmp = objname ? get_member(learner, "learner_model_param", JSON_OBJECT, "learner",
+					   &rc, err, errlen)
+			      : NULL;
+	if (!lmp)
+		return rc;
+
+	const char *bname = json_string_value(gbname);
+	bool dart = !strcmp(bname, "dart");
+	bool linear = !strcmp(bname, "gblinear");
+	if (!dart && !linear && strcmp(bname, "gbtree"))
+		return fail(err, errlen, -ENOTSUP, "booster \"%.40s\" is not supported", bname);
+	const char *oname = json_string_value(objname);
+	const struct objective_def *od = NULL;
+	for (size_t i = 0; i < sizeof(objectives) / sizeof(objectives[0]); i++)
+		if (!strcmp(objectives[i].name, oname))
+			od = &objectives[i];
+	if (!od)
+		return fail(err, errlen, -ENOTSUP, "objective \"%.60s\" is not supported", oname);
+
+	uint64_t nfeat, nclass = 0, ntarget = 1;
+	if ((rc = param_uint(lmp, "num_feature", true, MAX_NUM_FEATURE, &nfeat,
+			     "learner_model_param", err, errlen)) < 0 ||
+	    (rc = param_uint(lmp, "num_class", false, MAX_NUM_CLASS, &nclass,
+			     "learner_model_param", err, errlen)) < 0 ||
+	    (rc = param_uint(lmp, "num_target", false, UINT32_MAX, &ntarget,
+			     "learner_model_param", err, errlen)) < 0)
+		return rc;
+	if (nfeat == 0)
+		return fail(err, errlen, -EINVAL, "learner_model_param.num_feature is 0");
+	if (ntarget > 1)
+		return fail(err, errlen, -ENOTSUP,
+			    "multi-target models (num_target %llu) are not supported",
+			    (unsigned long long)ntarget);
+	if (od->multi && nclass == 0)
+		return fail(err, errlen, -EINVAL, "objective %s needs num_class", od->name);
+	if (!od->multi && nclass > 1)
+		return fail(err, errlen, -ENOTSUP, "num_class %llu with objective %s is not supported",
+			    (unsigned long long)nclass, od->name);
+	json_t *bs = json_object_get(lmp, "base_score");
+	if (!bs)
+		return fail(err, errlen, -EINVAL, "missing learner_model_param.base_score");
+
+	struct model *m = calloc(1, sizeof(*m));
+	if (!m)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	atomic_init(&m->refs, 1);
+	m->num_feature = (uint32_t)nfeat;
+	m->num_group = nclass ? (uint32_t)nclass : 1;
+	m->tr = od->tr;
+	m->kind = linear ? BOOSTER_LINEAR : BOOSTER_TREES;
+	m->base_margin = malloc(m->num_group * sizeof(float));
+	if (!m->base_margin) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto bad;
+	}
+	rc = parse_base_score(bs, m->num_group, m->base_margin, err, errlen);
+	if (rc < 0)
+		goto bad;
+	m->info.base_score = m->base_margin[0];
+	for (uint32_t g = 0; g < m->num_group; g++) {
+		rc = base_to_margin(od->ptm, m->base_margin[g], &m->base_margin[g], err, errlen);
+		if (rc < 0)
+			goto bad;
+	}
+
+	rc = linear ? load_linear(m, gb, err, errlen) : load_trees(m, gb, dart, lim, err, errlen);
+	if (rc < 0)
+		goto bad;
+
+	snprintf(m->booster, sizeof(m->booster), "%s", bname);
+	snprintf(m->objective, sizeof(m->objective), "%s", od->name);
+	snprintf(m->version, sizeof(m->version), "unknown");
+	json_t *ver = json_object_get(root, "version");
+	if (json_is_array(ver) && json_array_size(ver) == 3 &&
+	    json_is_integer(json_array_get(ver, 0)) && json_is_integer(json_array_get(ver, 1)) &&
+	    json_is_integer(json_array_get(ver, 2)))
+		snprintf(m->version, sizeof(m->version), "%lld.%lld.%lld",
+			 (long long)json_integer_value(json_array_get(ver, 0)),
+			 (long long)json_integer_value(json_array_get(ver, 1)),
+			 (long long)json_integer_value(json_array_get(ver, 2)));
+	m->info.booster = m->booster;
+	m->info.objective = m->objective;
+	m->info.xgboost_version = m->version;
+	m->info.num_feature = m->num_feature;
+	m->info.num_group = m->num_group;
+	m->info.margin_width = m->num_group;
+	m->info.predict_width = od->tr == TR_SOFTPROB ? m->num_group : 1;
+	*out = m;
+	return 0;
+bad:
+	model_free(m);
+	return rc;
+}
+
+int model_load_buffer(const char *buf, size_t len, const struct model_limits *lim,
+		      struct model **out, char *err, size_t errlen)
+{
+	struct model_limits l = {0};
+	if (lim)
+		l = *lim;
+	if (!l.max_file_bytes)
+		l.max_file_bytes = DEFAULT_MAX_FILE_BYTES;
+	if (!l.max_trees)
+		l.max_trees = DEFAULT_MAX_TREES;
+	if (!l.max_depth)
+		l.max_depth = DEFAULT_MAX_DEPTH;
+	*out = NULL;
+	if (!buf)
+		return fail(err, errlen, -EINVAL, "no model data");
+	if (len > l.max_file_bytes)
+		return fail(err, errlen, -EFBIG, "model is %zu bytes, the limit is %zu", len,
+			    l.max_file_bytes);
+	size_t i = 0;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	if (i == len)
+		return fail(err, errlen, -EINVAL, "model file is empty");
+	if (buf[i] != '{')
+		return fail(err, errlen, -ENOTSUP,
+			    "not a JSON model: UBJSON and binary models are not supported");
+	/* UBJSON also opens with '{', then a length-type marker instead of a quoted key. */
+	for (i++; i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r');)
+		i++;
+	if (i < len && buf[i] && strchr("iUIlL$#", buf[i]))
+		return fail(err, errlen, -ENOTSUP, "UBJSON models are not supported");
+
+	json_t *root;
+	char jerr[160];
+	int rc = jsonx_parse(buf, len, MODEL_JSON_DEPTH, 1, &root, jerr, sizeof(jerr));
+	if (rc < 0)
+		return fail(err, errlen, rc, "bad JSON: %s", jerr);
+	rc = load_root(root, &l, out, err, errlen);
+	json_decref(root);
+	return rc;
+}
+
+int model_load_file(const char *path, const struct model_limits *lim, struct model **out,
+		    char *err, size_t errlen)
+{
+	size_t max = lim && lim->max_file_bytes ? lim->max_file_bytes : DEFAULT_MAX_FILE_BYTES;
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return fail(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return fail(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, errlen, -EINVAL, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return fail(err, errlen, -EFBIG, "%s: %lld bytes, the limit is %zu", path,
+			    (long long)st.st_size, max);
+	}
+	/* One spare byte tells a file that grew past the limit after fstat(). */
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				free(buf);
+				close(fd);
+				return fail(err, errlen, -EFBIG, "%s: larger than the limit of %zu",
+					    path, max);
+			}
+			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			char *p = realloc(buf, ncap);
+			if (!p) {
+				free(buf);
+				close(fd);
+				return fail(err, errlen, -ENOMEM, "out of memory");
+			}
+			buf = p;
+			cap = ncap;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return fail(err, errlen, -e, "%s: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (len > max) {
+		free(buf);
+		return fail(err, errlen, -EFBIG, "%s: larger than the limit of %zu", path, max);
+	}
+	int rc = model_load_buffer(buf, len, lim, out, err, errlen);
+	free(buf);
+	if (rc < 0 && err && errlen) {
+		char tmp[512];
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		snprintf(err, errlen, "%s: %s", path, tmp);
+	}
+	return rc;
+}
+
+struct model *model_ref(struct model *m)
+{
+	if (m)
+		atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
+void model_unref(struct model *m)
+{
+	if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+		model_free(m);
+}
+
+const struct model_info *model_get_info(const struct model *m)
+{
+	return &m->info;
+}
+
+/*
+ * One step down a tree, without branches. For a number, x >= t and !(x < t) agree; for NaN
+ * both comparisons are false, so NaN goes right exactly when default_left is clear.
+ */
+static inline uint32_t step(const struct node *nodes, uint32_t at, const float *x)
+{
+	const struct node *nd = &nodes[at];
+	uint32_t fd = nd->fid_dl;
+	float v = x[fd & NODE_FID_MASK];
+	uint32_t ge = v >= nd->threshold;
+	uint32_t nlt = !(v < nd->threshold);
+	uint32_t right = ge | (nlt & ((fd >> 31) ^ 1u));
+	return nd->left + right;
+}
+
+/*
+ * Margins of output group g for n <= BLOCK_ROWS rows. Walks of several trees and rows
+ * advance together, but each row's leaves are added in file order, XGBoost's order.
+ */
+static void block_group_margin(const struct model *m, const float *rows, size_t n, uint32_t g,
+			       float *acc)
+{
+	size_t F = m->num_feature;
+	float base = m->base_margin[g];
+	if (m->kind == BOOSTER_LINEAR) {
+		size_t G = m->num_group;
+		const float *w = m->linear_weights;
+		for (size_t i = 0; i < n; i++) {
+			const float *x = rows + i * F;
+			float psum = w[F * G + g] + base;
+			for (size_t f = 0; f < F; f++) {
+				if (!isnan(x[f]))
+					psum += x[f] * w[f * G + g];
+			}
+			acc[i] = psum;
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		acc[i] = base;
+	const struct node *nodes = m->nodes;
+	size_t t = m->group_start[g], end = m->group_start[g + 1];
+	size_t per_chunk = n >= LANES ? 1 : LANES / n;
+	uint32_t at[LANES];
+	if (n == 1) {
+		float a = acc[0];
+		for (; t < end; t++) {
+			const struct node *nd = &nodes[m->roots[t]];
+			while (!isnan(nd->threshold)) {
+				uint32_t fd = nd->fid_dl;
+				float v = rows[fd & NODE_FID_MASK];
+				uint32_t right = (fd & NODE_DEFAULT_LEFT) ? (v >= nd->threshold) : !(v < nd->threshold);
+				nd = &nodes[nd->left + right];
+			}
+			a += nd->leaf;
+		}
+		acc[0] = a;
+		return;
+	}
+	while (t < end) {
+		size_t k = end - t < per_chunk ? end - t : per_chunk;
+		uint32_t depth = 0;
+		for (size_t j = 0; j < k; j++) {
+			if (m->depths[t + j] > depth)
+				depth = m->depths[t + j];
+			for (size_t i = 0; i < n; i++)
+				at[j * n + i] = m->roots[t + j];
+		}
+		for (uint32_t d = 0; d < depth; d++) {
+			for (size_t j = 0; j < k; j++)
+				for (size_t i = 0; i < n; i++)
+					at[j * n + i] = step(nodes, at[j * n + i], rows + i * F);
+		}
+		for (size_t j = 0; j < k; j++)
+			for (size_t i = 0; i < n; i++)
+				acc[i] += nodes[at[j * n + i]].leaf;
+		t += k;
+	}
+}
+
+static inline float sigmoid(float x)
+{
+	return 1.0f / (1.0f + expf(-x));
+}
+
+/* XGBoost's softmax: max subtracted in float, exps summed in double. */
+static void softmax_row(const float *in, float *out, size_t k)
+{
+	float wmax = in[0];
+	for (size_t j = 1; j < k; j++)
+		wmax = fmaxf(in[j], wmax);
+	double wsum = 0.0;
+	for (size_t j = 0; j < k; j++) {
+		out[j] = expf(in[j] - wmax);
+		wsum += out[j];
+	}
+	for (size_t j = 0; j < k; j++)
+		out[j] /= (float)wsum;
+}
+
+/* Transforms n rows of margins (width num_group) into predictions; out may alias in. */
+static void transform_rows(const struct model *m, const float *in, size_t n, float *out)
+{
+	size_t G = m->num_group;
+	switch (m->tr) {
+	case TR_NONE:
+		if (out != in)
+			memcpy(out, in, n * G * sizeof(float));
+		break;
+	case TR_SIGMOID:
+		for (size_t i = 0; i < n; i++)
+			out[i] = sigmoid(in[i]);
+		break;
+	case TR_HINGE:
+		for (size_t i = 0; i < n; i++)
+			out[i] = in[i] > 0.0f ? 1.0f : 0.0f;
+		break;
+	case TR_EXP:
+		for (size_t i = 0; i < n; i++)
+			out[i] = expf(in[i]);
+		break;
+	case TR_SOFTPROB:
+		for (size_t i = 0; i < n; i++)
+			softmax_row(in + i * G, out + i * G, G);
+		break;
+	case TR_SOFTMAX:
+		for (size_t i = 0; i < n; i++) {
+			const float *r = in + i * G;
+			size_t best = 0;
+			for (size_t j = 1; j < G; j++)
+				if (r[j] > r[best])
+					best = j;
+			out[i] = (float)best;
+		}
+		break;
+	}
+}
+
+void model_predict(const struct model *m, const float *rows, size_t nrows, float *margin,
+		   float *predict)
+{
+	if (!m || !rows || (!margin && !predict))
+		return;
+	size_t F = m->num_feature, G = m->num_group, pw = m->info.predict_width;
+	float acc[BLOCK_ROWS];
+	for (size_t r0 = 0; r0 < nrows; r0 += BLOCK_ROWS) {
+		size_t n = nrows - r0 < BLOCK_ROWS ? nrows - r0 : BLOCK_ROWS;
+		const float *x = rows + r0 * F;
+		if (!margin && m->tr == TR_SOFTMAX) {
+			/* Argmax streamed over groups: no num_class-sized scratch needed. */
+			float best[BLOCK_ROWS];
+			for (uint32_t g = 0; g < G; g++) {
+				block_group_margin(m, x, n, g, acc);
+				for (size_t i = 0; i < n; i++) {
+					if (g == 0 || acc[i] > best[i]) {
+						best[i] = acc[i];
+						predict[r0 + i] = (float)g;
+					}
+				}
+			}
+			continue;
+		}
+		/* Without a margin buffer, predict has the margin's width and is used in place. */
+		float *dst = margin ? margin + r0 * G : predict + r0 * pw;
+		if (G == 1) {
+			block_group_margin(m, x, n, 0, dst);
+		} else {
+			for (uint32_t g = 0; g < G; g++) {
+				block_group_margin(m, x, n, g, acc);
+				for (size_t i = 0; i < n; i++)
+					dst[i * G + g] = acc[i];
+			}
+		}
+		if (predict)
+			transform_rows(m, dst, n, predict + r0 * pw);
+	}
+}

@@ -1,1 +1,88 @@
-/* smoke.h: (being written) */
+/* smoke.h: the post-deploy smoke test (readiness, golden outputs, latency) and its verdict. */
+#ifndef INFERD_SMOKE_H
+#define INFERD_SMOKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct conf;
+struct client;
+
+/* What made a smoke test fail; a result carries a set of them (bits). */
+enum smoke_trigger {
+	SMOKE_NOT_READY = 1u << 0,       /* no 200 from /v2/health/ready within the timeout */
+	SMOKE_OUTPUT_MISMATCH = 1u << 1, /* a golden output out of tolerance (or unverifiable) */
+	SMOKE_HTTP_ERROR = 1u << 2,      /* a non-2xx answer, or none, after readiness */
+	SMOKE_P99_LATENCY = 1u << 3,     /* client-side p99 above the limit */
+};
+#define SMOKE_TRIGGER_COUNT 4
+
+/*
+ * Thresholds and knobs. Start from smoke_opts_init() (the config's smoke section), then
+ * override from flags. Actions on the verdict belong to the caller, which reads struct
+ * smoke_result after smoke_run(): the test itself only observes and never changes the
+ * daemon. A later --mark-good records r->models (name, version, sha256) as known good
+ * when r->triggers is 0; --rollback-on-fail (or the config's smoke.on_failure) goes back
+ * to the last good set when it is not. Such policies get their fields here, read by
+ * ctl.c, not by smoke_run().
+ */
+struct smoke_opts {
+	double ready_timeout_s;   /* how long to wait for readiness */
+	double request_timeout_s; /* each request's own timeout */
+	long requests;            /* latency sample size */
+	double p99_ms;            /* p99 trigger */
+};
+
+/* One check as reported: a line of text, or an element of "checks" in JSON. */
+struct smoke_check {
+	char *name; /* "ready", "metadata", "golden", "latency" */
+	bool ok;
+	unsigned trigger; /* the smoke_trigger that fired, 0 when ok */
+	char *detail;     /* human text, e.g. "in 12 ms" */
+	double ms;        /* wall time the check took */
+};
+
+/* A configured model as the daemon describes it (what a later "mark good" would record). */
+struct smoke_model {
+	char *name;
+	char *version;
+	char *sha256;   /* from the metadata's parameters.sha256, NULL when absent */
+	bool golden_ok; /* a golden set was checked and matched */
+};
+
+struct smoke_result {
+	unsigned triggers; /* smoke_trigger bits; 0 means pass */
+	struct smoke_check *checks;
+	size_t n_checks;
+	struct smoke_model *models;
+	size_t n_models;
+	long requests; /* latency requests completed */
+	double p50_ms, p99_ms;
+	long connections; /* opened during the latency run: 0 when the earlier one was kept alive */
+};
+
+/* Sets o from the config's smoke section (c->smoke) and a default request timeout. */
+void smoke_opts_init(struct smoke_opts *o, const struct conf *c);
+
+/*
+ * Runs the checks against the daemon behind cl, for the models configured in c:
+ * readiness (polled with backoff), each model's metadata, each golden set, then latency.
+ * Returns 0 once the checks ran, whatever the verdict (see r->triggers), or a negative
+ * errno with a reason in err when they could not run at all. Free r with
+ * smoke_result_free() in both cases.
+ */
+int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *o,
+              struct smoke_result *r, char *err, size_t errlen);
+/* Frees what smoke_run() filled; safe on a zeroed result. */
+void smoke_result_free(struct smoke_result *r);
+
+/* The trigger's name as printed: "not_ready", "output_mismatch", ... ("?" for others). */
+const char *smoke_trigger_name(unsigned trigger);
+
+/* Prints one line per check and the verdict line ("smoke: PASS" / "smoke: FAIL (...)"). */
+void smoke_print_text(const struct smoke_result *r, const struct smoke_opts *o, FILE *f);
+/* Prints the result as one JSON object and a newline. 0 or -ENOMEM. */
+int smoke_print_json(const struct smoke_result *r, const struct smoke_opts *o, FILE *f);
+
+#endif

@@ -1,6 +1,1090 @@
-/* check_http.c: (being written) */
-int main(void);
+/* check_http.c: integration tests of the HTTP front end and the daemon against a real inferd. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "golden.h"
+#include "testutil.h"
+
+#define MODEL "breast-cancer"
+/* The bundled model's input width, read from its golden set in setup. */
+static size_t nfeat;
+
+/* Small limits so that the hostile requests reach them cheaply. */
+static const char conf_main[] =
+    "socket = { path = \"@SOCKET@\"; };\n"
+    "limits = { max_body_bytes = 65536; max_rows = 50; max_json_depth = 16;\n"
+    "           connection_timeout = 5; };\n"
+    "log_level = \"debug\";\n"
+    "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; version = 1;\n"
+    "             golden = \"@GOLDEN@\"; } );\n";
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
+	va_end(ap);
+	return s;
+}
+
+static bool wrapped(void)
+{
+	const char *w = getenv("INFERD_WRAPPER");
+	return w && *w;
+}
+
+static int io_timeout_ms(void)
+{
+	return wrapped() ? 60000 : 10000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Row i of a golden-style input as a JSON data fragment: null for missing. */
+static void append_row(char **buf, size_t *len, size_t *cap, const float *row, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		char tmp[48];
+		int w = isnan(row[j])
+		            ? snprintf(tmp, sizeof tmp, "%snull", *len ? "," : "")
+		            : snprintf(tmp, sizeof tmp, "%s%.9g", *len ? "," : "", (double)row[j]);
+		if (*len + (size_t)w + 1 > *cap) {
+			*cap = (*cap + (size_t)w + 1) * 2;
+			*buf = realloc(*buf, *cap);
+			ck_assert_ptr_nonnull(*buf);
+		}
+		memcpy(*buf + *len, tmp, (size_t)w + 1);
+		*len += (size_t)w;
+	}
+}
+
+/* A one-row infer body with every feature 1.0 (shape [1, F]). */
+static char *ones_body(void)
+{
+	float *row = malloc(nfeat * sizeof(float));
+	char *data = NULL, *body;
+	size_t len = 0, cap = 0;
+
+	ck_assert_ptr_nonnull(row);
+	for (size_t j = 0; j < nfeat; j++)
+		row[j] = 1.0f;
+	append_row(&data, &len, &cap, row, nfeat);
+	body = xasprintf("{\"id\":\"one\",\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                 "\"shape\":[1,%zu],\"data\":[%s]}]}",
+	                 nfeat, data);
+	free(row);
+	free(data);
+	return body;
+}
+
+/* --- a raw client that also returns the response head (for Allow, Connection) --- */
+
+static int conn_open(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {io_timeout_ms() / 1000, 0};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof sa.sun_path);
+	strcpy(sa.sun_path, path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+struct rsp {
+	int status;
+	char *head; /* status line and headers, NUL-terminated */
+	char *body;
+};
+
+static void rsp_free(struct rsp *r)
+{
+	free(r->head);
+	free(r->body);
+	memset(r, 0, sizeof *r);
+}
+
+/* Sends req on fd and reads exactly one response (Content-Length framed). */
+static int roundtrip(int fd, const char *req, size_t reqlen, struct rsp *r, bool head_req)
+{
+	char *buf = NULL, *eoh;
+	size_t len = 0, cap = 0, need = 0, hlen = 0;
+	long clen = 0;
+
+	memset(r, 0, sizeof *r);
+	for (size_t off = 0; off < reqlen;) {
+		ssize_t n = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			return 0;
+		off += (size_t)n;
+	}
+	while (hlen == 0 || len < need) {
+		ssize_t n;
+		if (len + 4097 > cap) {
+			cap = (cap + 4097) * 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (hlen == 0 && (eoh = strstr(buf, "\r\n\r\n")) != NULL) {
+			const char *cl = strcasestr(buf, "\r\nContent-Length:");
+			hlen = (size_t)(eoh - buf) + 4;
+			if (cl != NULL && cl < eoh)
+				clen = strtol(cl + 17, NULL, 10);
+			need = hlen + (head_req ? 0 : (size_t)clen);
+		}
+	}
+	if (hlen == 0 || len < need) {
+		free(buf);
+		return 0;
+	}
+	sscanf(buf, "HTTP/1.%*d %d", &r->status);
+	r->head = strndup(buf, hlen - 2);
+	r->body = strndup(buf + hlen, head_req ? 0 : (size_t)clen);
+	free(buf);
+	return r->status;
+}
+
+/* One request on a fresh connection; keeps the head for header checks. */
+static int request(const char *sock, const char *raw, size_t len, struct rsp *r)
+{
+	int fd = conn_open(sock);
+	int st = roundtrip(fd, raw, len, r, strncmp(raw, "HEAD ", 5) == 0);
+	close(fd);
+	return st;
+}
+
+/* The value of header name in head, or NULL; malloc'd. */
+static char *header(const char *head, const char *name)
+{
+	char *pat = xasprintf("\r\n%s:", name);
+	const char *p = strcasestr(head, pat);
+	const char *e;
+	size_t n = strlen(pat);
+
+	free(pat);
+	if (p == NULL)
+		return NULL;
+	p += n;
+	while (*p == ' ')
+		p++;
+	e = strstr(p, "\r\n");
+	return strndup(p, e ? (size_t)(e - p) : strlen(p));
+}
+
+static json_t *parse_obj(const char *body, const char *what)
+{
+	json_error_t je;
+	json_t *j;
+
+	ck_assert_msg(body != NULL, "%s: no body", what);
+	j = json_loads(body, 0, &je);
+	ck_assert_msg(j != NULL, "%s: body is not JSON (%s): %s", what, je.text, body);
+	ck_assert_msg(json_is_object(j), "%s: body is not a JSON object: %s", what, body);
+	return j;
+}
+
+/* Asserts status and a JSON {"error": "..."} whose text mentions needle. */
+static void assert_error(const char *what, int status, const char *body, int want,
+                         const char *needle)
+{
+	json_t *j;
+	const char *msg;
+
+	ck_assert_msg(status == want, "%s: status %d, expected %d (body: %s)", what, status, want,
+	              body ? body : "(none)");
+	j = parse_obj(body, what);
+	msg = json_string_value(json_object_get(j, "error"));
+	ck_assert_msg(msg != NULL, "%s: no \"error\" string in %s", what, body);
+	ck_assert_msg(strcasestr(msg, needle) != NULL, "%s: error \"%s\" does not mention \"%s\"",
+	              what, msg, needle);
+	json_decref(j);
+}
+
+static struct tu_daemon d;
+
+static void start_main(void)
+{
+	struct golden g;
+	char err[256];
+
+	ck_assert_msg(golden_load(TU_BUNDLED_GOLDEN, &g, err, sizeof err) == 0, "golden_load: %s",
+	              err);
+	nfeat = g.ncols;
+	golden_free(&g);
+	ck_assert_msg(tu_daemon_start(&d, conf_main) == 0, "inferd did not start");
+}
+
+static void stop_main(void)
+{
+	int st = tu_daemon_stop(&d);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "inferd exit status %d", st);
+}
+
+/* --- happy paths --- */
+
+START_TEST(test_health_and_server)
+{
+	char *body = NULL;
+	json_t *j;
+	int st;
+
+	start_main();
+	st = tu_http(d.socket, "GET", "/v2/health/live", NULL, &body);
+	ck_assert_int_eq(st, 200);
+	j = parse_obj(body, "live");
+	ck_assert(json_is_true(json_object_get(j, "live")));
+	json_decref(j);
+	free(body);
+
+	st = tu_http(d.socket, "GET", "/v2/health/ready", NULL, &body);
+	ck_assert_int_eq(st, 200);
+	j = parse_obj(body, "ready");
+	ck_assert(json_is_true(json_object_get(j, "ready")));
+	json_decref(j);
+	free(body);
+
+	st = tu_http(d.socket, "GET", "/v2", NULL, &body);
+	ck_assert_int_eq(st, 200);
+	j = parse_obj(body, "server metadata");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "inferd");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "version")), PACKAGE_VERSION);
+	ck_assert(json_is_array(json_object_get(j, "extensions")));
+	json_decref(j);
+	free(body);
+	stop_main();
+}
+END_TEST
+
+START_TEST(test_head_and_content_type)
+{
+	static const char req[] = "HEAD /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char get[] = "GET /v2/models/" MODEL " HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct rsp r;
+	char *ct;
+
+	start_main();
+	ck_assert_int_eq(request(d.socket, req, sizeof req - 1, &r), 200);
+	ck_assert_str_eq(r.body, "");
+	rsp_free(&r);
+	ck_assert_int_eq(request(d.socket, get, sizeof get - 1, &r), 200);
+	ct = header(r.head, "Content-Type");
+	ck_assert_ptr_nonnull(ct);
+	ck_assert_str_eq(ct, "application/json");
+	free(ct);
+	rsp_free(&r);
+	stop_main();
+}
+END_TEST
+
+static void check_model_meta(const char *body)
+{
+	json_t *j = parse_obj(body, "model metadata"), *in, *outs, *p;
+
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")), MODEL);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "versions"), 0)), "1");
+	in = json_array_get(json_object_get(j, "inputs"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(in, "name")), "input");
+	ck_assert_str_eq(json_string_value(json_object_get(in, "datatype")), "FP32");
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(in, "shape"), 0)), -1);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(in, "shape"), 1)),
+	                 (json_int_t)nfeat);
+	outs = json_object_get(j, "outputs");
+	ck_assert_int_eq(json_array_size(outs), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(outs, 0), "name")),
+	                 "predict");
+	/* binary:logistic: one value per row, so the shape is [-1]. */
+	ck_assert_int_eq(json_array_size(json_object_get(json_array_get(outs, 0), "shape")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(outs, 1), "name")),
+	                 "margin");
+	p = json_object_get(j, "parameters");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "objective")), "binary:logistic");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "booster")), "gbtree");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "num_feature")), (json_int_t)nfeat);
+	ck_assert_int_gt(json_integer_value(json_object_get(p, "num_trees")), 0);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(p, "sha256"))), 64);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "xgboost_version")), "1.7.4");
+	json_decref(j);
+}
+
+START_TEST(test_model_endpoints)
+{
+	char *body = NULL;
+	json_t *j;
+
+	start_main();
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/models/" MODEL, NULL, &body), 200);
+	check_model_meta(body);
+	free(body);
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/models/" MODEL "/versions/1", NULL, &body),
+	                 200);
+	check_model_meta(body);
+	free(body);
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/models/" MODEL "/ready", NULL, &body), 200);
+	j = parse_obj(body, "model ready");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")), MODEL);
+	ck_assert(json_is_true(json_object_get(j, "ready")));
+	json_decref(j);
+	free(body);
+	ck_assert_int_eq(
+	    tu_http(d.socket, "GET", "/v2/models/" MODEL "/versions/1/ready", NULL, &body), 200);
+	free(body);
+	/* An escaped unreserved byte ("%2D" is '-') names the same model. */
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/models/breast%2Dcancer/ready", NULL, &body),
+	                 200);
+	free(body);
+	stop_main();
+}
+END_TEST
+
+START_TEST(test_infer_one_row)
+{
+	char *req, *body = NULL;
+	json_t *j, *o;
+	double v;
+
+	start_main();
+	req = ones_body();
+	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/models/" MODEL "/infer", req, &body), 200);
+	j = parse_obj(body, "infer");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "model_name")), MODEL);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "model_version")), "1");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "id")), "one");
+	o = json_array_get(json_object_get(j, "outputs"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "name")), "predict");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "datatype")), "FP32");
+	ck_assert_int_eq(json_array_size(json_object_get(o, "data")), 1);
+	v = json_number_value(json_array_get(json_object_get(o, "data"), 0));
+	/* A probability from binary:logistic. */
+	ck_assert(v > 0.0 && v < 1.0);
+	json_decref(j);
+	free(body);
+	free(req);
+	stop_main();
+}
+END_TEST
+
+START_TEST(test_keepalive)
+{
+	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	char *body, *post, *conn;
+	struct rsp r;
+	int fd;
+
+	start_main();
+	body = ones_body();
+	post = xasprintf("POST /v2/models/" MODEL "/infer HTTP/1.1\r\nHost: x\r\n"
+	                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	                 strlen(body), body);
+	fd = conn_open(d.socket);
+	ck_assert_int_eq(roundtrip(fd, get, sizeof get - 1, &r, false), 200);
+	conn = header(r.head, "Connection");
+	ck_assert_msg(conn == NULL || strcasecmp(conn, "close") != 0,
+	              "first response closes the connection");
+	free(conn);
+	rsp_free(&r);
+	ck_assert_int_eq(roundtrip(fd, post, strlen(post), &r, false), 200);
+	conn = header(r.head, "Connection");
+	ck_assert_msg(conn == NULL || strcasecmp(conn, "close") != 0,
+	              "second response closes the connection");
+	free(conn);
+	rsp_free(&r);
+	/* And a third, after a POST with a body, on the same connection. */
+	ck_assert_int_eq(roundtrip(fd, get, sizeof get - 1, &r, false), 200);
+	rsp_free(&r);
+	close(fd);
+	free(post);
+	free(body);
+	stop_main();
+}
+END_TEST
+
+/* --- prediction against the golden set (XGBoost's own outputs) --- */
+
+START_TEST(test_golden_predictions)
+{
+	struct golden g;
+	char err[256], *data = NULL, *req, *body = NULL;
+	size_t len = 0, cap = 0;
+	json_t *j, *outs;
+	double tol;
+
+	start_main();
+	ck_assert_msg(golden_load(TU_BUNDLED_GOLDEN, &g, err, sizeof err) == 0, "%s", err);
+	for (size_t i = 0; i < g.nrows; i++)
+		append_row(&data, &len, &cap, g.inputs + i * g.ncols, g.ncols);
+	req =
+	    xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],"
+	              "\"data\":[%s]}],\"outputs\":[{\"name\":\"predict\"},{\"name\":\"margin\"}]}",
+	              g.nrows, g.ncols, data);
+	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/models/" MODEL "/infer", req, &body), 200);
+	j = parse_obj(body, "golden infer");
+	outs = json_object_get(j, "outputs");
+	tol = g.tolerance > 0 ? g.tolerance : 1e-6;
+	for (size_t k = 0; k < json_array_size(outs); k++) {
+		json_t *o = json_array_get(outs, k);
+		const char *name = json_string_value(json_object_get(o, "name"));
+		json_t *vals = json_object_get(o, "data");
+		const double *want = strcmp(name, "predict") == 0 ? g.predict : g.margin;
+		size_t width = strcmp(name, "predict") == 0 ? g.predict_width : g.margin_width;
+
+		if (want == NULL)
+			continue;
+		ck_assert_uint_eq(json_array_size(vals), g.nrows * width);
+		for (size_t i = 0; i < g.nrows * width; i++) {
+			double got = json_number_value(json_array_get(vals, i));
+			ck_assert_msg(fabs(got - want[i]) <= tol, "%s[%zu]: got %.9g, XGBoost %.9g",
+			              name, i, got, want[i]);
+		}
+	}
+	ck_assert_uint_eq(json_array_size(outs), g.margin ? 2 : 1);
+	json_decref(j);
+	free(body);
+	free(req);
+	free(data);
+	golden_free(&g);
+	stop_main();
+}
+END_TEST
+
+/* --- hostile requests --- */
+
+struct bad {
+	const char *what;
+	const char *method;
+	const char *path;
+	const char *body; /* NULL: no body */
+	int status;
+	const char *needle; /* the error text names this */
+};
+
+#define INFER "/v2/models/" MODEL "/infer"
+/* A valid tensor header with shape filled in by the case. */
+#define TENSOR(shape, data)                                                                        \
+	"{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":" shape                  \
+	",\"data\":" data "}]}"
+
+static const struct bad bad_cases[] = {
+    {"truncated JSON", "POST", INFER, "{\"inputs\": [", 400, "line"},
+    {"empty body", "POST", INFER, "", 400, "line"},
+    {"body is an array", "POST", INFER, "[1,2]", 400, "object"},
+    {"no inputs", "POST", INFER, "{}", 400, "inputs"},
+    {"inputs not an array", "POST", INFER, "{\"inputs\":{}}", 400, "inputs"},
+    {"two inputs", "POST", INFER, "{\"inputs\":[{},{}]}", 400, "inputs"},
+    {"wrong datatype", "POST", INFER,
+     "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"BYTES\",\"shape\":[1,30],\"data\":[]}]}", 400,
+     "datatype"},
+    {"three-dimensional shape", "POST", INFER, TENSOR("[1,30,1]", "[]"), 400, "shape"},
+    {"wrong feature count", "POST", INFER, TENSOR("[1,29]", "[]"), 400, "shape"},
+    {"negative shape", "POST", INFER, TENSOR("[-1,30]", "[]"), 400, "shape"},
+    {"2^62 rows", "POST", INFER, TENSOR("[4611686018427387904,30]", "[]"), 400, "shape"},
+    {"2^62 features", "POST", INFER, TENSOR("[1,4611686018427387904]", "[]"), 400, "shape"},
+    {"shape is a string", "POST", INFER, TENSOR("\"1x30\"", "[]"), 400, "shape"},
+    {"too many rows", "POST", INFER, TENSOR("[51,30]", "[]"), 400, "rows"},
+    {"too few values", "POST", INFER, TENSOR("[1,30]", "[1,2,3]"), 400, "data"},
+    {"data not an array", "POST", INFER, TENSOR("[1,30]", "{}"), 400, "data"},
+    {"string in data", "POST", INFER,
+     TENSOR("[1,30]", "[\"a\",1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"), 400,
+     "data"},
+    {"FP32 overflow", "POST", INFER,
+     TENSOR("[1,30]", "[1e39,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"), 400,
+     "FP32"},
+    {"nesting beyond max_json_depth", "POST", INFER,
+     TENSOR("[1,30]", "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]"), 400, "nesting"},
+    {"duplicate keys", "POST", INFER,
+     "{\"inputs\":[],\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[1,30],"
+     "\"data\":[]}]}",
+     400, "duplicate"},
+    {"non-UTF-8 string", "POST", INFER, "{\"id\":\"\xff\xfe\",\"inputs\":[]}", 400, "byte"},
+    {"id not a string", "POST", INFER, "{\"id\":5,\"inputs\":[]}", 400, "id"},
+    {"unknown output", "POST", INFER,
+     "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[1,30],\"data\":[]}],"
+     "\"outputs\":[{\"name\":\"leaves\"}]}",
+     400, "outputs"},
+    {"unknown model", "GET", "/v2/models/nosuchmodel", NULL, 404, "nosuchmodel"},
+    {"unknown model infer", "POST", "/v2/models/nosuchmodel/infer", "{}", 404, "nosuchmodel"},
+    {"unknown version", "GET", "/v2/models/" MODEL "/versions/99", NULL, 404, "version"},
+    {"unknown route", "GET", "/v3/health/live", NULL, 404, "route"},
+    {"unknown model subroute", "GET", "/v2/models/" MODEL "/explain", NULL, 404, "route"},
+    {"GET on infer", "GET", INFER, NULL, 405, "POST"},
+    {"POST on live", "POST", "/v2/health/live", "{}", 405, "GET"},
+    {"DELETE on a model", "DELETE", "/v2/models/" MODEL, NULL, 405, "GET"},
+    {"dot-dot segment", "GET", "/v2/models/../health/live", NULL, 400, ".."},
+    {"dot segment", "GET", "/v2/./health/live", NULL, 400, "."},
+    {"percent-encoded NUL", "GET", "/v2/models/breast%00cancer", NULL, 400, "path"},
+    {"percent-encoded slash", "GET", "/v2/models/breast%2Fcancer", NULL, 400, "path"},
+    {"bad percent escape", "GET", "/v2/models/breast%zzcancer", NULL, 400, "path"},
+    {"empty segment", "GET", "/v2//health/live", NULL, 400, "empty"},
+    {"trailing slash", "GET", "/v2/health/live/", NULL, 400, "empty"},
+    {"bad model name", "GET", "/v2/models/bad$name", NULL, 400, "model name"},
+    {"65-byte model name", "GET",
+     "/v2/models/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 400,
+     "model name"},
+    {"bad version", "GET", "/v2/models/" MODEL "/versions/1$", NULL, 400, "version"},
+    {"raw non-ASCII in path", "GET", "/v2/models/\xc3\xa9t\xff", NULL, 400, "path"},
+};
+
+static int send_case(const char *sock, const struct bad *b, char **body)
+{
+	char *raw;
+	int st;
+
+	if (b->body != NULL)
+		raw = xasprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+		                "Content-Length: %zu\r\n\r\n%s",
+		                b->method, b->path, strlen(b->body), b->body);
+	else
+		raw = xasprintf("%s %s HTTP/1.1\r\nHost: x\r\n\r\n", b->method, b->path);
+	st = tu_raw_request(sock, raw, strlen(raw), io_timeout_ms(), body);
+	free(raw);
+	return st;
+}
+
+static void assert_infer_ok(const char *sock, const char *path, const char *version)
+{
+	char *req = ones_body(), *body = NULL;
+	json_t *j;
+
+	ck_assert_int_eq(tu_http(sock, "POST", path, req, &body), 200);
+	j = parse_obj(body, "infer after hostile requests");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "model_version")), version);
+	json_decref(j);
+	free(body);
+	free(req);
+}
+
+START_TEST(test_hostile_requests)
+{
+	start_main();
+	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		char *body = NULL;
+		int st = send_case(d.socket, &bad_cases[i], &body);
+		assert_error(bad_cases[i].what, st, body, bad_cases[i].status, bad_cases[i].needle);
+		free(body);
+	}
+	assert_infer_ok(d.socket, INFER, "1");
+	stop_main();
+}
+END_TEST
+
+START_TEST(test_405_allow)
+{
+	static const char get_infer[] = "GET " INFER " HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char put_live[] = "PUT /v2/health/live HTTP/1.1\r\nHost: x\r\n"
+	                               "Content-Length: 0\r\n\r\n";
+	struct rsp r;
+	char *allow;
+
+	start_main();
+	ck_assert_int_eq(request(d.socket, get_infer, sizeof get_infer - 1, &r), 405);
+	allow = header(r.head, "Allow");
+	ck_assert_ptr_nonnull(allow);
+	ck_assert_str_eq(allow, "POST");
+	free(allow);
+	rsp_free(&r);
+	ck_assert_int_eq(request(d.socket, put_live, sizeof put_live - 1, &r), 405);
+	allow = header(r.head, "Allow");
+	ck_assert_ptr_nonnull(allow);
+	ck_assert_ptr_nonnull(strstr(allow, "GET"));
+	free(allow);
+	rsp_free(&r);
+	stop_main();
+}
+END_TEST
+
+START_TEST(test_body_limits)
+{
+	/* 70000 bytes of valid-looking JSON: over max_body_bytes (65536). */
+	size_t n = 70000;
+	char *big = malloc(n + 1), *raw, *body = NULL;
+	int st;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	big[n] = '\0';
+	start_main();
+
+	/* Content-Length over the limit: refused before the body is read. */
+	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s", n,
+	                big);
+	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+	assert_error("Content-Length over max_body_bytes", st, body, 413, "max_body_bytes");
+	free(body);
+	free(raw);
+
+	/* A huge Content-Length with no body at all. */
+	raw = xasprintf("POST " INFER
+	                " HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\n");
+	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+	assert_error("1 TiB Content-Length", st, body, 413, "max_body_bytes");
+	free(body);
+	free(raw);
+
+	/* Chunked: the running total goes over the limit. */
+	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                "%zx\r\n%s\r\n0\r\n\r\n",
+	                n, big);
+	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+	assert_error("chunked body over max_body_bytes", st, body, 413, "max_body_bytes");
+	free(body);
+	free(raw);
+
+	/* Content-Length lies low: the JSON is cut where it says, and that is a 400. */
+	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+	                "Connection: close\r\n\r\n{\"inputs\":[]}");
+	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+	assert_error("Content-Length shorter than the body", st, body, 400, "line");
+	free(body);
+	free(raw);
+
+	/* Content-Length lies high: no answer until connection_timeout closes it. */
+	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{}");
+	st = tu_raw_request(d.socket, raw, strlen(raw), 1000, &body);
+	ck_assert_int_eq(st, 0);
+	free(body);
+	free(raw);
+
+	/* Headers over our limit get a JSON 431. */
+	{
+		size_t hn = 20000;
+		char *h = malloc(hn + 1);
+		ck_assert_ptr_nonnull(h);
+		memset(h, 'a', hn);
+		h[hn] = '\0';
+		raw = xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", h);
+		st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+		assert_error("huge header", st, body, 431, "header");
+		free(body);
+		free(raw);
+		free(h);
+	}
+	/* Headers beyond MHD's memory pool: MHD itself refuses them with a 4xx. */
+	{
+		size_t hn = 200000;
+		char *h = malloc(hn + 1);
+		ck_assert_ptr_nonnull(h);
+		memset(h, 'a', hn);
+		h[hn] = '\0';
+		raw = xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", h);
+		st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+		ck_assert_msg(st >= 400 && st < 500, "200 KB header: status %d", st);
+		free(body);
+		free(raw);
+		free(h);
+	}
+	assert_infer_ok(d.socket, INFER, "1");
+	free(big);
+	stop_main();
+}
+END_TEST
+
+/* --- metrics --- */
+
+/* The value of the first line of text starting with prefix and containing every label. */
+static long metric_value(const char *text, const char *prefix, const char *l1, const char *l2)
+{
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char *line = strndup(p, n);
+		long v = -1;
+		if (strncmp(line, prefix, strlen(prefix)) == 0 && (!l1 || strstr(line, l1)) &&
+		    (!l2 || strstr(line, l2))) {
+			const char *sp = strrchr(line, ' ');
+			v = sp ? (long)strtod(sp + 1, NULL) : -1;
+		}
+		free(line);
+		if (v >= 0)
+			return v;
+	}
+	return -1;
+}
+
+START_TEST(test_metrics)
+{
+	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	const int k = 3;
+	char *body = NULL, *ct;
+	struct rsp r;
+
+	start_main();
+	for (int i = 0; i < k; i++) {
+		ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/health/live", NULL, &body), 200);
+		free(body);
+	}
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/models/nosuchmodel", NULL, &body), 404);
+	free(body);
+	ck_assert_int_eq(request(d.socket, get, sizeof get - 1, &r), 200);
+	ct = header(r.head, "Content-Type");
+	ck_assert_ptr_nonnull(ct);
+	ck_assert_msg(strncmp(ct, "text/plain; version=0.0.4", 25) == 0, "Content-Type %s", ct);
+	free(ct);
+	ck_assert_int_eq(
+	    metric_value(r.body, "inferd_requests_total{", "endpoint=\"live\"", "code=\"200\""), k);
+	ck_assert_int_eq(metric_value(r.body, "inferd_requests_total{",
+	                              "endpoint=\"model_metadata\"", "code=\"404\""),
+	                 1);
+	ck_assert_int_eq(
+	    metric_value(r.body, "inferd_model_info{", "model=\"" MODEL "\"", "version=\"1\""), 1);
+	rsp_free(&r);
+	stop_main();
+}
+END_TEST
+
+/* --- the command line --- */
+
+/* Runs inferd with args (stdout and stderr together); returns the exit status. */
+static int run_inferd(const char *args, char **out)
+{
+	char *cmd = xasprintf("'%s/src/inferd' %s 2>&1", TOP_BUILDDIR, args);
+	FILE *p = popen(cmd, "r");
+	char buf[4096];
+	size_t len = 0, n;
+	int st;
+
+	ck_assert_ptr_nonnull(p);
+	*out = malloc(1);
+	ck_assert_ptr_nonnull(*out);
+	while ((n = fread(buf, 1, sizeof buf, p)) > 0) {
+		*out = realloc(*out, len + n + 1);
+		ck_assert_ptr_nonnull(*out);
+		memcpy(*out + len, buf, n);
+		len += n;
+	}
+	(*out)[len] = '\0';
+	st = pclose(p);
+	free(cmd);
+	ck_assert_msg(WIFEXITED(st), "inferd %s did not exit normally", args);
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_check_config)
+{
+	char *dir = tu_mkdtemp(), *good, *bad, *badmodel, *args, *out, *want;
+	char *text =
+	    xasprintf("models = ( { name = \"m\"; path = \"%s\"; } );\n", TU_BUNDLED_MODEL);
+
+	good = tu_write_file(dir, "good.conf", text);
+	free(text);
+	/* Line 2: unknown key; line 4: out of range. */
+	bad = tu_write_file(dir, "bad.conf",
+	                    "log_level = \"info\";\n"
+	                    "no_such_key = 1;\n"
+	                    "limits = {\n"
+	                    "  max_rows = 0;\n"
+	                    "};\n");
+	badmodel =
+	    tu_write_file(dir, "badmodel.conf",
+	                  "models = ( { name = \"ghost\"; path = \"/nonexistent/m.json\"; } );\n");
+
+	args = xasprintf("--check-config --config '%s'", good);
+	ck_assert_int_eq(run_inferd(args, &out), 0);
+	want = xasprintf("%s: OK", good);
+	ck_assert_msg(strstr(out, want) != NULL, "output: %s", out);
+	free(want);
+	free(out);
+	free(args);
+
+	args = xasprintf("-t -c '%s'", bad);
+	ck_assert_int_eq(run_inferd(args, &out), 1);
+	want = xasprintf("at line 2 in file %s", bad);
+	ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in: %s", want, out);
+	ck_assert_msg(strstr(out, "no_such_key") != NULL, "unknown key not named: %s", out);
+	free(want);
+	want = xasprintf("at line 4 in file %s", bad);
+	ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in: %s", want, out);
+	ck_assert_msg(strstr(out, "max_rows") != NULL, "max_rows not named: %s", out);
+	free(want);
+	free(out);
+	free(args);
+
+	args = xasprintf("--check-config --config '%s'", badmodel);
+	ck_assert_int_eq(run_inferd(args, &out), 1);
+	ck_assert_msg(strstr(out, "ghost") != NULL, "failed model not named: %s", out);
+	free(out);
+	free(args);
+
+	ck_assert_int_eq(run_inferd("--version", &out), 0);
+	ck_assert_str_eq(out, "inferd " PACKAGE_VERSION "\n");
+	free(out);
+	ck_assert_int_eq(run_inferd("--no-such-option", &out), 2);
+	free(out);
+	ck_assert_int_eq(run_inferd("--help", &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--check-config"));
+	free(out);
+
+	free(good);
+	free(bad);
+	free(badmodel);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* --- lifecycle --- */
+
+static int wait_exit(pid_t pid, long ms)
+{
+	int st = 0;
+	for (long t = 0; t < ms; t += 20) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		sleep_ms(20);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	ck_abort_msg("inferd did not exit in %ld ms", ms);
+	return st;
+}
+
+START_TEST(test_sigterm_removes_socket)
+{
+	struct stat st;
+	int status;
+
+	start_main();
+	ck_assert_int_eq(lstat(d.socket, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	status = wait_exit(d.pid, wrapped() ? 120000 : 15000);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+	ck_assert_int_eq(lstat(d.socket, &st), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	d.pid = 0; /* already reaped: tu_daemon_stop only cleans up */
+	tu_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_graceful_stop)
+{
+	static const char get[] = "GET /v2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	char *body, *head, *conn;
+	size_t half;
+	struct rsp r;
+	int fd, idle, status;
+	long slow = wrapped() ? 2000 : 300;
+
+	start_main();
+	body = ones_body();
+	head = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+	                 strlen(body));
+	/* An idle keep-alive connection must not hold the stop up. */
+	idle = conn_open(d.socket);
+	ck_assert_int_eq(roundtrip(idle, get, sizeof get - 1, &r, false), 200);
+	rsp_free(&r);
+	/* A request in flight: headers and half of the body are in when SIGTERM comes. */
+	fd = conn_open(d.socket);
+	half = strlen(body) / 2;
+	ck_assert_int_eq(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+	ck_assert_int_eq(send(fd, body, half, MSG_NOSIGNAL), (ssize_t)half);
+	sleep_ms(slow);
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	sleep_ms(slow);
+	ck_assert_msg(waitpid(d.pid, &status, WNOHANG) == 0, "inferd left a request unfinished");
+	/* The rest of the body: the request is answered, and the connection is closed. */
+	ck_assert_int_eq(roundtrip(fd, body + half, strlen(body) - half, &r, false), 200);
+	conn = header(r.head, "Connection");
+	ck_assert_ptr_nonnull(conn);
+	ck_assert_str_eq(conn, "close");
+	free(conn);
+	rsp_free(&r);
+	/* shutdown_grace is 10 s: leaving sooner shows the idle connection did not count. */
+	status = wait_exit(d.pid, wrapped() ? 8000 : 3000);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+	d.pid = 0;
+	tu_daemon_stop(&d);
+	close(fd);
+	close(idle);
+	free(head);
+	free(body);
+}
+END_TEST
+
+START_TEST(test_not_a_socket)
+{
+	char *dir = tu_mkdtemp(), *path, *conf, *text, *args, *out;
+	static const char content[] = "precious data\n";
+	FILE *f;
+	char buf[64] = "";
+
+	path = tu_write_file(dir, "inferd.sock", content);
+	text = xasprintf("socket = { path = \"%s\"; };\n"
+	                 "models = ( { name = \"m\"; path = \"%s\"; } );\n",
+	                 path, TU_BUNDLED_MODEL);
+	conf = tu_write_file(dir, "inferd.conf", text);
+	args = xasprintf("--foreground --config '%s'", conf);
+	/* popen: if inferd wrongly started serving, the test's timeout would catch it. */
+	ck_assert_int_eq(run_inferd(args, &out), 1);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(buf, 1, sizeof buf - 1, f), sizeof content - 1);
+	fclose(f);
+	ck_assert_str_eq(buf, content);
+	free(out);
+	free(args);
+	free(conf);
+	free(text);
+	free(path);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* Polls path until it answers want (or the time is up); returns the last status. */
+static int poll_status(const char *sock, const char *path, int want, long ms)
+{
+	int st = 0;
+	for (long t = 0; t < ms; t += 100) {
+		char *body = NULL;
+		st = tu_http(sock, "GET", path, NULL, &body);
+		free(body);
+		if (st == want)
+			return st;
+		sleep_ms(100);
+	}
+	return st;
+}
+
+static bool log_contains(const char *dir, const char *needle)
+{
+	char *path = xasprintf("%s/inferd.log", dir), *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "r");
+	bool hit = false;
+
+	free(path);
+	if (f == NULL)
+		return false;
+	if (getdelim(&text, &len, '\0', f) > 0)
+		hit = strstr(text, needle) != NULL;
+	free(text);
+	fclose(f);
+	return hit;
+}
+
+START_TEST(test_sighup_bad_config_keeps_serving)
+{
+	char *text, *conf, *want;
+	bool seen = false;
+
+	start_main();
+	text = xasprintf("socket = { path = \"%s\"; };\n"
+	                 "bogus_setting = 3;\n"
+	                 "models = ( { name = \"other\"; path = \"%s\"; } );\n",
+	                 d.socket, TU_BUNDLED_MODEL);
+	conf = tu_write_file(d.dir, "inferd.conf", text);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	want = xasprintf("at line 2 in file %s", conf);
+	for (int i = 0; i < 100 && !seen; i++) {
+		seen = log_contains(d.dir, want);
+		if (!seen)
+			sleep_ms(wrapped() ? 500 : 100);
+	}
+	ck_assert_msg(seen, "the reload error \"%s\" was not logged", want);
+	/* Still the old set: the old model serves, the new one does not exist. */
+	assert_infer_ok(d.socket, INFER, "1");
+	ck_assert_int_eq(poll_status(d.socket, "/v2/models/other", 404, 100), 404);
+	free(want);
+	free(conf);
+	free(text);
+	stop_main();
+}
+END_TEST
+
+START_TEST(test_sighup_applies_new_config)
+{
+	char *text, *conf;
+
+	start_main();
+	text = xasprintf("socket = { path = \"%s\"; };\n"
+	                 "models = (\n"
+	                 "  { name = \"" MODEL "\"; path = \"%s\"; version = 1; },\n"
+	                 "  { name = \"second\"; path = \"%s\"; version = 7; }\n"
+	                 ");\n",
+	                 d.socket, TU_BUNDLED_MODEL, TU_BUNDLED_MODEL);
+	conf = tu_write_file(d.dir, "inferd.conf", text);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	ck_assert_int_eq(poll_status(d.socket, "/v2/models/second", 200, wrapped() ? 60000 : 10000),
+	                 200);
+	ck_assert_int_eq(poll_status(d.socket, "/v2/models/second/versions/7/ready", 200, 100),
+	                 200);
+	assert_infer_ok(d.socket, "/v2/models/second/infer", "7");
+	assert_infer_ok(d.socket, INFER, "1");
+	free(conf);
+	free(text);
+	stop_main();
+}
+END_TEST
+
+static Suite *http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *t = tcase_create("daemon");
+
+	/* Each test starts its own daemon; valgrind makes that slow. */
+	tcase_set_timeout(t, wrapped() ? 600 : 60);
+	tcase_add_test(t, test_health_and_server);
+	tcase_add_test(t, test_head_and_content_type);
+	tcase_add_test(t, test_model_endpoints);
+	tcase_add_test(t, test_infer_one_row);
+	tcase_add_test(t, test_keepalive);
+	tcase_add_test(t, test_golden_predictions);
+	tcase_add_test(t, test_hostile_requests);
+	tcase_add_test(t, test_405_allow);
+	tcase_add_test(t, test_body_limits);
+	tcase_add_test(t, test_metrics);
+	tcase_add_test(t, test_check_config);
+	tcase_add_test(t, test_sigterm_removes_socket);
+	tcase_add_test(t, test_graceful_stop);
+	tcase_add_test(t, test_not_a_socket);
+	tcase_add_test(t, test_sighup_bad_config_keeps_serving);
+	tcase_add_test(t, test_sighup_applies_new_config);
+	suite_add_tcase(s, t);
+	return s;
+}
+
 int main(void)
 {
-	return 77;
+	SRunner *sr = srunner_create(http_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

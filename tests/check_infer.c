@@ -1,6 +1,668 @@
-/* check_infer.c: (being written) */
-int main(void);
+/* check_infer.c: tests for infer request decoding and response encoding. */
+#include <check.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "infer.h"
+
+static const struct infer_limits lim = {.max_rows = 4, .max_elements = 12, .max_depth = 8};
+static char err[512];
+
+static int decode(const char *body, size_t nf, const struct infer_limits *l,
+                  struct infer_request *req)
+{
+	err[0] = '\0';
+	return infer_decode(body, strlen(body), nf, l, req, err, sizeof(err));
+}
+
+/* A request with one FP32 tensor of the given shape and data (JSON text). */
+static char *request(const char *dtype, const char *shape, const char *data)
+{
+	char *s;
+
+	ck_assert_int_ge(asprintf(&s,
+	                          "{\"inputs\": [{\"name\": \"input\", \"datatype\": \"%s\", "
+	                          "\"shape\": %s, \"data\": %s}]}",
+	                          dtype, shape, data),
+	                 0);
+	return s;
+}
+
+#define IN(rest)   "{\"inputs\": [{\"name\": \"input\", " rest "}]}"
+#define FP32(rest) IN("\"datatype\": \"FP32\", " rest)
+
+/* Each body must fail with -EINVAL and a message containing want (model with 3 features). */
+static const struct {
+	const char *body;
+	const char *want;
+} bad[] = {
+    {"", "line 1 column 0"},
+    {"{\"inputs\": [] ", "line 1"},
+    {"{} x", "line 1"},
+    {"[]", "request: expected a JSON object, got an array"},
+    {"{}", "inputs: required"},
+    {"{\"inputs\": {}}", "inputs: expected an array, got an object"},
+    {"{\"inputs\": null}", "inputs: expected an array, got null"},
+    {"{\"inputs\": []}", "inputs: expected exactly one input tensor, got 0"},
+    {"{\"inputs\": [{}, {}]}", "inputs: expected exactly one input tensor, got 2"},
+    {"{\"inputs\": [1]}", "inputs[0]: expected an object, got a number"},
+    {"{\"inputs\": [{\"datatype\": \"FP32\", \"shape\": [3], \"data\": [1,2,3]}]}",
+     "inputs[0].name: required"},
+    {"{\"inputs\": [{\"name\": 5, \"datatype\": \"FP32\", \"shape\": [3], \"data\": [1,2,3]}]}",
+     "inputs[0].name: expected a string, got a number"},
+    {IN("\"shape\": [3], \"data\": [1,2,3]"), "inputs[0].datatype: required"},
+    {IN("\"datatype\": \"BYTES\", \"shape\": [3], \"data\": [1,2,3]"),
+     "inputs[0].datatype: \"BYTES\" is not supported (FP32, FP64, INT32, INT64)"},
+    {IN("\"datatype\": \"fp32\", \"shape\": [3], \"data\": [1,2,3]"),
+     "inputs[0].datatype: \"fp32\" is not supported"},
+    {IN("\"datatype\": [\"FP32\"], \"shape\": [3], \"data\": [1,2,3]"),
+     "inputs[0].datatype: expected a string, got an array"},
+    {FP32("\"data\": [1,2,3]"), "inputs[0].shape: required"},
+    {FP32("\"shape\": \"3\", \"data\": [1,2,3]"),
+     "inputs[0].shape: expected an array, got a string"},
+    {FP32("\"shape\": [], \"data\": [1,2,3]"),
+     "inputs[0].shape: expected [N, F] or [F], got 0 dimensions"},
+    {FP32("\"shape\": [1,1,3], \"data\": [1,2,3]"), "got 3 dimensions"},
+    {FP32("\"shape\": [0,3], \"data\": []"),
+     "inputs[0].shape[0]: expected a positive integer, got 0"},
+    {FP32("\"shape\": [-1,3], \"data\": [1,2,3]"),
+     "inputs[0].shape[0]: expected a positive integer, got -1"},
+    {FP32("\"shape\": [1.0,3], \"data\": [1,2,3]"),
+     "inputs[0].shape[0]: expected a positive integer, got a number"},
+    {FP32("\"shape\": [\"1\",3], \"data\": [1,2,3]"),
+     "inputs[0].shape[0]: expected a positive integer, got a string"},
+    {FP32("\"shape\": [1,null], \"data\": [1,2,3]"),
+     "inputs[0].shape[1]: expected a positive integer, got null"},
+    {FP32("\"shape\": [1,2], \"data\": [1,2]"),
+     "inputs[0].shape[1]: the model takes 3 features, got 2"},
+    {FP32("\"shape\": [4], \"data\": [1,2,3,4]"),
+     "inputs[0].shape[0]: the model takes 3 features, got 4"},
+    {FP32("\"shape\": [5,3], \"data\": []"), "inputs[0].shape[0]: 5 rows exceed the limit of 4"},
+    {FP32("\"shape\": [1,3]"), "inputs[0].data: required"},
+    {FP32("\"shape\": [1,3], \"data\": {}"), "inputs[0].data: expected an array, got an object"},
+    {FP32("\"shape\": [2,3], \"data\": [1,2,3,4,5]"),
+     "inputs[0].data: 5 values for shape [2, 3], expected 6"},
+    {FP32("\"shape\": [2,3], \"data\": [1,2,3,4,5,6,7]"),
+     "inputs[0].data: 7 values for shape [2, 3], expected 6"},
+    {FP32("\"shape\": [3], \"data\": [[1,2,3]]"),
+     "inputs[0].data: 1 values for shape [3], expected 3"},
+    {FP32("\"shape\": [2,3], \"data\": [1,2,3,\"4\",5,6]"),
+     "inputs[0].data[3]: expected a number or null, got a string"},
+    {FP32("\"shape\": [2,3], \"data\": [true,2,3,4,5,6]"),
+     "inputs[0].data[0]: expected a number or null, got a boolean"},
+    {FP32("\"shape\": [2,3], \"data\": [1,2,3,4,5,{}]"),
+     "inputs[0].data[5]: expected a number or null, got an object"},
+    {FP32("\"shape\": [2,3], \"data\": [1,[2],3,4,5,6]"),
+     "inputs[0].data[1]: expected a number or null, got an array"},
+    {FP32("\"shape\": [2,3], \"data\": [[1,2,3]]"),
+     "inputs[0].data: 1 rows for shape [2, 3], expected 2"},
+    {FP32("\"shape\": [2,3], \"data\": [[1,2,3],[4,5]]"),
+     "inputs[0].data[1]: 2 values for shape [2, 3], expected 3"},
+    {FP32("\"shape\": [2,3], \"data\": [[1,2,3],4]"),
+     "inputs[0].data[1]: expected an array of 3 values, got a number"},
+    {FP32("\"shape\": [2,3], \"data\": [[1,2,3],[4,5,\"x\"]]"),
+     "inputs[0].data[1][2]: expected a number or null, got a string"},
+    {FP32("\"shape\": [2,3], \"data\": [[1,2,3],[4,5,[6]]]"),
+     "inputs[0].data[1][2]: expected a number or null, got an array"},
+    {FP32("\"shape\": [1,3], \"data\": [1e39,2,3]"),
+     "inputs[0].data[0]: 1e+39 is out of range for FP32"},
+    {FP32("\"shape\": [1,3], \"data\": [1,2,-3.5e38]"),
+     "inputs[0].data[2]: -3.5e+38 is out of range for FP32"},
+    {IN("\"datatype\": \"INT32\", \"shape\": [1,3], \"data\": [1,1.5,3]"),
+     "inputs[0].data[1]: 1.5 is not an integer (INT32)"},
+    {IN("\"datatype\": \"INT64\", \"shape\": [1,3], \"data\": [1,2,0.25]"),
+     "inputs[0].data[2]: 0.25 is not an integer (INT64)"},
+    {IN("\"datatype\": \"INT32\", \"shape\": [1,3], \"data\": [2147483648,2,3]"),
+     "inputs[0].data[0]: 2147483648 is out of range for INT32"},
+    {IN("\"datatype\": \"INT32\", \"shape\": [1,3], \"data\": [1,-2147483649,3]"),
+     "inputs[0].data[1]: -2147483649 is out of range for INT32"},
+    {IN("\"datatype\": \"INT32\", \"shape\": [1,3], \"data\": [1,2,3e10]"),
+     "inputs[0].data[2]: 30000000000 is out of range for INT32"},
+    {IN("\"datatype\": \"INT64\", \"shape\": [1,3], \"data\": [1e19,2,3]"),
+     "inputs[0].data[0]: 1e+19 is out of range for INT64"},
+    {IN("\"datatype\": \"INT64\", \"shape\": [1,3], \"data\": [Infinity,2,3]"),
+     "inputs[0].data[0]: Infinity is not an INT64 value"},
+    {IN("\"datatype\": \"INT32\", \"shape\": [1,3], \"data\": [1,-Infinity,3]"),
+     "inputs[0].data[1]: -Infinity is not an INT32 value"},
+    {IN("\"datatype\": \"INT64\", \"shape\": [1,3], \"data\": [1,2,9223372036854775808]"),
+     "line 1"},
+    {"{\"id\": 5, \"inputs\": []}", "id: expected a string, got a number"},
+    {"{\"id\": null, \"inputs\": []}", "id: expected a string, got null"},
+    {"{\"parameters\": [], \"inputs\": []}", "request.parameters: expected an object"},
+    {FP32("\"parameters\": 1, \"shape\": [3], \"data\": [1,2,3]"),
+     "inputs[0].parameters: expected an object, got a number"},
+    {"{\"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [3], "
+     "\"data\": [1,2,3]}], \"outputs\": {}}",
+     "outputs: expected an array, got an object"},
+    {"{\"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [3], "
+     "\"data\": [1,2,3]}], \"outputs\": [1]}",
+     "outputs[0]: expected an object, got a number"},
+    {"{\"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [3], "
+     "\"data\": [1,2,3]}], \"outputs\": [{\"name\": \"predict\"}, {}]}",
+     "outputs[1].name: required"},
+    {"{\"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [3], "
+     "\"data\": [1,2,3]}], \"outputs\": [{\"name\": \"proba\"}]}",
+     "outputs[0].name: \"proba\" is not an output of this model (predict, margin)"},
+    {"{\"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [3], "
+     "\"data\": [1,2,3]}], \"outputs\": [{\"name\": \"margin\", \"parameters\": 3}]}",
+     "outputs[0].parameters: expected an object"},
+    {"{\"inputs\": [], \"inputs\": []}", "duplicate"},
+    {"{\"inputs\": [[[[[[[[[1]]]]]]]]]}", "nesting deeper than 8"},
+};
+
+START_TEST(malformed)
+{
+	struct infer_request req;
+	int r;
+
+	err[0] = '\0';
+	r = decode(bad[_i].body, 3, &lim, &req);
+	ck_assert_msg(r == -EINVAL, "case %d (%s): returned %d", _i, bad[_i].body, r);
+	ck_assert_msg(strstr(err, bad[_i].want) != NULL, "case %d: \"%s\" lacks \"%s\"", _i, err,
+	              bad[_i].want);
+	/* A failed decode leaves nothing to free. */
+	ck_assert_ptr_null(req.data);
+	ck_assert_ptr_null(req.id);
+	ck_assert_ptr_null(req.input_name);
+	infer_request_free(&req);
+}
+END_TEST
+
+START_TEST(flat_and_nested)
+{
+	struct infer_request a, b, c;
+	const float want[] = {1, 2.5f, -3, 4, 0.25f, 6};
+
+	ck_assert_int_eq(
+	    decode(FP32("\"shape\": [2,3], \"data\": [1,2.5,-3,4,0.25,6]"), 3, &lim, &a), 0);
+	ck_assert_int_eq(
+	    decode(FP32("\"shape\": [2,3], \"data\": [[1,2.5,-3],[4,0.25,6]]"), 3, &lim, &b), 0);
+	ck_assert_int_eq(decode(FP32("\"shape\": [1,3], \"data\": [[1,2.5,-3]]"), 3, &lim, &c), 0);
+	ck_assert_str_eq(a.input_name, "input");
+	ck_assert_uint_eq(a.nrows, 2);
+	ck_assert_uint_eq(a.ncols, 3);
+	ck_assert_uint_eq(b.nrows, 2);
+	ck_assert_uint_eq(c.nrows, 1);
+	for (int i = 0; i < 6; i++) {
+		ck_assert(a.data[i] == want[i]);
+		ck_assert(b.data[i] == want[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert(c.data[i] == want[i]);
+	ck_assert(a.want_predict && !a.want_margin);
+	ck_assert_ptr_null(a.id);
+	infer_request_free(&a);
+	infer_request_free(&b);
+	infer_request_free(&c);
+	/* Freeing twice is harmless: the first free zeroes. */
+	infer_request_free(&c);
+	infer_request_free(NULL);
+}
+END_TEST
+
+START_TEST(one_row_shape)
+{
+	struct infer_request r;
+
+	ck_assert_int_eq(decode(FP32("\"shape\": [3], \"data\": [7,8,9]"), 3, &lim, &r), 0);
+	ck_assert_uint_eq(r.nrows, 1);
+	ck_assert_uint_eq(r.ncols, 3);
+	ck_assert(r.data[0] == 7 && r.data[1] == 8 && r.data[2] == 9);
+	infer_request_free(&r);
+}
+END_TEST
+
+START_TEST(missing_values)
+{
+	struct infer_request r;
+
+	ck_assert_int_eq(
+	    decode(FP32("\"shape\": [2,3], \"data\": [null,NaN,\"NaN\",1,null,2]"), 3, &lim, &r),
+	    0);
+	ck_assert(isnan(r.data[0]) && isnan(r.data[1]) && isnan(r.data[2]) && isnan(r.data[4]));
+	ck_assert(r.data[3] == 1 && r.data[5] == 2);
+	infer_request_free(&r);
+	/* Missing is missing whatever the type. */
+	ck_assert_int_eq(
+	    decode(IN("\"datatype\": \"INT64\", \"shape\": [3], \"data\": [null,NaN,5]"), 3, &lim,
+	           &r),
+	    0);
+	ck_assert(isnan(r.data[0]) && isnan(r.data[1]) && r.data[2] == 5);
+	infer_request_free(&r);
+}
+END_TEST
+
+START_TEST(integer_types)
+{
+	struct infer_request r;
+
+	/* 2^31 - 1 rounds to 2^31 in float32; 2^24 + 1 is a tie and rounds to even 2^24. */
+	ck_assert_int_eq(decode(IN("\"datatype\": \"INT32\", \"shape\": [3], "
+	                           "\"data\": [2147483647,-2147483648,16777217]"),
+	                        3, &lim, &r),
+	                 0);
+	ck_assert(r.data[0] == 2147483648.0f);
+	ck_assert(r.data[1] == -2147483648.0f);
+	ck_assert(r.data[2] == 16777216.0f);
+	infer_request_free(&r);
+	/* 2^53 + 1 rounds once, straight to 2^53; 2^63 - 1 to 2^63; 3.0 is an integer. */
+	ck_assert_int_eq(decode(IN("\"datatype\": \"INT64\", \"shape\": [3], "
+	                           "\"data\": [9007199254740993,9223372036854775807,3.0]"),
+	                        3, &lim, &r),
+	                 0);
+	ck_assert(r.data[0] == 9007199254740992.0f);
+	ck_assert(r.data[1] == 9223372036854775808.0f);
+	ck_assert(r.data[2] == 3.0f);
+	infer_request_free(&r);
+	/* -0.0 is a real without a fraction, so an integer. */
+	ck_assert_int_eq(
+	    decode(IN("\"datatype\": \"INT32\", \"shape\": [3], \"data\": [-0.0,0,-7]"), 3, &lim,
+	           &r),
+	    0);
+	ck_assert(r.data[0] == 0 && r.data[1] == 0 && r.data[2] == -7);
+	infer_request_free(&r);
+}
+END_TEST
+
+START_TEST(float_types)
+{
+	struct infer_request r;
+	uint32_t bits;
+
+	/*
+	 * FP64 narrows as numpy's astype(float32): 0.1 becomes 0x3dcccccd, 1e300 and the
+	 * value just past float's largest halfway point overflow to infinity, tiny ones to 0.
+	 */
+	ck_assert_int_eq(decode(IN("\"datatype\": \"FP64\", \"shape\": [3], "
+	                           "\"data\": [0.1,1e300,-3.4028235677973366e38]"),
+	                        3, &lim, &r),
+	                 0);
+	memcpy(&bits, &r.data[0], 4);
+	ck_assert_uint_eq(bits, 0x3dcccccdu);
+	ck_assert(isinf(r.data[1]) && r.data[1] > 0);
+	ck_assert(isinf(r.data[2]) && r.data[2] < 0);
+	infer_request_free(&r);
+	ck_assert_int_eq(decode(IN("\"datatype\": \"FP64\", \"shape\": [3], "
+	                           "\"data\": [1e-300,Infinity,-Infinity]"),
+	                        3, &lim, &r),
+	                 0);
+	ck_assert(r.data[0] == 0);
+	ck_assert(isinf(r.data[1]) && r.data[1] > 0);
+	ck_assert(isinf(r.data[2]) && r.data[2] < 0);
+	infer_request_free(&r);
+	/* FP32: the largest float written as 3.4028235e38 is in range; Infinity is allowed. */
+	ck_assert_int_eq(
+	    decode(FP32("\"shape\": [3], \"data\": [3.4028235e38,-Infinity,1e-45]"), 3, &lim, &r),
+	    0);
+	ck_assert(r.data[0] == FLT_MAX);
+	ck_assert(isinf(r.data[1]) && r.data[1] < 0);
+	memcpy(&bits, &r.data[2], 4);
+	ck_assert_uint_eq(bits, 1); /* the smallest subnormal */
+	infer_request_free(&r);
+}
+END_TEST
+
+START_TEST(outputs_selection)
+{
+	struct infer_request r;
+	char *s;
+
+	static const struct {
+		const char *outputs;
+		bool predict, margin;
+	} cases[] = {
+	    {"", true, false},
+	    {", \"outputs\": []", true, false},
+	    {", \"outputs\": [{\"name\": \"margin\"}]", false, true},
+	    {", \"outputs\": [{\"name\": \"predict\"}]", true, false},
+	    {", \"outputs\": [{\"name\": \"margin\"}, {\"name\": \"predict\", \"parameters\": {}}, "
+	     "{\"name\": \"margin\"}]",
+	     true, true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_ge(asprintf(&s,
+		                          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", "
+		                          "\"shape\": [3], \"data\": [1,2,3]}]%s}",
+		                          cases[i].outputs),
+		                 0);
+		ck_assert_int_eq(decode(s, 3, &lim, &r), 0);
+		ck_assert_msg(r.want_predict == cases[i].predict, "case %zu", i);
+		ck_assert_msg(r.want_margin == cases[i].margin, "case %zu", i);
+		infer_request_free(&r);
+		free(s);
+	}
+}
+END_TEST
+
+START_TEST(id_parameters_and_extensions)
+{
+	struct infer_request r;
+
+	ck_assert_int_eq(decode("{\"id\": \"req-\\u00e9\\n42\", \"parameters\": {\"a\": [1]}, "
+	                        "\"future_key\": {\"x\": 1}, \"inputs\": [{\"name\": \"in\", "
+	                        "\"datatype\": \"FP32\", \"shape\": [3], \"parameters\": {}, "
+	                        "\"data\": [1,2,3]}]}",
+	                        3, &lim, &r),
+	                 0);
+	ck_assert_str_eq(r.id, "req-\xc3\xa9\n42");
+	ck_assert_str_eq(r.input_name, "in");
+	infer_request_free(&r);
+}
+END_TEST
+
+START_TEST(huge_shape)
+{
+	struct infer_request r;
+	const struct infer_limits open = {
+	    .max_rows = SIZE_MAX, .max_elements = SIZE_MAX, .max_depth = 8};
+	const size_t two62 = (size_t)1 << 62;
+
+	/* 2^62 * 2^62 overflows size_t: a clean refusal, never an allocation. */
+	ck_assert_int_eq(decode(FP32("\"shape\": [4611686018427387904, 4611686018427387904], "
+	                             "\"data\": [1]"),
+	                        two62, &open, &r),
+	                 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "inputs[0].shape"));
+	ck_assert_ptr_null(r.data);
+	ck_assert_int_eq(decode(FP32("\"shape\": [4611686018427387904, 4611686018427387904], "
+	                             "\"data\": [1]"),
+	                        3, &lim, &r),
+	                 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "inputs[0].shape"));
+	/* Within size_t but far beyond memory: refused by the element bound, not by malloc. */
+	ck_assert_int_eq(
+	    decode(FP32("\"shape\": [4611686018427387904, 3], \"data\": [1]"), 3, &open, &r),
+	    -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "inputs[0].shape"));
+}
+END_TEST
+
+START_TEST(row_and_element_limits)
+{
+	struct infer_request r;
+	const struct infer_limits l2 = {.max_rows = 2, .max_elements = 100, .max_depth = 8};
+	const struct infer_limits e5 = {.max_rows = 100, .max_elements = 6, .max_depth = 8};
+	char *ok = request("FP32", "[2,3]", "[1,2,3,4,5,6]");
+	char *over = request("FP32", "[3,3]", "[1,2,3,4,5,6,7,8,9]");
+
+	ck_assert_int_eq(decode(ok, 3, &l2, &r), 0);
+	infer_request_free(&r);
+	ck_assert_int_eq(decode(over, 3, &l2, &r), -EINVAL);
+	ck_assert_str_eq(err, "inputs[0].shape[0]: 3 rows exceed the limit of 2");
+	ck_assert_int_eq(decode(ok, 3, &e5, &r), 0);
+	infer_request_free(&r);
+	ck_assert_int_eq(decode(over, 3, &e5, &r), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "exceed the limit of 6"));
+	free(ok);
+	free(over);
+}
+END_TEST
+
+/* Finds the text of the data array of the first output. */
+static const char *data_text(const char *body)
+{
+	const char *p = strstr(body, "\"data\":[");
+
+	ck_assert_ptr_nonnull(p);
+	return p + 8;
+}
+
+static uint32_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (uint32_t)(*s >> 16);
+}
+
+START_TEST(encode_roundtrip)
+{
+	enum { N = 100000 };
+	float *v = malloc(N * sizeof(float));
+	struct infer_output o = {.name = "predict", .nrows = N, .width = 1, .data = v};
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	size_t len, nonfinite = 0;
+	char *body;
+	const char *p;
+	json_error_t jerr;
+	json_t *root;
+
+	ck_assert_ptr_nonnull(v);
+	for (size_t i = 0; i < N; i++) {
+		uint32_t bits = xorshift(&seed);
+		/* Every fourth value is subnormal, zero or a small number. */
+		if (i % 4 == 1)
+			bits &= 0x807fffffu;
+		if (i % 4 == 2)
+			bits = (bits & 0x80ffffffu) | 0x3e000000u;
+		memcpy(&v[i], &bits, 4);
+	}
+	ck_assert_int_eq(infer_encode("m", "1", NULL, &o, 1, &body, &len), 0);
+	ck_assert_uint_eq(strlen(body), len);
+	root = json_loadb(body, len, 0, &jerr);
+	ck_assert_msg(root != NULL, "invalid JSON: %s", jerr.text);
+	ck_assert_uint_eq(json_array_size(json_object_get(
+	                      json_array_get(json_object_get(root, "outputs"), 0), "data")),
+	                  N);
+	json_decref(root);
+	p = data_text(body);
+	for (size_t i = 0; i < N; i++) {
+		char *end;
+		if (!isfinite(v[i])) {
+			ck_assert_int_eq(strncmp(p, "null", 4), 0);
+			end = (char *)p + 4;
+			nonfinite++;
+		} else {
+			float f = strtof(p, &end);
+			uint32_t a, b;
+			char shorter[400], digits[32];
+			int nd = 0;
+			memcpy(&a, &v[i], 4);
+			memcpy(&b, &f, 4);
+			ck_assert_msg(a == b, "value %zu: %08x printed as %.*s", i, a,
+			              (int)(end - p), p);
+			/* As short as possible: one significant digit fewer does not read back. */
+			for (const char *q = p; q < end && *q != 'e'; q++)
+				if (*q >= '0' && *q <= '9' && (nd || *q != '0'))
+					digits[nd++] = *q;
+			/* Trailing zeros of an integer-valued number are not significant. */
+			while (nd > 0 && digits[nd - 1] == '0')
+				nd--;
+			if (nd > 1) {
+				snprintf(shorter, sizeof(shorter), "%.*g", nd - 1, (double)v[i]);
+				ck_assert_msg(strtof(shorter, NULL) != v[i],
+				              "value %zu: %.*s is not the shortest (%s)", i,
+				              (int)(end - p), p, shorter);
+			}
+		}
+		ck_assert(*end == (i + 1 < N ? ',' : ']'));
+		p = end + 1;
+	}
+	ck_assert_uint_gt(nonfinite, 0);
+	free(body);
+	free(v);
+}
+END_TEST
+
+START_TEST(encode_known_values)
+{
+	const float v[] = {0.1f, 1.0f, 0.3f, 16777216.0f, FLT_MAX, -0.0f, 1e-45f, 0.5f};
+	struct infer_output o = {.name = "predict", .nrows = 8, .width = 1, .data = v};
+	char *body;
+	size_t len;
+
+	/*
+	 * Shortest forms worked out by hand: FLT_MAX is 3.40282347e38 with a half-ulp of about
+	 * 1e31, so 8 digits suffice and 7 do not; the smallest subnormal 1.4e-45 has a half-ulp
+	 * of 0.7e-45, so "1e-45" reads back to it.
+	 */
+	ck_assert_int_eq(infer_encode("m", "1", NULL, &o, 1, &body, &len), 0);
+	ck_assert_ptr_nonnull(
+	    strstr(body, "\"data\":[0.1,1,0.3,16777216,3.4028235e+38,-0,1e-45,0.5]"));
+	free(body);
+}
+END_TEST
+
+START_TEST(encode_shapes_and_nan)
+{
+	const float pred[] = {0.25f, NAN, INFINITY};
+	const float margin[] = {1, 2, -INFINITY, 4, 5, 6};
+	struct infer_output o[2] = {{.name = "predict", .nrows = 3, .width = 1, .data = pred},
+	                            {.name = "margin", .nrows = 3, .width = 2, .data = margin}};
+	json_error_t jerr;
+	json_t *root, *outs, *a, *b;
+	char *body;
+	size_t len;
+
+	ck_assert_int_eq(infer_encode("breast-cancer", "1", "r1", o, 2, &body, &len), 0);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	ck_assert_msg(root != NULL, "invalid JSON: %s", jerr.text);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "model_name")), "breast-cancer");
+	ck_assert_str_eq(json_string_value(json_object_get(root, "model_version")), "1");
+	ck_assert_str_eq(json_string_value(json_object_get(root, "id")), "r1");
+	outs = json_object_get(root, "outputs");
+	ck_assert_uint_eq(json_array_size(outs), 2);
+	a = json_array_get(outs, 0);
+	b = json_array_get(outs, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(a, "name")), "predict");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "datatype")), "FP32");
+	ck_assert_uint_eq(json_array_size(json_object_get(a, "shape")), 1);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(a, "shape"), 0)), 3);
+	ck_assert(json_is_null(json_array_get(json_object_get(a, "data"), 1)));
+	ck_assert(json_is_null(json_array_get(json_object_get(a, "data"), 2)));
+	ck_assert(json_real_value(json_array_get(json_object_get(a, "data"), 0)) == 0.25);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "name")), "margin");
+	ck_assert_uint_eq(json_array_size(json_object_get(b, "shape")), 2);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(b, "shape"), 0)), 3);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(b, "shape"), 1)), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(b, "data")), 6);
+	ck_assert(json_is_null(json_array_get(json_object_get(b, "data"), 2)));
+	json_decref(root);
+	free(body);
+	/* Without an id there is no id key. */
+	ck_assert_int_eq(infer_encode("m", "2", NULL, o, 1, &body, &len), 0);
+	root = json_loadb(body, len, 0, &jerr);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_ptr_null(json_object_get(root, "id"));
+	json_decref(root);
+	free(body);
+	/* Zero outputs and zero rows still make valid JSON. */
+	o[0].nrows = 0;
+	ck_assert_int_eq(infer_encode("m", "2", NULL, o, 1, &body, &len), 0);
+	ck_assert_ptr_nonnull(strstr(body, "\"shape\":[0],\"data\":[]"));
+	free(body);
+	ck_assert_int_eq(infer_encode("m", "2", NULL, o, 0, &body, &len), 0);
+	ck_assert_ptr_nonnull(strstr(body, "\"outputs\":[]"));
+	free(body);
+}
+END_TEST
+
+START_TEST(encode_escapes_id)
+{
+	const float v[] = {1};
+	struct infer_output o = {.name = "predict", .nrows = 1, .width = 1, .data = v};
+	static const char id[] =
+	    "q\"b\\s/\n\r\t\b\f\x01\x1f\x7f \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+	json_error_t jerr;
+	json_t *root;
+	char *body;
+	size_t len;
+
+	ck_assert_int_eq(infer_encode("m\"x", "1", id, &o, 1, &body, &len), 0);
+	root = json_loadb(body, len, 0, &jerr);
+	ck_assert_msg(root != NULL, "invalid JSON: %s in %s", jerr.text, body);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "id")), id);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "model_name")), "m\"x");
+	json_decref(root);
+	free(body);
+	/* Bytes that are not UTF-8 (lone, overlong, surrogate, truncated) become U+FFFD. */
+	ck_assert_int_eq(infer_encode("m", "1",
+	                              "a\xff"
+	                              "b\xc0\xaf"
+	                              "c\xed\xa0\x80"
+	                              "d\xe2\x82",
+	                              &o, 1, &body, &len),
+	                 0);
+	root = json_loadb(body, len, 0, &jerr);
+	ck_assert_msg(root != NULL, "invalid JSON: %s in %s", jerr.text, body);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "id")),
+	                 "a\xef\xbf\xbd"
+	                 "b\xef\xbf\xbd\xef\xbf\xbd"
+	                 "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	                 "d\xef\xbf\xbd\xef\xbf\xbd");
+	json_decref(root);
+	free(body);
+}
+END_TEST
+
+START_TEST(decode_then_encode)
+{
+	struct infer_request r;
+	struct infer_output o;
+	json_error_t jerr;
+	json_t *root;
+	char *body;
+	size_t len;
+
+	ck_assert_int_eq(decode("{\"id\": \"\\\"quoted\\\" \\\\ \\u0001\", \"inputs\": [{\"name\": "
+	                        "\"x\", \"datatype\": \"FP32\", \"shape\": [3], "
+	                        "\"data\": [0.1, null, 3]}]}",
+	                        3, &lim, &r),
+	                 0);
+	o = (struct infer_output){.name = "predict", .nrows = 3, .width = 1, .data = r.data};
+	ck_assert_int_eq(infer_encode("m", "1", r.id, &o, 1, &body, &len), 0);
+	root = json_loadb(body, len, 0, &jerr);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "id")), "\"quoted\" \\ \x01");
+	ck_assert_ptr_nonnull(strstr(body, "\"data\":[0.1,null,3]"));
+	json_decref(root);
+	free(body);
+	infer_request_free(&r);
+}
+END_TEST
+
+static Suite *infer_suite(void)
+{
+	Suite *s = suite_create("infer");
+	TCase *dec = tcase_create("decode");
+	TCase *enc = tcase_create("encode");
+
+	tcase_add_loop_test(dec, malformed, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_test(dec, flat_and_nested);
+	tcase_add_test(dec, one_row_shape);
+	tcase_add_test(dec, missing_values);
+	tcase_add_test(dec, integer_types);
+	tcase_add_test(dec, float_types);
+	tcase_add_test(dec, outputs_selection);
+	tcase_add_test(dec, id_parameters_and_extensions);
+	tcase_add_test(dec, huge_shape);
+	tcase_add_test(dec, row_and_element_limits);
+	tcase_add_test(enc, encode_roundtrip);
+	tcase_add_test(enc, encode_known_values);
+	tcase_add_test(enc, encode_shapes_and_nan);
+	tcase_add_test(enc, encode_escapes_id);
+	tcase_add_test(enc, decode_then_encode);
+	tcase_set_timeout(enc, 60);
+	suite_add_tcase(s, dec);
+	suite_add_tcase(s, enc);
+	return s;
+}
+
 int main(void)
 {
-	return 77;
+	SRunner *sr = srunner_create(infer_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,6 +1,897 @@
-/* check_model.c: (being written) */
+/* check_model.c: tests for the XGBoost JSON loader, its refusals and the predictor. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonx.h"
+#include "model.h"
+#include "testutil.h"
+
+static char err[512];
+
+/* A tree from its five arrays; num_nodes is counted from left_children. */
+static char *tree(const char *left, const char *right, const char *fid, const char *cond,
+		  const char *dl)
+{
+	size_t n = 1;
+	for (const char *p = left; *p; p++)
+		n += *p == ',';
+	char *s;
+	ck_assert_int_ge(asprintf(&s,
+				  "{\"base_weights\": [], \"categories\": [], \"categories_nodes\": [],"
+				  " \"categories_segments\": [], \"categories_sizes\": [],"
+				  " \"default_left\": %s, \"id\": 0, \"left_children\": %s,"
+				  " \"right_children\": %s, \"split_indices\": %s,"
+				  " \"split_conditions\": %s, \"tree_param\": {\"num_deleted\": \"0\","
+				  " \"num_feature\": \"1\", \"num_nodes\": \"%zu\","
+				  " \"size_leaf_vector\": \"0\"}}",
+				  dl, left, right, fid, cond, n),
+			 0);
+	return s;
+}
+
+/* The usual stump: feature 0 < 0.5 goes left (leaf -1), else right (leaf 2). */
+static char *stump(int default_left)
+{
+	return tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.5, -1.0, 2.0]",
+		    default_left ? "[1, 0, 0]" : "[0, 0, 0]");
+}
+
+/*
+ * A whole gbtree document. trees is a JSON array body (without brackets) and takes
+ * ownership of nothing; info is the tree_info array text.
+ */
+static char *gbtree_doc(const char *objective, int num_feature, int num_class,
+			const char *base_score, const char *trees, int ntrees, const char *info)
+{
+	char *s;
+	ck_assert_int_ge(asprintf(&s,
+				  "{\"learner\": {\"attributes\": {}, \"feature_names\": [],"
+				  " \"feature_types\": [], \"gradient_booster\": {\"model\":"
+				  " {\"gbtree_model_param\": {\"num_parallel_tree\": \"1\","
+				  " \"num_trees\": \"%d\", \"size_leaf_vector\": \"0\"},"
+				  " \"tree_info\": %s, \"trees\": [%s]}, \"name\": \"gbtree\"},"
+				  " \"learner_model_param\": {\"base_score\": \"%s\","
+				  " \"boost_from_average\": \"1\", \"num_class\": \"%d\","
+				  " \"num_feature\": \"%d\", \"num_target\": \"1\"},"
+				  " \"objective\": {\"name\": \"%s\"}}, \"version\": [1, 7, 4]}",
+				  ntrees, info, trees, base_score, num_class, num_feature, objective),
+			 0);
+	return s;
+}
+
+static int load(const char *text, struct model **m)
+{
+	err[0] = '\0';
+	return model_load_buffer(text, strlen(text), NULL, m, err, sizeof(err));
+}
+
+static int load_lim(const char *text, const struct model_limits *lim, struct model **m)
+{
+	err[0] = '\0';
+	return model_load_buffer(text, strlen(text), lim, m, err, sizeof(err));
+}
+
+/* Loads a stump model with one objective, or fails the test. */
+static struct model *stump_model(const char *objective, const char *base_score, int dl)
+{
+	char *t = stump(dl);
+	char *doc = gbtree_doc(objective, 1, 0, base_score, t, 1, "[0]");
+	struct model *m = NULL;
+	ck_assert_msg(load(doc, &m) == 0, "load failed: %s", err);
+	free(t);
+	free(doc);
+	return m;
+}
+
+static float margin1(const struct model *m, float x)
+{
+	float out = -12345.0f;
+	model_predict(m, &x, 1, &out, NULL);
+	return out;
+}
+
+static float predict1(const struct model *m, float x)
+{
+	float out = -12345.0f;
+	model_predict(m, &x, 1, NULL, &out);
+	return out;
+}
+
+START_TEST(stump_split_and_missing)
+{
+	struct model *m = stump_model("reg:squarederror", "5E-1", 1);
+	/* Margins by hand: base 0.5 plus leaf -1 (left) or 2 (right). */
+	ck_assert_float_eq(margin1(m, 0.4f), -0.5f);
+	ck_assert_float_eq(margin1(m, 0.5f), 2.5f); /* equal to the threshold goes right */
+	ck_assert_float_eq(margin1(m, nextafterf(0.5f, 0.0f)), -0.5f);
+	ck_assert_float_eq(margin1(m, NAN), -0.5f); /* default_left */
+	ck_assert_float_eq(margin1(m, -INFINITY), -0.5f);
+	ck_assert_float_eq(margin1(m, INFINITY), 2.5f);
+	ck_assert_float_eq(predict1(m, 0.7f), 2.5f); /* identity transform */
+	model_unref(m);
+
+	m = stump_model("reg:squarederror", "5E-1", 0);
+	ck_assert_float_eq(margin1(m, NAN), 2.5f); /* default right */
+	ck_assert_float_eq(margin1(m, 0.4f), -0.5f);
+	model_unref(m);
+}
+END_TEST
+
+START_TEST(info_fields)
+{
+	struct model *m = stump_model("binary:logistic", "5E-1", 1);
+	const struct model_info *in = model_get_info(m);
+	ck_assert_str_eq(in->booster, "gbtree");
+	ck_assert_str_eq(in->objective, "binary:logistic");
+	ck_assert_str_eq(in->xgboost_version, "1.7.4");
+	ck_assert_uint_eq(in->num_feature, 1);
+	ck_assert_uint_eq(in->num_group, 1);
+	ck_assert_uint_eq(in->num_trees, 1);
+	ck_assert_uint_eq(in->predict_width, 1);
+	ck_assert_uint_eq(in->margin_width, 1);
+	ck_assert_double_eq(in->base_score, 0.5);
+	model_unref(m);
+}
+END_TEST
+
+START_TEST(objective_transforms)
+{
+	struct model *m;
+	float x;
+
+	/* logit(0.5) = 0, so the margin is the leaf alone. */
+	m = stump_model("binary:logistic", "5E-1", 1);
+	ck_assert_float_eq(margin1(m, 0.9f), 2.0f);
+	ck_assert_float_eq(predict1(m, 0.9f), 1.0f / (1.0f + expf(-2.0f)));
+	ck_assert_float_eq(predict1(m, 0.1f), 1.0f / (1.0f + expf(1.0f)));
+	model_unref(m);
+
+	m = stump_model("reg:logistic", "2.5E-1", 1);
+	/* logit(0.25) = -log(3). */
+	ck_assert_float_eq_tol(margin1(m, 0.9f), 2.0f - logf(3.0f), 1e-6f);
+	x = margin1(m, 0.9f);
+	ck_assert_float_eq(predict1(m, 0.9f), 1.0f / (1.0f + expf(-x)));
+	model_unref(m);
+
+	/* logitraw keeps base_score as it is (XGBoost's behaviour, checked against it). */
+	m = stump_model("binary:logitraw", "5E-1", 1);
+	ck_assert_float_eq(margin1(m, 0.9f), 2.5f);
+	ck_assert_float_eq(predict1(m, 0.9f), 2.5f);
+	model_unref(m);
+
+	m = stump_model("binary:hinge", "5E-1", 1);
+	ck_assert_float_eq(predict1(m, 0.9f), 1.0f); /* 2.5 > 0 */
+	ck_assert_float_eq(predict1(m, 0.1f), 0.0f); /* -0.5 */
+	model_unref(m);
+
+	m = stump_model("count:poisson", "2E0", 1);
+	ck_assert_float_eq_tol(margin1(m, 0.9f), logf(2.0f) + 2.0f, 1e-6f);
+	ck_assert_float_eq_tol(predict1(m, 0.9f), 2.0f * expf(2.0f), 1e-5f);
+	model_unref(m);
+
+	static const char *const log_link[] = {"reg:gamma", "reg:tweedie"};
+	for (int i = 0; i < 2; i++) {
+		m = stump_model(log_link[i], "1E0", 1);
+		ck_assert_float_eq(margin1(m, 0.1f), -1.0f); /* log 1 = 0 */
+		ck_assert_float_eq(predict1(m, 0.1f), expf(-1.0f));
+		model_unref(m);
+	}
+
+	static const char *const identity[] = {"reg:squarederror", "reg:linear",
+					       "reg:squaredlogerror", "reg:pseudohubererror",
+					       "reg:absoluteerror"};
+	for (int i = 0; i < 5; i++) {
+		m = stump_model(identity[i], "1.5E0", 1);
+		ck_assert_float_eq(margin1(m, 0.1f), 0.5f);
+		ck_assert_float_eq(predict1(m, 0.9f), 3.5f);
+		model_unref(m);
+	}
+}
+END_TEST
+
+/* Three classes, four trees: class 0 has two trees, 1 and 2 one each. */
+static struct model *multiclass(const char *objective)
+{
+	char *t0 = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.0, 1.0, -1.0]",
+			"[1, 0, 0]");
+	char *t1 = tree("[-1]", "[-1]", "[0]", "[0.25]", "[0]");
+	char *t2 = tree("[1, -1, -1]", "[2, -1, -1]", "[1, 0, 0]", "[0.0, -0.5, 0.75]",
+			"[0, 0, 0]");
+	char *t3 = tree("[-1]", "[-1]", "[0]", "[0.5]", "[0]");
+	char *trees;
+	ck_assert_int_ge(asprintf(&trees, "%s, %s, %s, %s", t0, t1, t2, t3), 0);
+	char *doc = gbtree_doc(objective, 2, 3, "5E-1", trees, 4, "[0, 1, 2, 0]");
+	struct model *m = NULL;
+	ck_assert_msg(load(doc, &m) == 0, "load failed: %s", err);
+	free(t0);
+	free(t1);
+	free(t2);
+	free(t3);
+	free(trees);
+	free(doc);
+	return m;
+}
+
+START_TEST(multiclass_softprob)
+{
+	struct model *m = multiclass("multi:softprob");
+	const struct model_info *in = model_get_info(m);
+	ck_assert_uint_eq(in->num_group, 3);
+	ck_assert_uint_eq(in->predict_width, 3);
+	ck_assert_uint_eq(in->margin_width, 3);
+	ck_assert_uint_eq(in->num_trees, 4);
+
+	/* Row (-1, 1): class 0 = 0.5 + 1 + 0.5, class 1 = 0.5 + 0.25, class 2 = 0.5 + 0.75. */
+	float rows[4] = {-1.0f, 1.0f, NAN, NAN};
+	float margin[6], prob[6], prob_only[6];
+	model_predict(m, rows, 2, margin, prob);
+	ck_assert_float_eq(margin[0], 2.0f);
+	ck_assert_float_eq(margin[1], 0.75f);
+	ck_assert_float_eq(margin[2], 1.25f);
+	/* Row (NaN, NaN): tree 0 default left (1), tree 2 default right (0.75). */
+	ck_assert_float_eq(margin[3], 2.0f);
+	ck_assert_float_eq(margin[4], 0.75f);
+	ck_assert_float_eq(margin[5], 1.25f);
+	double z = exp(2.0) + exp(0.75) + exp(1.25);
+	ck_assert_double_eq_tol(prob[0], exp(2.0) / z, 1e-6);
+	ck_assert_double_eq_tol(prob[1], exp(0.75) / z, 1e-6);
+	ck_assert_double_eq_tol(prob[2], exp(1.25) / z, 1e-6);
+	ck_assert_double_eq_tol(prob[0] + prob[1] + prob[2], 1.0, 1e-6);
+	/* Without a margin buffer the probabilities come out the same. */
+	model_predict(m, rows, 2, NULL, prob_only);
+	ck_assert_mem_eq(prob, prob_only, sizeof(prob));
+	model_unref(m);
+}
+END_TEST
+
+START_TEST(multiclass_softmax)
+{
+	struct model *m = multiclass("multi:softmax");
+	ck_assert_uint_eq(model_get_info(m)->predict_width, 1);
+	float rows[6] = {-1.0f, 1.0f, 1.0f, 1.0f, 1.0f, -1.0f};
+	float margin[9], cls[3], cls_only[3];
+	model_predict(m, rows, 3, margin, cls);
+	/* (1, 1): 0.5 - 1 + 0.5 = 0, 0.75, 1.25 -> class 2. (1, -1): 0, 0.75, 0 -> class 1. */
+	ck_assert_float_eq(margin[3], 0.0f);
+	ck_assert_float_eq(margin[5], 1.25f);
+	ck_assert_float_eq(cls[0], 0.0f);
+	ck_assert_float_eq(cls[1], 2.0f);
+	ck_assert_float_eq(cls[2], 1.0f);
+	model_predict(m, rows, 3, NULL, cls_only);
+	ck_assert_mem_eq(cls, cls_only, sizeof(cls));
+	model_unref(m);
+}
+END_TEST
+
+START_TEST(dart_weights)
+{
+	char *t0 = stump(1), *t1 = tree("[-1]", "[-1]", "[0]", "[4.0]", "[0]");
+	char *s;
+	ck_assert_int_ge(asprintf(&s,
+				  "{\"learner\": {\"gradient_booster\": {\"gbtree\": {\"model\":"
+				  " {\"gbtree_model_param\": {\"num_trees\": \"2\"}, \"tree_info\":"
+				  " [0, 0], \"trees\": [%s, %s]}, \"name\": \"gbtree\"}, \"name\":"
+				  " \"dart\", \"weight_drop\": [0.5, 0.25]}, \"learner_model_param\":"
+				  " {\"base_score\": \"0\", \"num_class\": \"0\", \"num_feature\": \"1\"},"
+				  " \"objective\": {\"name\": \"reg:squarederror\"}}}",
+				  t0, t1),
+			 0);
+	struct model *m = NULL;
+	ck_assert_msg(load(s, &m) == 0, "%s", err);
+	ck_assert_str_eq(model_get_info(m)->booster, "dart");
+	ck_assert_str_eq(model_get_info(m)->xgboost_version, "unknown");
+	/* 0.5 * 2 + 0.25 * 4 and 0.5 * -1 + 0.25 * 4. */
+	ck_assert_float_eq(margin1(m, 0.9f), 2.0f);
+	ck_assert_float_eq(margin1(m, 0.1f), 0.5f);
+	model_unref(m);
+
+	/* weight_drop must have one weight per tree. */
+	char *bad = strstr(s, "[0.5, 0.25]");
+	memcpy(bad, "[0.5      ]", 11);
+	ck_assert_int_eq(load(s, &m), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "weight_drop"));
+	free(s);
+	free(t0);
+	free(t1);
+}
+END_TEST
+
+static const char *linear_fmt =
+	"{\"learner\": {\"gradient_booster\": {\"model\": {\"boosted_rounds\": 1, \"weights\": %s},"
+	" \"name\": \"gblinear\"}, \"learner_model_param\": {\"base_score\": \"5E-1\","
+	" \"num_class\": \"%d\", \"num_feature\": \"2\", \"num_target\": \"1\"},"
+	" \"objective\": {\"name\": \"%s\"}}, \"version\": [1, 7, 4]}";
+
+START_TEST(gblinear_predicts)
+{
+	char *s;
+	struct model *m = NULL;
+	ck_assert_int_ge(asprintf(&s, linear_fmt, "[2.0, -3.0, 0.25]", 0, "reg:squarederror"), 0);
+	ck_assert_msg(load(s, &m) == 0, "%s", err);
+	ck_assert_uint_eq(model_get_info(m)->num_trees, 0);
+	float rows[6] = {1.0f, 1.0f, NAN, 2.0f, 0.5f, NAN};
+	float out[3];
+	model_predict(m, rows, 3, out, NULL);
+	/* bias 0.25 + base 0.5 + 2 x0 - 3 x1, missing features contribute nothing. */
+	ck_assert_float_eq(out[0], -0.25f);
+	ck_assert_float_eq(out[1], -5.25f);
+	ck_assert_float_eq(out[2], 1.75f);
+	model_unref(m);
+	free(s);
+
+	/* Two classes: weights[f * 2 + g], biases last. */
+	ck_assert_int_ge(asprintf(&s, linear_fmt, "[1.0, -1.0, 0.5, 0.5, 0.0, 1.0]", 2,
+				  "multi:softprob"),
+			 0);
+	ck_assert_msg(load(s, &m) == 0, "%s", err);
+	float row[2] = {2.0f, 4.0f}, mg[2], pr[2];
+	model_predict(m, row, 1, mg, pr);
+	ck_assert_float_eq(mg[0], 0.5f + 2.0f + 2.0f);
+	ck_assert_float_eq(mg[1], 1.5f - 2.0f + 2.0f);
+	ck_assert_double_eq_tol(pr[0], 1.0 / (1.0 + exp(1.5 - 4.5)), 1e-6);
+	model_unref(m);
+	free(s);
+
+	/* The weights array must hold (num_feature + 1) * num_group values. */
+	ck_assert_int_ge(asprintf(&s, linear_fmt, "[1.0, 2.0]", 0, "reg:squarederror"), 0);
+	ck_assert_int_eq(load(s, &m), -EINVAL);
+	ck_assert_ptr_null(m);
+	ck_assert_ptr_nonnull(strstr(err, "weights"));
+	free(s);
+}
+END_TEST
+
+START_TEST(xgboost2_format)
+{
+	/* 2.x writes base_score as a vector and size_leaf_vector 1 for scalar leaves. */
+	char *t = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.5, -1.0, 2.0]",
+		       "[true, false, false]");
+	char *p = strstr(t, "\"size_leaf_vector\": \"0\"");
+	ck_assert_ptr_nonnull(p);
+	p[21] = '1';
+	char *doc = gbtree_doc("reg:squarederror", 1, 0, "[2.5E-1]", t, 1, "[0]");
+	struct model *m = NULL;
+	ck_assert_msg(load(doc, &m) == 0, "%s", err);
+	ck_assert_float_eq(margin1(m, NAN), -0.75f);
+	ck_assert_double_eq(model_get_info(m)->base_score, 0.25);
+	model_unref(m);
+	free(t);
+	free(doc);
+}
+END_TEST
+
+/* Loads doc and expects rc with word somewhere in the error. */
+static void expect_refusal(const char *doc, int rc, const char *word)
+{
+	struct model *m = (struct model *)&err; /* must be reset to NULL */
+	int got = load(doc, &m);
+	ck_assert_msg(got == rc, "expected %d, got %d (%s)", rc, got, err);
+	ck_assert_ptr_null(m);
+	ck_assert_msg(strstr(err, word) != NULL, "error \"%s\" does not mention \"%s\"", err, word);
+}
+
+static void refuse_tree(const char *left, const char *right, const char *fid, const char *cond,
+			const char *dl, int rc, const char *word)
+{
+	char *t = tree(left, right, fid, cond, dl);
+	char *doc = gbtree_doc("reg:squarederror", 2, 0, "5E-1", t, 1, "[0]");
+	expect_refusal(doc, rc, word);
+	free(t);
+	free(doc);
+}
+
+START_TEST(refuse_structure)
+{
+	/* Child index past the end. */
+	refuse_tree("[1, -1, -1]", "[5, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+		    "out of range");
+	/* Negative child other than the leaf marker. */
+	refuse_tree("[-2, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+		    "out of range");
+	/* A child pointing back at the root. */
+	refuse_tree("[1, -1, -1]", "[0, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+		    "out of range");
+	/* Node 1 points at itself: a cycle. */
+	refuse_tree("[1, 1, -1]", "[2, 2, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+		    "reached twice");
+	/* Both children the same node. */
+	refuse_tree("[1, -1, -1]", "[1, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+		    "reached twice");
+	/* Feature 2 with num_feature 2. */
+	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[2, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+		    "feature");
+	/* Arrays shorter than num_nodes. */
+	refuse_tree("[1, -1, -1]", "[2, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+		    "right_children");
+	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0]", -EINVAL,
+		    "default_left");
+	/* Wrong element types. */
+	refuse_tree("[1, \"x\", -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]",
+		    -EINVAL, "left_children");
+	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, {}, 2]", "[0, 0, 0]", -EINVAL,
+		    "split_conditions");
+	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 7, 0]", -EINVAL,
+		    "default_left");
+	/* A leaf with only a right child. */
+	refuse_tree("[-1]", "[0]", "[0]", "[0]", "[0]", -EINVAL, "right child");
+}
+END_TEST
+
+START_TEST(refuse_model_level)
+{
+	char *t = stump(1), *doc;
+
+	/* tree_info length and group range. */
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0, 0]");
+	expect_refusal(doc, -EINVAL, "tree_info");
+	free(doc);
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[1]");
+	expect_refusal(doc, -EINVAL, "tree_info");
+	free(doc);
+	/* num_trees disagrees with the trees array. */
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 2, "[0]");
+	expect_refusal(doc, -EINVAL, "num_trees");
+	free(doc);
+	/* Wrong types at the document level. */
+	expect_refusal("{\"learner\": []}", -EINVAL, "learner");
+	expect_refusal("[1, 2]", -ENOTSUP, "JSON");
+	doc = gbtree_doc("reg:squarederror", 1, 0, "half", t, 1, "[0]");
+	expect_refusal(doc, -EINVAL, "base_score");
+	free(doc);
+	doc = gbtree_doc("binary:logistic", 1, 0, "1.5", t, 1, "[0]");
+	expect_refusal(doc, -EINVAL, "base_score");
+	free(doc);
+	doc = gbtree_doc("reg:squarederror", 0, 0, "5E-1", t, 1, "[0]");
+	expect_refusal(doc, -EINVAL, "num_feature");
+	free(doc);
+	/* The feature count is a string of digits or an integer, nothing else. */
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0]");
+	char *nf = strstr(doc, "\"num_feature\": \"1\", \"num_target\"");
+	ck_assert_ptr_nonnull(nf);
+	memcpy(nf + 15, "[] ", 3);
+	expect_refusal(doc, -EINVAL, "num_feature");
+	free(doc);
+	/* Unknown objective, named in the error. */
+	doc = gbtree_doc("rank:pairwise", 1, 0, "5E-1", t, 1, "[0]");
+	expect_refusal(doc, -ENOTSUP, "rank:pairwise");
+	free(doc);
+	/* Truncated document. */
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0]");
+	doc[strlen(doc) / 2] = '\0';
+	expect_refusal(doc, -EINVAL, "JSON");
+	free(doc);
+	expect_refusal("  \n", -EINVAL, "empty");
+	free(t);
+}
+END_TEST
+
+START_TEST(refuse_unsupported)
+{
+	char *t, *doc;
+
+	/* Categorical split_type. */
+	t = stump(1);
+	char *st;
+	ck_assert_int_ge(asprintf(&st, "{\"split_type\": [1, 0, 0], %s", t + 1), 0);
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", st, 1, "[0]");
+	expect_refusal(doc, -ENOTSUP, "categorical");
+	free(st);
+	free(doc);
+	/* Non-empty categories. */
+	char *c = strstr(t, "\"categories\": []");
+	ck_assert_ptr_nonnull(c);
+	char *cat;
+	ck_assert_int_ge(asprintf(&cat, "%.*s\"categories\": [1, 3]%s", (int)(c - t), t, c + 16), 0);
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", cat, 1, "[0]");
+	expect_refusal(doc, -ENOTSUP, "categorical");
+	free(cat);
+	free(doc);
+	/* Vector leaves. */
+	char *p = strstr(t, "\"size_leaf_vector\": \"0\"");
+	p[21] = '3';
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0]");
+	expect_refusal(doc, -ENOTSUP, "multi-target");
+	free(doc);
+	p[21] = '0';
+	/* num_target > 1. */
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0]");
+	p = strstr(doc, "\"num_target\": \"1\"");
+	p[15] = '2';
+	expect_refusal(doc, -ENOTSUP, "multi-target");
+	free(doc);
+	/* Boosters we do not know. */
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0]");
+	p = strstr(doc, "\"name\": \"gbtree\"");
+	memcpy(p + 9, "gbxxxx", 6);
+	expect_refusal(doc, -ENOTSUP, "gbxxxx");
+	free(doc);
+	free(t);
+
+	/* UBJSON: '{' then a length marker; and a binary blob. */
+	static const char ubj[] = "{L\0\0\0\0\0\0\0\7learner{";
+	struct model *m = NULL;
+	ck_assert_int_eq(model_load_buffer(ubj, sizeof(ubj) - 1, NULL, &m, err, sizeof(err)),
+			 -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(err, "UBJSON"));
+	static const char bin[] = "binf\0\0\0\x3f";
+	ck_assert_int_eq(model_load_buffer(bin, sizeof(bin) - 1, NULL, &m, err, sizeof(err)),
+			 -ENOTSUP);
+	ck_assert_ptr_null(m);
+}
+END_TEST
+
+START_TEST(limits)
+{
+	char *t = stump(1), *two, *doc;
+	struct model *m = NULL;
+	struct model_limits lim = {0};
+
+	ck_assert_int_ge(asprintf(&two, "%s, %s", t, t), 0);
+	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", two, 2, "[0, 0]");
+	ck_assert_int_eq(load_lim(doc, &lim, &m), 0);
+	model_unref(m);
+	lim.max_trees = 1;
+	ck_assert_int_eq(load_lim(doc, &lim, &m), -EFBIG);
+	ck_assert_ptr_null(m);
+	ck_assert_ptr_nonnull(strstr(err, "trees"));
+	lim.max_trees = 0;
+	lim.max_file_bytes = strlen(doc) - 1;
+	ck_assert_int_eq(load_lim(doc, &lim, &m), -EFBIG);
+	lim.max_file_bytes = strlen(doc);
+	ck_assert_int_eq(load_lim(doc, &lim, &m), 0);
+	model_unref(m);
+	free(doc);
+
+	/* Depth 2: root -> node 2 -> leaves 3, 4. A stump (depth 1) passes a limit of 1. */
+	char *deep = tree("[1, -1, 3, -1, -1]", "[2, -1, 4, -1, -1]", "[0, 0, 0, 0, 0]",
+			  "[0.5, 1, 0.7, 2, 3]", "[0, 0, 0, 0, 0]");
+	doc = gbtree_doc("reg:squarederror", 1, 0, "0", deep, 1, "[0]");
+	lim = (struct model_limits){.max_depth = 2};
+	ck_assert_int_eq(load_lim(doc, &lim, &m), 0);
+	ck_assert_float_eq(margin1(m, 0.6f), 2.0f);
+	ck_assert_float_eq(margin1(m, 0.8f), 3.0f);
+	ck_assert_float_eq(margin1(m, 0.1f), 1.0f);
+	model_unref(m);
+	lim.max_depth = 1;
+	ck_assert_int_eq(load_lim(doc, &lim, &m), -EFBIG);
+	ck_assert_ptr_nonnull(strstr(err, "deeper"));
+	free(doc);
+	doc = gbtree_doc("reg:squarederror", 1, 0, "0", t, 1, "[0]");
+	ck_assert_int_eq(load_lim(doc, &lim, &m), 0);
+	model_unref(m);
+	free(doc);
+	free(deep);
+	free(two);
+	free(t);
+}
+END_TEST
+
+START_TEST(files)
+{
+	char *dir = tu_mkdtemp();
+	char *t = stump(1);
+	char *doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0]");
+	char *path = tu_write_file(dir, "m.json", doc);
+	struct model *m = NULL;
+	struct model_limits lim = {.max_file_bytes = 64};
+
+	ck_assert_int_eq(model_load_file(path, NULL, &m, err, sizeof(err)), 0);
+	ck_assert_float_eq(margin1(m, 0.1f), -0.5f);
+	model_unref(m);
+	ck_assert_int_eq(model_load_file(path, &lim, &m, err, sizeof(err)), -EFBIG);
+	ck_assert_ptr_null(m);
+
+	doc[strlen(doc) - 3] = '\0';
+	char *trunc = tu_write_file(dir, "trunc.json", doc);
+	ck_assert_int_eq(model_load_file(trunc, NULL, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "trunc.json"));
+
+	char *missing;
+	ck_assert_int_ge(asprintf(&missing, "%s/nope.json", dir), 0);
+	ck_assert_int_eq(model_load_file(missing, NULL, &m, err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(model_load_file(dir, NULL, &m, err, sizeof(err)), -EINVAL);
+	tu_rmtree(dir);
+	free(missing);
+	free(trunc);
+	free(path);
+	free(doc);
+	free(t);
+	free(dir);
+}
+END_TEST
+
+START_TEST(refcount)
+{
+	struct model *m = stump_model("reg:squarederror", "5E-1", 1);
+	ck_assert_ptr_eq(model_ref(m), m);
+	model_unref(m);
+	/* Still alive: one reference left. */
+	ck_assert_float_eq(margin1(m, 0.1f), -0.5f);
+	model_unref(m);
+	model_unref(NULL);
+	ck_assert_ptr_null(model_ref(NULL));
+}
+END_TEST
+
+/* A random forest built in the test, traversed by hand as the reference. */
+struct ref_tree {
+	int left[15], right[15], fid[15], dl[15];
+	float cond[15];
+};
+
+static float ref_eval(const struct ref_tree *t, const float *x)
+{
+	int n = 0;
+	while (t->left[n] != -1) {
+		float v = x[t->fid[n]];
+		if (isnan(v))
+			n = t->dl[n] ? t->left[n] : t->right[n];
+		else
+			n = v < t->cond[n] ? t->left[n] : t->right[n];
+	}
+	return t->cond[n];
+}
+
+/* Appends "[a, b, ...]" of n ints or floats to a growing string. */
+static void append(char **s, const char *fmt, ...)
+{
+	char *add, *old = *s;
+	va_list ap;
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&add, fmt, ap), 0);
+	va_end(ap);
+	ck_assert_int_ge(asprintf(s, "%s%s", old ? old : "", add), 0);
+	free(old);
+	free(add);
+}
+
+static char *ints(const int *v, int n)
+{
+	char *s = NULL;
+	append(&s, "[");
+	for (int i = 0; i < n; i++)
+		append(&s, "%s%d", i ? ", " : "", v[i]);
+	append(&s, "]");
+	return s;
+}
+
+static char *floats(const float *v, int n)
+{
+	char *s = NULL;
+	append(&s, "[");
+	for (int i = 0; i < n; i++)
+		append(&s, "%s%.9g", i ? ", " : "", (double)v[i]);
+	append(&s, "]");
+	return s;
+}
+
+#define NTREES 40
+#define NFEAT  5
+#define NROWS  300
+
+static struct model *forest;
+static float forest_rows[NROWS * NFEAT];
+static float forest_margin[NROWS];
+
+/* Full depth-3 trees with nodes stored in a shuffled order, so the loader must re-lay them. */
+static void build_forest(void)
+{
+	struct ref_tree *trees = calloc(NTREES, sizeof(*trees));
+	char *all = NULL, *info = NULL;
+	unsigned seed = 12345;
+	ck_assert_ptr_nonnull(trees);
+	append(&info, "[");
+	for (int t = 0; t < NTREES; t++) {
+		struct ref_tree *r = &trees[t];
+		int perm[15];
+		/* Node k of the implicit heap (children 2k+1, 2k+2) is stored at perm[k]. */
+		for (int k = 0; k < 15; k++)
+			perm[k] = k;
+		for (int k = 14; k > 1; k--) {
+			int j = 1 + (int)(rand_r(&seed) % (unsigned)k);
+			int tmp = perm[k];
+			perm[k] = perm[j];
+			perm[j] = tmp;
+		}
+		for (int k = 0; k < 15; k++) {
+			int at = perm[k];
+			if (k < 7) {
+				r->left[at] = perm[2 * k + 1];
+				r->right[at] = perm[2 * k + 2];
+				r->fid[at] = (int)(rand_r(&seed) % NFEAT);
+				r->dl[at] = (int)(rand_r(&seed) % 2);
+				r->cond[at] = (float)(rand_r(&seed) % 200) / 100.0f - 1.0f;
+			} else {
+				r->left[at] = r->right[at] = -1;
+				r->cond[at] = (float)(rand_r(&seed) % 1000) / 999.0f - 0.5f;
+			}
+		}
+		char *l = ints(r->left, 15), *rr = ints(r->right, 15), *f = ints(r->fid, 15);
+		char *c = floats(r->cond, 15), *d = ints(r->dl, 15);
+		char *tj = tree(l, rr, f, c, d);
+		append(&all, "%s%s", t ? ", " : "", tj);
+		append(&info, "%s0", t ? ", " : "");
+		free(l);
+		free(rr);
+		free(f);
+		free(c);
+		free(d);
+		free(tj);
+	}
+	append(&info, "]");
+	char *doc = gbtree_doc("reg:squarederror", NFEAT, 0, "2.5E-1", all, NTREES, info);
+	ck_assert_msg(load(doc, &forest) == 0, "%s", err);
+	for (int i = 0; i < NROWS * NFEAT; i++) {
+		unsigned k = rand_r(&seed) % 10;
+		/* Some missing values, some exactly on a threshold grid value. */
+		forest_rows[i] = k == 0 ? NAN
+				 : k == 1 ? (float)(rand_r(&seed) % 200) / 100.0f - 1.0f
+					  : (float)rand_r(&seed) / (float)RAND_MAX * 2.4f - 1.2f;
+	}
+	for (int i = 0; i < NROWS; i++) {
+		float acc = 0.25f;
+		for (int t = 0; t < NTREES; t++)
+			acc += ref_eval(&trees[t], forest_rows + i * NFEAT);
+		forest_margin[i] = acc;
+	}
+	free(trees);
+	free(all);
+	free(info);
+	free(doc);
+}
+
+START_TEST(forest_matches_reference)
+{
+	float out[NROWS];
+	build_forest();
+	model_predict(forest, forest_rows, NROWS, out, NULL);
+	/* Same float additions in the same order as the reference: bit-identical. */
+	ck_assert_mem_eq(out, forest_margin, sizeof(out));
+	/* Row by row, and in odd batch sizes, gives the same bits. */
+	for (int i = 0; i < NROWS; i++) {
+		float one;
+		model_predict(forest, forest_rows + i * NFEAT, 1, &one, NULL);
+		ck_assert_mem_eq(&one, &forest_margin[i], sizeof(one));
+	}
+	model_predict(forest, forest_rows + 7 * NFEAT, 37, out, NULL);
+	ck_assert_mem_eq(out, forest_margin + 7, 37 * sizeof(float));
+	model_unref(forest);
+}
+END_TEST
+
+static void *predict_thread(void *arg)
+{
+	float *out = arg;
+	for (int k = 0; k < 50; k++)
+		model_predict(forest, forest_rows, NROWS, out, NULL);
+	return NULL;
+}
+
+START_TEST(concurrent_predict)
+{
+	build_forest();
+	pthread_t th[4];
+	float *outs = calloc(4 * NROWS, sizeof(float));
+	ck_assert_ptr_nonnull(outs);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, predict_thread, outs + i * NROWS), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_mem_eq(outs + i * NROWS, forest_margin, NROWS * sizeof(float));
+	free(outs);
+	model_unref(forest);
+}
+END_TEST
+
+/* Reads a JSON array of numbers (null = NaN) into floats. */
+static float *read_floats(json_t *a, size_t *n)
+{
+	*n = json_array_size(a);
+	float *v = calloc(*n ? *n : 1, sizeof(float));
+	ck_assert_ptr_nonnull(v);
+	for (size_t i = 0; i < *n; i++) {
+		json_t *e = json_array_get(a, i);
+		double d = NAN;
+		if (!json_is_null(e))
+			ck_assert_int_eq(jsonx_number(e, &d), 0);
+		v[i] = (float)d;
+	}
+	return v;
+}
+
+START_TEST(bundled_model)
+{
+	if (access(TU_BUNDLED_MODEL, R_OK) != 0) {
+		fprintf(stderr, "bundled_model: %s is absent, skipped\n", TU_BUNDLED_MODEL);
+		return;
+	}
+	struct model *m = NULL;
+	ck_assert_msg(model_load_file(TU_BUNDLED_MODEL, NULL, &m, err, sizeof(err)) == 0, "%s",
+		      err);
+	const struct model_info *in = model_get_info(m);
+	ck_assert_str_eq(in->objective, "binary:logistic");
+	ck_assert_uint_eq(in->num_feature, 30);
+	ck_assert_uint_gt(in->num_trees, 0);
+	if (access(TU_BUNDLED_GOLDEN, R_OK) == 0) {
+		/* The golden set holds XGBoost's own outputs for its inputs. */
+		json_t *g = NULL;
+		ck_assert_msg(jsonx_load_file(TU_BUNDLED_GOLDEN, 1 << 26, 64, 1, &g, err,
+					      sizeof(err)) == 0,
+			      "%s", err);
+		json_t *inputs = json_object_get(g, "inputs");
+		size_t nrows = json_array_size(inputs), n;
+		ck_assert_uint_gt(nrows, 0);
+		float *rows = calloc(nrows * 30, sizeof(float));
+		ck_assert_ptr_nonnull(rows);
+		for (size_t r = 0; r < nrows; r++) {
+			float *row = read_floats(json_array_get(inputs, r), &n);
+			ck_assert_uint_eq(n, 30);
+			memcpy(rows + r * 30, row, 30 * sizeof(float));
+			free(row);
+		}
+		float *want_p = read_floats(json_object_get(g, "predict"), &n);
+		ck_assert_uint_eq(n, nrows);
+		float *want_m = read_floats(json_object_get(g, "margin"), &n);
+		ck_assert_uint_eq(n, nrows);
+		float *mg = calloc(nrows, sizeof(float)), *pr = calloc(nrows, sizeof(float));
+		ck_assert(mg && pr);
+		model_predict(m, rows, nrows, mg, pr);
+		for (size_t r = 0; r < nrows; r++) {
+			ck_assert_float_eq_tol(pr[r], want_p[r], 1e-6f);
+			ck_assert_float_eq_tol(mg[r], want_m[r], 1e-5f * fmaxf(1.0f, fabsf(want_m[r])));
+		}
+		free(mg);
+		free(pr);
+		free(want_p);
+		free(want_m);
+		free(rows);
+		json_decref(g);
+	}
+	model_unref(m);
+}
+END_TEST
+
+static Suite *model_suite(void)
+{
+	Suite *s = suite_create("model");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, stump_split_and_missing);
+	tcase_add_test(tc, info_fields);
+	tcase_add_test(tc, objective_transforms);
+	tcase_add_test(tc, multiclass_softprob);
+	tcase_add_test(tc, multiclass_softmax);
+	tcase_add_test(tc, dart_weights);
+	tcase_add_test(tc, gblinear_predicts);
+	tcase_add_test(tc, xgboost2_format);
+	tcase_add_test(tc, refuse_structure);
+	tcase_add_test(tc, refuse_model_level);
+	tcase_add_test(tc, refuse_unsupported);
+	tcase_add_test(tc, limits);
+	tcase_add_test(tc, files);
+	tcase_add_test(tc, refcount);
+	tcase_add_test(tc, forest_matches_reference);
+	tcase_add_test(tc, concurrent_predict);
+	tcase_add_test(tc, bundled_model);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int main(void);
+
 int main(void)
 {
-	return 77;
+	SRunner *sr = srunner_create(model_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
 }

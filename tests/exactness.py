@@ -1,1 +1,348 @@
-# (being written)
+# exactness.py: inferd's predictions against XGBoost's own, over many generated models.
+"""Trains models with python3-xgboost across every supported objective and booster, serves
+them with a real inferd and compares every output with Booster.predict(). Exit 0 on
+success, 1 on any mismatch, 77 when xgboost is not available."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+# One thread, and no OpenMP spinning: training must not crawl on a loaded build machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+try:
+    import numpy as np
+    import xgboost as xgb
+except ImportError as e:  # pragma: no cover - depends on the machine
+    print(f"SKIP: python3-xgboost is not importable ({e})")
+    sys.exit(77)
+
+PREDICT_TOL = 1e-6
+MARGIN_RTOL = 1e-5
+SEED = 20240611
+
+OBJECTIVES = [
+    "binary:logistic",
+    "binary:logitraw",
+    "binary:hinge",
+    "reg:squarederror",
+    "reg:squaredlogerror",
+    "reg:logistic",
+    "reg:pseudohubererror",
+    "reg:absoluteerror",
+    "count:poisson",
+    "reg:gamma",
+    "reg:tweedie",
+    "multi:softprob",
+    "multi:softmax",
+]
+
+
+def labels(rng, objective, X, num_class):
+    """Labels that the objective accepts, loosely tied to X so the trees split."""
+    cols = min(X.shape[1], 3)
+    signal_ = np.nan_to_num(X[:, :cols]).sum(axis=1) + rng.normal(0, 0.3, X.shape[0])
+    if objective.startswith("binary:") or objective == "reg:logistic":
+        return (signal_ > np.median(signal_)).astype(np.float32)
+    if objective.startswith("multi:"):
+        qs = np.quantile(signal_, np.linspace(0, 1, num_class + 1)[1:-1])
+        return np.searchsorted(qs, signal_).astype(np.float32)
+    if objective in ("count:poisson", "reg:tweedie"):
+        return rng.poisson(np.exp(np.clip(signal_ / 3, -3, 3))).astype(np.float32)
+    if objective == "reg:gamma":
+        return np.exp(signal_ / 3).astype(np.float32) + 0.01
+    if objective == "reg:squaredlogerror":
+        return np.abs(signal_).astype(np.float32)
+    return (3 * signal_ + 1).astype(np.float32)
+
+
+def model_specs():
+    """At least 50 (booster, objective, trees, depth, features, extras) combinations."""
+    specs = []
+    rng = np.random.default_rng(SEED)
+    boosters = ["gbtree", "dart", "gblinear"]
+    for i, obj in enumerate(OBJECTIVES):
+        for j, booster in enumerate(boosters):
+            trees = int(rng.integers(1, 60)) if booster != "gbtree" else int(rng.integers(1, 150))
+            specs.append(dict(objective=obj, booster=booster, trees=trees,
+                              depth=int(1 + (i + j) % 8), features=int(rng.integers(1, 40)),
+                              extra={}))
+    # Extremes and special structure.
+    specs += [
+        dict(objective="binary:logistic", booster="gbtree", trees=500, depth=6, features=30,
+             extra={}),
+        dict(objective="reg:squarederror", booster="gbtree", trees=100, depth=12,
+             features=200, extra={}),
+        dict(objective="reg:squarederror", booster="gbtree", trees=1, depth=1, features=1,
+             extra={}),
+        dict(objective="multi:softprob", booster="gbtree", trees=40, depth=4, features=20,
+             num_class=7, extra={}),
+        dict(objective="multi:softmax", booster="dart", trees=30, depth=3, features=10,
+             num_class=5, extra={"rate_drop": 0.3, "skip_drop": 0.0}),
+        dict(objective="binary:logistic", booster="gbtree", trees=30, depth=5, features=12,
+             extra={"num_parallel_tree": 3, "subsample": 0.7, "colsample_bynode": 0.6}),
+        dict(objective="reg:squarederror", booster="gbtree", trees=50, depth=8, features=15,
+             extra={"gamma": 5.0}),
+        dict(objective="binary:logistic", booster="gbtree", trees=80, depth=7, features=25,
+             extra={"tree_method": "exact"}),
+        dict(objective="reg:squarederror", booster="gbtree", trees=60, depth=10, features=8,
+             extra={"tree_method": "approx"}),
+        dict(objective="binary:logistic", booster="gbtree", trees=40, depth=4, features=6,
+             extra={"base_score": 0.3}),
+        dict(objective="count:poisson", booster="gbtree", trees=120, depth=5, features=9,
+             extra={"base_score": 2.5}),
+        dict(objective="multi:softprob", booster="gblinear", trees=20, depth=1, features=50,
+             num_class=4, extra={}),
+        dict(objective="reg:tweedie", booster="dart", trees=80, depth=6, features=18,
+             extra={"rate_drop": 0.5, "normalize_type": "forest", "tweedie_variance_power": 1.3}),
+        dict(objective="binary:logitraw", booster="dart", trees=100, depth=9, features=60,
+             extra={"rate_drop": 0.2, "sample_type": "weighted"}),
+    ]
+    for k, s in enumerate(specs):
+        s["name"] = f"m{k + 1:02d}"
+        s.setdefault("num_class", 3 if s["objective"].startswith("multi:") else 0)
+    return specs
+
+
+def thresholds(path):
+    """(feature, split_condition) of every numeric split in a saved JSON model."""
+    with open(path) as f:
+        doc = json.load(f)
+    gb = doc["learner"]["gradient_booster"]
+    model = gb.get("model") or gb.get("gbtree", {}).get("model")
+    out = []
+    for tree in (model or {}).get("trees", []):
+        for l, fid, cond in zip(tree["left_children"], tree["split_indices"],
+                                tree["split_conditions"]):
+            if l != -1:
+                out.append((fid, cond))
+    return out
+
+
+def make_rows(rng, n_feat, splits, n=96):
+    """Random rows with NaN, plus rows sitting exactly on (and next to) split thresholds."""
+    X = rng.normal(0, 1.5, (n, n_feat)).astype(np.float32)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[0, :] = np.nan
+    X[1, :] = 0.0
+    for r in range(2, n, 2):
+        if not splits:
+            break
+        for _ in range(min(n_feat, 4)):
+            fid, cond = splits[int(rng.integers(len(splits)))]
+            c = np.float32(cond)
+            X[r, fid] = c
+            if r + 1 < n:
+                X[r + 1, fid] = np.nextafter(c, np.float32(-np.inf))
+    return X
+
+
+def build_cases(workdir):
+    """Trains, saves and predicts every model; returns the expected outputs."""
+    cases = []
+    for spec in model_specs():
+        rng = np.random.default_rng(SEED + int(spec["name"][1:]))
+        n_train = 300
+        X = rng.normal(0, 1.5, (n_train, spec["features"])).astype(np.float32)
+        X[rng.random(X.shape) < 0.1] = np.nan
+        y = labels(rng, spec["objective"], X, spec["num_class"])
+        params = {"objective": spec["objective"], "booster": spec["booster"],
+                  "max_depth": spec["depth"], "eta": 0.3, "seed": 7, "nthread": 1,
+                  "verbosity": 0}
+        if spec["num_class"]:
+            params["num_class"] = spec["num_class"]
+        if spec["booster"] == "dart":
+            params.setdefault("rate_drop", 0.1)
+        if spec["booster"] == "gblinear":
+            params.pop("max_depth")
+            params["updater"] = "coord_descent"
+        params.update(spec["extra"])
+        dtrain = xgb.DMatrix(X, label=y, missing=np.nan)
+        bst = xgb.train(params, dtrain, num_boost_round=spec["trees"])
+        path = os.path.join(workdir, spec["name"] + ".json")
+        bst.save_model(path)
+        # Predictions come from the saved file, exactly what inferd will read.
+        ref = xgb.Booster(model_file=path)
+        rows = make_rows(rng, spec["features"], thresholds(path))
+        d = xgb.DMatrix(rows, missing=np.nan)
+        predict = ref.predict(d)
+        margin = ref.predict(d, output_margin=True)
+        cases.append(dict(spec, path=path, rows=rows,
+                          predict=np.asarray(predict, dtype=np.float32),
+                          margin=np.asarray(margin, dtype=np.float32)))
+    return cases
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def request(conn, method, path, body=None):
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def write_config(workdir, sock, cases):
+    models = ",\n".join(
+        f'  {{ name = "{c["name"]}"; path = "{c["path"]}"; version = 1; }}' for c in cases)
+    text = (f'socket = {{ path = "{sock}"; }};\n'
+            f'log_level = "warning";\n'
+            f'models = (\n{models}\n);\n')
+    conf = os.path.join(workdir, "inferd.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    return conf
+
+
+def start_daemon(conf, sock, builddir):
+    argv = os.environ.get("INFERD_WRAPPER", "").split()
+    argv += [os.path.join(builddir, "src", "inferd"), "--foreground", "--config", conf]
+    proc = subprocess.Popen(argv)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"inferd exited early with status {proc.returncode}")
+        if os.path.exists(sock):
+            try:
+                conn = UnixHTTPConnection(sock, timeout=5)
+                status, _ = request(conn, "GET", "/v2/health/ready")
+                conn.close()
+                if status == 200:
+                    return proc
+            except OSError:
+                pass
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError("inferd did not become ready")
+
+
+def tensor_json(rows):
+    flat = [None if np.isnan(v) else float(v) for v in rows.ravel()]
+    return {"name": "input", "datatype": "FP32", "shape": list(rows.shape), "data": flat}
+
+
+def as_f32(values):
+    """Response data (null for a non-finite value) as float32."""
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64).astype(
+        np.float32)
+
+
+def compare(got, want, kind):
+    """Returns (ok, max difference, identical) under the tolerance for kind."""
+    want = want.ravel()
+    if got.shape != want.shape:
+        return False, float("inf"), False
+    both_nonfinite = ~np.isfinite(want) & ~np.isfinite(got)
+    g = got.astype(np.float64)
+    w = want.astype(np.float64)
+    diff = np.where(both_nonfinite, 0.0, np.abs(g - w))
+    diff = np.nan_to_num(diff, nan=np.inf)
+    if kind == "predict":
+        ok = bool(np.all(diff <= PREDICT_TOL))
+        worst = float(diff.max()) if diff.size else 0.0
+    else:
+        scale = np.maximum(1.0, np.abs(np.nan_to_num(w, nan=0.0, posinf=0.0, neginf=0.0)))
+        ok = bool(np.all(diff <= MARGIN_RTOL * scale))
+        worst = float((diff / scale).max()) if diff.size else 0.0
+    identical = bool(np.all((got.view(np.uint32) == want.view(np.uint32)) | both_nonfinite))
+    return ok, worst, identical
+
+
+def check_case(conn, c):
+    body = json.dumps({"inputs": [tensor_json(c["rows"])],
+                       "outputs": [{"name": "predict"}, {"name": "margin"}]})
+    status, raw = request(conn, "POST", f"/v2/models/{c['name']}/infer", body)
+    if status != 200:
+        return False, f"HTTP {status}: {raw[:200]!r}", None
+    doc = json.loads(raw)
+    outs = {o["name"]: o for o in doc.get("outputs", [])}
+    results = {}
+    for kind in ("predict", "margin"):
+        want = c[kind]
+        o = outs.get(kind)
+        if o is None:
+            return False, f"no {kind} output", None
+        if list(o["shape"]) != list(want.shape):
+            return False, f"{kind} shape {o['shape']} != {list(want.shape)}", None
+        results[kind] = compare(as_f32(o["data"]), want, kind)
+    ok = results["predict"][0] and results["margin"][0]
+    return ok, "", results
+
+
+def main():
+    builddir = os.environ.get("top_builddir")
+    if not builddir:
+        print("top_builddir is not set (run through make check)")
+        return 1
+    t0 = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="inferd-exact-")
+    proc = None
+    failures = 0
+    try:
+        cases = build_cases(workdir)
+        print(f"trained {len(cases)} models in {time.monotonic() - t0:.1f}s")
+        sock = os.path.join(workdir, "inferd.sock")
+        conf = write_config(workdir, sock, cases)
+        proc = start_daemon(conf, sock, builddir)
+        conn = UnixHTTPConnection(sock)
+        worst = {"predict": 0.0, "margin": 0.0}
+        identical = {"predict": 0, "margin": 0}
+        for c in cases:
+            ok, why, res = check_case(conn, c)
+            desc = (f"{c['name']} {c['booster']:8s} {c['objective']:21s} trees={c['trees']:3d} "
+                    f"depth={c['depth']:2d} features={c['features']:3d}")
+            if res is None:
+                print(f"FAIL {desc}: {why}")
+                failures += 1
+                continue
+            for kind in ("predict", "margin"):
+                worst[kind] = max(worst[kind], res[kind][1])
+                identical[kind] += res[kind][2]
+            print(f"{'ok  ' if ok else 'FAIL'} {desc} predict_diff={res['predict'][1]:.3g}"
+                  f"{' (bit-identical)' if res['predict'][2] else ''} "
+                  f"margin_rel_diff={res['margin'][1]:.3g}"
+                  f"{' (bit-identical)' if res['margin'][2] else ''}")
+            failures += not ok
+        conn.close()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+        proc = None
+        if rc != 0:
+            print(f"FAIL: inferd exited with status {rc} after SIGTERM")
+            failures += 1
+        print(f"summary: {len(cases)} models, {failures} failures, "
+              f"max predict diff {worst['predict']:.3g}, max margin rel diff "
+              f"{worst['margin']:.3g}, bit-identical predict {identical['predict']}/"
+              f"{len(cases)}, margin {identical['margin']}/{len(cases)}, "
+              f"{time.monotonic() - t0:.1f}s")
+    except Exception as e:  # report, clean up, fail
+        print(f"FAIL: {e}")
+        failures += 1
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
