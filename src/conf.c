@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <nettle/sha2.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -35,9 +36,16 @@
 #define DEFAULT_SOCKET_PATH INFERD_RUNSTATEDIR "/inferd/inferd.sock"
 #define DEFAULT_STATE_DIR   INFERD_LOCALSTATEDIR "/lib/inferd"
 #define DEFAULT_MODEL_NAME  "breast-cancer"
-#define DEFAULT_MODEL_DIR   INFERD_PKGDATADIR "/models/breast-cancer/1"
-#define DEFAULT_TOLERANCE   1e-6
-#define MODEL_NAME_MAX      64
+/* A new version dropped into the first root goes live on reload; the bundled one is below. */
+#define DEFAULT_REPOSITORY_0 INFERD_LOCALSTATEDIR "/lib/inferd/models"
+#define DEFAULT_REPOSITORY_1 INFERD_PKGDATADIR "/models"
+/* What conf->sha256 hashes for the built-in default: it has no file. */
+#define DEFAULT_CONF_TEXT "built-in default " PACKAGE_VERSION
+/* Far above any sane config; a bound so a wrong path (a device, a log) is not slurped. */
+#define CONF_MAX_BYTES    ((size_t)16 << 20)
+#define VERSION_LATEST    "latest"
+#define DEFAULT_TOLERANCE 1e-6
+#define MODEL_NAME_MAX    64
 /* sun_path must hold the path and its terminating NUL. */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -51,7 +59,8 @@ enum kind {
 	K_MODE,       /* unsigned, octal string */
 	K_LOG_LEVEL,  /* int, via log_level_from_name() */
 	K_ON_FAILURE, /* char *, rollback | fail | warn */
-	K_VERSION,    /* char *, integer lo .. hi stored as decimal text */
+	K_VERSION,    /* char *, integer lo .. hi stored as decimal text, or "latest" */
+	K_REPOSITORY, /* char **, an array or list of paths, resolved like K_PATH */
 	K_NAME,       /* char *, [A-Za-z0-9_.-]{1,64} */
 };
 
@@ -113,6 +122,7 @@ static const struct key top_keys[] = {
     {"limits", K_GROUP, 0, 0, 0, limits_keys},
     {"server", K_GROUP, 0, 0, 0, server_keys},
     {"log_level", K_LOG_LEVEL, CONF_OFF(log_level), 0, 0, NULL},
+    {"repository", K_REPOSITORY, 0, 0, 0, NULL},
     {"models", K_MODELS, 0, 0, 0, NULL},
     {"smoke", K_GROUP, 0, 0, 0, smoke_keys},
     {NULL, 0, 0, 0, 0, NULL},
@@ -127,6 +137,22 @@ struct loader {
 	size_t nerr;              /* errors added by this load */
 	bool oom;
 };
+
+static void sha256_hex(const void *buf, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct sha256_ctx ctx;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, buf);
+	sha256_digest(&ctx, sizeof(digest), digest);
+	for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 15];
+	}
+	out[64] = '\0';
+}
 
 /* ---- errors ---- */
 
@@ -385,6 +411,55 @@ static void walk_group(struct loader *ld, const config_setting_t *grp, const cha
                        const struct key *keys, void *base);
 static void parse_models(struct loader *ld, const config_setting_t *s, struct conf *c);
 
+/* repository = [ "root", ... ]: an array or a list, since both read naturally. */
+static void parse_repository(struct loader *ld, const config_setting_t *s, struct conf *c)
+{
+	int type = config_setting_type(s);
+	unsigned n;
+
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+		add_error(ld, s, "repository: expected a list of strings, [ \"...\", ... ], got %s",
+		          type_name(s));
+		return;
+	}
+	n = (unsigned)config_setting_length(s);
+	if (n == 0)
+		return;
+	c->repository = calloc(n, sizeof(*c->repository));
+	if (!c->repository) {
+		ld->oom = true;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v;
+		char *resolved;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			add_error(ld, e, "repository[%u]: expected a string, got %s", i,
+			          type_name(e));
+			continue;
+		}
+		v = config_setting_get_string(e);
+		if (!*v) {
+			add_error(ld, e, "repository[%u]: must not be empty", i);
+			continue;
+		}
+		resolved = resolve_path(ld, v);
+		if (!resolved) {
+			ld->oom = true;
+			return;
+		}
+		/* realpath() and the lookups below need it to fit a PATH_MAX buffer. */
+		if (strlen(resolved) >= PATH_MAX) {
+			add_error(ld, e, "repository[%u]: longer than %d bytes", i, PATH_MAX - 1);
+			free(resolved);
+			continue;
+		}
+		c->repository[c->n_repository++] = resolved;
+	}
+}
+
 static void apply_int(struct loader *ld, const config_setting_t *s, const char *full,
                       const struct key *k, void *base)
 {
@@ -436,14 +511,19 @@ static void apply_version(struct loader *ld, const config_setting_t *s, const ch
 		const char *str = config_setting_get_string(s);
 		char *end;
 
+		if (strcmp(str, VERSION_LATEST) == 0) {
+			set_string(ld, base, k->off, strdup(VERSION_LATEST));
+			return;
+		}
 		errno = 0;
 		v = strtoll(str, &end, 10);
 		if (!*str || *end || errno || str[strspn(str, "0123456789")] != '\0') {
-			add_error(ld, s, "%s: \"%s\" is not a positive integer", full, str);
+			add_error(ld, s, "%s: \"%s\" is neither a positive integer nor \"latest\"",
+			          full, str);
 			return;
 		}
 	} else {
-		expect_type(ld, s, full, "an integer");
+		expect_type(ld, s, full, "an integer or \"latest\"");
 		return;
 	}
 	if ((double)v < k->lo || (double)v > k->hi) {
@@ -539,6 +619,9 @@ static void apply(struct loader *ld, const config_setting_t *s, const char *full
 	case K_MODELS:
 		parse_models(ld, s, base);
 		break;
+	case K_REPOSITORY:
+		parse_repository(ld, s, base);
+		break;
 	case K_INT:
 		apply_int(ld, s, full, k, base);
 		break;
@@ -598,18 +681,57 @@ static void model_clear(struct conf_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static int model_defaults(struct conf_model *m)
+/* The version's default depends on whether a path is given, so it is filled in later. */
+static void model_defaults(struct conf_model *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->tolerance = DEFAULT_TOLERANCE;
-	m->version = strdup("1");
-	return m->version ? 0 : -ENOMEM;
+}
+
+/* True when the config has at least one repository root, wherever the key appears. */
+static bool has_repository(const config_setting_t *models)
+{
+	const config_setting_t *root = config_setting_parent(models);
+	const config_setting_t *r = root ? config_setting_get_member(root, "repository") : NULL;
+
+	/* A malformed repository is reported on its own; do not pile a second error on it. */
+	if (r && config_setting_type(r) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(r) != CONFIG_TYPE_LIST)
+		return true;
+	return r && config_setting_length(r) > 0;
+}
+
+/* The rules that tie path and version together, checked once the whole entry is read. */
+static void model_finish(struct loader *ld, const config_setting_t *e, const char *prefix,
+                         struct conf_model *m, bool roots)
+{
+	const config_setting_t *path_s = config_setting_get_member(e, "path");
+	const config_setting_t *ver_s = config_setting_get_member(e, "version");
+
+	if (!m->version) {
+		/* Also after a bad version, so every entry has one for the duplicate check. */
+		m->version = strdup(path_s ? "1" : VERSION_LATEST);
+		if (!m->version) {
+			ld->oom = true;
+			return;
+		}
+	}
+	if (path_s) {
+		if (ver_s && strcmp(m->version, VERSION_LATEST) == 0)
+			add_error(ld, ver_s,
+			          "%s.version: \"latest\" is only for models found in the "
+			          "repository (without path); give an integer",
+			          prefix);
+	} else if (!roots) {
+		add_error(ld, e, "%s: no path and no repository roots to find it in", prefix);
+	}
 }
 
 static void parse_models(struct loader *ld, const config_setting_t *s, struct conf *c)
 {
 	unsigned n;
 	unsigned *name_lines;
+	bool roots;
 
 	if (!config_setting_is_list(s)) {
 		add_error(ld, s, "models: expected a list of groups, ( { ... }, ... ), got %s",
@@ -628,6 +750,7 @@ static void parse_models(struct loader *ld, const config_setting_t *s, struct co
 		ld->oom = true;
 		return;
 	}
+	roots = has_repository(s);
 	for (unsigned i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, i);
 		const config_setting_t *name_s;
@@ -639,18 +762,14 @@ static void parse_models(struct loader *ld, const config_setting_t *s, struct co
 			expect_type(ld, e, prefix, "a group");
 			continue;
 		}
-		if (model_defaults(m) < 0) {
-			ld->oom = true;
-			break;
-		}
+		model_defaults(m);
 		c->n_models++;
 		walk_group(ld, e, prefix, model_keys, m);
 		name_s = config_setting_get_member(e, "name");
 		if (!name_s)
 			add_error(ld, e, "%s: name is required", prefix);
-		if (!config_setting_get_member(e, "path"))
-			add_error(ld, e, "%s: path is required", prefix);
-		if (!m->name)
+		model_finish(ld, e, prefix, m, roots);
+		if (!m->name || !m->version)
 			continue;
 		name_lines[c->n_models - 1] = config_setting_source_line(name_s);
 		for (size_t j = 0; j + 1 < c->n_models; j++) {
@@ -680,6 +799,9 @@ void conf_free(struct conf *c)
 	free(c->socket_group);
 	free(c->admin_group);
 	free(c->state_dir);
+	for (size_t i = 0; i < c->n_repository; i++)
+		free(c->repository[i]);
+	free(c->repository);
 	for (size_t i = 0; i < c->n_models; i++)
 		model_clear(&c->models[i]);
 	free(c->models);
@@ -728,14 +850,20 @@ int conf_default(struct conf **out)
 	if (!c->models)
 		goto oom;
 	m = &c->models[0];
-	if (model_defaults(m) < 0)
-		goto oom;
+	model_defaults(m);
 	c->n_models = 1;
 	m->name = strdup(DEFAULT_MODEL_NAME);
-	m->path = strdup(DEFAULT_MODEL_DIR "/model.json");
-	m->golden = strdup(DEFAULT_MODEL_DIR "/golden.json");
-	if (!m->name || !m->path || !m->golden)
+	m->version = strdup(VERSION_LATEST);
+	if (!m->name || !m->version)
 		goto oom;
+	c->repository = calloc(2, sizeof(*c->repository));
+	if (!c->repository)
+		goto oom;
+	c->repository[c->n_repository++] = strdup(DEFAULT_REPOSITORY_0);
+	c->repository[c->n_repository++] = strdup(DEFAULT_REPOSITORY_1);
+	if (!c->repository[0] || !c->repository[1])
+		goto oom;
+	sha256_hex(DEFAULT_CONF_TEXT, strlen(DEFAULT_CONF_TEXT), c->sha256);
 	*out = c;
 	return 0;
 oom:
@@ -759,24 +887,86 @@ static char *config_dir(const char *path)
 	return abs;
 }
 
-/* Reports why path cannot be read, so the user sees errno's words, not libconfig's. */
-static int check_readable(struct loader *ld)
+/*
+ * Reads the whole file into a NUL-terminated buffer, reporting why it cannot be read in
+ * errno's words (not libconfig's). The bytes are parsed from this buffer too, so the
+ * recorded sha256 is of exactly what was parsed.
+ */
+static int read_config(struct loader *ld, char **text, size_t *len)
 {
 	struct stat st;
+	char *buf = NULL;
+	size_t n = 0, cap;
 	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
 	int err = 0;
 
+	*text = NULL;
+	*len = 0;
 	if (fd < 0)
 		err = errno;
 	else if (fstat(fd, &st) < 0)
 		err = errno;
 	else if (S_ISDIR(st.st_mode))
 		err = EISDIR;
+	if (err)
+		goto out;
+	cap = S_ISREG(st.st_mode) && (uintmax_t)st.st_size < CONF_MAX_BYTES ? (size_t)st.st_size + 1
+	                                                                    : 4096;
+	for (;;) {
+		ssize_t got;
+
+		if (!buf || n + 1 >= cap) {
+			char *nb;
+
+			if (buf)
+				cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		got = read(fd, buf + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = errno;
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+		if (n > CONF_MAX_BYTES) {
+			close(fd);
+			free(buf);
+			add_error(ld, NULL, "larger than %zu bytes", CONF_MAX_BYTES);
+			return -EFBIG;
+		}
+	}
+	buf[n] = '\0';
+	/* libconfig reads a C string: a NUL would silently hide whatever follows it. */
+	if (strlen(buf) != n) {
+		close(fd);
+		free(buf);
+		add_error(ld, NULL, "contains a NUL byte");
+		return -EINVAL;
+	}
+out:
 	if (fd >= 0)
 		close(fd);
-	if (err)
+	if (err) {
+		free(buf);
+		if (err == ENOMEM) {
+			ld->oom = true;
+			return -ENOMEM;
+		}
 		add_error(ld, NULL, "%s", strerror(err));
-	return -err;
+		return -err;
+	}
+	*text = buf;
+	*len = n;
+	return 0;
 }
 
 int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
@@ -784,11 +974,13 @@ int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 	struct conf_errors scratch = {NULL, 0};
 	struct loader ld = {.path = path, .errs = errs ? errs : &scratch};
 	struct conf *c = NULL;
+	char *text = NULL;
+	size_t len = 0;
 	config_t cfg;
 	int rc;
 
 	*out = NULL;
-	rc = check_readable(&ld);
+	rc = read_config(&ld, &text, &len);
 	if (rc < 0)
 		goto done;
 	ld.dir = config_dir(path);
@@ -802,14 +994,15 @@ int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 		rc = -ENOMEM;
 		goto done;
 	}
+	sha256_hex(text, len, c->sha256);
 
 	config_init(&cfg);
 	/* @include "x.conf" then means next to this file, like the relative paths inside. */
 	config_set_include_dir(&cfg, ld.dir);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
 		const char *file = config_error_file(&cfg) ? config_error_file(&cfg) : path;
-		const char *text = config_error_text(&cfg) ? config_error_text(&cfg) : "read error";
-		char *msg = strdup(text);
+		const char *why = config_error_text(&cfg) ? config_error_text(&cfg) : "read error";
+		char *msg = strdup(why);
 
 		ld.nerr++;
 		if (msg)
@@ -834,15 +1027,19 @@ done:
 	else
 		conf_free(c);
 	free(ld.dir);
+	free(text);
 	conf_errors_clear(&scratch);
 	return rc;
 }
 
-/* Numeric order on decimal text without leading zeros: longer is larger. */
+/* Numeric order on decimal text without leading zeros: longer is larger; "latest" is top. */
 static int version_cmp(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
+	bool a_latest = strcmp(a, VERSION_LATEST) == 0, b_latest = strcmp(b, VERSION_LATEST) == 0;
 
+	if (a_latest || b_latest)
+		return a_latest - b_latest;
 	if (la != lb)
 		return la < lb ? -1 : 1;
 	return strcmp(a, b);

@@ -7,8 +7,9 @@
 /* One served model. */
 struct conf_model {
 	char *name;        /* [A-Za-z0-9_.-]{1,64} */
-	char *path;        /* the model JSON file */
-	char *version;     /* a positive integer as text, default "1" */
+	char *path;        /* an explicit model JSON file, or NULL: found in the repository */
+	char *version;     /* a positive integer as text, or "latest" (only without path);
+	                      default "1" with path, "latest" without */
 	char *golden;      /* optional golden set (JSON), NULL when absent */
 	double tolerance;  /* max abs difference for the golden set, default 1e-6 */
 	long num_feature;  /* pinned input width, 0 = take the model's */
@@ -29,6 +30,9 @@ struct conf {
 	char *socket_group;      /* NULL = leave the group alone */
 	char *admin_group;       /* NULL = root only for admin endpoints */
 	char *state_dir;         /* default LOCALSTATEDIR "/lib/inferd" */
+	char **repository;       /* model repository roots, searched in order (may be empty) */
+	size_t n_repository;
+	char sha256[65];         /* of the config file's bytes (of a fixed text for the default) */
 	long max_body_bytes;     /* default 16 MiB */
 	long max_connections;    /* default 256 */
 	long connection_timeout; /* seconds, default 30 */

@@ -39,8 +39,28 @@ static const char usage_text[] =
     "                         rows of numbers (empty or NaN = missing) as FP32 [N,F]; values\n"
     "                         make one row. Prints the answer, or with --output NAME\n"
     "                         (predict, margin) one line per row.\n"
-    "  smoke [--timeout SEC] [--requests N] [--p99-ms MS] [--json]\n"
-    "                         readiness, golden outputs and latency; exit 1 on a trigger\n"
+    "  smoke [--timeout SEC] [--requests N] [--p99-ms MS] [--json] [--mark-good]\n"
+    "        [--on-failure rollback|fail|warn | --rollback-on-fail]\n"
+    "                         readiness, each model's metadata, golden outputs and latency;\n"
+    "                         exit 1 on a trigger. --mark-good: on a pass, record the set\n"
+    "                         observed (name, version, sha256) as last known good (fails\n"
+    "                         if the served set changed meanwhile). On a trigger, the\n"
+    "                         --on-failure policy (default: the config's smoke.on_failure,\n"
+    "                         itself rollback by default) applies and a warning block\n"
+    "                         follows: rollback goes back to the last known good set and\n"
+    "                         smokes once more (exit 1); fail only reports (exit 1); warn\n"
+    "                         reports and exits 0. --rollback-on-fail = --on-failure\n"
+    "                         rollback.\n"
+    "  reload                 POST /v2/admin/reload: re-read the config and the repository;\n"
+    "                         prints the served models, or every config error (exit 1)\n"
+    "  rollback [--clear]     POST /v2/admin/rollback: serve the last known good set (kept\n"
+    "                         across restarts); prints what changed; exit 1 when there is\n"
+    "                         no record or it failed. --clear (DELETE) lifts the rollback.\n"
+    "  state                  GET /v2/admin/state: config, served set, last known good\n"
+    "                         record, rollback in force; pretty-printed JSON\n"
+    "\n"
+    "reload, rollback, state, smoke --mark-good and smoke's rollback use admin endpoints:\n"
+    "run them as root or as a member of the config's socket.admin_group.\n"
     "\n"
     "Options:\n"
     "  -s, --socket PATH      the daemon's socket (default: the config's socket.path)\n"
@@ -669,14 +689,684 @@ out:
 	return ret;
 }
 
+/* ---- admin endpoints: reload, rollback, state, mark-good ---------------------------- */
+
+/* Parses an answer as JSON; NULL when it is not. */
+static json_t *answer_json(const struct client_response *r)
+{
+	json_t *j = NULL;
+	char jerr[256];
+
+	if (jsonx_parse(r->body, r->len, ANSWER_JSON_DEPTH, 1, &j, jerr, sizeof(jerr)) < 0)
+		return NULL;
+	return j;
+}
+
+static void admin_hint(const struct ctl *ctl)
+{
+	if (ctl->conf->admin_group)
+		errorf("hint: run as root or a member of the admin group (%s)",
+		       ctl->conf->admin_group);
+	else
+		errorf("hint: run as root or a member of the admin group (socket.admin_group)");
+}
+
+/*
+ * Prints a non-2xx answer in full: the server's "error" text (a refused config lists every
+ * error with its line, possibly one per line) and any "errors" array, or the start of the
+ * body. A 403 gets a hint. Returns EXIT_CHECK.
+ */
+static int report_error(const struct ctl *ctl, const char *method, const char *path,
+                        const struct client_response *r)
+{
+	json_t *j = answer_json(r), *errs, *e;
+	const char *msg = json_string_value(json_object_get(j, "error"));
+	size_t i;
+
+	if (msg) {
+		errorf("%s %s: HTTP %ld: %s", method, path, r->status, msg);
+	} else {
+		char why[600];
+
+		errorf("%s %s: %s", method, path, client_describe_error(r, why, sizeof(why)));
+	}
+	errs = json_object_get(j, "errors");
+	json_array_foreach(errs, i, e)
+	{
+		const char *t = json_is_string(e) ? json_string_value(e)
+		                                  : json_string_value(json_object_get(e, "error"));
+
+		if (t)
+			fprintf(stderr, "  %s\n", t);
+	}
+	json_decref(j);
+	if (r->status == 403)
+		admin_hint(ctl);
+	return EXIT_CHECK;
+}
+
+/* A version as text, whether the daemon sent "2", 2 or {"version": ...}; NULL if none. */
+static const char *version_text(json_t *v, char *buf, size_t len)
+{
+	if (json_is_object(v))
+		v = json_object_get(v, "version");
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+/* The served set in an admin answer: an array of {"name", "version", "sha256"}. */
+static json_t *served_array(json_t *root)
+{
+	static const char *const keys[] = {"serving", "served", "models"};
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		json_t *a = json_object_get(root, keys[k]);
+
+		if (json_is_object(a))
+			a = json_object_get(a, "models");
+		if (json_is_array(a))
+			return a;
+	}
+	return NULL;
+}
+
+static json_t *find_named(json_t *array, const char *name)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(array, i, e)
+	{
+		const char *n = json_string_value(json_object_get(e, "name"));
+
+		if (n && strcmp(n, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* "NAME vVERSION sha256:8HEX", one per served model, each line after prefix. */
+static void print_served(json_t *served, const char *prefix, FILE *f)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(served, i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *sha = json_string_value(json_object_get(e, "sha256"));
+		char vb[32];
+		const char *v = version_text(e, vb, sizeof(vb));
+
+		fprintf(f, "%s%s v%s sha256:%.8s\n", prefix, name ? name : "?", v ? v : "?",
+		        sha ? sha : "?");
+	}
+	if (json_array_size(served) == 0)
+		fprintf(f, "%s(no model)\n", prefix);
+}
+
+/*
+ * GET /v2/admin/state: *out gets a new reference to the parsed answer. Returns an exit
+ * code: EXIT_OK, EXIT_USAGE when no answer came, EXIT_CHECK otherwise (reason printed).
+ */
+static int get_state(struct ctl *ctl, json_t **out)
+{
+	struct client_response r;
+	json_t *j;
+
+	*out = NULL;
+	if (exchange(ctl, "GET", "/v2/admin/state", NULL, 0, &r) < 0)
+		return EXIT_USAGE;
+	if (r.status < 200 || r.status >= 300)
+		return report_error(ctl, "GET", "/v2/admin/state", &r);
+	j = answer_json(&r);
+	if (!json_is_object(j)) {
+		errorf("GET /v2/admin/state: the answer is not a JSON object");
+		json_decref(j);
+		return EXIT_CHECK;
+	}
+	*out = j;
+	return EXIT_OK;
+}
+
+/* The state, or NULL (the reason printed): for answers that do not list the served set. */
+static json_t *fetch_state(struct ctl *ctl)
+{
+	json_t *j;
+
+	get_state(ctl, &j);
+	return j;
+}
+
+/*
+ * Versions seen but not served, with the reason: superseded, or refused by validation
+ * (then an older version keeps serving). Not an error of the reload, but worth seeing.
+ */
+static void print_refused(json_t *answer)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "refused"), i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *reason = json_string_value(json_object_get(e, "reason"));
+		char vb[32];
+		const char *v = version_text(e, vb, sizeof(vb));
+
+		/* Older versions are not served by design: only refusals are news. */
+		if (reason && strncmp(reason, "superseded", 10) == 0)
+			continue;
+		errorf("not served: %s v%s: %s", name ? name : "?", v ? v : "?",
+		       reason ? reason : "(no reason given)");
+	}
+}
+
+static int cmd_reload(struct ctl *ctl, int argc, char **argv)
+{
+	const char *path = "/v2/admin/reload";
+	struct client_response r;
+	json_t *answer, *state = NULL, *served;
+	int rc = no_args(argc, argv);
+
+	if (rc)
+		return rc;
+	if (exchange(ctl, "POST", path, NULL, 0, &r) < 0)
+		return EXIT_USAGE;
+	if (r.status < 200 || r.status >= 300)
+		return report_error(ctl, "POST", path, &r);
+	answer = answer_json(&r);
+	served = served_array(answer);
+	if (!served) {
+		/* The answer need not list the set: the state always does. */
+		state = fetch_state(ctl);
+		served = served_array(state);
+	}
+	if (served) {
+		print_served(served, "", stdout);
+		print_refused(answer);
+		if (json_is_true(json_object_get(answer, "rolled_back")))
+			errorf("a rollback is in force: the last known good set serves until "
+			       "'inferctl rollback --clear'");
+	} else {
+		errorf("reloaded, but the served set could not be read back");
+		rc = EXIT_CHECK;
+	}
+	json_decref(state);
+	json_decref(answer);
+	return rc;
+}
+
+/* What a rollback did, for the command and for the smoke policy. */
+struct rollback_outcome {
+	bool ok;        /* 2xx */
+	long status;    /* 0 when no answer came */
+	char why[1024]; /* the reason when not ok */
+	json_t *answer; /* the parsed 2xx answer (with "changed", "serving"), or NULL */
+	json_t *served; /* borrowed from answer or state */
+	json_t *state;  /* GET /v2/admin/state when the answer lists no set */
+};
+
+static void rollback_outcome_free(struct rollback_outcome *o)
+{
+	json_decref(o->answer);
+	json_decref(o->state);
+	memset(o, 0, sizeof(*o));
+}
+
+/* POST /v2/admin/rollback. Returns 0 with *o filled (ok or not), -errno without answer. */
+static int rollback_call(struct ctl *ctl, struct rollback_outcome *o)
+{
+	const char *path = "/v2/admin/rollback";
+	struct client_response r;
+	char err[768];
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = client_request(ctl->cl, "POST", path, NULL, 0, &r, err, sizeof(err));
+	if (rc < 0) {
+		snprintf(o->why, sizeof(o->why), "%s", err);
+		return rc;
+	}
+	o->status = r.status;
+	if (r.status < 200 || r.status >= 300) {
+		json_t *j = answer_json(&r);
+		const char *msg = json_string_value(json_object_get(j, "error"));
+		char buf[600];
+
+		if (msg)
+			snprintf(o->why, sizeof(o->why), "HTTP %ld: %s", r.status, msg);
+		else
+			snprintf(o->why, sizeof(o->why), "%s",
+			         client_describe_error(&r, buf, sizeof(buf)));
+		json_decref(j);
+		return 0;
+	}
+	o->ok = true;
+	o->answer = answer_json(&r);
+	o->served = served_array(o->answer);
+	if (!o->served) {
+		o->state = fetch_state(ctl);
+		o->served = served_array(o->state);
+	}
+	return 0;
+}
+
+/* Compares two optional strings; NULL equals only NULL. */
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * The answer's "changed" entry for name, or NULL when it has none or the entry names the
+ * same version and bytes on both sides. The same version with other bytes is a change (a
+ * package overwrote a file in place).
+ */
+static json_t *changed_entry(json_t *answer, const char *name, const char **from, const char **to,
+                             char *fb, char *tb, size_t blen)
+{
+	json_t *e = find_named(json_object_get(answer, "changed"), name);
+
+	if (!e)
+		return NULL;
+	*from = version_text(json_object_get(e, "from"), fb, blen);
+	*to = version_text(json_object_get(e, "to"), tb, blen);
+	if (same_text(*from, *to) && same_text(json_string_value(json_object_get(e, "from_sha256")),
+	                                       json_string_value(json_object_get(e, "to_sha256"))))
+		return NULL;
+	return e;
+}
+
+/*
+ * One line per model: "NAME: vFROM -> vTO (sha256:8HEX)" or "NAME: unchanged vV", each
+ * after prefix. Models that left the set are shown too.
+ */
+static void print_changes(const struct rollback_outcome *o, const char *prefix, FILE *f)
+{
+	json_t *e, *changed = json_object_get(o->answer, "changed");
+	size_t i;
+
+	json_array_foreach(o->served, i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *sha = json_string_value(json_object_get(e, "sha256"));
+		const char *from = NULL, *to = NULL, *v;
+		char fb[32], tb[32], vb[32];
+		json_t *c;
+
+		if (!name)
+			continue;
+		v = version_text(e, vb, sizeof(vb));
+		c = changed_entry(o->answer, name, &from, &to, fb, tb, sizeof(fb));
+		if (!sha && c)
+			sha = json_string_value(json_object_get(c, "to_sha256"));
+		if (c)
+			fprintf(f, "%s%s: v%s -> v%s (sha256:%.8s)\n", prefix, name,
+			        from ? from : "?", to ? to : (v ? v : "?"), sha ? sha : "?");
+		else
+			fprintf(f, "%s%s: unchanged v%s\n", prefix, name, v ? v : "?");
+	}
+	json_array_foreach(changed, i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		char fb[32];
+		const char *from = version_text(json_object_get(e, "from"), fb, sizeof(fb));
+
+		if (name && !find_named(o->served, name))
+			fprintf(f, "%s%s: v%s -> not served\n", prefix, name, from ? from : "?");
+	}
+}
+
+static int cmd_rollback(struct ctl *ctl, int argc, char **argv)
+{
+	struct rollback_outcome o;
+	bool clear = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--clear") == 0)
+			clear = true;
+		else
+			return usage_error("unexpected argument", argv[i]);
+	}
+	if (clear) {
+		const char *path = "/v2/admin/rollback";
+		struct client_response r;
+		json_t *answer, *served;
+		if (exchange(ctl, "DELETE", path, NULL, 0, &r) < 0)
+			return EXIT_USAGE;
+		if (r.status < 200 || r.status >= 300)
+			return report_error(ctl, "DELETE", path, &r);
+		answer = answer_json(&r);
+		served = served_array(answer);
+		printf("rollback cleared: serving the configured set\n");
+		if (served)
+			print_served(served, "  ", stdout);
+		print_refused(answer);
+		json_decref(answer);
+		return EXIT_OK;
+	}
+	if (rollback_call(ctl, &o) < 0) {
+		errorf("%s", o.why);
+		return EXIT_USAGE;
+	}
+	if (!o.ok) {
+		errorf("POST /v2/admin/rollback: %s", o.why);
+		if (o.status == 409)
+			errorf("nothing to roll back to: no set was marked good "
+			       "(inferctl smoke --mark-good)");
+		if (o.status == 403)
+			admin_hint(ctl);
+		rollback_outcome_free(&o);
+		return EXIT_CHECK;
+	}
+	if (!o.served) {
+		errorf("rolled back, but the served set could not be read back");
+		rollback_outcome_free(&o);
+		return EXIT_CHECK;
+	}
+	print_changes(&o, "", stdout);
+	printf("serving now:\n");
+	print_served(o.served, "  ", stdout);
+	printf("rollback in force (kept across restarts) until 'inferctl rollback --clear'\n");
+	rollback_outcome_free(&o);
+	return EXIT_OK;
+}
+
+static int cmd_state(struct ctl *ctl, int argc, char **argv)
+{
+	json_t *state;
+	char *text;
+	int rc = no_args(argc, argv);
+
+	if (rc)
+		return rc;
+	rc = get_state(ctl, &state);
+	if (rc != EXIT_OK)
+		return rc;
+	text = json_dumps(state, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(state);
+	if (!text) {
+		errorf("out of memory");
+		return EXIT_USAGE;
+	}
+	printf("%s\n", text);
+	free(text);
+	return EXIT_OK;
+}
+
+/*
+ * After a passing smoke: records the set it observed as last known good, as a check of
+ * its own. The daemon refuses (409) when its served set is no longer that one.
+ * 0, or -ENOMEM.
+ */
+static int smoke_mark_good(struct ctl *ctl, struct smoke_result *res)
+{
+	const char *path = "/v2/admin/mark-good";
+	json_t *body = json_object(), *models = json_array();
+	struct client_response r;
+	char *text = NULL, *line = NULL, err[768], detail[1400];
+	size_t used = 0, linecap = 0;
+	FILE *lf = NULL;
+	int rc = -ENOMEM;
+
+	if (!body || !models || json_object_set(body, "models", models) < 0)
+		goto out;
+	lf = open_memstream(&line, &linecap);
+	if (!lf)
+		goto out;
+	for (size_t i = 0; i < res->n_models; i++) {
+		const struct smoke_model *m = &res->models[i];
+
+		if (!m->sha256) {
+			snprintf(detail, sizeof(detail),
+			         "nothing marked good: the daemon reports no sha256 for %s v%s",
+			         m->name, m->version);
+			rc = smoke_result_add(res, "mark-good", SMOKE_HTTP_ERROR, detail);
+			goto out;
+		}
+		if (json_array_append_new(models,
+		                          json_pack("{s:s, s:s, s:s}", "name", m->name, "version",
+		                                    m->version, "sha256", m->sha256)) < 0)
+			goto out;
+		fprintf(lf, "%s%s v%s (sha256:%.8s)", used++ ? ", " : "", m->name, m->version,
+		        m->sha256);
+	}
+	if (fclose(lf) != 0) {
+		lf = NULL;
+		goto out;
+	}
+	lf = NULL;
+	text = json_dumps(body, JSON_COMPACT);
+	if (!text)
+		goto out;
+	rc = client_request(ctl->cl, "POST", path, text, strlen(text), &r, err, sizeof(err));
+	if (rc < 0) {
+		snprintf(detail, sizeof(detail), "nothing marked good: %s", err);
+		rc = smoke_result_add(res, "mark-good", SMOKE_HTTP_ERROR, detail);
+	} else if (r.status >= 200 && r.status < 300) {
+		snprintf(detail, sizeof(detail), "marked good: %s", line);
+		rc = smoke_result_add(res, "mark-good", 0, detail);
+	} else {
+		char why[600];
+
+		client_describe_error(&r, why, sizeof(why));
+		if (r.status == 409)
+			snprintf(
+			    detail, sizeof(detail),
+			    "the served set changed during the smoke test, nothing marked good "
+			    "(%s)",
+			    why);
+		else
+			snprintf(
+			    detail, sizeof(detail), "nothing marked good: POST %s: %s%s", path, why,
+			    r.status == 403 ? " (run as root or a member of the admin group)" : "");
+		rc = smoke_result_add(res, "mark-good",
+		                      r.status == 409 ? SMOKE_SET_CHANGED : SMOKE_HTTP_ERROR,
+		                      detail);
+	}
+out:
+	if (lf)
+		fclose(lf);
+	free(line);
+	free(text);
+	json_decref(models);
+	json_decref(body);
+	return rc;
+}
+
+/* "a, b" from trigger bits. */
+static const char *trigger_list(unsigned triggers, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < SMOKE_TRIGGER_COUNT && n < len; i++)
+		if (triggers & (1u << i)) {
+			int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+			                 smoke_trigger_name(1u << i));
+
+			if (w < 0)
+				break;
+			n += (size_t)w;
+		}
+	return buf;
+}
+
+/* "NAME vV sha256:8HEX" for each model the smoke observed. */
+static void print_observed(const struct smoke_result *r, const char *prefix, FILE *f)
+{
+	for (size_t i = 0; i < r->n_models; i++) {
+		const struct smoke_model *m = &r->models[i];
+
+		if (m->sha256)
+			fprintf(f, "%s%s v%s sha256:%.8s\n", prefix, m->name, m->version,
+			        m->sha256);
+		else
+			fprintf(f, "%s%s v%s (not observed)\n", prefix, m->name, m->version);
+	}
+}
+
+/*
+ * The block an operator (or a package's postinst) must not miss: the triggers, the policy,
+ * what was rolled back and whether that set passes, and what is served now.
+ */
+static void print_warning_block(const struct smoke_opts *o, const struct smoke_result *first,
+                                const struct rollback_outcome *rb,
+                                const struct smoke_result *second, FILE *f)
+{
+	char tl[160];
+
+	fprintf(f, "*** WARNING: the inferd smoke test FAILED (triggers: %s)\n",
+	        trigger_list(first->triggers, tl, sizeof(tl)));
+	fprintf(f, "***   on failure: %s\n", smoke_on_failure_name(o->on_failure));
+	if (o->on_failure != SMOKE_ON_FAILURE_ROLLBACK) {
+		fprintf(f, "***   nothing was rolled back: the set that failed keeps serving\n");
+		fprintf(f, "***   serving now (as observed):\n");
+		print_observed(first, "***     ", f);
+		fprintf(f, "***   exit status %d\n",
+		        o->on_failure == SMOKE_ON_FAILURE_WARN ? EXIT_OK : EXIT_CHECK);
+		return;
+	}
+	if (!rb->ok) {
+		fprintf(f, "***   rollback FAILED: %s\n", rb->why[0] ? rb->why : "no answer");
+		if (rb->status == 409)
+			fprintf(f,
+			        "***   (no last known good set recorded: nothing to go back to)\n");
+		if (rb->status == 403)
+			fprintf(f, "***   (run as root or a member of the admin group)\n");
+		fprintf(f, "***   nothing was rolled back: the set that failed keeps serving\n");
+		fprintf(f, "***   serving now (as observed):\n");
+		print_observed(first, "***     ", f);
+		fprintf(f, "***   exit status %d\n", EXIT_CHECK);
+		return;
+	}
+	fprintf(f, "***   rolled back to the last known good set:\n");
+	if (rb->served)
+		print_changes(rb, "***     ", f);
+	if (second && !second->triggers)
+		fprintf(f, "***   smoke after the rollback: PASS (the restored set works)\n");
+	else if (second)
+		fprintf(f,
+		        "***   smoke after the rollback: FAIL (triggers: %s): the restored set "
+		        "does NOT pass either\n",
+		        trigger_list(second->triggers, tl, sizeof(tl)));
+	else
+		fprintf(f, "***   smoke after the rollback: could not run\n");
+	fprintf(f, "***   serving now:\n");
+	if (rb->served)
+		print_served(rb->served, "***     ", f);
+	else if (second)
+		print_observed(second, "***     ", f);
+	fprintf(f, "***   the rollback stays in force, across restarts, until "
+	           "'inferctl rollback --clear'\n");
+	fprintf(f, "***   exit status %d\n", EXIT_CHECK);
+}
+
+/* The "rollback" member of smoke --json: what the on-failure policy did. */
+static json_t *rollback_json(const struct smoke_opts *o, const struct rollback_outcome *rb,
+                             const struct smoke_result *second)
+{
+	bool attempted = o->on_failure == SMOKE_ON_FAILURE_ROLLBACK;
+	json_t *changed = attempted && rb->ok ? json_object_get(rb->answer, "changed") : NULL;
+	json_t *j;
+
+	j = json_pack("{s:s, s:b, s:b, s:O?, s:s?}", "policy", smoke_on_failure_name(o->on_failure),
+	              "attempted", attempted, "ok", attempted && rb->ok, "changed",
+	              json_is_array(changed) ? changed : NULL, "second_verdict",
+	              second ? (second->triggers ? "fail" : "pass") : NULL);
+	if (!j)
+		return NULL;
+	if (!json_is_array(json_object_get(j, "changed")) &&
+	    json_object_set_new(j, "changed", json_array()) < 0)
+		goto nomem;
+	if (attempted && !rb->ok && json_object_set_new(j, "error", json_string(rb->why)) < 0)
+		goto nomem;
+	if (attempted && rb->ok && rb->served && json_object_set(j, "serving", rb->served) < 0)
+		goto nomem;
+	if (second && json_object_set_new(j, "second", smoke_result_json(second, o)) < 0)
+		goto nomem;
+	return j;
+nomem:
+	json_decref(j);
+	return NULL;
+}
+
+static int print_smoke_json(const struct smoke_result *res, const struct smoke_opts *o,
+                            bool policy_ran, const struct rollback_outcome *rb,
+                            const struct smoke_result *second)
+{
+	json_t *root = smoke_result_json(res, o);
+	int rc = 0;
+
+	if (!root)
+		return -ENOMEM;
+	if (policy_ran && json_object_set_new(root, "rollback", rollback_json(o, rb, second)) < 0)
+		rc = -ENOMEM;
+	/* Six significant digits: microseconds matter, float noise does not. */
+	if (rc == 0 && json_dumpf(root, stdout, JSON_REAL_PRECISION(6)) < 0)
+		rc = -EIO;
+	if (rc == 0)
+		fputc('\n', stdout);
+	json_decref(root);
+	return rc;
+}
+
+/*
+ * Runs the smoke once more after a rollback, and prints it in text mode. The restored set
+ * is checked at the versions it serves: a config pinning the version that failed would
+ * otherwise only find that version gone.
+ */
+static int smoke_again(struct ctl *ctl, const struct smoke_opts *o, bool json,
+                       const struct rollback_outcome *rb, struct smoke_result *second)
+{
+	const struct conf *c = ctl->conf;
+	struct conf restored = *c;
+	struct conf_model *models = calloc(c->n_models ? c->n_models : 1, sizeof(*models));
+	char err[512];
+	int rc;
+
+	if (!models) {
+		errorf("smoke after the rollback: out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_models; i++) {
+		json_t *e = find_named(rb->served, c->models[i].name);
+		const char *v = json_string_value(json_object_get(e, "version"));
+
+		models[i] = c->models[i];
+		/* Only the version changes; the strings stay the config's (or the answer's). */
+		if (v && valid_version(v))
+			models[i].version = (char *)v;
+	}
+	restored.models = models;
+	rc = smoke_run(ctl->cl, &restored, o, second, err, sizeof(err));
+	free(models);
+	if (rc < 0) {
+		errorf("smoke after the rollback: %s", err);
+		return rc;
+	}
+	if (!json) {
+		printf("--- smoke after the rollback ---\n");
+		smoke_print_text(second, o, stdout);
+	}
+	return 0;
+}
+
 static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 {
 	struct smoke_opts o;
-	struct smoke_result res;
-	bool json = false;
+	struct smoke_result res, second = {0};
+	struct rollback_outcome rb = {0};
+	bool json = false, policy_ran = false, have_second = false;
 	const char *val;
-	char err[512];
-	int i, rc;
+	char err[512], tl[160];
+	int i, rc, ret;
 
 	smoke_opts_init(&o, ctl->conf);
 	o.request_timeout_s = ctl->timeout_s;
@@ -686,6 +1376,16 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--mark-good") == 0) {
+			o.mark_good = true;
+		} else if (strcmp(argv[i], "--rollback-on-fail") == 0) {
+			o.on_failure = SMOKE_ON_FAILURE_ROLLBACK;
+		} else if ((rc = opt_value(argc, argv, &i, "--on-failure", NULL, &val)) != 0) {
+			if (rc < 0)
+				return usage_error("missing value for", argv[i]);
+			if (smoke_on_failure_parse(val, &o.on_failure) < 0)
+				return usage_error("--on-failure needs rollback, fail or warn",
+				                   val);
 		} else if ((rc = opt_value(argc, argv, &i, "--timeout", NULL, &val)) != 0) {
 			if (rc < 0)
 				return usage_error("missing value for", argv[i]);
@@ -714,18 +1414,60 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 		smoke_result_free(&res);
 		return EXIT_USAGE;
 	}
-	if (json) {
-		if (smoke_print_json(&res, &o, stdout) < 0) {
-			errorf("smoke: cannot print the result");
+	if (!res.triggers) {
+		/* Only a set that passed is ever marked good. */
+		if (o.mark_good && smoke_mark_good(ctl, &res) < 0) {
+			errorf("smoke: out of memory");
 			smoke_result_free(&res);
 			return EXIT_USAGE;
 		}
+		ret = res.triggers ? EXIT_CHECK : EXIT_OK;
 	} else {
-		smoke_print_text(&res, &o, stdout);
+		/* The policy answers the triggers of the run itself. */
+		policy_ran = true;
+		ret = o.on_failure == SMOKE_ON_FAILURE_WARN ? EXIT_OK : EXIT_CHECK;
 	}
-	rc = res.triggers ? EXIT_CHECK : EXIT_OK;
+	if (!json)
+		smoke_print_text(&res, &o, stdout);
+	if (policy_ran && o.on_failure == SMOKE_ON_FAILURE_ROLLBACK) {
+		rollback_call(ctl, &rb);
+		if (!json) {
+			printf("--- rollback (on failure: rollback) ---\n");
+			if (rb.ok && rb.served)
+				print_changes(&rb, "", stdout);
+			else if (!rb.ok)
+				printf("rollback FAILED: %s\n", rb.why[0] ? rb.why : "no answer");
+		}
+		if (rb.ok && smoke_again(ctl, &o, json, &rb, &second) == 0)
+			have_second = true;
+		if (!json) {
+			trigger_list(res.triggers, tl, sizeof(tl));
+			if (!rb.ok)
+				printf("smoke: FAIL (triggers: %s); the rollback failed\n", tl);
+			else if (have_second && !second.triggers)
+				printf(
+				    "smoke: FAIL (triggers: %s); rolled back, and the restored set "
+				    "passes\n",
+				    tl);
+			else
+				printf(
+				    "smoke: FAIL (triggers: %s); rolled back, but the restored set "
+				    "does not pass\n",
+				    tl);
+		}
+	}
+	if (json && print_smoke_json(&res, &o, policy_ran, &rb, have_second ? &second : NULL) < 0) {
+		errorf("smoke: cannot print the result");
+		ret = EXIT_USAGE;
+	}
+	if (policy_ran) {
+		fflush(stdout);
+		print_warning_block(&o, &res, &rb, have_second ? &second : NULL, stderr);
+	}
+	rollback_outcome_free(&rb);
+	smoke_result_free(&second);
 	smoke_result_free(&res);
-	return rc;
+	return ret;
 }
 
 struct command {
@@ -734,8 +1476,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"health", cmd_health},     {"ready", cmd_ready}, {"models", cmd_models},
-    {"metadata", cmd_metadata}, {"infer", cmd_infer}, {"smoke", cmd_smoke},
+    {"health", cmd_health},     {"ready", cmd_ready},       {"models", cmd_models},
+    {"metadata", cmd_metadata}, {"infer", cmd_infer},       {"smoke", cmd_smoke},
+    {"reload", cmd_reload},     {"rollback", cmd_rollback}, {"state", cmd_state},
 };
 
 static int load_conf(const char *path, struct conf **out)

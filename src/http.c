@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "repo.h"
+#include "server.h"
 #include "sock.h"
 
 /* MHD's per-connection memory pool; it bounds the request line plus headers. */
@@ -44,7 +45,20 @@ enum route {
 	ROUTE_MODEL_READY,
 	ROUTE_INFER,
 	ROUTE_METRICS,
+	/* Admin routes from here on (see is_admin_route()). */
+	ROUTE_REPO_INDEX,
+	ROUTE_REPO_LOAD,
+	ROUTE_REPO_UNLOAD,
+	ROUTE_ADMIN_RELOAD,
+	ROUTE_ADMIN_MARK_GOOD,
+	ROUTE_ADMIN_ROLLBACK,
+	ROUTE_ADMIN_STATE,
 };
+
+static bool is_admin_route(enum route rt)
+{
+	return rt >= ROUTE_REPO_INDEX;
+}
 
 /* One request; it lives inside its connection since HTTP/1.1 runs one at a time. */
 struct req {
@@ -59,6 +73,9 @@ struct req {
 	char err[160];        /* pending error message */
 	char name[65];        /* model name from the path */
 	char version[65];     /* model version from the path, "" = highest */
+	char path[48];        /* the start of the path, for the admin log line */
+	bool is_delete;       /* DELETE (rollback --clear) */
+	char method[8];       /* for the admin log line */
 	struct repo_set *set; /* held from the first call to completion */
 	char *body;           /* the upload, NUL-terminated */
 	size_t len, cap;
@@ -66,6 +83,7 @@ struct req {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	bool have_cred;
 };
 
 struct conn {
@@ -290,6 +308,40 @@ static void route_path(struct req *r, const char *url)
 			r->ep = METRICS_EP_READY;
 			return;
 		}
+		if (n == 3 && seg_is(&sg[1], "repository") && seg_is(&sg[2], "index")) {
+			r->route = ROUTE_REPO_INDEX;
+			r->ep = METRICS_EP_REPOSITORY;
+			return;
+		}
+		if (n == 5 && seg_is(&sg[1], "repository") && seg_is(&sg[2], "models") &&
+		    (seg_is(&sg[4], "load") || seg_is(&sg[4], "unload"))) {
+			if (!name_ok(sg[3].p, sg[3].n)) {
+				set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
+				          "invalid model name: must match [A-Za-z0-9_.-]{1,64}");
+				return;
+			}
+			memcpy(r->name, sg[3].p, sg[3].n);
+			r->name[sg[3].n] = '\0';
+			r->route = seg_is(&sg[4], "load") ? ROUTE_REPO_LOAD : ROUTE_REPO_UNLOAD;
+			r->ep = METRICS_EP_REPOSITORY;
+			return;
+		}
+		if (n == 3 && seg_is(&sg[1], "admin")) {
+			static const struct {
+				const char *seg;
+				enum route rt;
+			} admin[] = {{"reload", ROUTE_ADMIN_RELOAD},
+			             {"mark-good", ROUTE_ADMIN_MARK_GOOD},
+			             {"rollback", ROUTE_ADMIN_ROLLBACK},
+			             {"state", ROUTE_ADMIN_STATE}};
+			for (size_t k = 0; k < sizeof admin / sizeof admin[0]; k++)
+				if (seg_is(&sg[2], admin[k].seg)) {
+					r->route = admin[k].rt;
+					r->ep = METRICS_EP_REPOSITORY;
+					return;
+				}
+			goto notfound;
+		}
 		if (n >= 3 && seg_is(&sg[1], "models")) {
 			size_t i = 3;
 			enum route rt = ROUTE_MODEL_META;
@@ -343,12 +395,20 @@ static void check_method(struct req *r, const char *method)
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	bool del = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
 
 	r->head_only = head;
-	if (r->route == ROUTE_INFER) {
+	if (r->route == ROUTE_ADMIN_ROLLBACK) {
+		if (!post && !del)
+			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, DELETE",
+			          "method %.16s not allowed on rollback: use POST or DELETE",
+			          method);
+	} else if (r->route != ROUTE_ADMIN_STATE &&
+	           (r->route == ROUTE_INFER || is_admin_route(r->route))) {
 		if (!post)
 			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
-			          "method %.16s not allowed on infer: use POST", method);
+			          "method %.16s not allowed on %s: use POST", method,
+			          r->route == ROUTE_INFER ? "infer" : "this endpoint");
 	} else if (!get && !head) {
 		set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
 		          "method %.16s not allowed: use GET or HEAD", method);
@@ -488,6 +548,107 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
 	               NULL);
 }
 
+/* POST /v2/repository/index: the body is empty or {"ready": bool}. */
+static enum MHD_Result do_repo_index(struct MHD_Connection *c, struct req *r)
+{
+	bool ready_only = false;
+	json_t *idx, *out, *v;
+	char *text;
+	size_t i;
+
+	if (r->len > 0) {
+		json_error_t je;
+		json_t *body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je), *rd;
+		char msg[256];
+		const char *k;
+
+		if (body == NULL) {
+			snprintf(msg, sizeof msg, "request body: line %d column %d: %s", je.line,
+			         je.column, je.text);
+			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, msg);
+		}
+		if (!json_is_object(body)) {
+			json_decref(body);
+			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL,
+			                "request body must be a JSON object: {\"ready\": bool}");
+		}
+		json_object_foreach(body, k, v)
+		{
+			if (strcmp(k, "ready") != 0) {
+				snprintf(msg, sizeof msg, "request body: unknown key \"%.64s\"", k);
+				json_decref(body);
+				return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, msg);
+			}
+		}
+		rd = json_object_get(body, "ready");
+		if (rd != NULL && !json_is_boolean(rd)) {
+			json_decref(body);
+			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL,
+			                "request body: \"ready\" must be true or false");
+		}
+		ready_only = json_is_true(rd);
+		json_decref(body);
+	}
+	text = repo_index_json();
+	idx = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (!json_is_array(idx)) {
+		json_decref(idx);
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+		                "the repository index is unavailable");
+	}
+	if (!ready_only)
+		return respond_json(c, r, MHD_HTTP_OK, idx, NULL, NULL);
+	out = json_array();
+	json_array_foreach(idx, i, v)
+	{
+		const char *st = json_string_value(json_object_get(v, "state"));
+		if (out != NULL && st != NULL && strcmp(st, "READY") == 0)
+			json_array_append(out, v);
+	}
+	json_decref(idx);
+	return respond_json(c, r, MHD_HTTP_OK, out, NULL, NULL);
+}
+
+/* The admin and repository routes; the peer was authorized in begin(). */
+static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
+{
+	json_t *out = NULL;
+	int st;
+
+	switch (r->route) {
+	case ROUTE_REPO_INDEX:
+		return do_repo_index(c, r);
+	case ROUTE_REPO_LOAD:
+		st = server_repo_load(r->name, &out);
+		break;
+	case ROUTE_REPO_UNLOAD:
+		st = server_repo_unload(r->name, &out);
+		break;
+	case ROUTE_ADMIN_RELOAD:
+		st = server_admin_reload(&out);
+		break;
+	case ROUTE_ADMIN_MARK_GOOD:
+		st = server_mark_good(r->body, r->len, &out);
+		break;
+	case ROUTE_ADMIN_ROLLBACK:
+		st = r->is_delete ? server_rollback_clear(&out) : server_rollback(&out);
+		break;
+	default:
+		st = server_admin_state(&out);
+		break;
+	}
+	{
+		/* Who changed what is worth a journal line of its own. */
+		char uid[24];
+		const struct log_field f[] = {{"PEER_UID", uid}};
+		snprintf(uid, sizeof uid, "%u", (unsigned)r->uid);
+		log_fields(LOG_LVL_INFO, f, 1, "%s %s by uid %s (pid %d): %d", r->method, r->path,
+		           uid, (int)r->pid, st);
+	}
+	return respond_json(c, r, (unsigned)st, out, NULL, NULL);
+}
+
 /* The final call: the whole request is in; answer it. */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 {
@@ -505,10 +666,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 		return respond(c, r, MHD_HTTP_OK, ctype_json, (void *)live_body,
 		               sizeof live_body - 1, MHD_RESPMEM_PERSISTENT, NULL, NULL);
 	case ROUTE_READY:
-		if (r->set == NULL)
+		if (r->set == NULL || r->set->n == 0)
 			return respond_json(
 			    c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
-			    json_pack("{s:b, s:s}", "ready", 0, "error", "no models loaded yet"),
+			    json_pack("{s:b, s:s}", "ready", 0, "error",
+			              r->set ? "no models are served" : "no models loaded yet"),
 			    NULL, NULL);
 		return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:b}", "ready", 1), NULL, NULL);
 	case ROUTE_SERVER:
@@ -530,6 +692,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 			                              e->version, "ready", 1),
 			                    NULL, NULL);
 		return do_infer(c, r, e);
+	case ROUTE_REPO_INDEX:
+	case ROUTE_REPO_LOAD:
+	case ROUTE_REPO_UNLOAD:
+	case ROUTE_ADMIN_RELOAD:
+	case ROUTE_ADMIN_MARK_GOOD:
+	case ROUTE_ADMIN_ROLLBACK:
+	case ROUTE_ADMIN_STATE:
+		return do_admin(c, r);
 	case ROUTE_NONE:
 		break;
 	}
@@ -576,7 +746,21 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 	const union MHD_ConnectionInfo *ci;
 	const char *cl;
 
+	snprintf(r->path, sizeof r->path, "%s", url);
+	sanitize(r->path);
+	r->is_delete = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
+	snprintf(r->method, sizeof r->method, "%s", method);
+	sanitize(r->method);
 	route_path(r, url);
+	if (r->err_status == 0 && is_admin_route(r->route)) {
+		/* Credentials were read when the connection opened, before any request. */
+		char why[200];
+		if (!r->have_cred)
+			set_error(r, MHD_HTTP_FORBIDDEN, NULL,
+			          "admin endpoint: the peer's credentials could not be read");
+		else if (!server_peer_is_admin(r->uid, r->gid, why, sizeof why))
+			set_error(r, MHD_HTTP_FORBIDDEN, NULL, "admin endpoint: %s", why);
+	}
 	if (r->err_status == 0)
 		check_method(r, method);
 	if (r->err_status == 0 &&
@@ -640,6 +824,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		r->uid = cn->uid;
 		r->gid = cn->gid;
 		r->pid = cn->pid;
+		r->have_cred = cn->have_cred;
 		*con_cls = r;
 		in_flight++;
 		if (cn->have_cred)
@@ -788,8 +973,8 @@ int http_init(const struct conf *c, int listen_fd)
 	start_timeout = lim.connection_timeout;
 	mhd_conn_limit = lim.max_connections;
 	quiesced = false;
-	meta = json_pack("{s:s, s:s, s:[]}", "name", "inferd", "version", PACKAGE_VERSION,
-	                 "extensions");
+	meta = json_pack("{s:s, s:s, s:[ss]}", "name", "inferd", "version", PACKAGE_VERSION,
+	                 "extensions", "model_repository", "inferd_admin");
 	server_meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
 	json_decref(meta);
 	if (server_meta == NULL)

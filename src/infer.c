@@ -19,6 +19,11 @@ enum dtype { DT_FP32, DT_FP64, DT_INT32, DT_INT64 };
 
 static const char *const dtype_names[] = {"FP32", "FP64", "INT32", "INT64"};
 
+#ifdef __SIZEOF_INT128__
+/* The exact fast paths need 128-bit integers (every 64-bit Debian architecture has them). */
+typedef unsigned __int128 u128;
+#endif
+
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -279,8 +284,587 @@ static int decode_data(const json_t *data, enum dtype dt, size_t nrows, size_t n
 	return convert_array(data, n, dt, out, "inputs[0].data", err, errlen);
 }
 
+/*
+ * The bulk path. Decoding every number of a large tensor as a jansson value costs an
+ * allocation and a strtod() each, which dominates a request. So the data array of
+ * inputs[0] is parsed here, straight into floats, and jansson parses the rest of the body
+ * with that array replaced by []. The bulk path only ever says yes: anything it does not
+ * recognise, and every error, sends the request to the reference path above (which
+ * produces the messages), so the two can differ in speed only. A backslash in a key of the
+ * request object or of inputs[0] seen before the data is one such thing; the tests use it
+ * to run the reference path on purpose.
+ */
+
+/* Why a parsed tensor would be refused, per datatype; its values are the same for all. */
+enum { REJECT_FP32 = 1, REJECT_INT32 = 2, REJECT_INT64 = 4 };
+
+struct bulk {
+	float *v;
+	size_t n, cap;
+	bool nested;
+	size_t rows, width; /* when nested: rows, and values per row (all alike) */
+	unsigned reject;    /* REJECT_* for the datatypes that would refuse a value */
+};
+
+/* Token spellings longer than this go to the reference path. */
+#define BULK_TOKEN_MAX 128
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && is_ws(*p))
+		p++;
+	return p;
+}
+
+/* p at a quote: returns past the closing quote, or NULL when the string never ends. */
+static const char *skip_string(const char *p, const char *end, bool *escaped)
+{
+	for (p++; p < end; p++) {
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			*escaped = true;
+			p++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Skips one value, tracking strings and nesting only: the text is validated by jansson
+ * later, and where it is not JSON jansson fails on the same bytes before the data.
+ */
+static const char *skip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+	bool escaped = false;
+
+	while (p < end) {
+		char c = *p;
+		if (c == '"') {
+			p = skip_string(p, end, &escaped);
+			if (!p || !depth)
+				return p;
+			continue;
+		}
+		if (c == '[' || c == '{') {
+			depth++;
+		} else if (c == ']' || c == '}') {
+			if (!depth)
+				return p;
+			if (--depth == 0)
+				return p + 1;
+		} else if (!depth && (c == ',' || is_ws(c))) {
+			return p;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/* Finds the '[' opening inputs[0].data, or NULL when the body is not of the plain form. */
+static const char *find_data(const char *p, const char *end)
+{
+	bool in_input = false;
+
+	p = skip_ws(p, end);
+	if (p >= end || *p != '{')
+		return NULL;
+	p++;
+	for (;;) {
+		const char *key;
+		size_t klen;
+		bool escaped = false;
+
+		p = skip_ws(p, end);
+		if (p >= end || *p != '"')
+			return NULL;
+		key = p + 1;
+		p = skip_string(p, end, &escaped);
+		/* An escaped key may spell "inputs" or "data" (or duplicate them). */
+		if (!p || escaped)
+			return NULL;
+		klen = (size_t)(p - 1 - key);
+		p = skip_ws(p, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		p = skip_ws(p + 1, end);
+		if (p >= end)
+			return NULL;
+		if (!in_input && klen == 6 && memcmp(key, "inputs", 6) == 0) {
+			if (*p != '[')
+				return NULL;
+			p = skip_ws(p + 1, end);
+			if (p >= end || *p != '{')
+				return NULL;
+			p++;
+			in_input = true;
+			continue;
+		}
+		if (in_input && klen == 4 && memcmp(key, "data", 4) == 0)
+			return *p == '[' ? p : NULL;
+		p = skip_value(p, end);
+		if (!p)
+			return NULL;
+		p = skip_ws(p, end);
+		if (p >= end || *p != ',')
+			return NULL;
+		p++;
+	}
+}
+
+#if FLT_EVAL_METHOD == 0 && defined(__SIZEOF_INT128__)
+#define HAVE_EXACT_FAST_PATHS 1
+
+/* 10^k for k <= 22: every one is exact in a double. */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* 5^k for k <= 27, the largest below 2^63. */
+static const uint64_t pow5_table[] = {1u,
+                                      5u,
+                                      25u,
+                                      125u,
+                                      625u,
+                                      3125u,
+                                      15625u,
+                                      78125u,
+                                      390625u,
+                                      1953125u,
+                                      9765625u,
+                                      48828125u,
+                                      244140625u,
+                                      1220703125u,
+                                      6103515625ull,
+                                      30517578125ull,
+                                      152587890625ull,
+                                      762939453125ull,
+                                      3814697265625ull,
+                                      19073486328125ull,
+                                      95367431640625ull,
+                                      476837158203125ull,
+                                      2384185791015625ull,
+                                      11920928955078125ull,
+                                      59604644775390625ull,
+                                      298023223876953125ull,
+                                      1490116119384765625ull,
+                                      7450580596923828125ull};
+
+static unsigned bit_length(u128 x)
+{
+	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+
+	if (hi)
+		return 128u - (unsigned)__builtin_clzll(hi);
+	return lo ? 64u - (unsigned)__builtin_clzll(lo) : 0;
+}
+
+/*
+ * The double nearest w / 10^k (w > 0, 1 <= k <= 27), decided exactly: a guess within an
+ * ulp or two is checked against the midpoints to its neighbours in 128-bit integers and
+ * stepped until the quotient lies strictly between them. Returns false (for strtod) on a
+ * tie, at a power of two, or when the integers would not fit.
+ */
+static bool nearest_quotient(uint64_t w, unsigned k, double *out)
+{
+	const uint64_t p5 = pow5_table[k];
+	double d = k <= 22 ? (double)w / pow10_exact[k] : (double)w / 1e22 / pow10_exact[k - 22];
+
+	for (int step = 0; step < 4; step++) {
+		uint64_t bits, m;
+		int e, t;
+		u128 v = w, lo, hi;
+
+		memcpy(&bits, &d, sizeof(bits));
+		if ((bits >> 52) == 0 || (bits >> 52) >= 0x7ff || (bits & 0xfffffffffffffull) == 0)
+			return false;
+		m = (bits & 0xfffffffffffffull) | (1ull << 52);
+		e = (int)(bits >> 52) - 1075; /* d = m * 2^e */
+		/*
+		 * The midpoints are (2m -+ 1) * 2^(e-1); against w * 2^-k * 5^-k that is
+		 * w * 2^t against (2m -+ 1) * 5^k with t = 1 - e - k.
+		 */
+		t = 1 - e - (int)k;
+		lo = (u128)(2 * m - 1) * p5;
+		hi = lo + 2 * (u128)p5;
+		if (t >= 0) {
+			/* w < 2^64, so shifts below 64 always fit. */
+			if (t >= 64 && bit_length(v) + (unsigned)t > 127)
+				return false;
+			v <<= t;
+		} else {
+			if (bit_length(hi) + (unsigned)-t > 127)
+				return false;
+			lo <<= -t;
+			hi <<= -t;
+		}
+		if (v == lo || v == hi)
+			return false;
+		if (v > lo && v < hi) {
+			*out = d;
+			return true;
+		}
+		bits = v < lo ? bits - 1 : bits + 1;
+		memcpy(&d, &bits, sizeof(d));
+	}
+	return false;
+}
+
+/*
+ * w * 10^e10 correctly rounded when one exact operation gives it (Clinger's fast path:
+ * w and the power of ten are both exact doubles, so one IEEE rounding is the right one),
+ * or by nearest_quotient(). Returns false for strtod.
+ */
+static bool exact_decimal(uint64_t w, int e10, double *out)
+{
+	if (w <= (1ull << 53)) {
+		if (e10 >= 0 && e10 <= 22) {
+			*out = (double)w * pow10_exact[e10];
+			return true;
+		}
+		if (e10 < 0 && e10 >= -22) {
+			*out = (double)w / pow10_exact[-e10];
+			return true;
+		}
+		/* 12e30 is 12e8 * 1e22, with 12e8 still an exact integer. */
+		if (e10 > 22 && e10 <= 22 + 15) {
+			uint64_t scale = (uint64_t)pow10_exact[e10 - 22];
+			if (w <= (1ull << 53) / scale) {
+				*out = (double)(w * scale) * 1e22;
+				return true;
+			}
+		}
+	}
+	if (e10 < 0 && e10 >= -27)
+		return nearest_quotient(w, (unsigned)-e10, out);
+	return false;
+}
+#endif
+
+/* strtod() on a copy of the token: what jansson does. False on overflow, as jansson. */
+static bool token_strtod(const char *s, size_t n, double *out)
+{
+	char tmp[BULK_TOKEN_MAX + 1], *e;
+	double d;
+
+	if (n > BULK_TOKEN_MAX)
+		return false;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	errno = 0;
+	d = strtod(tmp, &e);
+	/* A locale with another decimal point stops at the '.': the reference path copes. */
+	if (e != tmp + n || ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE))
+		return false;
+	*out = d;
+	return true;
+}
+
+/* Records which datatypes would refuse the real d, as convert() decides. */
+static unsigned real_rejects(double d, float f)
+{
+	unsigned r = isinf(f) ? REJECT_FP32 : 0;
+
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
+	    (double)(long long)d != d)
+		r |= REJECT_INT32 | REJECT_INT64;
+	else if (d < -2147483648.0 || d >= 2147483648.0)
+		r |= REJECT_INT32;
+	return r;
+}
+
+/* 10^k for k <= 19, the largest below 2^64. */
+static const uint64_t pow10_u64[] = {1ull,
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull,
+                                     10000000000000ull,
+                                     100000000000000ull,
+                                     1000000000000000ull,
+                                     10000000000000000ull,
+                                     100000000000000000ull,
+                                     1000000000000000000ull,
+                                     10000000000000000000ull};
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ONES 0x0101010101010101ull
+
+/*
+ * The value of 8 digit bytes (first digit lowest) minus '0' each: pairs, then fours, then
+ * all eight, each step a multiply-add of neighbouring lanes that cannot carry over.
+ */
+static uint64_t eight_digits(uint64_t x)
+{
+	x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffull;
+	x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffull;
+	return (x * 10000 + (x >> 32)) & 0xffffffffull;
+}
+#endif
+
+/*
+ * Appends the run of digits at p to *w while w stays below 10^19; digits past that are
+ * dropped (counted in *dropped, *inexact when one is not 0). *run is the run's length.
+ */
+static inline const char *digit_run(const char *p, const char *end, uint64_t *w, size_t *run,
+                                    size_t *dropped, bool *inexact)
+{
+	const char *s = p;
+	uint64_t v = *w;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* Eight bytes at a time; a lane is a digit when its high nibble is 3 before and after +6.
+	 */
+	while (end - p >= 8) {
+		uint64_t x, nondigit;
+		unsigned n;
+
+		memcpy(&x, p, sizeof(x));
+		nondigit = ((x & 0xf0 * ONES) ^ 0x30 * ONES) |
+		           (((x + 6 * ONES) & 0xf0 * ONES) ^ 0x30 * ONES);
+		if (!nondigit) {
+			if (v >= pow10_u64[11])
+				break;
+			v = v * pow10_u64[8] + eight_digits(x - 0x30 * ONES);
+			p += 8;
+			continue;
+		}
+		/* A carry can only corrupt lanes after the first non-digit, which we ignore. */
+		n = (unsigned)__builtin_ctzll(nondigit) / 8;
+		if (n == 0 || v >= pow10_u64[19 - n])
+			break;
+		v = v * pow10_u64[n] + eight_digits((x - 0x30 * ONES) << (8 * (8 - n)));
+		*w = v;
+		*run = (size_t)(p + n - s);
+		return p + n;
+	}
+#endif
+	for (; p < end && is_digit(*p); p++) {
+		if (v < pow10_u64[18]) {
+			v = v * 10 + (uint64_t)(*p - '0');
+		} else {
+			(*dropped)++;
+			*inexact |= *p != '0';
+		}
+	}
+	*w = v;
+	*run = (size_t)(p - s);
+	return p;
+}
+
+/*
+ * Parses a JSON number at p as jansson reads it (no fraction or exponent: a 64-bit
+ * integer; otherwise a correctly rounded double) and stores it as convert() would.
+ */
+static const char *parse_number(const char *p, const char *end, float *out, unsigned *reject)
+{
+	const char *start = p;
+	bool neg = false, real = false, inexact = false;
+	uint64_t w = 0;
+	size_t run, dropped = 0;
+	long e10 = 0;
+	double d;
+
+	if (*p == '-') {
+		neg = true;
+		if (++p >= end)
+			return NULL;
+		if (*p == 'I') {
+			if (end - p < 8 || memcmp(p, "Infinity", 8) != 0)
+				return NULL;
+			*out = -INFINITY;
+			*reject |= REJECT_INT32 | REJECT_INT64;
+			return p + 8;
+		}
+	}
+	if (*p == '0') {
+		if (++p < end && is_digit(*p))
+			return NULL;
+	} else if (is_digit(*p)) {
+		p = digit_run(p, end, &w, &run, &dropped, &inexact);
+		/* Dropped integer digits still scale the value. */
+		e10 = (long)dropped;
+	} else {
+		return NULL;
+	}
+	if (p < end && *p == '.') {
+		real = true;
+		if (++p >= end || !is_digit(*p))
+			return NULL;
+		dropped = 0;
+		p = digit_run(p, end, &w, &run, &dropped, &inexact);
+		e10 -= (long)(run - dropped);
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		long x = 0;
+		real = true;
+		if (++p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p >= end || !is_digit(*p))
+			return NULL;
+		do {
+			if (x < 100000)
+				x = x * 10 + (*p - '0');
+		} while (++p < end && is_digit(*p));
+		e10 += eneg ? -x : x;
+	}
+	if (!real) {
+		int64_t i;
+		/* Beyond int64 jansson refuses the integer: the reference path says so. */
+		if (e10 != 0 || w > (neg ? (1ull << 63) : (1ull << 63) - 1))
+			return NULL;
+		i = neg && w ? -(int64_t)(w - 1) - 1 : (int64_t)w;
+		if (i < INT32_MIN || i > INT32_MAX)
+			*reject |= REJECT_INT32;
+		/* One rounding from the integer, as convert(). */
+		*out = (float)i;
+		return p;
+	}
+	if (w == 0) {
+		d = 0;
+	} else {
+#ifdef HAVE_EXACT_FAST_PATHS
+		if (inexact || e10 < -1000 || e10 > 1000 || !exact_decimal(w, (int)e10, &d))
+#endif
+		{
+			if (!token_strtod(start, (size_t)(p - start), &d))
+				return NULL;
+			d = fabs(d);
+		}
+	}
+	if (neg)
+		d = -d;
+	*out = (float)d;
+	*reject |= real_rejects(d, *out);
+	return p;
+}
+
+/* One element that is not an array: a number, null, or a NaN/Infinity token or string. */
+static const char *parse_scalar(const char *p, const char *end, float *out, unsigned *reject)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		float v;
+		unsigned reject;
+	} words[] = {
+	    {"null", 4, NAN, 0},
+	    {"NaN", 3, NAN, 0},
+	    {"Infinity", 8, INFINITY, REJECT_INT32 | REJECT_INT64},
+	    {"\"NaN\"", 5, NAN, 0},
+	    {"\"Infinity\"", 10, INFINITY, REJECT_INT32 | REJECT_INT64},
+	    {"\"-Infinity\"", 11, -INFINITY, REJECT_INT32 | REJECT_INT64},
+	};
+
+	if (*p == '-' || is_digit(*p))
+		return parse_number(p, end, out, reject);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if ((size_t)(end - p) >= words[i].n && memcmp(p, words[i].s, words[i].n) == 0) {
+			*out = words[i].v;
+			*reject |= words[i].reject;
+			return p + words[i].n;
+		}
+	}
+	return NULL;
+}
+
+/* p at '[': values up to the matching ']', appended to b. Returns past the ']'. */
+static const char *parse_values(const char *p, const char *end, struct bulk *b)
+{
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == ']')
+		return p + 1;
+	for (;;) {
+		if (p >= end || b->n == b->cap)
+			return NULL;
+		p = parse_scalar(p, end, &b->v[b->n], &b->reject);
+		if (!p)
+			return NULL;
+		b->n++;
+		/* After a value comes a delimiter: a word running on ("NaNx") is not ours. */
+		if (p < end && *p != ',' && *p != ']')
+			p = skip_ws(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == ']')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = skip_ws(p + 1, end);
+	}
+}
+
+/*
+ * p at the '[' of inputs[0].data: parses it flat (values) or nested (arrays of values,
+ * all of one length). Returns past its ']', or NULL for anything else.
+ */
+static const char *parse_bulk(const char *p, const char *end, unsigned max_depth, struct bulk *b)
+{
+	const char *q = skip_ws(p + 1, end);
+
+	if (q >= end || *q != '[')
+		return parse_values(p, end, b);
+	/* The rows open at depth 5 (request, inputs, inputs[0], data, row). */
+	if (max_depth < 5)
+		return NULL;
+	b->nested = true;
+	for (p = q;;) {
+		size_t before = b->n;
+		p = parse_values(p, end, b);
+		if (!p)
+			return NULL;
+		if (b->rows > 0 && b->n - before != b->width)
+			return NULL;
+		b->width = b->n - before;
+		b->rows++;
+		p = skip_ws(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == ']')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = skip_ws(p + 1, end);
+		if (p >= end || *p != '[')
+			return NULL;
+	}
+}
+
+/* Whether the parsed tensor is what decode_data() would accept for this shape and type. */
+static bool bulk_fits(const struct bulk *b, enum dtype dt, size_t nrows, size_t ncols, size_t ndim)
+{
+	static const unsigned refused_by[] = {REJECT_FP32, 0, REJECT_INT32, REJECT_INT64};
+
+	if (b->reject & refused_by[dt])
+		return false;
+	if (b->nested)
+		return ndim == 2 && b->rows == nrows && b->width == ncols;
+	return b->n == nrows * ncols;
+}
+
+/* bulk is the data parsed by the bulk path (then data is the [] left in its place), or NULL. */
 static int decode_input(const json_t *in, size_t num_feature, const struct infer_limits *lim,
-                        struct infer_request *req, char *err, size_t errlen)
+                        struct bulk *bulk, struct infer_request *req, char *err, size_t errlen)
 {
 	const json_t *name, *datatype, *data;
 	size_t nrows = 0, ncols = 0, ndim = 0;
@@ -327,6 +911,19 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	if (!json_is_array(data))
 		return fail(err, errlen, "inputs[0].data: expected an array, got %s",
 		            type_name(data));
+	if (bulk) {
+		/* Anything but our [] in place, or a tensor the reference would refuse: let it. */
+		if (json_array_size(data) != 0 || !bulk_fits(bulk, dt, nrows, ncols, ndim))
+			return -EINVAL;
+		req->input_name = strdup(json_string_value(name));
+		if (!req->input_name)
+			return -ENOMEM;
+		req->data = bulk->v;
+		bulk->v = NULL;
+		req->nrows = nrows;
+		req->ncols = ncols;
+		return 0;
+	}
 	req->input_name = strdup(json_string_value(name));
 	req->data = malloc(nrows * ncols * sizeof(float));
 	if (!req->input_name || !req->data) {
@@ -338,57 +935,111 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	return decode_data(data, dt, nrows, ncols, ndim, req->data, err, errlen);
 }
 
-int infer_decode(const char *body, size_t len, size_t num_feature, const struct infer_limits *lim,
-                 struct infer_request *req, char *err, size_t errlen)
+/* Everything after parsing: the same checks, in the same order, for both paths. */
+static int decode_tree(const json_t *root, size_t num_feature, const struct infer_limits *lim,
+                       struct bulk *bulk, struct infer_request *req, char *err, size_t errlen)
 {
 	const json_t *id, *inputs;
-	json_t *root = NULL;
 	int r;
 
-	memset(req, 0, sizeof(*req));
-	r = jsonx_parse(body, len, lim->max_depth, 1, &root, err, errlen);
-	if (r < 0)
-		return r;
-	if (!json_is_object(root)) {
-		r = fail(err, errlen, "request: expected a JSON object, got %s", type_name(root));
-		goto out;
-	}
+	if (!json_is_object(root))
+		return fail(err, errlen, "request: expected a JSON object, got %s",
+		            type_name(root));
 	id = json_object_get(root, "id");
-	if (id && !json_is_string(id)) {
-		r = fail(err, errlen, "id: expected a string, got %s", type_name(id));
-		goto out;
-	}
+	if (id && !json_is_string(id))
+		return fail(err, errlen, "id: expected a string, got %s", type_name(id));
 	r = check_parameters(root, "request", err, errlen);
 	if (r < 0)
-		goto out;
+		return r;
 	inputs = json_object_get(root, "inputs");
-	if (!inputs) {
-		r = fail(err, errlen, "inputs: required");
-		goto out;
-	}
-	if (!json_is_array(inputs)) {
-		r = fail(err, errlen, "inputs: expected an array, got %s", type_name(inputs));
-		goto out;
-	}
-	if (json_array_size(inputs) != 1) {
-		r = fail(err, errlen, "inputs: expected exactly one input tensor, got %zu",
-		         json_array_size(inputs));
-		goto out;
-	}
+	if (!inputs)
+		return fail(err, errlen, "inputs: required");
+	if (!json_is_array(inputs))
+		return fail(err, errlen, "inputs: expected an array, got %s", type_name(inputs));
+	if (json_array_size(inputs) != 1)
+		return fail(err, errlen, "inputs: expected exactly one input tensor, got %zu",
+		            json_array_size(inputs));
 	r = decode_outputs(json_object_get(root, "outputs"), req, err, errlen);
 	if (r < 0)
-		goto out;
-	r = decode_input(json_array_get(inputs, 0), num_feature, lim, req, err, errlen);
+		return r;
+	r = decode_input(json_array_get(inputs, 0), num_feature, lim, bulk, req, err, errlen);
 	if (r < 0)
-		goto out;
+		return r;
 	if (id) {
 		req->id = strdup(json_string_value(id));
 		if (!req->id) {
 			snprintf(err, errlen, "out of memory");
-			r = -ENOMEM;
+			return -ENOMEM;
 		}
 	}
+	return 0;
+}
+
+/* The bulk path: true when it decoded the request, false to use the reference path. */
+static bool decode_bulk(const char *body, size_t len, size_t num_feature,
+                        const struct infer_limits *lim, struct infer_request *req)
+{
+	const char *end = body + len, *start, *stop;
+	struct bulk b = {0};
+	json_t *root = NULL;
+	char *rest = NULL, scratch[160];
+	size_t head, tail;
+	bool ok = false;
+
+	if (!body || !(start = find_data(body, end)))
+		return false;
+	/* n values take at least 2n - 1 bytes, and more than max_elements never fit a shape. */
+	b.cap = (size_t)(end - start) / 2 + 1;
+	if (b.cap > lim->max_elements)
+		b.cap = lim->max_elements;
+	if (b.cap > SIZE_MAX / sizeof(float))
+		return false;
+	b.v = malloc(b.cap ? b.cap * sizeof(float) : 1);
+	if (!b.v)
+		return false;
+	stop = parse_bulk(start, end, lim->max_depth, &b);
+	if (!stop)
+		goto out;
+	head = (size_t)(start - body);
+	tail = (size_t)(end - stop);
+	rest = malloc(head + 2 + tail);
+	if (!rest)
+		goto out;
+	memcpy(rest, body, head);
+	memcpy(rest + head, "[]", 2);
+	memcpy(rest + head + 2, stop, tail);
+	if (jsonx_parse(rest, head + 2 + tail, lim->max_depth, 1, &root, scratch, sizeof(scratch)) <
+	    0)
+		goto out;
+	/* The estimate was generous; give the rest back. */
+	if (b.n < b.cap) {
+		float *v = realloc(b.v, b.n ? b.n * sizeof(float) : 1);
+		if (v)
+			b.v = v;
+	}
+	ok = decode_tree(root, num_feature, lim, &b, req, scratch, sizeof(scratch)) == 0;
 out:
+	json_decref(root);
+	free(rest);
+	free(b.v);
+	if (!ok)
+		infer_request_free(req);
+	return ok;
+}
+
+int infer_decode(const char *body, size_t len, size_t num_feature, const struct infer_limits *lim,
+                 struct infer_request *req, char *err, size_t errlen)
+{
+	json_t *root = NULL;
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	if (decode_bulk(body, len, num_feature, lim, req))
+		return 0;
+	r = jsonx_parse(body, len, lim->max_depth, 1, &root, err, errlen);
+	if (r < 0)
+		return r;
+	r = decode_tree(root, num_feature, lim, NULL, req, err, errlen);
 	json_decref(root);
 	if (r < 0)
 		infer_request_free(req);
@@ -565,7 +1216,7 @@ static void sb_json_string(struct sbuf *b, const char *str)
 	sb_put(b, "\"", 1);
 }
 
-typedef unsigned __int128 u128;
+#ifdef __SIZEOF_INT128__
 
 /* 10^n for n <= 38, exactly. */
 static u128 pow10_128(unsigned n)
@@ -615,7 +1266,7 @@ static bool scaled(uint64_t x, int a, int k, u128 *num, u128 *den)
  * rounding interval of the float in units of 2^a. Returns false when out of range.
  */
 static bool candidates(uint64_t lo, uint64_t hi, int a, int k, bool inclusive, uint64_t *cmin,
-		       uint64_t *cmax)
+                       uint64_t *cmax)
 {
 	u128 num, den, q;
 
@@ -656,8 +1307,8 @@ static bool shortest(float f, uint64_t *digits, int *exp10)
 	khi = (int)floor(log10((double)f)) + 2;
 	klo = khi - 11;
 	/* Bisect for the largest k with a candidate; klo always has one. */
-	if (!candidates(4 * m - ((bits & 0x7fffffu) == 0 && (bits >> 23) > 1 ? 1 : 2), 4 * m + 2,
-			a, klo, inclusive, &cmin, &cmax) ||
+	if (!candidates(4 * m - ((bits & 0x7fffffu) == 0 && (bits >> 23) > 1 ? 1 : 2), 4 * m + 2, a,
+	                klo, inclusive, &cmin, &cmax) ||
 	    cmin > cmax)
 		return false;
 	kbest = klo;
@@ -665,7 +1316,7 @@ static bool shortest(float f, uint64_t *digits, int *exp10)
 		int k = klo + (khi - klo + 1) / 2;
 		uint64_t lo2, hi2;
 		if (!candidates(4 * m - ((bits & 0x7fffffu) == 0 && (bits >> 23) > 1 ? 1 : 2),
-				4 * m + 2, a, k, inclusive, &lo2, &hi2))
+		                4 * m + 2, a, k, inclusive, &lo2, &hi2))
 			return false;
 		if (lo2 <= hi2) {
 			klo = k;
@@ -692,6 +1343,8 @@ static bool shortest(float f, uint64_t *digits, int *exp10)
 	*exp10 = kbest;
 	return true;
 }
+
+#endif
 
 /* Writes digits * 10^k in plain or exponent notation, whichever is shorter. */
 static int write_decimal(bool neg, uint64_t digits, int k, char out[32])
@@ -765,8 +1418,14 @@ static int format_float(float f, char out[32])
 		memcpy(out, signbit(f) ? "-0" : "0", signbit(f) ? 3 : 2);
 		return signbit(f) ? 2 : 1;
 	}
+#ifdef __SIZEOF_INT128__
 	if (shortest(fabsf(f), &digits, &k))
 		return write_decimal(f < 0, digits, k, out);
+#else
+	(void)digits;
+	(void)k;
+	(void)write_decimal;
+#endif
 	n = try_digits(f, 8, out);
 	if (!n)
 		return snprintf(out, 32, "%.9g", (double)f);

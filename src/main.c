@@ -59,10 +59,11 @@ static int check_models(const struct conf *c)
 
 		one.models = &c->models[i];
 		one.n_models = 1;
-		rc = repo_build(&one, &s);
+		rc = repo_build(&one, NULL, &s);
 		if (rc < 0) {
 			fprintf(stderr, "inferd: model %s version %s (%s) failed to load: %s\n",
-			        c->models[i].name, c->models[i].version, c->models[i].path,
+			        c->models[i].name, c->models[i].version,
+			        c->models[i].path ? c->models[i].path : "from the repository",
 			        strerror(-rc));
 			bad = rc;
 		} else {

@@ -56,21 +56,21 @@ struct objective_def {
 
 /* The objectives whose prediction transform and base_score link we reproduce exactly. */
 static const struct objective_def objectives[] = {
-	{"binary:logistic", PTM_LOGIT, TR_SIGMOID, false},
-	/* XGBoost's logitraw keeps base_score as a margin, unlike the other logistic kinds. */
-	{"binary:logitraw", PTM_IDENTITY, TR_NONE, false},
-	{"binary:hinge", PTM_IDENTITY, TR_HINGE, false},
-	{"reg:squarederror", PTM_IDENTITY, TR_NONE, false},
-	{"reg:linear", PTM_IDENTITY, TR_NONE, false},
-	{"reg:squaredlogerror", PTM_IDENTITY, TR_NONE, false},
-	{"reg:logistic", PTM_LOGIT, TR_SIGMOID, false},
-	{"reg:pseudohubererror", PTM_IDENTITY, TR_NONE, false},
-	{"reg:absoluteerror", PTM_IDENTITY, TR_NONE, false},
-	{"count:poisson", PTM_LOG, TR_EXP, false},
-	{"reg:gamma", PTM_LOG, TR_EXP, false},
-	{"reg:tweedie", PTM_LOG, TR_EXP, false},
-	{"multi:softprob", PTM_IDENTITY, TR_SOFTPROB, true},
-	{"multi:softmax", PTM_IDENTITY, TR_SOFTMAX, true},
+    {"binary:logistic", PTM_LOGIT, TR_SIGMOID, false},
+    /* XGBoost's logitraw keeps base_score as a margin, unlike the other logistic kinds. */
+    {"binary:logitraw", PTM_IDENTITY, TR_NONE, false},
+    {"binary:hinge", PTM_IDENTITY, TR_HINGE, false},
+    {"reg:squarederror", PTM_IDENTITY, TR_NONE, false},
+    {"reg:linear", PTM_IDENTITY, TR_NONE, false},
+    {"reg:squaredlogerror", PTM_IDENTITY, TR_NONE, false},
+    {"reg:logistic", PTM_LOGIT, TR_SIGMOID, false},
+    {"reg:pseudohubererror", PTM_IDENTITY, TR_NONE, false},
+    {"reg:absoluteerror", PTM_IDENTITY, TR_NONE, false},
+    {"count:poisson", PTM_LOG, TR_EXP, false},
+    {"reg:gamma", PTM_LOG, TR_EXP, false},
+    {"reg:tweedie", PTM_LOG, TR_EXP, false},
+    {"multi:softprob", PTM_IDENTITY, TR_SOFTPROB, true},
+    {"multi:softmax", PTM_IDENTITY, TR_SOFTMAX, true},
 };
 
 enum booster_kind { BOOSTER_TREES, BOOSTER_LINEAR };
@@ -94,7 +94,7 @@ struct model {
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -108,7 +108,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 }
 
 static json_t *get_member(json_t *obj, const char *key, json_type type, const char *where, int *rc,
-			  char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
@@ -124,7 +124,7 @@ static json_t *get_member(json_t *obj, const char *key, json_type type, const ch
 
 /* XGBoost writes integer parameters as decimal strings ("30"); plain integers also pass. */
 static int param_uint(json_t *obj, const char *key, bool required, uint64_t max, uint64_t *out,
-		      const char *where, char *err, size_t errlen)
+                      const char *where, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
@@ -143,19 +143,19 @@ static int param_uint(json_t *obj, const char *key, bool required, uint64_t max,
 		char *end;
 		if (*s < '0' || *s > '9')
 			return fail(err, errlen, -EINVAL, "%s.%s is not a non-negative integer",
-				    where, key);
+			            where, key);
 		errno = 0;
 		unsigned long long u = strtoull(s, &end, 10);
 		if (errno || *end)
 			return fail(err, errlen, -EINVAL, "%s.%s is not a non-negative integer",
-				    where, key);
+			            where, key);
 		x = u;
 	} else {
 		return fail(err, errlen, -EINVAL, "%s.%s has the wrong type", where, key);
 	}
 	if (x > max)
 		return fail(err, errlen, -EINVAL, "%s.%s = %llu is out of range (max %llu)", where,
-			    key, (unsigned long long)x, (unsigned long long)max);
+		            key, (unsigned long long)x, (unsigned long long)max);
 	*out = x;
 	return 0;
 }
@@ -172,7 +172,8 @@ static int parse_base_score(json_t *v, uint32_t ngroup, float *out, char *err, s
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(err, errlen, -EINVAL, "learner_model_param.base_score has the wrong type");
+		return fail(err, errlen, -EINVAL,
+		            "learner_model_param.base_score has the wrong type");
 	const char *s = json_string_value(v);
 	bool bracket = false;
 	while (*s == ' ')
@@ -216,13 +217,14 @@ static int parse_base_score(json_t *v, uint32_t ngroup, float *out, char *err, s
 			out[g] = out[0];
 	} else if (n != ngroup) {
 		return fail(err, errlen, -EINVAL,
-			    "learner_model_param.base_score has %u values for %u output groups", n,
-			    ngroup);
+		            "learner_model_param.base_score has %u values for %u output groups", n,
+		            ngroup);
 	}
 	return 0;
 bad:
-	return fail(err, errlen, -EINVAL, "learner_model_param.base_score is not a number: \"%.40s\"",
-		    json_string_value(v));
+	return fail(err, errlen, -EINVAL,
+	            "learner_model_param.base_score is not a number: \"%.40s\"",
+	            json_string_value(v));
 }
 
 /* The objective's ProbToMargin, in float as XGBoost computes it. */
@@ -232,15 +234,15 @@ static int base_to_margin(enum margin_kind k, float b, float *out, char *err, si
 	case PTM_LOGIT:
 		if (!(b > 0.0f && b < 1.0f))
 			return fail(err, errlen, -EINVAL,
-				    "base_score %g must be in (0, 1) for a logistic objective",
-				    (double)b);
+			            "base_score %g must be in (0, 1) for a logistic objective",
+			            (double)b);
 		*out = -logf(1.0f / b - 1.0f);
 		return 0;
 	case PTM_LOG:
 		if (!(b > 0.0f) || isinf(b))
 			return fail(err, errlen, -EINVAL,
-				    "base_score %g must be positive for a log-link objective",
-				    (double)b);
+			            "base_score %g must be positive for a log-link objective",
+			            (double)b);
 		*out = logf(b);
 		return 0;
 	case PTM_IDENTITY:
@@ -321,24 +323,24 @@ static int scratch_reserve(struct scratch *s, size_t n)
 }
 
 static json_t *tree_array(json_t *tree, const char *key, size_t n, size_t t, int *rc, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	json_t *a = json_object_get(tree, key);
 	if (!a || !json_is_array(a)) {
 		*rc = fail(err, errlen, -EINVAL, "tree %zu: %s is %s", t, key,
-			   a ? "not an array" : "missing");
+		           a ? "not an array" : "missing");
 		return NULL;
 	}
 	if (json_array_size(a) != n) {
 		*rc = fail(err, errlen, -EINVAL, "tree %zu: %s has %zu entries, num_nodes is %zu",
-			   t, key, json_array_size(a), n);
+		           t, key, json_array_size(a), n);
 		return NULL;
 	}
 	return a;
 }
 
 static int read_int_array(json_t *a, int64_t *out, size_t t, const char *key, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	size_t i;
 	json_t *v;
@@ -350,7 +352,7 @@ static int read_int_array(json_t *a, int64_t *out, size_t t, const char *key, ch
 			out[i] = json_is_true(v);
 		else
 			return fail(err, errlen, -EINVAL, "tree %zu: %s[%zu] is %s, not an integer",
-				    t, key, i, json_kind(v));
+			            t, key, i, json_kind(v));
 	}
 	return 0;
 }
@@ -359,22 +361,22 @@ static int read_int_array(json_t *a, int64_t *out, size_t t, const char *key, ch
 static int check_no_categories(json_t *tree, size_t n, size_t t, char *err, size_t errlen)
 {
 	static const char *const cats[] = {"categories", "categories_nodes", "categories_segments",
-					   "categories_sizes"};
+	                                   "categories_sizes"};
 	json_t *st = json_object_get(tree, "split_type");
 	if (st) {
 		if (!json_is_array(st) || json_array_size(st) != n)
 			return fail(err, errlen, -EINVAL,
-				    "tree %zu: split_type is not an array of num_nodes entries", t);
+			            "tree %zu: split_type is not an array of num_nodes entries", t);
 		size_t i;
 		json_t *v;
 		json_array_foreach(st, i, v)
 		{
 			if (!json_is_integer(v))
 				return fail(err, errlen, -EINVAL,
-					    "tree %zu: split_type[%zu] is not an integer", t, i);
+				            "tree %zu: split_type[%zu] is not an integer", t, i);
 			if (json_integer_value(v) != 0)
 				return fail(err, errlen, -ENOTSUP,
-					    "tree %zu: categorical splits are not supported", t);
+				            "tree %zu: categorical splits are not supported", t);
 		}
 	}
 	for (size_t k = 0; k < sizeof(cats) / sizeof(cats[0]); k++) {
@@ -383,11 +385,11 @@ static int check_no_categories(json_t *tree, size_t n, size_t t, char *err, size
 			continue;
 		if (!json_is_array(c))
 			return fail(err, errlen, -EINVAL, "tree %zu: %s is not an array", t,
-				    cats[k]);
+			            cats[k]);
 		if (json_array_size(c))
 			return fail(err, errlen, -ENOTSUP,
-				    "tree %zu: categorical splits are not supported (%s)", t,
-				    cats[k]);
+			            "tree %zu: categorical splits are not supported (%s)", t,
+			            cats[k]);
 	}
 	return 0;
 }
@@ -405,30 +407,30 @@ struct forest_build {
  * reachable from the root (XGBoost's pruned, "deleted" nodes) are dropped.
  */
 static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t num_feature,
-		    unsigned max_depth, float scale, bool scaled, char *err, size_t errlen)
+                    unsigned max_depth, float scale, bool scaled, char *err, size_t errlen)
 {
 	int rc = 0;
 	if (!json_is_object(tree))
 		return fail(err, errlen, -EINVAL, "tree %zu is not an object", t);
 	json_t *tp = json_object_get(tree, "tree_param");
 	if (!tp || !json_is_object(tp))
-		return fail(err, errlen, -EINVAL, "tree %zu: tree_param is missing or not an object",
-			    t);
+		return fail(err, errlen, -EINVAL,
+		            "tree %zu: tree_param is missing or not an object", t);
 	uint64_t n, slv = 0;
 	rc = param_uint(tp, "num_nodes", true, INT32_MAX, &n, "tree_param", err, errlen);
 	if (rc < 0)
 		return rc;
 	if (n == 0)
 		return fail(err, errlen, -EINVAL, "tree %zu has no nodes", t);
-	rc = param_uint(tp, "size_leaf_vector", false, UINT32_MAX, &slv, "tree_param", err,
-			errlen);
+	rc = param_uint(tp, "size_leaf_vector", false, UINT32_MAX, &slv, "tree_param", err, errlen);
 	if (rc < 0)
 		return rc;
 	/* 1.7 writes 0 and 2.x writes 1 for scalar leaves; more is a vector-leaf tree. */
 	if (slv > 1)
-		return fail(err, errlen, -ENOTSUP,
-			    "tree %zu: multi-target trees (size_leaf_vector %llu) are not supported",
-			    t, (unsigned long long)slv);
+		return fail(
+		    err, errlen, -ENOTSUP,
+		    "tree %zu: multi-target trees (size_leaf_vector %llu) are not supported", t,
+		    (unsigned long long)slv);
 	rc = check_no_categories(tree, n, t, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -454,20 +456,20 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		double d;
 		if (jsonx_number(v, &d) < 0)
 			return fail(err, errlen, -EINVAL,
-				    "tree %zu: split_conditions[%zu] is %s, not a number", t, i,
-				    json_kind(v));
+			            "tree %zu: split_conditions[%zu] is %s, not a number", t, i,
+			            json_kind(v));
 		s->cond[i] = (float)d;
 	}
 	json_array_foreach(ad, i, v)
 	{
 		if (json_is_boolean(v))
 			s->dl[i] = json_is_true(v);
-		else if (json_is_integer(v) && (json_integer_value(v) == 0 ||
-						json_integer_value(v) == 1))
+		else if (json_is_integer(v) &&
+		         (json_integer_value(v) == 0 || json_integer_value(v) == 1))
 			s->dl[i] = (uint8_t)json_integer_value(v);
 		else
-			return fail(err, errlen, -EINVAL, "tree %zu: default_left[%zu] is not 0 or 1",
-				    t, i);
+			return fail(err, errlen, -EINVAL,
+			            "tree %zu: default_left[%zu] is not 0 or 1", t, i);
 	}
 
 	if (fb->nnodes + n > MAX_TOTAL_NODES)
@@ -497,8 +499,8 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		if (l == -1) {
 			if (r != -1)
 				return fail(err, errlen, -EINVAL,
-					    "tree %zu: node %u has a right child but no left child",
-					    t, old);
+				            "tree %zu: node %u has a right child but no left child",
+				            t, old);
 			out->left = (uint32_t)(base + head - 1);
 			out->fid_dl = NODE_DEFAULT_LEFT;
 			out->threshold = NAN;
@@ -510,22 +512,22 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		}
 		if (l <= 0 || (uint64_t)l >= n || r <= 0 || (uint64_t)r >= n)
 			return fail(err, errlen, -EINVAL,
-				    "tree %zu: node %u has a child index out of range", t, old);
+			            "tree %zu: node %u has a child index out of range", t, old);
 		if (l == r || s->seen[l] || s->seen[r])
 			return fail(err, errlen, -EINVAL,
-				    "tree %zu: node %lld is reached twice (cycle or shared node)", t,
-				    (long long)(s->seen[l] || l == r ? l : r));
+			            "tree %zu: node %lld is reached twice (cycle or shared node)",
+			            t, (long long)(s->seen[l] || l == r ? l : r));
 		if (s->fid[old] < 0 || (uint64_t)s->fid[old] >= num_feature)
 			return fail(err, errlen, -EINVAL,
-				    "tree %zu: node %u splits on feature %lld, num_feature is %u", t,
-				    old, (long long)s->fid[old], num_feature);
+			            "tree %zu: node %u splits on feature %lld, num_feature is %u",
+			            t, old, (long long)s->fid[old], num_feature);
 		if (isnan(s->cond[old]))
-			return fail(err, errlen, -EINVAL, "tree %zu: node %u has a NaN split condition",
-				    t, old);
+			return fail(err, errlen, -EINVAL,
+			            "tree %zu: node %u has a NaN split condition", t, old);
 		uint32_t d = s->depth[old] + 1;
 		if (d > max_depth)
-			return fail(err, errlen, -EFBIG, "tree %zu is deeper than the limit of %u", t,
-				    max_depth);
+			return fail(err, errlen, -EFBIG, "tree %zu is deeper than the limit of %u",
+			            t, max_depth);
 		s->seen[l] = s->seen[r] = 1;
 		s->depth[l] = s->depth[r] = d;
 		out->left = (uint32_t)(base + tail);
@@ -542,56 +544,60 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 }
 
 static int load_trees(struct model *m, json_t *gb, bool dart, const struct model_limits *lim,
-		      char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
 	int rc = 0;
 	json_t *holder = gb;
 	if (dart) {
-		holder = get_member(gb, "gbtree", JSON_OBJECT, "gradient_booster", &rc, err, errlen);
+		holder =
+		    get_member(gb, "gbtree", JSON_OBJECT, "gradient_booster", &rc, err, errlen);
 		if (!holder)
 			return rc;
 	}
-	json_t *model = get_member(holder, "model", JSON_OBJECT, "gradient_booster", &rc, err,
-				   errlen);
+	json_t *model =
+	    get_member(holder, "model", JSON_OBJECT, "gradient_booster", &rc, err, errlen);
 	if (!model)
 		return rc;
 	json_t *trees = get_member(model, "trees", JSON_ARRAY, "model", &rc, err, errlen);
-	json_t *info = trees ? get_member(model, "tree_info", JSON_ARRAY, "model", &rc, err, errlen)
-			     : NULL;
-	json_t *param = info ? get_member(model, "gbtree_model_param", JSON_OBJECT, "model", &rc,
-					  err, errlen)
-			     : NULL;
+	json_t *info =
+	    trees ? get_member(model, "tree_info", JSON_ARRAY, "model", &rc, err, errlen) : NULL;
+	json_t *param =
+	    info ? get_member(model, "gbtree_model_param", JSON_OBJECT, "model", &rc, err, errlen)
+	         : NULL;
 	if (!param)
 		return rc;
 	size_t ntrees = json_array_size(trees);
 	if (ntrees > lim->max_trees)
 		return fail(err, errlen, -EFBIG, "model has %zu trees, the limit is %zu", ntrees,
-			    lim->max_trees);
+		            lim->max_trees);
 	uint64_t declared, slv = 0;
 	rc = param_uint(param, "num_trees", true, UINT32_MAX, &declared, "gbtree_model_param", err,
-			errlen);
+	                errlen);
 	if (rc < 0)
 		return rc;
 	if (declared != ntrees)
-		return fail(err, errlen, -EINVAL, "gbtree_model_param.num_trees is %llu but %zu trees",
-			    (unsigned long long)declared, ntrees);
+		return fail(err, errlen, -EINVAL,
+		            "gbtree_model_param.num_trees is %llu but %zu trees",
+		            (unsigned long long)declared, ntrees);
 	rc = param_uint(param, "size_leaf_vector", false, UINT32_MAX, &slv, "gbtree_model_param",
-			err, errlen);
+	                err, errlen);
 	if (rc < 0)
 		return rc;
 	if (slv > 1)
 		return fail(err, errlen, -ENOTSUP, "multi-target trees are not supported");
 	if (json_array_size(info) != ntrees)
 		return fail(err, errlen, -EINVAL, "tree_info has %zu entries for %zu trees",
-			    json_array_size(info), ntrees);
+		            json_array_size(info), ntrees);
 	json_t *wd = NULL;
 	if (dart) {
-		wd = get_member(gb, "weight_drop", JSON_ARRAY, "gradient_booster", &rc, err, errlen);
+		wd =
+		    get_member(gb, "weight_drop", JSON_ARRAY, "gradient_booster", &rc, err, errlen);
 		if (!wd)
 			return rc;
 		if (json_array_size(wd) != ntrees)
-			return fail(err, errlen, -EINVAL, "weight_drop has %zu entries for %zu trees",
-				    json_array_size(wd), ntrees);
+			return fail(err, errlen, -EINVAL,
+			            "weight_drop has %zu entries for %zu trees",
+			            json_array_size(wd), ntrees);
 	}
 
 	uint32_t G = m->num_group;
@@ -611,7 +617,7 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		if (!json_is_integer(gv) || json_integer_value(gv) < 0 ||
 		    json_integer_value(gv) >= (json_int_t)G) {
 			rc = fail(err, errlen, -EINVAL,
-				  "tree_info[%zu] is not an output group below num_group %u", t, G);
+			          "tree_info[%zu] is not an output group below num_group %u", t, G);
 			goto out;
 		}
 		group[t] = (uint32_t)json_integer_value(gv);
@@ -619,13 +625,14 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		if (wd) {
 			double d;
 			if (jsonx_number(json_array_get(wd, t), &d) < 0) {
-				rc = fail(err, errlen, -EINVAL, "weight_drop[%zu] is not a number", t);
+				rc = fail(err, errlen, -EINVAL, "weight_drop[%zu] is not a number",
+				          t);
 				goto out;
 			}
 			w = (float)d;
 		}
 		rc = add_tree(&fb, json_array_get(trees, t), t, m->num_feature, lim->max_depth, w,
-			      wd != NULL, err, errlen);
+		              wd != NULL, err, errlen);
 		if (rc < 0)
 			goto out;
 	}
@@ -669,16 +676,16 @@ static int load_linear(struct model *m, json_t *gb, char *err, size_t errlen)
 {
 	int rc = 0;
 	json_t *model = get_member(gb, "model", JSON_OBJECT, "gradient_booster", &rc, err, errlen);
-	json_t *w = model ? get_member(model, "weights", JSON_ARRAY, "model", &rc, err, errlen)
-			  : NULL;
+	json_t *w =
+	    model ? get_member(model, "weights", JSON_ARRAY, "model", &rc, err, errlen) : NULL;
 	if (!w)
 		return rc;
 	size_t want = ((size_t)m->num_feature + 1) * m->num_group;
 	if (json_array_size(w) != want)
 		return fail(err, errlen, -EINVAL,
-			    "gblinear weights has %zu entries, expected (num_feature + 1) * "
-			    "num_group = %zu",
-			    json_array_size(w), want);
+		            "gblinear weights has %zu entries, expected (num_feature + 1) * "
+		            "num_group = %zu",
+		            json_array_size(w), want);
 	m->linear_weights = malloc(want * sizeof(float));
 	if (!m->linear_weights)
 		return fail(err, errlen, -ENOMEM, "out of memory");
@@ -688,7 +695,8 @@ static int load_linear(struct model *m, json_t *gb, char *err, size_t errlen)
 	{
 		double d;
 		if (jsonx_number(v, &d) < 0)
-			return fail(err, errlen, -EINVAL, "gblinear weights[%zu] is not a number", i);
+			return fail(err, errlen, -EINVAL, "gblinear weights[%zu] is not a number",
+			            i);
 		m->linear_weights[i] = (float)d;
 	}
 	return 0;
@@ -708,7 +716,7 @@ static void model_free(struct model *m)
 }
 
 static int load_root(json_t *root, const struct model_limits *lim, struct model **out, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	int rc = 0;
 	if (!json_is_object(root))
@@ -716,19 +724,18 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 	json_t *learner = get_member(root, "learner", JSON_OBJECT, "model", &rc, err, errlen);
 	if (!learner)
 		return rc;
-	json_t *gb = get_member(learner, "gradient_booster", JSON_OBJECT, "learner", &rc, err,
-				errlen);
-	json_t *gbname = gb ? get_member(gb, "name", JSON_STRING, "gradient_booster", &rc, err,
-					 errlen)
-			    : NULL;
-	json_t *obj = gbname ? get_member(learner, "objective", JSON_OBJECT, "learner", &rc, err,
-					  errlen)
-			     : NULL;
-	json_t *objname = obj ? get_member(obj, "name", JSON_STRING, "objective", &rc, err, errlen)
-			      : NULL;
+	json_t *gb =
+	    get_member(learner, "gradient_booster", JSON_OBJECT, "learner", &rc, err, errlen);
+	json_t *gbname =
+	    gb ? get_member(gb, "name", JSON_STRING, "gradient_booster", &rc, err, errlen) : NULL;
+	json_t *obj =
+	    gbname ? get_member(learner, "objective", JSON_OBJECT, "learner", &rc, err, errlen)
+	           : NULL;
+	json_t *objname =
+	    obj ? get_member(obj, "name", JSON_STRING, "objective", &rc, err, errlen) : NULL;
 	json_t *lmp = objname ? get_member(learner, "learner_model_param", JSON_OBJECT, "learner",
-					   &rc, err, errlen)
-			      : NULL;
+	                                   &rc, err, errlen)
+	                      : NULL;
 	if (!lmp)
 		return rc;
 
@@ -747,23 +754,24 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 
 	uint64_t nfeat, nclass = 0, ntarget = 1;
 	if ((rc = param_uint(lmp, "num_feature", true, MAX_NUM_FEATURE, &nfeat,
-			     "learner_model_param", err, errlen)) < 0 ||
-	    (rc = param_uint(lmp, "num_class", false, MAX_NUM_CLASS, &nclass,
-			     "learner_model_param", err, errlen)) < 0 ||
-	    (rc = param_uint(lmp, "num_target", false, UINT32_MAX, &ntarget,
-			     "learner_model_param", err, errlen)) < 0)
+	                     "learner_model_param", err, errlen)) < 0 ||
+	    (rc = param_uint(lmp, "num_class", false, MAX_NUM_CLASS, &nclass, "learner_model_param",
+	                     err, errlen)) < 0 ||
+	    (rc = param_uint(lmp, "num_target", false, UINT32_MAX, &ntarget, "learner_model_param",
+	                     err, errlen)) < 0)
 		return rc;
 	if (nfeat == 0)
 		return fail(err, errlen, -EINVAL, "learner_model_param.num_feature is 0");
 	if (ntarget > 1)
 		return fail(err, errlen, -ENOTSUP,
-			    "multi-target models (num_target %llu) are not supported",
-			    (unsigned long long)ntarget);
+		            "multi-target models (num_target %llu) are not supported",
+		            (unsigned long long)ntarget);
 	if (od->multi && nclass == 0)
 		return fail(err, errlen, -EINVAL, "objective %s needs num_class", od->name);
 	if (!od->multi && nclass > 1)
-		return fail(err, errlen, -ENOTSUP, "num_class %llu with objective %s is not supported",
-			    (unsigned long long)nclass, od->name);
+		return fail(err, errlen, -ENOTSUP,
+		            "num_class %llu with objective %s is not supported",
+		            (unsigned long long)nclass, od->name);
 	json_t *bs = json_object_get(lmp, "base_score");
 	if (!bs)
 		return fail(err, errlen, -EINVAL, "missing learner_model_param.base_score");
@@ -803,9 +811,9 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 	    json_is_integer(json_array_get(ver, 0)) && json_is_integer(json_array_get(ver, 1)) &&
 	    json_is_integer(json_array_get(ver, 2)))
 		snprintf(m->version, sizeof(m->version), "%lld.%lld.%lld",
-			 (long long)json_integer_value(json_array_get(ver, 0)),
-			 (long long)json_integer_value(json_array_get(ver, 1)),
-			 (long long)json_integer_value(json_array_get(ver, 2)));
+		         (long long)json_integer_value(json_array_get(ver, 0)),
+		         (long long)json_integer_value(json_array_get(ver, 1)),
+		         (long long)json_integer_value(json_array_get(ver, 2)));
 	m->info.booster = m->booster;
 	m->info.objective = m->objective;
 	m->info.xgboost_version = m->version;
@@ -821,7 +829,7 @@ bad:
 }
 
 int model_load_buffer(const char *buf, size_t len, const struct model_limits *lim,
-		      struct model **out, char *err, size_t errlen)
+                      struct model **out, char *err, size_t errlen)
 {
 	struct model_limits l = {0};
 	if (lim)
@@ -837,7 +845,7 @@ int model_load_buffer(const char *buf, size_t len, const struct model_limits *li
 		return fail(err, errlen, -EINVAL, "no model data");
 	if (len > l.max_file_bytes)
 		return fail(err, errlen, -EFBIG, "model is %zu bytes, the limit is %zu", len,
-			    l.max_file_bytes);
+		            l.max_file_bytes);
 	size_t i = 0;
 	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
 		i++;
@@ -845,7 +853,7 @@ int model_load_buffer(const char *buf, size_t len, const struct model_limits *li
 		return fail(err, errlen, -EINVAL, "model file is empty");
 	if (buf[i] != '{')
 		return fail(err, errlen, -ENOTSUP,
-			    "not a JSON model: UBJSON and binary models are not supported");
+		            "not a JSON model: UBJSON and binary models are not supported");
 	/* UBJSON also opens with '{', then a length-type marker instead of a quoted key. */
 	for (i++; i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r');)
 		i++;
@@ -862,8 +870,8 @@ int model_load_buffer(const char *buf, size_t len, const struct model_limits *li
 	return rc;
 }
 
-int model_load_file(const char *path, const struct model_limits *lim, struct model **out,
-		    char *err, size_t errlen)
+int model_load_file(const char *path, const struct model_limits *lim, struct model **out, char *err,
+                    size_t errlen)
 {
 	size_t max = lim && lim->max_file_bytes ? lim->max_file_bytes : DEFAULT_MAX_FILE_BYTES;
 	*out = NULL;
@@ -885,7 +893,7 @@ int model_load_file(const char *path, const struct model_limits *lim, struct mod
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
 		return fail(err, errlen, -EFBIG, "%s: %lld bytes, the limit is %zu", path,
-			    (long long)st.st_size, max);
+		            (long long)st.st_size, max);
 	}
 	/* One spare byte tells a file that grew past the limit after fstat(). */
 	size_t cap = (size_t)st.st_size + 1, len = 0;
@@ -900,7 +908,7 @@ int model_load_file(const char *path, const struct model_limits *lim, struct mod
 				free(buf);
 				close(fd);
 				return fail(err, errlen, -EFBIG, "%s: larger than the limit of %zu",
-					    path, max);
+				            path, max);
 			}
 			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			char *p = realloc(buf, ncap);
@@ -978,7 +986,7 @@ static inline uint32_t step(const struct node *nodes, uint32_t at, const float *
  * advance together, but each row's leaves are added in file order, XGBoost's order.
  */
 static void block_group_margin(const struct model *m, const float *rows, size_t n, uint32_t g,
-			       float *acc)
+                               float *acc)
 {
 	size_t F = m->num_feature;
 	float base = m->base_margin[g];
@@ -1003,13 +1011,17 @@ static void block_group_margin(const struct model *m, const float *rows, size_t 
 	size_t per_chunk = n >= LANES ? 1 : LANES / n;
 	uint32_t at[LANES];
 	if (n == 1) {
+		/* One row, the latency case: a plain walk whose direction is branch-free and
+		 * whose end is predicted lets the CPU run ahead into the next trees. Only leaves
+		 * have a NaN threshold (split thresholds are never NaN, see add_tree()). */
 		float a = acc[0];
 		for (; t < end; t++) {
 			const struct node *nd = &nodes[m->roots[t]];
 			while (!isnan(nd->threshold)) {
 				uint32_t fd = nd->fid_dl;
 				float v = rows[fd & NODE_FID_MASK];
-				uint32_t right = (fd & NODE_DEFAULT_LEFT) ? (v >= nd->threshold) : !(v < nd->threshold);
+				uint32_t right = (fd & NODE_DEFAULT_LEFT) ? (v >= nd->threshold)
+				                                          : !(v < nd->threshold);
 				nd = &nodes[nd->left + right];
 			}
 			a += nd->leaf;
@@ -1097,7 +1109,7 @@ static void transform_rows(const struct model *m, const float *in, size_t n, flo
 }
 
 void model_predict(const struct model *m, const float *rows, size_t nrows, float *margin,
-		   float *predict)
+                   float *predict)
 {
 	if (!m || !rows || (!margin && !predict))
 		return;

@@ -1,10 +1,13 @@
 /* repo.c: the set of served models, swapped atomically and reference counted. */
 #include "repo.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <nettle/sha2.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +26,15 @@
 /* Guards current and every published set's refs. Held only for a few instructions. */
 static pthread_mutex_t repo_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct repo_set *current;
+/* The last build's repository index (a JSON array); also guarded by repo_lock. */
+static json_t *last_index;
 
 int repo_init(void)
 {
 	pthread_mutex_lock(&repo_lock);
 	current = NULL;
+	json_decref(last_index);
+	last_index = NULL;
 	pthread_mutex_unlock(&repo_lock);
 	return 0;
 }
@@ -35,6 +42,10 @@ int repo_init(void)
 void repo_fini(void)
 {
 	repo_publish(NULL);
+	pthread_mutex_lock(&repo_lock);
+	json_decref(last_index);
+	last_index = NULL;
+	pthread_mutex_unlock(&repo_lock);
 }
 
 static void entry_clear(struct repo_entry *e)
@@ -42,6 +53,7 @@ static void entry_clear(struct repo_entry *e)
 	free(e->name);
 	free(e->version);
 	free(e->path);
+	free(e->golden);
 	model_unref(e->model);
 	memset(e, 0, sizeof(*e));
 }
@@ -157,9 +169,168 @@ static void sha256_hex(const char *buf, size_t len, char out[65])
 	out[64] = '\0';
 }
 
-/* Checks m against the golden set of cm. 0 or -errno with a reason. */
-static int check_golden(const struct conf_model *cm, const struct model *m, char *err,
-                        size_t errlen)
+/* Versions are positive integers as text; anything else sorts lowest. */
+static unsigned long long version_num(const char *v)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end || errno || *v == '-')
+		return 0;
+	return n;
+}
+
+/* ---- roots: where model files may come from ---- */
+
+/* True when real (a realpath) is root itself or below it, component-wise. */
+static bool path_inside(const char *real, const char *root)
+{
+	size_t n = strlen(root);
+
+	if (n == 1 && root[0] == '/')
+		return real[0] == '/';
+	return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+/* What one build works with and produces. */
+struct build {
+	const struct conf *c;
+	const struct repo_build_opts *o;
+	char **roots; /* realpath of each configured root that exists */
+	size_t n_roots;
+	bool *pin_used;
+	struct repo_entry *v; /* the new set's entries */
+	size_t n, cap;
+	json_t *index;      /* this build's rows */
+	json_t *prev_index; /* the last build's, for models copied unchanged */
+	int first;          /* first error of a model that has nothing to serve */
+	bool oom;
+};
+
+static void build_free(struct build *b)
+{
+	for (size_t i = 0; i < b->n_roots; i++)
+		free(b->roots[i]);
+	free(b->roots);
+	free(b->pin_used);
+	for (size_t i = 0; i < b->n; i++)
+		entry_clear(&b->v[i]);
+	free(b->v);
+	json_decref(b->index);
+	json_decref(b->prev_index);
+}
+
+static int resolve_roots(struct build *b)
+{
+	const struct conf *c = b->c;
+
+	if (!c->n_repository)
+		return 0;
+	b->roots = calloc(c->n_repository, sizeof(*b->roots));
+	if (!b->roots)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_repository; i++) {
+		char *r = realpath(c->repository[i], NULL);
+
+		/* A missing root holds nothing; a file under it cannot exist either. */
+		if (!r) {
+			if (errno == ENOMEM)
+				return -ENOMEM;
+			log_debug("repository root %s: %s", c->repository[i], strerror(errno));
+			continue;
+		}
+		b->roots[b->n_roots++] = r;
+	}
+	return 0;
+}
+
+/*
+ * The path to open for a file the configuration points at: when roots are configured it
+ * must resolve inside one of them, and the resolved path is what gets opened, so a
+ * symlink swapped after the check cannot lead elsewhere. 0 or -errno with a reason.
+ */
+static int confine(const struct build *b, const char *path, bool exempt, char **open_path,
+                   char *err, size_t errlen)
+{
+	char *real;
+
+	*open_path = NULL;
+	if (exempt || !b->c->n_repository) {
+		*open_path = strdup(path);
+		if (!*open_path) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	real = realpath(path, NULL);
+	if (!real) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return r;
+	}
+	for (size_t i = 0; i < b->n_roots; i++) {
+		if (path_inside(real, b->roots[i])) {
+			*open_path = real;
+			return 0;
+		}
+	}
+	if (strcmp(real, path) != 0)
+		snprintf(err, errlen, "%s (%s) is outside the configured repository roots", path,
+		         real);
+	else
+		snprintf(err, errlen, "%s is outside the configured repository roots", path);
+	free(real);
+	return -EPERM;
+}
+
+/* ---- the repository index ---- */
+
+/* Adds a row; a version seen twice keeps its first row unless the new one is READY. */
+static void index_add(struct build *b, const char *name, const char *version, const char *reason)
+{
+	const char *state = reason ? "UNAVAILABLE" : "READY";
+	size_t i;
+	json_t *row, *it;
+
+	json_array_foreach(b->index, i, it)
+	{
+		if (strcmp(json_string_value(json_object_get(it, "name")), name) != 0 ||
+		    strcmp(json_string_value(json_object_get(it, "version")), version) != 0)
+			continue;
+		if (reason)
+			return;
+		if (json_object_set_new(it, "state", json_string(state)) < 0 ||
+		    json_object_set_new(it, "reason", json_string("")) < 0)
+			b->oom = true;
+		return;
+	}
+	row = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "version", version, "state", state,
+	                "reason", reason ? reason : "");
+	if (!row || json_array_append_new(b->index, row) < 0)
+		b->oom = true;
+}
+
+/* ---- one candidate file ---- */
+
+/* A file that may become a served version. */
+struct cand {
+	const struct conf_model *cm;
+	const char *version;
+	const char *path;   /* the model file, as configured or found */
+	const char *golden; /* its golden set, or NULL */
+	const char *sha256; /* required digest (pins), or NULL */
+	bool pinned;        /* a snapshot in the state dir: exempt from the roots */
+};
+
+/* Checks m against a golden set. 0 or -errno with a reason. */
+static int check_golden(const char *path, const char *shown, double tolerance,
+                        const struct model *m, char *err, size_t errlen)
 {
 	struct golden g;
 	char why[512];
@@ -168,123 +339,683 @@ static int check_golden(const struct conf_model *cm, const struct model *m, char
 
 	memset(&g, 0, sizeof(g));
 	why[0] = '\0';
-	r = golden_load(cm->golden, &g, why, sizeof(why));
+	r = golden_load(path, &g, why, sizeof(why));
 	if (r < 0) {
 		snprintf(err, errlen, "golden set: %s", why); /* why names the file */
 		return r;
 	}
-	r = golden_check(&g, m, cm->tolerance, &max_diff, why, sizeof(why));
+	r = golden_check(&g, m, tolerance, &max_diff, why, sizeof(why));
 	golden_free(&g);
 	if (r < 0)
-		snprintf(err, errlen, "golden set %s does not match: %s", cm->golden, why);
+		snprintf(err, errlen, "golden set %s does not match: %s", shown, why);
 	return r;
 }
 
-/* Loads and validates one configured model into e. 0 or -errno with a reason. */
-static int load_entry(const struct conf_model *cm, struct repo_entry *e, char *err, size_t errlen)
+/* The served entry a candidate can reuse: same model, same file, same bytes. */
+static const struct repo_entry *reusable(const struct build *b, const struct cand *k,
+                                         const char *sha256)
+{
+	const struct repo_set *cur = b->o ? b->o->current : NULL;
+
+	if (!cur)
+		return NULL;
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct repo_entry *e = &cur->v[i];
+
+		if (e->model && e->name && strcmp(e->name, k->cm->name) == 0 && e->path &&
+		    strcmp(e->path, k->path) == 0 && strcmp(e->sha256, sha256) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Loads and validates k into e. *hashed is set once the file's sha256 is in e (for the
+ * refusal's log line). 0 or -errno with a reason.
+ */
+static int load_cand(const struct build *b, const struct cand *k, struct repo_entry *e,
+                     bool *hashed, char *err, size_t errlen)
 {
 	struct model_limits lim = {.max_file_bytes = REPO_MAX_FILE_BYTES};
+	const struct repo_entry *old;
 	const struct model_info *info;
 	char why[512];
-	char *buf = NULL;
+	char *open_path = NULL, *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	e->name = strdup(cm->name ? cm->name : "");
-	e->version = strdup(cm->version ? cm->version : "1");
-	e->path = strdup(cm->path ? cm->path : "");
-	if (!e->name || !e->version || !e->path) {
+	*hashed = false;
+	e->name = strdup(k->cm->name);
+	e->version = strdup(k->version);
+	e->path = strdup(k->path);
+	e->golden = k->golden ? strdup(k->golden) : NULL;
+	if (!e->name || !e->version || !e->path || (k->golden && !e->golden)) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	r = confine(b, k->path, k->pinned, &open_path, err, errlen);
+	if (r < 0)
+		return r;
 	/* Hash and parse one buffer, so a file replaced meanwhile cannot make them disagree. */
-	r = read_file(e->path, &buf, &len, err, errlen);
+	r = read_file(open_path, &buf, &len, err, errlen);
+	free(open_path);
 	if (r < 0)
 		return r;
 	sha256_hex(buf, len, e->sha256);
-	why[0] = '\0';
-	r = model_load_buffer(buf, len, &lim, &e->model, why, sizeof(why));
-	free(buf);
-	if (r < 0) {
-		e->model = NULL;
-		snprintf(err, errlen, "%s: %s", e->path, why);
-		return r;
+	*hashed = true;
+	if (k->sha256 && strcmp(k->sha256, e->sha256) != 0) {
+		free(buf);
+		snprintf(err, errlen,
+		         "snapshot changed since it was marked good: %s has sha256 %s, expected %s",
+		         k->path, e->sha256, k->sha256);
+		return -ESTALE;
+	}
+	old = reusable(b, k, e->sha256);
+	if (old) {
+		free(buf);
+		e->model = model_ref(old->model);
+	} else {
+		why[0] = '\0';
+		r = model_load_buffer(buf, len, &lim, &e->model, why, sizeof(why));
+		free(buf);
+		if (r < 0) {
+			e->model = NULL;
+			snprintf(err, errlen, "%s: %s", k->path, why);
+			return r;
+		}
 	}
 	info = model_get_info(e->model);
 	e->num_feature = info->num_feature;
-	if (cm->num_feature > 0 && (size_t)cm->num_feature != info->num_feature) {
+	if (k->cm->num_feature > 0 && (size_t)k->cm->num_feature != info->num_feature) {
 		snprintf(err, errlen, "num_feature is pinned to %ld but %s has %zu features",
-		         cm->num_feature, e->path, info->num_feature);
+		         k->cm->num_feature, k->path, info->num_feature);
 		return -EINVAL;
 	}
-	if (cm->golden)
-		return check_golden(cm, e->model, err, errlen);
+	/* The same bytes already passed this very golden set. */
+	if (!k->golden || (old && same_str(old->golden, k->golden)))
+		return 0;
+	r = confine(b, k->golden, k->pinned, &open_path, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "golden set: %s", why);
+		return r;
+	}
+	r = check_golden(open_path, k->golden, k->cm->tolerance, e->model, err, errlen);
+	free(open_path);
+	return r;
+}
+
+/* Appends an empty entry to the new set. */
+static struct repo_entry *new_entry(struct build *b)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 4;
+		struct repo_entry *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		b->v = v;
+		b->cap = cap;
+	}
+	memset(&b->v[b->n], 0, sizeof(b->v[b->n]));
+	return &b->v[b->n++];
+}
+
+/*
+ * Tries one candidate: on success it is the last entry of the set and READY in the index;
+ * otherwise it is refused in the log and the index. Returns 0 or -errno.
+ */
+static int try_cand(struct build *b, const struct cand *k)
+{
+	struct repo_entry *e = new_entry(b);
+	char err[1536];
+	bool hashed = false;
+	int r;
+
+	if (!e) {
+		b->oom = true;
+		return -ENOMEM;
+	}
+	err[0] = '\0';
+	r = load_cand(b, k, e, &hashed, err, sizeof(err));
+	if (r < 0) {
+		struct log_field f[] = {
+		    {"MODEL", k->cm->name},
+		    {"MODEL_VERSION", k->version},
+		    {"MODEL_PATH", k->path},
+		    {"MODEL_SHA256", e->sha256},
+		};
+
+		log_fields(LOG_LVL_ERR, f, hashed ? 4 : 3, "refusing model %s version %s: %s",
+		           k->cm->name, k->version, err);
+		index_add(b, k->cm->name, k->version, err);
+		entry_clear(e);
+		b->n--;
+		if (r == -ENOMEM)
+			b->oom = true;
+		return r;
+	}
+	{
+		const struct model_info *info = model_get_info(e->model);
+		struct log_field f[] = {
+		    {"MODEL", e->name},
+		    {"MODEL_VERSION", e->version},
+		    {"MODEL_SHA256", e->sha256},
+		    {"MODEL_PATH", e->path},
+		};
+
+		log_fields(LOG_LVL_INFO, f, 4,
+		           "loaded model %s version %s (%s, %zu features, %zu trees%s)", e->name,
+		           e->version, info->objective ? info->objective : "?", info->num_feature,
+		           info->num_trees, e->golden ? ", golden set matched" : "");
+	}
+	index_add(b, e->name, e->version, NULL);
 	return 0;
 }
 
-int repo_build(const struct conf *c, struct repo_set **out)
+/* ---- versions in the repository ---- */
+
+/* A version directory name: a positive integer, no leading zeros, at most INT32_MAX. */
+static bool parse_version(const char *s, unsigned long *out)
 {
+	size_t n = strspn(s, "0123456789");
+	unsigned long v = 0;
+
+	if (n == 0 || n > 10 || s[n] != '\0' || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	if (v > 2147483647UL)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The versions under dir, highest first. 0 or -errno with a reason. */
+static int list_versions(const char *dir, unsigned long **out, size_t *n, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned long *v = NULL;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		unsigned long num;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!parse_version(de->d_name, &num) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			log_debug("ignoring %s/%s: not a version directory (a positive integer)",
+			          dir, de->d_name);
+			continue;
+		}
+		if (*n == cap) {
+			unsigned long *nv;
+
+			cap = cap ? 2 * cap : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[(*n)++] = num;
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_desc);
+	*out = v;
+	return 0;
+}
+
+/* The first root with a directory for name, as a malloc'd path; NULL when none. */
+static char *find_model_dir(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_repository; i++) {
+		struct stat st;
+		char *dir;
+
+		if (asprintf(&dir, "%s/%s", c->repository[i], name) < 0)
+			return NULL;
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return dir;
+		free(dir);
+	}
+	return NULL;
+}
+
+/* Refuses a model as a whole (no candidate to try) in the log and the index. */
+static void refuse_model(struct build *b, const struct conf_model *cm, const char *err)
+{
+	struct log_field f[] = {
+	    {"MODEL", cm->name},
+	    {"MODEL_VERSION", cm->version},
+	};
+
+	log_fields(LOG_LVL_ERR, f, 2, "refusing model %s version %s: %s", cm->name, cm->version,
+	           err);
+	index_add(b, cm->name, cm->version, err);
+}
+
+static bool is_latest(const struct conf_model *cm)
+{
+	return strcmp(cm->version, "latest") == 0;
+}
+
+/* Serves cm from the repository. 0 or -errno (nothing served). */
+static int build_from_repository(struct build *b, const struct conf_model *cm)
+{
+	char *dir = find_model_dir(b->c, cm->name);
+	unsigned long *vers = NULL;
+	size_t n = 0, i;
+	char err[1024], served[16] = "";
+	int r = 0, first = 0;
+
+	if (!dir) {
+		snprintf(err, sizeof(err), "no directory %s in the repository roots", cm->name);
+		refuse_model(b, cm, err);
+		return -ENOENT;
+	}
+	r = list_versions(dir, &vers, &n, err, sizeof(err));
+	if (r == 0 && n == 0) {
+		snprintf(err, sizeof(err), "no version directories in %s", dir);
+		r = -ENOENT;
+	}
+	if (r < 0) {
+		refuse_model(b, cm, err);
+		free(dir);
+		return r;
+	}
+	for (i = 0; i < n; i++) {
+		char version[16], *path = NULL, *golden = NULL;
+		struct cand k = {.cm = cm};
+		struct stat st;
+
+		snprintf(version, sizeof(version), "%lu", vers[i]);
+		if (!is_latest(cm) && strcmp(version, cm->version) != 0)
+			continue;
+		if (asprintf(&path, "%s/%s/model.json", dir, version) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (cm->golden) {
+			golden = strdup(cm->golden);
+		} else if (asprintf(&golden, "%s/%s/golden.json", dir, version) < 0) {
+			golden = NULL;
+		} else if (stat(golden, &st) < 0 && errno == ENOENT) {
+			free(golden);
+			golden = NULL;
+		}
+		k.version = version;
+		k.path = path;
+		k.golden = golden;
+		r = try_cand(b, &k);
+		free(path);
+		free(golden);
+		if (r == 0) {
+			snprintf(served, sizeof(served), "%s", version);
+			break;
+		}
+		if (!first)
+			first = r;
+		if (r == -ENOMEM)
+			break;
+	}
+	/* Every version seen is in the index, those not tried with why not. */
+	for (size_t j = 0; j < n; j++) {
+		char version[16];
+
+		snprintf(version, sizeof(version), "%lu", vers[j]);
+		if (!is_latest(cm) && strcmp(version, cm->version) != 0)
+			snprintf(err, sizeof(err), "version %s is pinned", cm->version);
+		else if (served[0] && j > i)
+			snprintf(err, sizeof(err), "superseded by version %s", served);
+		else
+			continue;
+		index_add(b, cm->name, version, err);
+	}
+	if (!served[0] && !first) {
+		/* A pinned version that is not there. */
+		snprintf(err, sizeof(err), "version %s not found in %s", cm->version, dir);
+		refuse_model(b, cm, err);
+		first = -ENOENT;
+	}
+	free(vers);
+	free(dir);
+	if (r == -ENOMEM)
+		return r;
+	return served[0] ? 0 : first;
+}
+
+/* ---- one configured model ---- */
+
+static const struct repo_pin *find_pin(struct build *b, const struct conf_model *cm)
+{
+	const struct repo_build_opts *o = b->o;
+	const struct repo_pin *any = NULL;
+	size_t any_i = 0;
+
+	if (!o || !o->pins)
+		return NULL;
+	for (size_t i = 0; i < o->n_pins; i++) {
+		const struct repo_pin *p = &o->pins[i];
+
+		if (b->pin_used[i] || !p->name || strcmp(p->name, cm->name) != 0)
+			continue;
+		if (p->version && strcmp(p->version, cm->version) == 0) {
+			b->pin_used[i] = true;
+			return p;
+		}
+		if (!any) {
+			any = p;
+			any_i = i;
+		}
+	}
+	/* "latest" (or a changed pin) matches the snapshot of whatever was served. */
+	if (any)
+		b->pin_used[any_i] = true;
+	return any;
+}
+
+/* True when another entry of cm's name asks for exactly this version. */
+static bool claimed_elsewhere(const struct conf *c, const struct conf_model *cm,
+                              const char *version)
+{
+	for (size_t i = 0; i < c->n_models; i++) {
+		const struct conf_model *m = &c->models[i];
+
+		if (m != cm && strcmp(m->name, cm->name) == 0 && strcmp(m->version, version) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The entry of current that cm served, if any. */
+static const struct repo_entry *current_of(const struct build *b, const struct conf_model *cm)
+{
+	const struct repo_set *cur = b->o ? b->o->current : NULL;
+	const struct repo_entry *best = NULL;
+
+	if (!cur)
+		return NULL;
+	if (!is_latest(cm))
+		return repo_find(cur, cm->name, cm->version);
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct repo_entry *e = &cur->v[i];
+
+		if (!e->name || strcmp(e->name, cm->name) != 0 ||
+		    claimed_elsewhere(b->c, cm, e->version))
+			continue;
+		if (!best || version_num(e->version) > version_num(best->version))
+			best = e;
+	}
+	return best;
+}
+
+static int copy_entry(struct repo_entry *dst, const struct repo_entry *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->name = strdup(src->name);
+	dst->version = strdup(src->version);
+	dst->path = src->path ? strdup(src->path) : NULL;
+	dst->golden = src->golden ? strdup(src->golden) : NULL;
+	memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
+	dst->num_feature = src->num_feature;
+	dst->model = model_ref(src->model);
+	if (!dst->name || !dst->version || (src->path && !dst->path) ||
+	    (src->golden && !dst->golden)) {
+		entry_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int keep_entry(struct build *b, const struct repo_entry *src)
+{
+	struct repo_entry *e = new_entry(b);
+
+	if (!e || copy_entry(e, src) < 0) {
+		if (e)
+			b->n--;
+		b->oom = true;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Builds the entry for one configured model, falling back to its current version. */
+static void build_model(struct build *b, const struct conf_model *cm)
+{
+	const struct repo_pin *pin = find_pin(b, cm);
+	const struct repo_entry *old;
+	int r;
+
+	if (pin) {
+		struct cand k = {
+		    .cm = cm,
+		    .version = pin->version ? pin->version : cm->version,
+		    .path = pin->path,
+		    .golden = pin->golden,
+		    .sha256 = pin->sha256,
+		    .pinned = true,
+		};
+
+		if (!pin->path) {
+			refuse_model(b, cm, "the pin names no file");
+			r = -EINVAL;
+		} else {
+			r = try_cand(b, &k);
+		}
+	} else if (cm->path) {
+		struct cand k = {
+		    .cm = cm, .version = cm->version, .path = cm->path, .golden = cm->golden};
+
+		r = try_cand(b, &k);
+	} else {
+		r = build_from_repository(b, cm);
+	}
+	if (r == 0 || r == -ENOMEM)
+		return;
+	old = current_of(b, cm);
+	if (old && keep_entry(b, old) == 0) {
+		struct log_field f[] = {
+		    {"MODEL", old->name},
+		    {"MODEL_VERSION", old->version},
+		    {"MODEL_SHA256", old->sha256},
+		};
+
+		log_fields(LOG_LVL_WARN, f, 3,
+		           "model %s: nothing new passed validation, keeping version %s", old->name,
+		           old->version);
+		index_add(b, old->name, old->version, NULL);
+		return;
+	}
+	if (!b->first)
+		b->first = r;
+}
+
+/* Copies name's entries and index rows from the current set: an untouched model. */
+static void copy_model(struct build *b, const char *name)
+{
+	const struct repo_set *cur = b->o->current;
+	size_t i;
+	json_t *it;
+	bool rows = false;
+
+	/* Several entries may share a name: copy once. */
+	json_array_foreach(b->index, i, it)
+	{
+		if (strcmp(json_string_value(json_object_get(it, "name")), name) == 0)
+			return;
+	}
+	for (size_t j = 0; j < b->n; j++)
+		if (strcmp(b->v[j].name, name) == 0)
+			return;
+	json_array_foreach(b->prev_index, i, it)
+	{
+		if (strcmp(json_string_value(json_object_get(it, "name")), name) != 0)
+			continue;
+		rows = true;
+		if (json_array_append(b->index, it) < 0)
+			b->oom = true;
+	}
+	for (i = 0; i < cur->n; i++) {
+		if (!cur->v[i].name || strcmp(cur->v[i].name, name) != 0)
+			continue;
+		if (keep_entry(b, &cur->v[i]) < 0)
+			return;
+		if (!rows)
+			index_add(b, name, cur->v[i].version, NULL);
+	}
+}
+
+/* Leaves name out; its current versions show as unloaded. */
+static void drop_model(struct build *b, const char *name)
+{
+	const struct repo_set *cur = b->o->current;
+
+	for (size_t i = 0; cur && i < cur->n; i++)
+		if (cur->v[i].name && strcmp(cur->v[i].name, name) == 0)
+			index_add(b, name, cur->v[i].version, "unloaded");
+}
+
+static bool configured(const struct conf *c, const char *name)
+{
+	return conf_find_model(c, name) != NULL;
+}
+
+static bool in_set(const struct repo_set *s, const char *name)
+{
+	return s && repo_find(s, name, NULL) != NULL;
+}
+
+/* Keeps one entry per (name, version): two config entries may land on the same version. */
+static void dedupe(struct build *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		for (size_t j = i + 1; j < b->n;) {
+			if (strcmp(b->v[i].name, b->v[j].name) != 0 ||
+			    strcmp(b->v[i].version, b->v[j].version) != 0) {
+				j++;
+				continue;
+			}
+			log_notice("model %s version %s is configured twice; serving it once",
+			           b->v[j].name, b->v[j].version);
+			entry_clear(&b->v[j]);
+			memmove(&b->v[j], &b->v[j + 1], (b->n - j - 1) * sizeof(b->v[j]));
+			b->n--;
+		}
+	}
+}
+
+int repo_build(const struct conf *c, const struct repo_build_opts *o, struct repo_set **out)
+{
+	const struct repo_set *cur = o ? o->current : NULL;
+	struct build b;
 	struct repo_set *s;
-	int first = 0;
+	int r;
 
 	*out = NULL;
 	if (!c)
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (o && o->only && !configured(c, o->only))
+		return -ENOENT;
+	if (o && o->drop && !(cur ? in_set(cur, o->drop) : configured(c, o->drop)))
+		return -ENOENT;
+	memset(&b, 0, sizeof(b));
+	b.c = c;
+	b.o = o;
+	b.index = json_array();
+	if (!b.index)
 		return -ENOMEM;
-	if (c->n_models) {
-		s->v = calloc(c->n_models, sizeof(*s->v));
-		if (!s->v) {
-			free(s);
+	if (o && o->n_pins) {
+		b.pin_used = calloc(o->n_pins, sizeof(*b.pin_used));
+		if (!b.pin_used) {
+			build_free(&b);
 			return -ENOMEM;
 		}
 	}
-	s->n = c->n_models;
+	pthread_mutex_lock(&repo_lock);
+	b.prev_index = last_index ? json_deep_copy(last_index) : json_array();
+	pthread_mutex_unlock(&repo_lock);
+	r = resolve_roots(&b);
+	if (r < 0 || !b.prev_index) {
+		build_free(&b);
+		return r < 0 ? r : -ENOMEM;
+	}
 	/* Every model is tried, so one reload reports every problem, not only the first. */
-	for (size_t i = 0; i < c->n_models; i++) {
+	for (size_t i = 0; i < c->n_models && !b.oom; i++) {
 		const struct conf_model *cm = &c->models[i];
-		struct repo_entry *e = &s->v[i];
-		char err[1024];
-		int r;
 
-		err[0] = '\0';
-		r = load_entry(cm, e, err, sizeof(err));
-		if (r < 0) {
-			struct log_field f[] = {
-			    {"MODEL", cm->name ? cm->name : ""},
-			    {"MODEL_VERSION", cm->version ? cm->version : "1"},
-			    {"MODEL_PATH", cm->path ? cm->path : ""},
-			};
-
-			log_fields(LOG_LVL_ERR, f, 3, "refusing model %s version %s: %s",
-			           f[0].value, f[1].value, err);
-			if (!first)
-				first = r;
-			continue;
-		}
-		{
-			const struct model_info *info = model_get_info(e->model);
-			struct log_field f[] = {
-			    {"MODEL", e->name},
-			    {"MODEL_VERSION", e->version},
-			    {"MODEL_SHA256", e->sha256},
-			    {"MODEL_PATH", e->path},
-			};
-
-			log_fields(LOG_LVL_INFO, f, 4,
-			           "loaded model %s version %s (%s, %zu features, %zu trees%s)",
-			           e->name, e->version, info->objective ? info->objective : "?",
-			           info->num_feature, info->num_trees,
-			           cm->golden ? ", golden set matched" : "");
-		}
+		if (o && o->drop && strcmp(cm->name, o->drop) == 0)
+			drop_model(&b, cm->name);
+		/* An unload or a single load leaves every other model as it is served. */
+		else if (cur && ((o->only && strcmp(cm->name, o->only) != 0) || o->drop))
+			copy_model(&b, cm->name);
+		else
+			build_model(&b, cm);
 	}
-	if (first) {
-		repo_set_free(s);
-		return first;
+	dedupe(&b);
+	if (b.oom) {
+		build_free(&b);
+		return -ENOMEM;
 	}
+	pthread_mutex_lock(&repo_lock);
+	json_decref(last_index);
+	last_index = b.index;
+	pthread_mutex_unlock(&repo_lock);
+	b.index = NULL;
+	if (b.first) {
+		r = b.first;
+		build_free(&b);
+		return r;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		build_free(&b);
+		return -ENOMEM;
+	}
+	s->v = b.v;
+	s->n = b.n;
+	b.v = NULL;
+	b.n = 0;
+	build_free(&b);
 	*out = s;
 	return 0;
+}
+
+char *repo_index_json(void)
+{
+	char *text;
+
+	pthread_mutex_lock(&repo_lock);
+	text = last_index ? json_dumps(last_index, JSON_COMPACT) : strdup("[]");
+	pthread_mutex_unlock(&repo_lock);
+	return text;
 }
 
 void repo_publish(struct repo_set *s)
@@ -327,21 +1058,6 @@ void repo_release(struct repo_set *s)
 	pthread_mutex_unlock(&repo_lock);
 	if (drop)
 		repo_set_free(s);
-}
-
-/* Versions are positive integers as text; anything else sorts lowest. */
-static unsigned long long version_num(const char *v)
-{
-	char *end;
-	unsigned long long n;
-
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (*end || errno || *v == '-')
-		return 0;
-	return n;
 }
 
 const struct repo_entry *repo_find(const struct repo_set *s, const char *name, const char *version)

@@ -11,8 +11,9 @@ struct model;
 struct repo_entry {
 	char *name;
 	char *version;
-	char *path;
-	char sha256[65];        /* of the model file, hex */
+	char *path;             /* the model file it was loaded from */
+	char *golden;           /* its golden set, NULL when none */
+	char sha256[65];        /* of the model file's bytes as loaded, hex */
 	struct model *model;
 	size_t num_feature;     /* served input width */
 };
@@ -29,13 +30,42 @@ int repo_init(void);
 /* Drops the current set. */
 void repo_fini(void);
 
+/* Serve exactly this file for a model (rollback to a last-known-good snapshot). */
+struct repo_pin {
+	const char *name;
+	const char *version;
+	const char *path;   /* snapshot of the model file */
+	const char *golden; /* snapshot of its golden set, or NULL */
+	const char *sha256; /* expected sha256 of path; a different file is refused */
+};
+
+/* How a rebuild relates to what is served now. All fields may be zero/NULL. */
+struct repo_build_opts {
+	const struct repo_set *current; /* a model that fails keeps its version from here */
+	const struct repo_pin *pins;    /* these models are served from the pinned files */
+	size_t n_pins;
+	const char *only; /* rebuild only this model; the others are copied from current */
+	const char *drop; /* leave this model out (repository unload) */
+};
+
 /*
- * Loads and validates every model of c (parse, structure, pinned width, golden set)
- * into a new set. Nothing is swapped: the caller publishes with repo_publish().
- * Every failure is logged with MODEL=, MODEL_VERSION= fields; returns 0 when all loaded,
- * else the first negative errno (and *out is NULL).
+ * Builds a new set from c: for each configured model, the explicit path, or the
+ * repository version chosen by its policy ("latest": the highest version that passes
+ * validation; or a pinned number), or a pin from o. Validation: parse, structure, pinned
+ * width, golden set. Unchanged files (same path and sha256 as in o->current) reuse the
+ * loaded model. Nothing is swapped: the caller publishes with repo_publish().
+ * Every refusal is logged with MODEL=, MODEL_VERSION=, MODEL_SHA256= and recorded for
+ * repo_index_json(). Returns 0 when every configured model has a version to serve (a
+ * failed model that keeps its current version counts), else the first negative errno
+ * with *out NULL. o may be NULL.
  */
-int repo_build(const struct conf *c, struct repo_set **out);
+int repo_build(const struct conf *c, const struct repo_build_opts *o, struct repo_set **out);
+/*
+ * The repository index of the last build, as the model-repository extension defines it:
+ * a JSON array of {"name", "version", "state": "READY"|"UNAVAILABLE", "reason"} for every
+ * version seen, refused ones with their reason. Returns a malloc'd string or NULL.
+ */
+char *repo_index_json(void);
 /* Makes s the served set atomically; the old one is freed when its last user lets go. */
 void repo_publish(struct repo_set *s);
 /* Takes a reference on the served set (NULL when none yet). Cheap; call per request. */

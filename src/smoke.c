@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "client.h"
@@ -26,9 +27,11 @@
 /* What the run learns about one configured model. */
 struct model_state {
 	const struct conf_model *cm;
-	char path[512]; /* "/v2/models/NAME/versions/V" */
+	char path[512]; /* "/v2/models/NAME/versions/V", or "/v2/models/NAME" until known */
 	bool meta_ok;
-	long num_feature; /* from the metadata, 0 when unknown */
+	long num_feature;   /* from the metadata, 0 when unknown */
+	const char *golden; /* the golden set checked: the configured one or golden_found */
+	char *golden_found; /* golden.json beside a repository version, malloc'd */
 	bool have_golden;
 	struct golden g;
 };
@@ -41,10 +44,13 @@ struct lat_req {
 };
 
 static const char *const trigger_names[SMOKE_TRIGGER_COUNT] = {
-    "not_ready",
-    "output_mismatch",
-    "http_error",
-    "p99_latency",
+    "not_ready", "output_mismatch", "http_error", "p99_latency", "set_changed",
+};
+
+static const char *const on_failure_names[] = {
+    [SMOKE_ON_FAILURE_ROLLBACK] = "rollback",
+    [SMOKE_ON_FAILURE_FAIL] = "fail",
+    [SMOKE_ON_FAILURE_WARN] = "warn",
 };
 
 const char *smoke_trigger_name(unsigned trigger)
@@ -61,6 +67,27 @@ void smoke_opts_init(struct smoke_opts *o, const struct conf *c)
 	o->request_timeout_s = SMOKE_DEFAULT_REQUEST_TIMEOUT_S;
 	o->requests = c->smoke.requests;
 	o->p99_ms = c->smoke.p99_ms;
+	o->mark_good = false;
+	/* conf.c accepts only the three names; an absent one means the documented default. */
+	if (!c->smoke.on_failure || smoke_on_failure_parse(c->smoke.on_failure, &o->on_failure) < 0)
+		o->on_failure = SMOKE_ON_FAILURE_ROLLBACK;
+}
+
+int smoke_on_failure_parse(const char *s, enum smoke_on_failure *out)
+{
+	for (size_t i = 0; i < sizeof(on_failure_names) / sizeof(on_failure_names[0]); i++)
+		if (strcmp(s, on_failure_names[i]) == 0) {
+			*out = (enum smoke_on_failure)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *smoke_on_failure_name(enum smoke_on_failure p)
+{
+	if ((size_t)p < sizeof(on_failure_names) / sizeof(on_failure_names[0]))
+		return on_failure_names[p];
+	return "?";
 }
 
 static double now_ms(void)
@@ -198,6 +225,36 @@ static long meta_num_feature(json_t *meta)
 	return 0;
 }
 
+static bool all_digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/*
+ * The version a "latest" model is served at: the highest of the metadata's "versions"
+ * (the daemon serves one per name; the highest is what "latest" means if it ever lists
+ * more). NULL when it names none.
+ */
+static const char *served_version(json_t *meta)
+{
+	json_t *versions = json_object_get(meta, "versions"), *v;
+	const char *best = NULL;
+	size_t i;
+
+	json_array_foreach(versions, i, v)
+	{
+		const char *s = json_string_value(v);
+
+		if (!s || !all_digits(s) || strlen(s) > 10)
+			continue;
+		/* Equal-length digit strings compare like their numbers (no leading zeros). */
+		if (!best || strlen(s) > strlen(best) ||
+		    (strlen(s) == strlen(best) && strcmp(s, best) > 0))
+			best = s;
+	}
+	return best;
+}
+
 /* Phase 2: each configured model's metadata (version served, sha256, input width). */
 static int check_metadata(struct client *cl, struct model_state *ms, struct smoke_model *sm,
                           struct smoke_result *r)
@@ -222,6 +279,28 @@ static int check_metadata(struct client *cl, struct model_state *ms, struct smok
 		                 "GET %s: HTTP %ld with an answer that is not a JSON object",
 		                 ms->path, resp.status);
 	}
+	if (!all_digits(sm->version)) {
+		const char *v = served_version(meta);
+		char *copy;
+		int n;
+
+		if (!v) {
+			json_decref(meta);
+			return add_check(r, "metadata", SMOKE_HTTP_ERROR, now_ms() - t0, NULL,
+			                 "GET %s: the metadata names no served version", ms->path);
+		}
+		/* From now on every request names the version observed here. */
+		n = snprintf(ms->path, sizeof(ms->path), "/v2/models/%s/versions/%s", ms->cm->name,
+		             v);
+		copy = strdup(v);
+		if (n < 0 || (size_t)n >= sizeof(ms->path) || !copy) {
+			free(copy);
+			json_decref(meta);
+			return -ENOMEM;
+		}
+		free(sm->version);
+		sm->version = copy;
+	}
 	sha = json_string_value(json_object_get(json_object_get(meta, "parameters"), "sha256"));
 	if (sha) {
 		sm->sha256 = strdup(sha);
@@ -235,7 +314,7 @@ static int check_metadata(struct client *cl, struct model_state *ms, struct smok
 	ms->num_feature = meta_num_feature(meta);
 	ms->meta_ok = true;
 	rc = add_check(r, "metadata", 0, now_ms() - t0, NULL,
-	               "%s v%s: %ld features, %s, sha256 %.12s", ms->cm->name, ms->cm->version,
+	               "%s v%s: %ld features, %s, sha256 %.12s", ms->cm->name, sm->version,
 	               ms->num_feature, objective ? objective : "?", sha ? sha : "(none)");
 	json_decref(meta);
 	return rc;
@@ -307,7 +386,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 		if (jsonx_parse(resp.body, resp.len, SMOKE_JSON_DEPTH, 1, &answer, jerr,
 		                sizeof(jerr)) < 0) {
 			return add_check(r, "golden", SMOKE_OUTPUT_MISMATCH, now_ms() - t0, NULL,
-			                 "%s v%s: answer is not JSON: %s", cm->name, cm->version,
+			                 "%s v%s: answer is not JSON: %s", cm->name, sm->version,
 			                 jerr);
 		}
 		data = predict_data(answer);
@@ -315,7 +394,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 			rc = add_check(
 			    r, "golden", SMOKE_OUTPUT_MISMATCH, now_ms() - t0, NULL,
 			    "%s v%s: predict has %zu values for rows %zu..%zu, expected %zu",
-			    cm->name, cm->version, json_array_size(data), a, a + n - 1, want);
+			    cm->name, sm->version, json_array_size(data), a, a + n - 1, want);
 			json_decref(answer);
 			return rc;
 		}
@@ -342,7 +421,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 				snprintf(cs, sizeof(cs), " col %zu", col);
 			snprintf(first, sizeof(first),
 			         "%s v%s row %zu%s: got %s expected %s (tol %g)", cm->name,
-			         cm->version, row, cs, fmt_num(got, gs, sizeof(gs)),
+			         sm->version, row, cs, fmt_num(got, gs, sizeof(gs)),
 			         fmt_num(exp, es, sizeof(es)), tol);
 		}
 		json_decref(answer);
@@ -355,7 +434,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 		                 first);
 	sm->golden_ok = true;
 	return add_check(r, "golden", 0, now_ms() - t0, NULL,
-	                 "%s v%s %zu rows within tol %g (max diff %g)", cm->name, cm->version,
+	                 "%s v%s %zu rows within tol %g (max diff %g)", cm->name, sm->version,
 	                 g->nrows, tol, max_diff);
 }
 
@@ -502,6 +581,44 @@ out:
 	return rc;
 }
 
+/*
+ * Chooses the golden set of a model served at version: the configured one, else for a
+ * repository model the golden.json beside that version in the first root that has a
+ * directory for the model (the one the daemon looks up), when it exists. 0 or -ENOMEM.
+ */
+static int golden_for(const struct conf *c, const struct conf_model *cm, const char *version,
+                      struct model_state *ms)
+{
+	struct stat st;
+	char *dir = NULL, *file = NULL;
+
+	ms->golden = cm->golden;
+	if (cm->golden || cm->path)
+		return 0;
+	for (size_t k = 0; k < c->n_repository; k++) {
+		bool found;
+
+		if (asprintf(&dir, "%s/%s", c->repository[k], cm->name) < 0)
+			return -ENOMEM;
+		found = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+		if (found && asprintf(&file, "%s/%s/golden.json", dir, version) < 0) {
+			free(dir);
+			return -ENOMEM;
+		}
+		free(dir);
+		if (!found)
+			continue;
+		if (stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
+			ms->golden_found = file;
+			ms->golden = file;
+		} else {
+			free(file);
+		}
+		break;
+	}
+	return 0;
+}
+
 int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *o,
               struct smoke_result *r, char *err, size_t errlen)
 {
@@ -522,8 +639,14 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 		goto nomem;
 	for (i = 0; i < nm; i++) {
 		const struct conf_model *cm = &c->models[i];
-		int n = snprintf(ms[i].path, sizeof(ms[i].path), "/v2/models/%s/versions/%s",
-		                 cm->name, cm->version);
+		int n;
+
+		/* "latest" is not a version the daemon routes: its metadata tells which one. */
+		if (all_digits(cm->version))
+			n = snprintf(ms[i].path, sizeof(ms[i].path), "/v2/models/%s/versions/%s",
+			             cm->name, cm->version);
+		else
+			n = snprintf(ms[i].path, sizeof(ms[i].path), "/v2/models/%s", cm->name);
 
 		if (n < 0 || (size_t)n >= sizeof(ms[i].path)) {
 			snprintf(err, errlen, "model name too long: %s", cm->name);
@@ -550,13 +673,18 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 	for (i = 0; i < nm; i++) {
 		char gerr[512];
 
-		if (!ms[i].cm->golden || !ms[i].meta_ok)
+		if (!ms[i].meta_ok)
+			continue;
+		rc = golden_for(c, ms[i].cm, r->models[i].version, &ms[i]);
+		if (rc < 0)
+			goto out;
+		if (!ms[i].golden)
 			continue;
 		/* An unreadable golden set leaves outputs unverified: fail safe, as a mismatch. */
-		if (golden_load(ms[i].cm->golden, &ms[i].g, gerr, sizeof(gerr)) < 0) {
+		if (golden_load(ms[i].golden, &ms[i].g, gerr, sizeof(gerr)) < 0) {
 			rc = add_check(r, "golden", SMOKE_OUTPUT_MISMATCH, 0, NULL,
 			               "%s v%s: cannot load golden set %s: %s", ms[i].cm->name,
-			               ms[i].cm->version, ms[i].cm->golden, gerr);
+			               r->models[i].version, ms[i].golden, gerr);
 			if (rc < 0)
 				goto out;
 			continue;
@@ -573,11 +701,18 @@ nomem:
 out:
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
-	for (i = 0; ms && i < nm; i++)
+	for (i = 0; ms && i < nm; i++) {
 		if (ms[i].have_golden)
 			golden_free(&ms[i].g);
+		free(ms[i].golden_found);
+	}
 	free(ms);
 	return rc;
+}
+
+int smoke_result_add(struct smoke_result *r, const char *name, unsigned trigger, const char *detail)
+{
+	return add_check(r, name, trigger, 0, NULL, "%s", detail);
 }
 
 void smoke_result_free(struct smoke_result *r)
@@ -625,7 +760,7 @@ static int push(json_t *a, json_t *v)
 	return json_array_append_new(a, v) < 0 ? -ENOMEM : 0;
 }
 
-int smoke_print_json(const struct smoke_result *r, const struct smoke_opts *o, FILE *f)
+json_t *smoke_result_json(const struct smoke_result *r, const struct smoke_opts *o)
 {
 	json_t *root, *triggers = json_array(), *checks = json_array(), *models = json_array();
 	int rc = 0;
@@ -659,8 +794,18 @@ int smoke_print_json(const struct smoke_result *r, const struct smoke_opts *o, F
 	                 (json_int_t)r->connections, "models", models);
 	if (!root || rc) {
 		json_decref(root);
-		return -ENOMEM;
+		return NULL;
 	}
+	return root;
+}
+
+int smoke_print_json(const struct smoke_result *r, const struct smoke_opts *o, FILE *f)
+{
+	json_t *root = smoke_result_json(r, o);
+	int rc = 0;
+
+	if (!root)
+		return -ENOMEM;
 	/* Six significant digits: microseconds matter, float noise does not. */
 	if (json_dumpf(root, f, JSON_REAL_PRECISION(6)) < 0)
 		rc = -EIO;

@@ -15,8 +15,16 @@ enum smoke_trigger {
 	SMOKE_OUTPUT_MISMATCH = 1u << 1, /* a golden output out of tolerance (or unverifiable) */
 	SMOKE_HTTP_ERROR = 1u << 2,      /* a non-2xx answer, or none, after readiness */
 	SMOKE_P99_LATENCY = 1u << 3,     /* client-side p99 above the limit */
+	SMOKE_SET_CHANGED = 1u << 4,     /* mark-good refused: the served set changed meanwhile */
 };
-#define SMOKE_TRIGGER_COUNT 4
+#define SMOKE_TRIGGER_COUNT 5
+
+/* What inferctl does when a trigger fires (the config's smoke.on_failure). */
+enum smoke_on_failure {
+	SMOKE_ON_FAILURE_ROLLBACK, /* roll back to the last known good set, smoke again */
+	SMOKE_ON_FAILURE_FAIL,     /* report and exit 1 */
+	SMOKE_ON_FAILURE_WARN,     /* report with a warning and exit 0 */
+};
 
 /*
  * Thresholds and knobs. Start from smoke_opts_init() (the config's smoke section), then
@@ -32,6 +40,8 @@ struct smoke_opts {
 	double request_timeout_s; /* each request's own timeout */
 	long requests;            /* latency sample size */
 	double p99_ms;            /* p99 trigger */
+	bool mark_good;           /* on a pass, record the observed set as known good */
+	enum smoke_on_failure on_failure;
 };
 
 /* One check as reported: a line of text, or an element of "checks" in JSON. */
@@ -46,7 +56,7 @@ struct smoke_check {
 /* A configured model as the daemon describes it (what a later "mark good" would record). */
 struct smoke_model {
 	char *name;
-	char *version;
+	char *version;  /* the version served, as the metadata named it (never "latest") */
 	char *sha256;   /* from the metadata's parameters.sha256, NULL when absent */
 	bool golden_ok; /* a golden set was checked and matched */
 };
@@ -64,16 +74,29 @@ struct smoke_result {
 
 /* Sets o from the config's smoke section (c->smoke) and a default request timeout. */
 void smoke_opts_init(struct smoke_opts *o, const struct conf *c);
+/* Parses "rollback", "fail" or "warn". 0 or -EINVAL. */
+int smoke_on_failure_parse(const char *s, enum smoke_on_failure *out);
+/* The policy's name as written in the config. */
+const char *smoke_on_failure_name(enum smoke_on_failure p);
 
 /*
  * Runs the checks against the daemon behind cl, for the models configured in c:
  * readiness (polled with backoff), each model's metadata, each golden set, then latency.
+ * A model configured as "latest" is checked at the version its metadata names. Its golden
+ * set is the configured one, else (a repository model) golden.json beside the served
+ * version in the first configured root holding the model, when that file exists.
  * Returns 0 once the checks ran, whatever the verdict (see r->triggers), or a negative
  * errno with a reason in err when they could not run at all. Free r with
  * smoke_result_free() in both cases.
  */
 int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *o,
               struct smoke_result *r, char *err, size_t errlen);
+/*
+ * Appends a check done by the caller (e.g. "mark-good") to r; a non-zero trigger makes
+ * the verdict fail. 0 or -ENOMEM.
+ */
+int smoke_result_add(struct smoke_result *r, const char *name, unsigned trigger,
+                     const char *detail);
 /* Frees what smoke_run() filled; safe on a zeroed result. */
 void smoke_result_free(struct smoke_result *r);
 
@@ -82,6 +105,11 @@ const char *smoke_trigger_name(unsigned trigger);
 
 /* Prints one line per check and the verdict line ("smoke: PASS" / "smoke: FAIL (...)"). */
 void smoke_print_text(const struct smoke_result *r, const struct smoke_opts *o, FILE *f);
+/*
+ * The result as one JSON object {"verdict", "triggers", "checks", "latency", "models"}, for
+ * callers that add their own keys. A new reference, or NULL when out of memory.
+ */
+struct json_t *smoke_result_json(const struct smoke_result *r, const struct smoke_opts *o);
 /* Prints the result as one JSON object and a newline. 0 or -ENOMEM. */
 int smoke_print_json(const struct smoke_result *r, const struct smoke_opts *o, FILE *f);
 

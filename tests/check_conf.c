@@ -322,9 +322,9 @@ START_TEST(test_wrong_types)
 	                 "models: expected a list of groups, ( { ... }, ... ), got a group");
 	expect_one_error("models = ( \"m\" );\n", 1, "models[0]: expected a group, got a string");
 	expect_one_error("models = ( { name = \"m\"; path = \"p\"; version = 1.5; } );\n", 1,
-	                 "models[0].version: expected an integer, got a float");
+	                 "models[0].version: expected an integer or \"latest\", got a float");
 	expect_one_error("models = ( { name = \"m\"; path = \"p\"; version = \"v2\"; } );\n", 1,
-	                 "models[0].version: \"v2\" is not a positive integer");
+	                 "models[0].version: \"v2\" is neither a positive integer nor \"latest\"");
 }
 END_TEST
 
@@ -496,9 +496,9 @@ START_TEST(test_required_keys)
 	                           &c, &errs),
 	                 -EINVAL);
 	ck_assert_uint_eq(errs.n, 3);
-	assert_err(&errs, 0, 3, "models[1]: path is required");
+	assert_err(&errs, 0, 3, "models[1]: no path and no repository roots to find it in");
 	assert_err(&errs, 1, 6, "models[2]: name is required");
-	assert_err(&errs, 2, 6, "models[2]: path is required");
+	assert_err(&errs, 2, 6, "models[2]: no path and no repository roots to find it in");
 	conf_errors_clear(&errs);
 
 	expect_one_error("log_level = \"info\";\nmodels = ();\n", 2,
@@ -687,6 +687,203 @@ START_TEST(test_error_str)
 }
 END_TEST
 
+/* sha256 of a file by the sha256sum command (not nettle, which conf.c uses). */
+static void sha256sum_file(const char *path, char out[65])
+{
+	char *cmd, line[256];
+	FILE *p;
+
+	ck_assert_int_ge(asprintf(&cmd, "sha256sum '%s'", path), 0);
+	p = popen(cmd, "r");
+	free(cmd);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_uint_ge(strlen(line), 64);
+	memcpy(out, line, 64);
+	out[64] = '\0';
+}
+
+static void sha256_cmd_text(const char *text, char out[65])
+{
+	char *path = write_file("hashed.txt", text);
+
+	sha256sum_file(path, out);
+	free(path);
+}
+
+START_TEST(test_repository)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+	char *want, *path, sum[65];
+
+	/* An array, relative roots resolved like paths; models found there by name. */
+	ck_assert_int_eq(load_text("repository = [ \"/srv/models\", \"local/models\" ];\n"
+	                           "models = (\n"
+	                           "  { name = \"a\"; },\n"
+	                           "  { name = \"b\"; version = 3; golden = \"g.json\"; },\n"
+	                           "  { name = \"c\"; version = \"latest\"; tolerance = 0.5; },\n"
+	                           "  { name = \"d\"; path = \"d.json\"; }\n"
+	                           ");\n",
+	                           &c, &errs),
+	                 0);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_uint_eq(c->n_repository, 2);
+	ck_assert_str_eq(c->repository[0], "/srv/models");
+	want = in_dir("local/models");
+	ck_assert_str_eq(c->repository[1], want);
+	free(want);
+	ck_assert_uint_eq(c->n_models, 4);
+	ck_assert_ptr_null(c->models[0].path);
+	ck_assert_str_eq(c->models[0].version, "latest");
+	ck_assert_ptr_null(c->models[0].golden);
+	ck_assert_ptr_null(c->models[1].path);
+	ck_assert_str_eq(c->models[1].version, "3");
+	want = in_dir("g.json");
+	ck_assert_str_eq(c->models[1].golden, want);
+	free(want);
+	ck_assert_str_eq(c->models[2].version, "latest");
+	ck_assert_double_eq(c->models[2].tolerance, 0.5);
+	/* With a path the version is a number, 1 unless given. */
+	ck_assert_str_eq(c->models[3].version, "1");
+	want = in_dir("d.json");
+	ck_assert_str_eq(c->models[3].path, want);
+	free(want);
+	/* The sha256 is of the file's bytes. */
+	ck_assert_int_ge(asprintf(&path, "%s/inferd.conf", tmpdir), 0);
+	sha256sum_file(path, sum);
+	ck_assert_str_eq(c->sha256, sum);
+	free(path);
+	conf_free(c);
+
+	/* A list works too, and the key may come after the models that need it. */
+	ck_assert_int_eq(load_text("models = ( { name = \"a\"; } );\n"
+	                           "repository = ( \"/r\" );\n",
+	                           &c, &errs),
+	                 0);
+	ck_assert_uint_eq(c->n_repository, 1);
+	ck_assert_str_eq(c->repository[0], "/r");
+	conf_free(c);
+
+	/* Without the key there are no roots (explicit paths only). */
+	ck_assert_int_eq(load_text(ONE_MODEL, &c, &errs), 0);
+	ck_assert_uint_eq(c->n_repository, 0);
+	ck_assert_ptr_null(c->repository);
+	conf_free(c);
+	ck_assert_uint_eq(errs.n, 0);
+}
+END_TEST
+
+START_TEST(test_repository_errors)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+	char *text, longroot[PATH_MAX + 1], want[128];
+
+	expect_one_error(ONE_MODEL "repository = \"/srv/models\";\n", 2,
+	                 "repository: expected a list of strings, [ \"...\", ... ], got a string");
+	expect_one_error(ONE_MODEL "repository = { a = \"/x\"; };\n", 2,
+	                 "repository: expected a list of strings, [ \"...\", ... ], got a group");
+	expect_one_error(ONE_MODEL "repository = [ 7 ];\n", 2,
+	                 "repository[0]: expected a string, got an integer");
+	expect_one_error(ONE_MODEL "repository = (\n  \"/a\",\n  5,\n  \"/b\"\n);\n", 4,
+	                 "repository[1]: expected a string, got an integer");
+	expect_one_error(ONE_MODEL "repository = [ \"/a\", \"\" ];\n", 2,
+	                 "repository[1]: must not be empty");
+	/* PATH_MAX bytes do not fit PATH_MAX with the terminating NUL. */
+	memset(longroot, 'r', PATH_MAX);
+	longroot[0] = '/';
+	longroot[PATH_MAX] = '\0';
+	ck_assert_int_ge(asprintf(&text, ONE_MODEL "repository = [ \"%s\" ];\n", longroot), 0);
+	snprintf(want, sizeof(want), "repository[0]: longer than %d bytes", PATH_MAX - 1);
+	expect_one_error(text, 2, want);
+	free(text);
+	longroot[PATH_MAX - 1] = '\0';
+	ck_assert_int_ge(asprintf(&text, ONE_MODEL "repository = [ \"%s\" ];\n", longroot), 0);
+	ck_assert_int_eq(load_text(text, &c, &errs), 0);
+	ck_assert_uint_eq(strlen(c->repository[0]), PATH_MAX - 1);
+	conf_free(c);
+	free(text);
+	ck_assert_uint_eq(errs.n, 0);
+
+	/* Every problem at once, each at its line. */
+	ck_assert_int_eq(load_text("repository = [ ];\n"
+	                           "models = (\n"
+	                           "  { name = \"a\"; },\n"
+	                           "  { name = \"b\"; path = \"b.json\";\n"
+	                           "    version = \"latest\"; },\n"
+	                           "  { name = \"c\"; version = \"latest\"; },\n"
+	                           "  { name = \"c\"; version = \"latest\"; }\n"
+	                           ");\n",
+	                           &c, &errs),
+	                 -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(errs.n, 5);
+	assert_err(&errs, 0, 3, "models[0]: no path and no repository roots to find it in");
+	assert_err(&errs, 1, 5,
+	           "models[1].version: \"latest\" is only for models found in the repository "
+	           "(without path); give an integer");
+	assert_err(&errs, 2, 6, "models[2]: no path and no repository roots to find it in");
+	assert_err(&errs, 3, 7, "models[3]: no path and no repository roots to find it in");
+	assert_err(&errs, 4, 7,
+	           "models[3]: duplicate model \"c\" version latest (first defined at line 6)");
+	conf_errors_clear(&errs);
+
+	/* A malformed repository is one error, not one more per model. */
+	expect_one_error(
+	    "repository = 5;\nmodels = ( { name = \"a\"; } );\n", 1,
+	    "repository: expected a list of strings, [ \"...\", ... ], got an integer");
+	expect_one_error("repository = [ \"/r\" ];\n"
+	                 "models = ( { name = \"a\"; version = 0; } );\n",
+	                 2, "models[0].version: 0 is out of range (1 .. 2147483647)");
+	expect_one_error(
+	    "repository = [ \"/r\" ];\n"
+	    "models = ( { name = \"a\"; version = \"Latest\"; } );\n",
+	    2, "models[0].version: \"Latest\" is neither a positive integer nor \"latest\"");
+}
+END_TEST
+
+START_TEST(test_sha256_of_bytes)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *a = NULL, *b = NULL;
+	char *path, sum[65];
+
+	/* The same settings written differently are different files. */
+	ck_assert_int_eq(load_text(ONE_MODEL, &a, &errs), 0);
+	ck_assert_int_eq(load_text("# a comment\n" ONE_MODEL, &b, &errs), 0);
+	ck_assert_str_ne(a->sha256, b->sha256);
+	ck_assert_int_ge(asprintf(&path, "%s/inferd.conf", tmpdir), 0);
+	sha256sum_file(path, sum);
+	ck_assert_str_eq(b->sha256, sum);
+	ck_assert_uint_eq(strlen(a->sha256), 64);
+	conf_free(a);
+	conf_free(b);
+	free(path);
+
+	/* libconfig reads a C string: a NUL byte would hide the rest, so it is refused. */
+	{
+		static const char text[] =
+		    "models = ( { name = \"m\"; path = \"p\"; } );\n\0bogus = 1;\n";
+		FILE *f;
+
+		ck_assert_int_ge(asprintf(&path, "%s/inferd.conf", tmpdir), 0);
+		f = fopen(path, "wb");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+		ck_assert_int_eq(fclose(f), 0);
+		ck_assert_int_eq(conf_load(path, &a, &errs), -EINVAL);
+		ck_assert_ptr_null(a);
+		ck_assert_uint_eq(errs.n, 1);
+		ck_assert_str_eq(errs.v[0].msg, "contains a NUL byte");
+		ck_assert_int_eq(errs.v[0].line, 0);
+		conf_errors_clear(&errs);
+		free(path);
+	}
+}
+END_TEST
+
 START_TEST(test_conf_default)
 {
 	struct conf *c = NULL;
@@ -711,10 +908,23 @@ START_TEST(test_conf_default)
 	ck_assert_str_eq(c->smoke.on_failure, "rollback");
 	ck_assert_uint_eq(c->n_models, 1);
 	ck_assert_str_eq(c->models[0].name, "breast-cancer");
-	ck_assert_str_eq(c->models[0].version, "1");
-	ck_assert_int_eq(c->models[0].path[0], '/');
-	assert_ends_with(c->models[0].path, "/inferd/models/breast-cancer/1/model.json");
-	assert_ends_with(c->models[0].golden, "/inferd/models/breast-cancer/1/golden.json");
+	/* Found in the repository, newest valid version first: an update needs no edit. */
+	ck_assert_str_eq(c->models[0].version, "latest");
+	ck_assert_ptr_null(c->models[0].path);
+	ck_assert_ptr_null(c->models[0].golden);
+	ck_assert_uint_eq(c->n_repository, 2);
+	ck_assert_int_eq(c->repository[0][0], '/');
+	assert_ends_with(c->repository[0], "/lib/inferd/models");
+	ck_assert_int_eq(c->repository[1][0], '/');
+	assert_ends_with(c->repository[1], "/inferd/models");
+	ck_assert_str_ne(c->repository[0], c->repository[1]);
+	/* The sha256 of the fixed text that stands for the default (sha256sum agrees). */
+	{
+		char want[65];
+
+		sha256_cmd_text("built-in default " PACKAGE_VERSION, want);
+		ck_assert_str_eq(c->sha256, want);
+	}
 	ck_assert_double_eq(c->models[0].tolerance, 1e-6);
 	ck_assert_int_eq(c->models[0].num_feature, 0);
 	ck_assert_ptr_eq(conf_find_model(c, "breast-cancer"), &c->models[0]);
@@ -757,6 +967,13 @@ START_TEST(test_example_config)
 
 	ck_assert_int_eq(load_text(text, &c, &errs), 0);
 	ck_assert_uint_eq(c->n_models, 1);
+	/* As shipped it is the built-in default's repository and policy. */
+	ck_assert_str_eq(c->models[0].version, "latest");
+	ck_assert_ptr_null(c->models[0].path);
+	ck_assert_ptr_null(c->models[0].golden);
+	ck_assert_uint_eq(c->n_repository, 2);
+	ck_assert_str_eq(c->repository[0], "/var/lib/inferd/models");
+	ck_assert_str_eq(c->repository[1], "/usr/share/inferd/models");
 	conf_free(c);
 
 	for (line = text; line && *line; line = p ? p + 1 : NULL) {
@@ -769,8 +986,8 @@ START_TEST(test_example_config)
 			enabled++;
 		}
 	}
-	/* 4 socket, 5 limits, 3 server, log_level, 3 model (golden is set already), 4 smoke. */
-	ck_assert_int_eq(enabled, 20);
+	/* 4 socket, 5 limits, 3 server, log_level, 4 model (path is only described), 4 smoke. */
+	ck_assert_int_eq(enabled, 21);
 	ck_assert_int_eq(load_text(text, &c, &errs), 0);
 	ck_assert_uint_eq(errs.n, 0);
 	assert_ends_with(c->socket_path, "/inferd/inferd.sock");
@@ -787,7 +1004,9 @@ START_TEST(test_example_config)
 	assert_ends_with(c->state_dir, "/lib/inferd");
 	ck_assert_int_eq(c->log_level, LOG_LVL_INFO);
 	ck_assert_str_eq(c->models[0].name, "breast-cancer");
-	ck_assert_str_eq(c->models[0].version, "1");
+	ck_assert_str_eq(c->models[0].version, "latest");
+	ck_assert_ptr_null(c->models[0].path);
+	ck_assert_str_eq(c->models[0].golden, "/var/lib/inferd/models/breast-cancer/golden.json");
 	ck_assert_double_eq(c->models[0].tolerance, 1e-6);
 	ck_assert_int_eq(c->models[0].num_feature, 30);
 	ck_assert_double_eq(c->smoke.timeout, 10.0);
@@ -828,6 +1047,9 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_errors_append);
 	tcase_add_test(tc, test_error_str);
 	tcase_add_test(tc, test_conf_default);
+	tcase_add_test(tc, test_repository);
+	tcase_add_test(tc, test_repository_errors);
+	tcase_add_test(tc, test_sha256_of_bytes);
 	tcase_add_test(tc, test_example_config);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1051,6 +1051,83 @@ START_TEST(test_sighup_applies_new_config)
 }
 END_TEST
 
+/* --- admin and repository routes: routing, methods and bodies (as root, the test's uid) --- */
+
+START_TEST(test_admin_routes)
+{
+	static const char put_rb[] = "PUT /v2/admin/rollback HTTP/1.1\r\nHost: x\r\n"
+	                             "Content-Length: 0\r\n\r\n";
+	static const char get_reload[] = "GET /v2/admin/reload HTTP/1.1\r\nHost: x\r\n\r\n";
+	char *body = NULL, *allow;
+	struct rsp r;
+	json_t *j, *ext;
+	bool repo = false, admin = false;
+	int st;
+
+	start_main();
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2", NULL, &body), 200);
+	j = parse_obj(body, "server metadata");
+	ext = json_object_get(j, "extensions");
+	for (size_t i = 0; i < json_array_size(ext); i++) {
+		const char *e = json_string_value(json_array_get(ext, i));
+		repo = repo || (e && strcmp(e, "model_repository") == 0);
+		admin = admin || (e && strcmp(e, "inferd_admin") == 0);
+	}
+	ck_assert_msg(repo && admin, "extensions: %s", body);
+	json_decref(j);
+	free(body);
+
+	ck_assert_int_eq(request(d.socket, get_reload, sizeof get_reload - 1, &r), 405);
+	allow = header(r.head, "Allow");
+	ck_assert_ptr_nonnull(allow);
+	ck_assert_str_eq(allow, "POST");
+	free(allow);
+	rsp_free(&r);
+	ck_assert_int_eq(request(d.socket, put_rb, sizeof put_rb - 1, &r), 405);
+	allow = header(r.head, "Allow");
+	ck_assert_ptr_nonnull(allow);
+	ck_assert_str_eq(allow, "POST, DELETE");
+	free(allow);
+	rsp_free(&r);
+
+	st = tu_http(d.socket, "POST", "/v2/admin/state", "{}", &body);
+	assert_error("POST on state", st, body, 405, "GET");
+	free(body);
+	st = tu_http(d.socket, "POST", "/v2/admin/nosuch", NULL, &body);
+	assert_error("unknown admin route", st, body, 404, "route");
+	free(body);
+	st = tu_http(d.socket, "POST", "/v2/repository/models/bad$name/load", NULL, &body);
+	assert_error("bad name on load", st, body, 400, "model name");
+	free(body);
+	st = tu_http(d.socket, "POST", "/v2/repository/models/" MODEL "/explode", NULL, &body);
+	assert_error("unknown repository action", st, body, 404, "route");
+	free(body);
+	st = tu_http(d.socket, "POST", "/v2/repository/index", "[1]", &body);
+	assert_error("index body not an object", st, body, 400, "object");
+	free(body);
+	st =
+	    tu_http(d.socket, "POST", "/v2/repository/index", "{\"ready\": true, \"x\": 1}", &body);
+	assert_error("index body with an unknown key", st, body, 400, "unknown key");
+	free(body);
+	st = tu_http(d.socket, "POST", "/v2/admin/mark-good", "{\"models\": 5}", &body);
+	assert_error("mark-good without a models array", st, body, 400, "models");
+	free(body);
+	st = tu_http(d.socket, "POST", "/v2/admin/mark-good",
+	             "{\"models\": [{\"name\": \"" MODEL "\", \"version\": 1}]}", &body);
+	assert_error("mark-good with a numeric version", st, body, 400, "models[0]");
+	free(body);
+	st = tu_http(d.socket, "POST", "/v2/admin/mark-good", "{\"models\": [", &body);
+	assert_error("mark-good with truncated JSON", st, body, 400, "line");
+	free(body);
+	/* The index lists what the last build saw. */
+	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/repository/index", NULL, &body), 200);
+	ck_assert_msg(strstr(body, "\"" MODEL "\"") != NULL, "index: %s", body);
+	free(body);
+	assert_infer_ok(d.socket, INFER, "1");
+	stop_main();
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1074,6 +1151,7 @@ static Suite *http_suite(void)
 	tcase_add_test(t, test_not_a_socket);
 	tcase_add_test(t, test_sighup_bad_config_keeps_serving);
 	tcase_add_test(t, test_sighup_applies_new_config);
+	tcase_add_test(t, test_admin_routes);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -2,7 +2,9 @@
 #include <check.h>
 #include <errno.h>
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +425,19 @@ static uint32_t xorshift(uint64_t *s)
 	return (uint32_t)(*s >> 16);
 }
 
+/* The significant digits of a number's text, without leading or trailing zeros. */
+static void sig_digits(const char *p, const char *end, char *out)
+{
+	int n = 0;
+
+	for (; p < end && *p != 'e' && *p != 'E'; p++)
+		if (*p >= '0' && *p <= '9' && (n || *p != '0'))
+			out[n++] = *p;
+	while (n > 0 && out[n - 1] == '0')
+		n--;
+	out[n] = '\0';
+}
+
 START_TEST(encode_roundtrip)
 {
 	enum { N = 100000 };
@@ -470,12 +485,8 @@ START_TEST(encode_roundtrip)
 			ck_assert_msg(a == b, "value %zu: %08x printed as %.*s", i, a,
 			              (int)(end - p), p);
 			/* As short as possible: one significant digit fewer does not read back. */
-			for (const char *q = p; q < end && *q != 'e'; q++)
-				if (*q >= '0' && *q <= '9' && (nd || *q != '0'))
-					digits[nd++] = *q;
-			/* Trailing zeros of an integer-valued number are not significant. */
-			while (nd > 0 && digits[nd - 1] == '0')
-				nd--;
+			sig_digits(p, end, digits);
+			nd = (int)strlen(digits);
 			if (nd > 1) {
 				snprintf(shorter, sizeof(shorter), "%.*g", nd - 1, (double)v[i]);
 				ck_assert_msg(strtof(shorter, NULL) != v[i],
@@ -494,19 +505,35 @@ END_TEST
 
 START_TEST(encode_known_values)
 {
-	const float v[] = {0.1f, 1.0f, 0.3f, 16777216.0f, FLT_MAX, -0.0f, 1e-45f, 0.5f};
-	struct infer_output o = {.name = "predict", .nrows = 8, .width = 1, .data = v};
-	char *body;
+	/*
+	 * Shortest digits worked out by hand: FLT_MAX is 3.40282347e38 with a half-ulp of about
+	 * 1e31, so 8 digits suffice and 7 do not; the smallest subnormal 1.4e-45 has a half-ulp
+	 * of 0.7e-45, so "1e-45" reads back to it; 2^24 needs all 8 of its digits.
+	 */
+	const float v[] = {0.1f,  1.0f,   0.3f, 16777216.0f, FLT_MAX,
+	                   -0.0f, 1e-45f, 0.5f, 1e-5f,       -2e9f};
+	static const char *const want[] = {"1", "1", "3", "16777216", "34028235",
+	                                   "",  "1", "5", "1",        "2"};
+	const size_t n = sizeof(v) / sizeof(v[0]);
+	struct infer_output o = {.name = "predict", .nrows = n, .width = 1, .data = v};
+	char *body, digits[32], *end;
+	const char *p;
 	size_t len;
 
-	/*
-	 * Shortest forms worked out by hand: FLT_MAX is 3.40282347e38 with a half-ulp of about
-	 * 1e31, so 8 digits suffice and 7 do not; the smallest subnormal 1.4e-45 has a half-ulp
-	 * of 0.7e-45, so "1e-45" reads back to it.
-	 */
 	ck_assert_int_eq(infer_encode("m", "1", NULL, &o, 1, &body, &len), 0);
-	ck_assert_ptr_nonnull(
-	    strstr(body, "\"data\":[0.1,1,0.3,16777216,3.4028235e+38,-0,1e-45,0.5]"));
+	p = data_text(body);
+	for (size_t i = 0; i < n; i++) {
+		float f = strtof(p, &end);
+		ck_assert_msg(memcmp(&f, &v[i], sizeof(f)) == 0, "value %zu: %.*s", i,
+		              (int)(end - p), p);
+		sig_digits(p, end, digits);
+		ck_assert_msg(strcmp(digits, want[i]) == 0, "value %zu: %.*s, want digits %s", i,
+		              (int)(end - p), p, want[i]);
+		ck_assert(*end == (i + 1 < n ? ',' : ']'));
+		p = end + 1;
+	}
+	/* Negative zero keeps its sign. */
+	ck_assert_ptr_nonnull(strstr(body, ",-0,"));
 	free(body);
 }
 END_TEST
@@ -629,6 +656,460 @@ START_TEST(decode_then_encode)
 }
 END_TEST
 
+/*
+ * Differential test of the bulk data parser. infer_decode() parses inputs[0].data itself
+ * unless a key before it holds an escape, when everything goes through jansson (the
+ * reference path). Each generated body is decoded as is and with its first key, an
+ * ignored extension of the same length, spelled with an escape: both must agree on
+ * acceptance, message and every float bit. Accepted values are also checked against
+ * strtod()/strtoll() of the text, as jansson reads numbers.
+ */
+#define PAD_BULK "\"p_u0061d\""
+#define PAD_REF  "\"p\\u0061d\""
+
+struct gen {
+	uint64_t seed;
+	FILE *f;
+	char **tokens; /* the data elements as written */
+	size_t ntokens, cap;
+};
+
+static uint32_t pick(struct gen *g, uint32_t n)
+{
+	return xorshift(&g->seed) % n;
+}
+
+static double random_double(struct gen *g)
+{
+	uint64_t bits = ((uint64_t)xorshift(&g->seed) << 32) | xorshift(&g->seed);
+	double d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return isfinite(d) ? d : 1.5;
+}
+
+static float random_float(struct gen *g)
+{
+	uint32_t bits = xorshift(&g->seed) ^ (xorshift(&g->seed) << 16);
+	float f;
+
+	memcpy(&f, &bits, sizeof(f));
+	return isfinite(f) ? f : 2.5f;
+}
+
+/* A value of everyday size: what features look like. */
+static double everyday(struct gen *g)
+{
+	double m = (double)xorshift(&g->seed) / 4294967296.0;
+
+	return (pick(g, 2) ? -1 : 1) * m * pow(10, (int)pick(g, 14) - 7);
+}
+
+static void ws(struct gen *g)
+{
+	static const char *const w[] = {"", "", "", " ", "\n", "\t", "\r\n  ", "  "};
+
+	fputs(w[pick(g, 8)], g->f);
+}
+
+/* Writes one number in one of many spellings. */
+static void number_text(struct gen *g, char *t, size_t n)
+{
+	static const char *const odd[] = {"-0",
+	                                  "-0.0",
+	                                  "0e5",
+	                                  "0.0e-999",
+	                                  "0E+0",
+	                                  "1E5",
+	                                  "1e+5",
+	                                  "1e-5",
+	                                  "3.0",
+	                                  "1e3",
+	                                  "2147483648.0",
+	                                  "-2147483648e0",
+	                                  "2147483647",
+	                                  "-2147483649",
+	                                  "9223372036854775807",
+	                                  "-9223372036854775808",
+	                                  "9007199254740993",
+	                                  "9007199254740993.0",
+	                                  "3.4028235e38",
+	                                  "3.4028235677973366e38",
+	                                  "3.4028235677973362e38",
+	                                  "-3.40282357e38",
+	                                  "3.4028236e38",
+	                                  "1e39",
+	                                  "1.17549435e-38",
+	                                  "1.4e-45",
+	                                  "7e-46",
+	                                  "7.1e-46",
+	                                  "4.9e-324",
+	                                  "2.4703282292062327e-324",
+	                                  "1.7976931348623157e308",
+	                                  "0.1",
+	                                  "0.30000000000000004",
+	                                  "123456789012345678901234567890",
+	                                  "1.00000000000000000000000000000",
+	                                  "0.000000000000000000000000000123",
+	                                  "12345678901234567890e-30",
+	                                  "9999999999999999999",
+	                                  "10000000000000000000",
+	                                  "18446744073709551615",
+	                                  "2.2250738585072011e-308",
+	                                  "2.2250738585072014e-308",
+	                                  "9007199254740992.5",
+	                                  "1e22",
+	                                  "1e23",
+	                                  "123e30",
+	                                  "8.98846567431158e307"};
+	int p;
+
+	switch (pick(g, 14)) {
+	case 0:
+		snprintf(t, n, "%d", (int)pick(g, 2001) - 1000);
+		break;
+	case 1:
+		snprintf(t, n, "%" PRId64,
+		         (int64_t)(((uint64_t)xorshift(&g->seed) << 32) | xorshift(&g->seed)) >>
+		             pick(g, 63));
+		break;
+	case 2:
+		snprintf(t, n, "%.17g", everyday(g));
+		break;
+	case 3:
+		snprintf(t, n, "%.17g", (double)(float)everyday(g));
+		break;
+	case 4:
+		snprintf(t, n, "%.9g", (double)random_float(g));
+		break;
+	case 5:
+		p = (int)pick(g, 25) + 1;
+		snprintf(t, n, pick(g, 2) ? "%.*g" : "%.*e", p, random_double(g));
+		break;
+	case 6:
+		p = (int)pick(g, 25) + 1;
+		snprintf(t, n, pick(g, 2) ? "%.*g" : "%.*E", p, everyday(g));
+		break;
+	case 7:
+		snprintf(t, n, "%.*f", (int)pick(g, 22), everyday(g));
+		break;
+	case 8: {
+		/* Subnormal doubles and floats. */
+		uint64_t bits = (((uint64_t)xorshift(&g->seed) << 32) | xorshift(&g->seed)) >>
+		                (12 + pick(g, 40));
+		double d;
+		memcpy(&d, &bits, sizeof(d));
+		if (pick(g, 2))
+			d = (double)(float)(d * 0x1p900);
+		snprintf(t, n, "%.*g", (int)pick(g, 20) + 1, d);
+		break;
+	}
+	case 9: {
+		/* Around FLT_MAX and float halfway points. */
+		double d = (double)FLT_MAX * (1 + ((double)pick(g, 2001) - 1000) * 1e-10);
+		snprintf(t, n, "%.*g", (int)pick(g, 12) + 6, pick(g, 2) ? d : -d);
+		break;
+	}
+	case 10: {
+		/* Long mantissas, with the point anywhere and an exponent or not. */
+		int len = (int)pick(g, 40) + 1, dot = (int)pick(g, (uint32_t)len + 1), o = 0;
+		if (pick(g, 2))
+			t[o++] = '-';
+		for (int i = 0; i < len; i++) {
+			if (i == dot && i > 0)
+				t[o++] = '.';
+			t[o++] = (char)((i == 0 ? '1' + pick(g, 9) : '0' + pick(g, 10)));
+		}
+		t[o] = '\0';
+		if (dot == len || dot == 0)
+			snprintf(t + o, n - (size_t)o, "e%d", (int)pick(g, 80) - 40);
+		break;
+	}
+	case 11:
+		/* Leading zeros, now and then past what the bulk path copies for strtod(). */
+		snprintf(t, n, "0.%0*d%u", (int)(pick(g, 4) ? pick(g, 30) : pick(g, 160)), 0,
+		         xorshift(&g->seed));
+		break;
+	default:
+		snprintf(t, n, "%s", odd[pick(g, sizeof(odd) / sizeof(odd[0]))]);
+		break;
+	}
+}
+
+static void element(struct gen *g)
+{
+	static const char *const words[] = {
+	    "null", "NaN", "\"NaN\"", "Infinity", "-Infinity", "\"Infinity\"", "\"-Infinity\"",
+	    /* Refused by the reference, so by the bulk path too. */
+	    "\"1\"", "true", "{}", "01", "1.", ".5", "+1", "1e", "-", "1.5.2", "NaNx", "nul",
+	    "\"N\\u0061N\"", "\"nan\"", "1e999", "-1e400", "0x10", "- 1", "Inf"};
+	char t[256];
+
+	if (pick(g, 6) == 0) {
+		/* Most words are valid; the refused ones are rarer. */
+		uint32_t i = pick(g, 4) ? pick(g, 7) : pick(g, sizeof(words) / sizeof(words[0]));
+		snprintf(t, sizeof(t), "%s", words[i]);
+	} else {
+		number_text(g, t, sizeof(t));
+	}
+	fputs(t, g->f);
+	if (g->ntokens == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 64;
+		g->tokens = realloc(g->tokens, g->cap * sizeof(*g->tokens));
+		ck_assert_ptr_nonnull(g->tokens);
+	}
+	g->tokens[g->ntokens] = strdup(t);
+	ck_assert_ptr_nonnull(g->tokens[g->ntokens]);
+	g->ntokens++;
+}
+
+/* n elements in [ ], with now and then one too many or too few. */
+static void values(struct gen *g, size_t n)
+{
+	if (pick(g, 50) == 0)
+		n += pick(g, 2) ? 1 : (size_t)-1;
+	fputc('[', g->f);
+	for (size_t i = 0; i < n; i++) {
+		ws(g);
+		element(g);
+		ws(g);
+		if (i + 1 < n)
+			fputc(',', g->f);
+	}
+	fputc(']', g->f);
+}
+
+static void member(struct gen *g, const char *key)
+{
+	fprintf(g->f, "\"%s\"", key);
+	ws(g);
+	fputc(':', g->f);
+	ws(g);
+}
+
+/* Writes a request with PAD_BULK first; returns num_feature. */
+static size_t generate(struct gen *g, const char **dtype_out)
+{
+	static const char *const dtypes[] = {"FP32", "FP32", "FP64", "INT32", "INT64"};
+	size_t nf = pick(g, 6) + 1, rows = pick(g, 5) + 1;
+	const char *dt = dtypes[pick(g, 5)];
+	bool flat_shape = rows == 1 && pick(g, 3) == 0, nested = !flat_shape && pick(g, 2);
+	uint32_t order = pick(g, 4), extra = pick(g, 20);
+
+	*dtype_out = dt;
+	fputc('{', g->f);
+	ws(g);
+	fputs(PAD_BULK, g->f);
+	fputs(": 0,", g->f);
+	ws(g);
+	if (pick(g, 4) == 0)
+		fputs("\"id\": \"r\\u00e91\", ", g->f);
+	member(g, "inputs");
+	fputc('[', g->f);
+	ws(g);
+	fputc('{', g->f);
+	for (uint32_t k = 0; k < 4; k++) {
+		uint32_t which = (k + order) % 4;
+		ws(g);
+		if (which == 0) {
+			member(g, "name");
+			fputs("\"x\"", g->f);
+		} else if (which == 1) {
+			member(g, "datatype");
+			fprintf(g->f, "\"%s\"", dt);
+		} else if (which == 2) {
+			size_t r = pick(g, 40) ? rows : rows + 1;
+			member(g, "shape");
+			if (flat_shape)
+				fprintf(g->f, "[%zu]", nf);
+			else
+				fprintf(g->f, "[%zu,%zu]", r, nf);
+		} else {
+			/* An escaped or second data key, now and then. */
+			member(g, extra == 0 ? "d\\u0061ta" : "data");
+			if (!nested) {
+				values(g, rows * nf);
+			} else {
+				fputc('[', g->f);
+				for (size_t r = 0; r < rows; r++) {
+					ws(g);
+					values(g, nf);
+					if (r + 1 < rows)
+						fputc(',', g->f);
+				}
+				fputc(']', g->f);
+			}
+			if (extra == 1)
+				fputs(", \"data\": [1]", g->f);
+		}
+		ws(g);
+		if (k < 3)
+			fputc(',', g->f);
+	}
+	fputc('}', g->f);
+	if (extra == 2)
+		fputs(", {}", g->f);
+	fputc(']', g->f);
+	if (pick(g, 4) == 0)
+		fputs(", \"outputs\": [{\"name\": \"margin\"}]", g->f);
+	ws(g);
+	fputc('}', g->f);
+	return nf;
+}
+
+/* The float jansson's reading of t gives under convert(), or false when t is not plain. */
+static bool expected_value(const char *t, float *out)
+{
+	char *end;
+
+	if (!strcmp(t, "null") || !strcmp(t, "NaN") || !strcmp(t, "\"NaN\"") ||
+	    !strcmp(t, "\"N\\u0061N\"")) {
+		*out = NAN;
+		return true;
+	}
+	if (strstr(t, "Infinity")) {
+		*out = t[0] == '-' || t[1] == '-' ? -INFINITY : INFINITY;
+		return true;
+	}
+	if (!strpbrk(t, ".eE"))
+		*out = (float)strtoll(t, &end, 10);
+	else
+		*out = (float)strtod(t, &end);
+	return *end == '\0';
+}
+
+START_TEST(bulk_matches_reference)
+{
+	size_t accepted = 0, total = 4000;
+	struct gen g = {.seed = 0x2545f4914f6cdd1dull + (uint64_t)_i};
+
+	for (size_t iter = 0; iter < total; iter++) {
+		struct infer_limits l = {.max_rows = 6, .max_elements = 40, .max_depth = 8};
+		struct infer_request a, b;
+		char *body, *ref, erra[512], errb[512], *pad;
+		const char *dt;
+		size_t len, nf;
+		int ra, rb;
+		bool broken = false;
+
+		g.f = open_memstream(&body, &len);
+		ck_assert_ptr_nonnull(g.f);
+		nf = generate(&g, &dt);
+		ck_assert_int_eq(fclose(g.f), 0);
+		/* Now and then a depth bound that refuses nested rows, or a broken body. */
+		if (pick(&g, 10) == 0)
+			l.max_depth = 4 + pick(&g, 2);
+		if (pick(&g, 20) == 0) {
+			len = 20 + pick(&g, (uint32_t)len - 20);
+			broken = true;
+		} else if (pick(&g, 20) == 0) {
+			body[20 + pick(&g, (uint32_t)len - 20)] = "]}[{,:\"\\ 0-"[pick(&g, 12)];
+			broken = true;
+		}
+		ref = malloc(len + 1);
+		ck_assert_ptr_nonnull(ref);
+		memcpy(ref, body, len + 1);
+		pad = strstr(ref, PAD_BULK);
+		ck_assert_ptr_nonnull(pad);
+		memcpy(pad, PAD_REF, strlen(PAD_REF));
+
+		ra = infer_decode(body, len, nf, &l, &a, erra, sizeof(erra));
+		rb = infer_decode(ref, len, nf, &l, &b, errb, sizeof(errb));
+		ck_assert_msg(ra == rb, "%.*s: bulk %d (%s), reference %d (%s)", (int)len, body, ra,
+		              ra ? erra : "", rb, rb ? errb : "");
+		if (ra == 0) {
+			accepted++;
+			ck_assert_uint_eq(a.nrows, b.nrows);
+			ck_assert_uint_eq(a.ncols, b.ncols);
+			ck_assert(a.want_predict == b.want_predict &&
+			          a.want_margin == b.want_margin);
+			ck_assert_str_eq(a.input_name, b.input_name);
+			ck_assert((a.id == NULL) == (b.id == NULL));
+			if (a.id)
+				ck_assert_str_eq(a.id, b.id);
+			ck_assert_int_eq(memcmp(a.data, b.data, a.nrows * a.ncols * sizeof(float)),
+			                 0);
+			/* A broken body that still parses no longer matches its tokens. */
+			if (!broken)
+				ck_assert_uint_eq(g.ntokens, a.nrows * a.ncols);
+			for (size_t i = 0; i < g.ntokens && !broken; i++) {
+				float want;
+				ck_assert_msg(expected_value(g.tokens[i], &want), "%s",
+				              g.tokens[i]);
+				ck_assert_msg(isnan(want)
+				                  ? isnan(a.data[i]) != 0
+				                  : memcmp(&want, &a.data[i], sizeof(want)) == 0,
+				              "%s (%s): decoded %a, strtod gives %a", g.tokens[i],
+				              dt, (double)a.data[i], (double)want);
+			}
+		} else {
+			ck_assert_str_eq(erra, errb);
+		}
+		infer_request_free(&a);
+		infer_request_free(&b);
+		for (size_t i = 0; i < g.ntokens; i++)
+			free(g.tokens[i]);
+		g.ntokens = 0;
+		free(body);
+		free(ref);
+	}
+	free(g.tokens);
+	/* Both outcomes well represented, or the comparison proves little. */
+	ck_assert_uint_gt(accepted, total / 5);
+	ck_assert_uint_gt(total - accepted, total / 5);
+}
+END_TEST
+
+/* Big tensors in the usual spellings: every alignment of the 8-byte digit reader. */
+START_TEST(bulk_large_tensors)
+{
+	const struct infer_limits l = {.max_rows = 1000, .max_elements = 30000, .max_depth = 8};
+	struct gen g = {.seed = 0x9e3779b97f4a7c15ull};
+
+	for (int style = 0; style < 4; style++) {
+		struct infer_request a, b;
+		char *body, *ref, erra[256], errb[256];
+		size_t len;
+
+		g.f = open_memstream(&body, &len);
+		ck_assert_ptr_nonnull(g.f);
+		fprintf(g.f,
+		        "{" PAD_BULK ": 0, \"inputs\": [{\"name\": \"x\", \"shape\": [1000, 30], "
+		        "\"datatype\": \"FP32\", \"data\": [");
+		for (int i = 0; i < 30000; i++) {
+			double v = everyday(&g);
+			if (i)
+				fputc(',', g.f);
+			if (style == 1 && i % 30 == 0)
+				fputc('[', g.f);
+			if (pick(&g, 30) == 0)
+				fputs("null", g.f);
+			else if (style == 0 || style == 1)
+				fprintf(g.f, "%.17g", (double)(float)v);
+			else if (style == 2)
+				fprintf(g.f, "%.9g", (double)(float)v);
+			else
+				fprintf(g.f, "%.*g", (int)pick(&g, 19) + 1, v);
+			if (style == 1 && i % 30 == 29)
+				fputc(']', g.f);
+		}
+		fputs("]}]}", g.f);
+		ck_assert_int_eq(fclose(g.f), 0);
+		ref = strdup(body);
+		ck_assert_ptr_nonnull(ref);
+		memcpy(strstr(ref, PAD_BULK), PAD_REF, strlen(PAD_REF));
+		ck_assert_int_eq(infer_decode(body, len, 30, &l, &a, erra, sizeof(erra)), 0);
+		ck_assert_int_eq(infer_decode(ref, len, 30, &l, &b, errb, sizeof(errb)), 0);
+		ck_assert_uint_eq(a.nrows, 1000);
+		ck_assert_int_eq(memcmp(a.data, b.data, 30000 * sizeof(float)), 0);
+		infer_request_free(&a);
+		infer_request_free(&b);
+		free(body);
+		free(ref);
+	}
+}
+END_TEST
+
 static Suite *infer_suite(void)
 {
 	Suite *s = suite_create("infer");
@@ -645,11 +1126,14 @@ static Suite *infer_suite(void)
 	tcase_add_test(dec, id_parameters_and_extensions);
 	tcase_add_test(dec, huge_shape);
 	tcase_add_test(dec, row_and_element_limits);
+	tcase_add_loop_test(dec, bulk_matches_reference, 0, 5);
+	tcase_add_test(dec, bulk_large_tensors);
 	tcase_add_test(enc, encode_roundtrip);
 	tcase_add_test(enc, encode_known_values);
 	tcase_add_test(enc, encode_shapes_and_nan);
 	tcase_add_test(enc, encode_escapes_id);
 	tcase_add_test(enc, decode_then_encode);
+	tcase_set_timeout(dec, 120);
 	tcase_set_timeout(enc, 60);
 	suite_add_tcase(s, dec);
 	suite_add_tcase(s, enc);

@@ -17,22 +17,23 @@ static char err[512];
 
 /* A tree from its five arrays; num_nodes is counted from left_children. */
 static char *tree(const char *left, const char *right, const char *fid, const char *cond,
-		  const char *dl)
+                  const char *dl)
 {
 	size_t n = 1;
 	for (const char *p = left; *p; p++)
 		n += *p == ',';
 	char *s;
-	ck_assert_int_ge(asprintf(&s,
-				  "{\"base_weights\": [], \"categories\": [], \"categories_nodes\": [],"
-				  " \"categories_segments\": [], \"categories_sizes\": [],"
-				  " \"default_left\": %s, \"id\": 0, \"left_children\": %s,"
-				  " \"right_children\": %s, \"split_indices\": %s,"
-				  " \"split_conditions\": %s, \"tree_param\": {\"num_deleted\": \"0\","
-				  " \"num_feature\": \"1\", \"num_nodes\": \"%zu\","
-				  " \"size_leaf_vector\": \"0\"}}",
-				  dl, left, right, fid, cond, n),
-			 0);
+	ck_assert_int_ge(
+	    asprintf(&s,
+	             "{\"base_weights\": [], \"categories\": [], \"categories_nodes\": [],"
+	             " \"categories_segments\": [], \"categories_sizes\": [],"
+	             " \"default_left\": %s, \"id\": 0, \"left_children\": %s,"
+	             " \"right_children\": %s, \"split_indices\": %s,"
+	             " \"split_conditions\": %s, \"tree_param\": {\"num_deleted\": \"0\","
+	             " \"num_feature\": \"1\", \"num_nodes\": \"%zu\","
+	             " \"size_leaf_vector\": \"0\"}}",
+	             dl, left, right, fid, cond, n),
+	    0);
 	return s;
 }
 
@@ -40,7 +41,7 @@ static char *tree(const char *left, const char *right, const char *fid, const ch
 static char *stump(int default_left)
 {
 	return tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.5, -1.0, 2.0]",
-		    default_left ? "[1, 0, 0]" : "[0, 0, 0]");
+	            default_left ? "[1, 0, 0]" : "[0, 0, 0]");
 }
 
 /*
@@ -48,21 +49,22 @@ static char *stump(int default_left)
  * ownership of nothing; info is the tree_info array text.
  */
 static char *gbtree_doc(const char *objective, int num_feature, int num_class,
-			const char *base_score, const char *trees, int ntrees, const char *info)
+                        const char *base_score, const char *trees, int ntrees, const char *info)
 {
 	char *s;
 	ck_assert_int_ge(asprintf(&s,
-				  "{\"learner\": {\"attributes\": {}, \"feature_names\": [],"
-				  " \"feature_types\": [], \"gradient_booster\": {\"model\":"
-				  " {\"gbtree_model_param\": {\"num_parallel_tree\": \"1\","
-				  " \"num_trees\": \"%d\", \"size_leaf_vector\": \"0\"},"
-				  " \"tree_info\": %s, \"trees\": [%s]}, \"name\": \"gbtree\"},"
-				  " \"learner_model_param\": {\"base_score\": \"%s\","
-				  " \"boost_from_average\": \"1\", \"num_class\": \"%d\","
-				  " \"num_feature\": \"%d\", \"num_target\": \"1\"},"
-				  " \"objective\": {\"name\": \"%s\"}}, \"version\": [1, 7, 4]}",
-				  ntrees, info, trees, base_score, num_class, num_feature, objective),
-			 0);
+	                          "{\"learner\": {\"attributes\": {}, \"feature_names\": [],"
+	                          " \"feature_types\": [], \"gradient_booster\": {\"model\":"
+	                          " {\"gbtree_model_param\": {\"num_parallel_tree\": \"1\","
+	                          " \"num_trees\": \"%d\", \"size_leaf_vector\": \"0\"},"
+	                          " \"tree_info\": %s, \"trees\": [%s]}, \"name\": \"gbtree\"},"
+	                          " \"learner_model_param\": {\"base_score\": \"%s\","
+	                          " \"boost_from_average\": \"1\", \"num_class\": \"%d\","
+	                          " \"num_feature\": \"%d\", \"num_target\": \"1\"},"
+	                          " \"objective\": {\"name\": \"%s\"}}, \"version\": [1, 7, 4]}",
+	                          ntrees, info, trees, base_score, num_class, num_feature,
+	                          objective),
+	                 0);
 	return s;
 }
 
@@ -185,8 +187,8 @@ START_TEST(objective_transforms)
 	}
 
 	static const char *const identity[] = {"reg:squarederror", "reg:linear",
-					       "reg:squaredlogerror", "reg:pseudohubererror",
-					       "reg:absoluteerror"};
+	                                       "reg:squaredlogerror", "reg:pseudohubererror",
+	                                       "reg:absoluteerror"};
 	for (int i = 0; i < 5; i++) {
 		m = stump_model(identity[i], "1.5E0", 1);
 		ck_assert_float_eq(margin1(m, 0.1f), 0.5f);
@@ -199,11 +201,10 @@ END_TEST
 /* Three classes, four trees: class 0 has two trees, 1 and 2 one each. */
 static struct model *multiclass(const char *objective)
 {
-	char *t0 = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.0, 1.0, -1.0]",
-			"[1, 0, 0]");
+	char *t0 = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.0, 1.0, -1.0]", "[1, 0, 0]");
 	char *t1 = tree("[-1]", "[-1]", "[0]", "[0.25]", "[0]");
-	char *t2 = tree("[1, -1, -1]", "[2, -1, -1]", "[1, 0, 0]", "[0.0, -0.5, 0.75]",
-			"[0, 0, 0]");
+	char *t2 =
+	    tree("[1, -1, -1]", "[2, -1, -1]", "[1, 0, 0]", "[0.0, -0.5, 0.75]", "[0, 0, 0]");
 	char *t3 = tree("[-1]", "[-1]", "[0]", "[0.5]", "[0]");
 	char *trees;
 	ck_assert_int_ge(asprintf(&trees, "%s, %s, %s, %s", t0, t1, t2, t3), 0);
@@ -274,15 +275,16 @@ START_TEST(dart_weights)
 {
 	char *t0 = stump(1), *t1 = tree("[-1]", "[-1]", "[0]", "[4.0]", "[0]");
 	char *s;
-	ck_assert_int_ge(asprintf(&s,
-				  "{\"learner\": {\"gradient_booster\": {\"gbtree\": {\"model\":"
-				  " {\"gbtree_model_param\": {\"num_trees\": \"2\"}, \"tree_info\":"
-				  " [0, 0], \"trees\": [%s, %s]}, \"name\": \"gbtree\"}, \"name\":"
-				  " \"dart\", \"weight_drop\": [0.5, 0.25]}, \"learner_model_param\":"
-				  " {\"base_score\": \"0\", \"num_class\": \"0\", \"num_feature\": \"1\"},"
-				  " \"objective\": {\"name\": \"reg:squarederror\"}}}",
-				  t0, t1),
-			 0);
+	ck_assert_int_ge(
+	    asprintf(&s,
+	             "{\"learner\": {\"gradient_booster\": {\"gbtree\": {\"model\":"
+	             " {\"gbtree_model_param\": {\"num_trees\": \"2\"}, \"tree_info\":"
+	             " [0, 0], \"trees\": [%s, %s]}, \"name\": \"gbtree\"}, \"name\":"
+	             " \"dart\", \"weight_drop\": [0.5, 0.25]}, \"learner_model_param\":"
+	             " {\"base_score\": \"0\", \"num_class\": \"0\", \"num_feature\": \"1\"},"
+	             " \"objective\": {\"name\": \"reg:squarederror\"}}}",
+	             t0, t1),
+	    0);
 	struct model *m = NULL;
 	ck_assert_msg(load(s, &m) == 0, "%s", err);
 	ck_assert_str_eq(model_get_info(m)->booster, "dart");
@@ -303,17 +305,18 @@ START_TEST(dart_weights)
 }
 END_TEST
 
-static const char *linear_fmt =
-	"{\"learner\": {\"gradient_booster\": {\"model\": {\"boosted_rounds\": 1, \"weights\": %s},"
-	" \"name\": \"gblinear\"}, \"learner_model_param\": {\"base_score\": \"5E-1\","
-	" \"num_class\": \"%d\", \"num_feature\": \"2\", \"num_target\": \"1\"},"
-	" \"objective\": {\"name\": \"%s\"}}, \"version\": [1, 7, 4]}";
+#define LINEAR_FMT                                                                                 \
+	"{\"learner\": {\"gradient_booster\": {\"model\": {\"boosted_rounds\": 1, \"weights\": "   \
+	"%s},"                                                                                     \
+	" \"name\": \"gblinear\"}, \"learner_model_param\": {\"base_score\": \"5E-1\","            \
+	" \"num_class\": \"%d\", \"num_feature\": \"2\", \"num_target\": \"1\"},"                  \
+	" \"objective\": {\"name\": \"%s\"}}, \"version\": [1, 7, 4]}"
 
 START_TEST(gblinear_predicts)
 {
 	char *s;
 	struct model *m = NULL;
-	ck_assert_int_ge(asprintf(&s, linear_fmt, "[2.0, -3.0, 0.25]", 0, "reg:squarederror"), 0);
+	ck_assert_int_ge(asprintf(&s, LINEAR_FMT, "[2.0, -3.0, 0.25]", 0, "reg:squarederror"), 0);
 	ck_assert_msg(load(s, &m) == 0, "%s", err);
 	ck_assert_uint_eq(model_get_info(m)->num_trees, 0);
 	float rows[6] = {1.0f, 1.0f, NAN, 2.0f, 0.5f, NAN};
@@ -327,9 +330,8 @@ START_TEST(gblinear_predicts)
 	free(s);
 
 	/* Two classes: weights[f * 2 + g], biases last. */
-	ck_assert_int_ge(asprintf(&s, linear_fmt, "[1.0, -1.0, 0.5, 0.5, 0.0, 1.0]", 2,
-				  "multi:softprob"),
-			 0);
+	ck_assert_int_ge(
+	    asprintf(&s, LINEAR_FMT, "[1.0, -1.0, 0.5, 0.5, 0.0, 1.0]", 2, "multi:softprob"), 0);
 	ck_assert_msg(load(s, &m) == 0, "%s", err);
 	float row[2] = {2.0f, 4.0f}, mg[2], pr[2];
 	model_predict(m, row, 1, mg, pr);
@@ -340,7 +342,7 @@ START_TEST(gblinear_predicts)
 	free(s);
 
 	/* The weights array must hold (num_feature + 1) * num_group values. */
-	ck_assert_int_ge(asprintf(&s, linear_fmt, "[1.0, 2.0]", 0, "reg:squarederror"), 0);
+	ck_assert_int_ge(asprintf(&s, LINEAR_FMT, "[1.0, 2.0]", 0, "reg:squarederror"), 0);
 	ck_assert_int_eq(load(s, &m), -EINVAL);
 	ck_assert_ptr_null(m);
 	ck_assert_ptr_nonnull(strstr(err, "weights"));
@@ -352,7 +354,7 @@ START_TEST(xgboost2_format)
 {
 	/* 2.x writes base_score as a vector and size_leaf_vector 1 for scalar leaves. */
 	char *t = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.5, -1.0, 2.0]",
-		       "[true, false, false]");
+	               "[true, false, false]");
 	char *p = strstr(t, "\"size_leaf_vector\": \"0\"");
 	ck_assert_ptr_nonnull(p);
 	p[21] = '1';
@@ -378,7 +380,7 @@ static void expect_refusal(const char *doc, int rc, const char *word)
 }
 
 static void refuse_tree(const char *left, const char *right, const char *fid, const char *cond,
-			const char *dl, int rc, const char *word)
+                        const char *dl, int rc, const char *word)
 {
 	char *t = tree(left, right, fid, cond, dl);
 	char *doc = gbtree_doc("reg:squarederror", 2, 0, "5E-1", t, 1, "[0]");
@@ -391,34 +393,34 @@ START_TEST(refuse_structure)
 {
 	/* Child index past the end. */
 	refuse_tree("[1, -1, -1]", "[5, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
-		    "out of range");
+	            "out of range");
 	/* Negative child other than the leaf marker. */
 	refuse_tree("[-2, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
-		    "out of range");
+	            "out of range");
 	/* A child pointing back at the root. */
 	refuse_tree("[1, -1, -1]", "[0, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
-		    "out of range");
+	            "out of range");
 	/* Node 1 points at itself: a cycle. */
 	refuse_tree("[1, 1, -1]", "[2, 2, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
-		    "reached twice");
+	            "reached twice");
 	/* Both children the same node. */
 	refuse_tree("[1, -1, -1]", "[1, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
-		    "reached twice");
+	            "reached twice");
 	/* Feature 2 with num_feature 2. */
 	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[2, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
-		    "feature");
+	            "feature");
 	/* Arrays shorter than num_nodes. */
 	refuse_tree("[1, -1, -1]", "[2, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
-		    "right_children");
+	            "right_children");
 	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0]", -EINVAL,
-		    "default_left");
+	            "default_left");
 	/* Wrong element types. */
-	refuse_tree("[1, \"x\", -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]",
-		    -EINVAL, "left_children");
+	refuse_tree("[1, \"x\", -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 0, 0]", -EINVAL,
+	            "left_children");
 	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, {}, 2]", "[0, 0, 0]", -EINVAL,
-		    "split_conditions");
+	            "split_conditions");
 	refuse_tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0, 1, 2]", "[0, 7, 0]", -EINVAL,
-		    "default_left");
+	            "default_left");
 	/* A leaf with only a right child. */
 	refuse_tree("[-1]", "[0]", "[0]", "[0]", "[0]", -EINVAL, "right child");
 }
@@ -488,7 +490,8 @@ START_TEST(refuse_unsupported)
 	char *c = strstr(t, "\"categories\": []");
 	ck_assert_ptr_nonnull(c);
 	char *cat;
-	ck_assert_int_ge(asprintf(&cat, "%.*s\"categories\": [1, 3]%s", (int)(c - t), t, c + 16), 0);
+	ck_assert_int_ge(asprintf(&cat, "%.*s\"categories\": [1, 3]%s", (int)(c - t), t, c + 16),
+	                 0);
 	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", cat, 1, "[0]");
 	expect_refusal(doc, -ENOTSUP, "categorical");
 	free(cat);
@@ -518,11 +521,11 @@ START_TEST(refuse_unsupported)
 	static const char ubj[] = "{L\0\0\0\0\0\0\0\7learner{";
 	struct model *m = NULL;
 	ck_assert_int_eq(model_load_buffer(ubj, sizeof(ubj) - 1, NULL, &m, err, sizeof(err)),
-			 -ENOTSUP);
+	                 -ENOTSUP);
 	ck_assert_ptr_nonnull(strstr(err, "UBJSON"));
 	static const char bin[] = "binf\0\0\0\x3f";
 	ck_assert_int_eq(model_load_buffer(bin, sizeof(bin) - 1, NULL, &m, err, sizeof(err)),
-			 -ENOTSUP);
+	                 -ENOTSUP);
 	ck_assert_ptr_null(m);
 }
 END_TEST
@@ -551,7 +554,7 @@ START_TEST(limits)
 
 	/* Depth 2: root -> node 2 -> leaves 3, 4. A stump (depth 1) passes a limit of 1. */
 	char *deep = tree("[1, -1, 3, -1, -1]", "[2, -1, 4, -1, -1]", "[0, 0, 0, 0, 0]",
-			  "[0.5, 1, 0.7, 2, 3]", "[0, 0, 0, 0, 0]");
+	                  "[0.5, 1, 0.7, 2, 3]", "[0, 0, 0, 0, 0]");
 	doc = gbtree_doc("reg:squarederror", 1, 0, "0", deep, 1, "[0]");
 	lim = (struct model_limits){.max_depth = 2};
 	ck_assert_int_eq(load_lim(doc, &lim, &m), 0);
@@ -731,9 +734,9 @@ static void build_forest(void)
 	for (int i = 0; i < NROWS * NFEAT; i++) {
 		unsigned k = rand_r(&seed) % 10;
 		/* Some missing values, some exactly on a threshold grid value. */
-		forest_rows[i] = k == 0 ? NAN
-				 : k == 1 ? (float)(rand_r(&seed) % 200) / 100.0f - 1.0f
-					  : (float)rand_r(&seed) / (float)RAND_MAX * 2.4f - 1.2f;
+		forest_rows[i] = k == 0   ? NAN
+		                 : k == 1 ? (float)(rand_r(&seed) % 200) / 100.0f - 1.0f
+		                          : (float)rand_r(&seed) / (float)RAND_MAX * 2.4f - 1.2f;
 	}
 	for (int i = 0; i < NROWS; i++) {
 		float acc = 0.25f;
@@ -815,7 +818,7 @@ START_TEST(bundled_model)
 	}
 	struct model *m = NULL;
 	ck_assert_msg(model_load_file(TU_BUNDLED_MODEL, NULL, &m, err, sizeof(err)) == 0, "%s",
-		      err);
+	              err);
 	const struct model_info *in = model_get_info(m);
 	ck_assert_str_eq(in->objective, "binary:logistic");
 	ck_assert_uint_eq(in->num_feature, 30);
@@ -823,9 +826,9 @@ START_TEST(bundled_model)
 	if (access(TU_BUNDLED_GOLDEN, R_OK) == 0) {
 		/* The golden set holds XGBoost's own outputs for its inputs. */
 		json_t *g = NULL;
-		ck_assert_msg(jsonx_load_file(TU_BUNDLED_GOLDEN, 1 << 26, 64, 1, &g, err,
-					      sizeof(err)) == 0,
-			      "%s", err);
+		ck_assert_msg(
+		    jsonx_load_file(TU_BUNDLED_GOLDEN, 1 << 26, 64, 1, &g, err, sizeof(err)) == 0,
+		    "%s", err);
 		json_t *inputs = json_object_get(g, "inputs");
 		size_t nrows = json_array_size(inputs), n;
 		ck_assert_uint_gt(nrows, 0);
@@ -846,7 +849,8 @@ START_TEST(bundled_model)
 		model_predict(m, rows, nrows, mg, pr);
 		for (size_t r = 0; r < nrows; r++) {
 			ck_assert_float_eq_tol(pr[r], want_p[r], 1e-6f);
-			ck_assert_float_eq_tol(mg[r], want_m[r], 1e-5f * fmaxf(1.0f, fabsf(want_m[r])));
+			ck_assert_float_eq_tol(mg[r], want_m[r],
+			                       1e-5f * fmaxf(1.0f, fabsf(want_m[r])));
 		}
 		free(mg);
 		free(pr);

@@ -6,10 +6,12 @@
 #include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -98,17 +100,22 @@ static struct conf conf_of(struct conf_model *models, size_t n)
 	return c;
 }
 
-/* Builds c and expects a refusal with code want (any negative when want is 0). */
-static void expect_refused(const struct conf *c, int want)
+/* Builds c with o and expects a refusal with code want (any negative when want is 0). */
+static void expect_refused_o(const struct conf *c, const struct repo_build_opts *o, int want)
 {
 	struct repo_set *s = (struct repo_set *)1;
-	int r = repo_build(c, &s);
+	int r = repo_build(c, o, &s);
 
 	if (want)
 		ck_assert_int_eq(r, want);
 	else
 		ck_assert_int_lt(r, 0);
 	ck_assert_ptr_null(s);
+}
+
+static void expect_refused(const struct conf *c, int want)
+{
+	expect_refused_o(c, NULL, want);
 }
 
 /* The input width the file itself declares, read with jansson (not with model.c). */
@@ -164,7 +171,8 @@ static void sha256_nettle(const char *path, char out[65])
 }
 
 /* Runs repo_build with stderr captured into a malloc'd string. */
-static int build_capturing(const struct conf *c, struct repo_set **s, char **log)
+static int build_capturing(const struct conf *c, const struct repo_build_opts *o,
+                           struct repo_set **s, char **log)
 {
 	char *path = NULL;
 	int saved, fd, r;
@@ -178,7 +186,7 @@ static int build_capturing(const struct conf *c, struct repo_set **s, char **log
 	ck_assert(saved >= 0 && fd >= 0);
 	dup2(fd, STDERR_FILENO);
 	close(fd);
-	r = repo_build(c, s);
+	r = repo_build(c, o, s);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -204,7 +212,7 @@ START_TEST(test_bundled_model)
 	struct repo_set *s = NULL;
 	const struct repo_entry *e;
 	char want[65], nettle_hex[65], *log = NULL, *field = NULL;
-	int r = build_capturing(&c, &s, &log);
+	int r = build_capturing(&c, NULL, &s, &log);
 
 	ck_assert_msg(r == 0, "repo_build: %d", r);
 	ck_assert_ptr_nonnull(s);
@@ -245,7 +253,7 @@ START_TEST(test_tiny_model_and_pins)
 	struct repo_set *s = NULL;
 	const struct repo_entry *e;
 
-	ck_assert_int_eq(repo_build(&c, &s), 0);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
 	e = repo_find(s, "tiny", "3");
 	ck_assert_ptr_nonnull(e);
 	ck_assert_uint_eq(e->num_feature, TINY_FEATURES);
@@ -266,7 +274,7 @@ START_TEST(test_golden_mismatch_refused)
 	struct conf c = conf_of(m, 1);
 	char *log = NULL;
 	struct repo_set *s = (struct repo_set *)1;
-	int r = build_capturing(&c, &s, &log);
+	int r = build_capturing(&c, NULL, &s, &log);
 
 	ck_assert_int_eq(r, -EDOM);
 	ck_assert_ptr_null(s);
@@ -317,7 +325,7 @@ START_TEST(test_find_versions)
 	struct repo_set *s = NULL;
 	const struct repo_entry *e;
 
-	ck_assert_int_eq(repo_build(&c, &s), 0);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
 	ck_assert_uint_eq(s->n, 4);
 	/* Latest is numeric, not lexical: 10 > 2. */
 	e = repo_find(s, "tiny", NULL);
@@ -351,8 +359,8 @@ START_TEST(test_publish_keeps_old_alive)
 
 	ck_assert_ptr_null(repo_acquire()); /* nothing served yet */
 	repo_release(NULL);
-	ck_assert_int_eq(repo_build(&ca, &a), 0);
-	ck_assert_int_eq(repo_build(&cb, &b), 0);
+	ck_assert_int_eq(repo_build(&ca, NULL, &a), 0);
+	ck_assert_int_eq(repo_build(&cb, NULL, &b), 0);
 
 	repo_publish(a);
 	held = repo_acquire();
@@ -407,13 +415,13 @@ START_TEST(test_publish_under_load)
 	struct repo_set *s = NULL;
 
 	log_set_level(LOG_LVL_WARN); /* 50 loads would be noisy */
-	ck_assert_int_eq(repo_build(&c, &s), 0);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
 	repo_publish(s);
 	atomic_store(&stop_readers, false);
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, reader, &seen[i]), 0);
 	for (int i = 0; i < 50; i++) {
-		ck_assert_int_eq(repo_build(&c, &s), 0);
+		ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
 		repo_publish(s);
 		usleep(1000);
 	}
@@ -430,12 +438,606 @@ START_TEST(test_empty_conf)
 	struct conf c = conf_of(NULL, 0);
 	struct repo_set *s = NULL;
 
-	ck_assert_int_eq(repo_build(&c, &s), 0);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(s->n, 0);
 	ck_assert_ptr_null(repo_find(s, "tiny", NULL));
 	repo_set_free(s);
 	repo_set_free(NULL);
+}
+END_TEST
+
+/* ---- the versioned repository ---- */
+
+/* Reads a whole file into a malloc'd buffer. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "%s", path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
+static void spit(const char *path, const char *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_msg(f != NULL, "%s", path);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* root/name/version/file as a malloc'd path (the directories are created). */
+static char *vpath(const char *root, const char *name, const char *version, const char *file)
+{
+	char *p = NULL;
+
+	ck_assert_int_ne(asprintf(&p, "%s/%s", root, name), -1);
+	mkdir(p, 0755);
+	free(p);
+	ck_assert_int_ne(asprintf(&p, "%s/%s/%s", root, name, version), -1);
+	mkdir(p, 0755);
+	free(p);
+	ck_assert_int_ne(asprintf(&p, "%s/%s/%s/%s", root, name, version, file), -1);
+	return p;
+}
+
+/* Copies the first len bytes of src (all of it when len is SIZE_MAX) to dst. */
+static void copy_prefix(const char *src, const char *dst, size_t len)
+{
+	size_t n;
+	char *buf = slurp(src, &n);
+
+	spit(dst, buf, len < n ? len : n);
+	free(buf);
+}
+
+/* Puts the bundled model (and its golden set) in as root/name/version. */
+static void add_version(const char *root, const char *name, const char *version, bool golden)
+{
+	char *m = vpath(root, name, version, "model.json");
+
+	copy_prefix(TU_BUNDLED_MODEL, m, SIZE_MAX);
+	free(m);
+	if (golden) {
+		m = vpath(root, name, version, "golden.json");
+		copy_prefix(TU_BUNDLED_GOLDEN, m, SIZE_MAX);
+		free(m);
+	}
+}
+
+/* A repository root holding breast-cancer versions 1, 2 and 10. */
+static char *make_repo(void)
+{
+	char *root = NULL;
+
+	ck_assert_int_ne(asprintf(&root, "%s/repo", dir), -1);
+	ck_assert_int_eq(mkdir(root, 0755), 0);
+	add_version(root, "bc", "1", true);
+	add_version(root, "bc", "2", true);
+	add_version(root, "bc", "10", true);
+	return root;
+}
+
+/* The repository index row for name/version (NULL when absent); idx is the parsed index. */
+static json_t *index_row(json_t *idx, const char *name, const char *version)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(idx, i, row)
+	{
+		if (strcmp(json_string_value(json_object_get(row, "name")), name) == 0 &&
+		    strcmp(json_string_value(json_object_get(row, "version")), version) == 0)
+			return row;
+	}
+	return NULL;
+}
+
+/* The last build's index, parsed, checking every row has the four string members. */
+static json_t *get_index(void)
+{
+	char *text = repo_index_json();
+	json_error_t jerr;
+	json_t *idx, *row;
+	size_t i;
+
+	ck_assert_ptr_nonnull(text);
+	idx = json_loads(text, 0, &jerr);
+	ck_assert_msg(idx != NULL, "index is not JSON: %s: %s", jerr.text, text);
+	free(text);
+	ck_assert(json_is_array(idx));
+	json_array_foreach(idx, i, row)
+	{
+		const char *state = json_string_value(json_object_get(row, "state"));
+
+		ck_assert(json_is_string(json_object_get(row, "name")));
+		ck_assert(json_is_string(json_object_get(row, "version")));
+		ck_assert(json_is_string(json_object_get(row, "reason")));
+		ck_assert(state &&
+		          (strcmp(state, "READY") == 0 || strcmp(state, "UNAVAILABLE") == 0));
+	}
+	return idx;
+}
+
+/* Asserts the row exists with state and (when given) a reason containing part. */
+static void assert_row(json_t *idx, const char *name, const char *version, const char *state,
+                       const char *part)
+{
+	json_t *row = index_row(idx, name, version);
+	const char *reason;
+
+	ck_assert_msg(row != NULL, "no index row for %s %s", name, version);
+	ck_assert_str_eq(json_string_value(json_object_get(row, "state")), state);
+	reason = json_string_value(json_object_get(row, "reason"));
+	if (part)
+		ck_assert_msg(strstr(reason, part) != NULL, "reason \"%s\" lacks \"%s\"", reason,
+		              part);
+	else
+		ck_assert_str_eq(reason, "");
+}
+
+/* The served entry of name, asserting it is the file root/name/version/model.json. */
+static const struct repo_entry *assert_serves(const struct repo_set *s, const char *root,
+                                              const char *name, const char *version)
+{
+	const struct repo_entry *e = repo_find(s, name, NULL);
+	char *want = NULL;
+
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e->version, version);
+	ck_assert_int_ne(asprintf(&want, "%s/%s/%s/model.json", root, name, version), -1);
+	ck_assert_str_eq(e->path, want);
+	free(want);
+	ck_assert_ptr_nonnull(e->model);
+	return e;
+}
+
+START_TEST(test_repo_latest_is_numeric)
+{
+	char *root = make_repo(), *golden = NULL, want[65];
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "latest", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 1);
+	struct repo_set *s = NULL;
+	const struct repo_entry *e;
+	json_t *idx;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->n, 1);
+	/* 10 > 2 as numbers, though not as text. */
+	e = assert_serves(s, root, "bc", "10");
+	sha256sum_cmd(TU_BUNDLED_MODEL, want);
+	ck_assert_str_eq(e->sha256, want);
+	/* The golden.json beside the version is its golden set. */
+	ck_assert_int_ne(asprintf(&golden, "%s/bc/10/golden.json", root), -1);
+	ck_assert_str_eq(e->golden, golden);
+	free(golden);
+	idx = get_index();
+	ck_assert_uint_eq(json_array_size(idx), 3);
+	assert_row(idx, "bc", "10", "READY", NULL);
+	assert_row(idx, "bc", "2", "UNAVAILABLE", "superseded by version 10");
+	assert_row(idx, "bc", "1", "UNAVAILABLE", "superseded by version 10");
+	json_decref(idx);
+	repo_set_free(s);
+
+	/* Pinned: only that version, wherever it sorts. */
+	m[0].version = "2";
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->n, 1);
+	assert_serves(s, root, "bc", "2");
+	idx = get_index();
+	assert_row(idx, "bc", "2", "READY", NULL);
+	assert_row(idx, "bc", "10", "UNAVAILABLE", "version 2 is pinned");
+	json_decref(idx);
+	repo_set_free(s);
+
+	/* A pinned version that is not there, and a name that is not there. */
+	m[0].version = "7";
+	expect_refused(&c, -ENOENT);
+	idx = get_index();
+	assert_row(idx, "bc", "7", "UNAVAILABLE", "not found");
+	json_decref(idx);
+	m[0].version = "latest";
+	m[0].name = "nope";
+	expect_refused(&c, -ENOENT);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_repo_ignores_non_versions)
+{
+	char *root = make_repo(), *p = NULL;
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "latest", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 1);
+	struct repo_set *s = NULL;
+	json_t *idx;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	/* Leading zeros, words, too large for the API's int32, and a plain file. */
+	add_version(root, "bc", "011", true);
+	add_version(root, "bc", "v12", true);
+	add_version(root, "bc", "2147483648", true);
+	ck_assert_int_ne(asprintf(&p, "%s/bc/13", root), -1);
+	spit(p, "not a directory", 15);
+	free(p);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	assert_serves(s, root, "bc", "10");
+	idx = get_index();
+	ck_assert_uint_eq(json_array_size(idx), 3);
+	json_decref(idx);
+	repo_set_free(s);
+	/* The highest a version may be is still one. */
+	add_version(root, "bc", "2147483647", true);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	assert_serves(s, root, "bc", "2147483647");
+	repo_set_free(s);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_repo_bad_newest_refused)
+{
+	char *root = make_repo(), *p, *log = NULL, *field = NULL, want[65];
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "latest", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 1);
+	struct repo_set *s = NULL;
+	json_error_t jerr;
+	json_t *idx, *g, *pred;
+	size_t len;
+	double v0;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	/* v11: the model cut off halfway, as a copy interrupted mid-write leaves it. */
+	{
+		char *buf = slurp(TU_BUNDLED_MODEL, &len);
+
+		free(buf);
+	}
+	p = vpath(root, "bc", "11", "model.json");
+	copy_prefix(TU_BUNDLED_MODEL, p, len / 2);
+	sha256sum_cmd(p, want);
+	free(p);
+	ck_assert_int_eq(build_capturing(&c, NULL, &s, &log), 0);
+	assert_serves(s, root, "bc", "10");
+	repo_set_free(s);
+	/* The refusal is logged with its fields, the digest of the bytes actually read. */
+	ck_assert_ptr_nonnull(strstr(log, "refusing model bc version 11"));
+	ck_assert_int_ne(asprintf(&field, "MODEL_SHA256=%s", want), -1);
+	ck_assert_ptr_nonnull(strstr(log, field));
+	ck_assert_ptr_nonnull(strstr(log, "MODEL=bc"));
+	ck_assert_ptr_nonnull(strstr(log, "MODEL_VERSION=11"));
+	free(field);
+	free(log);
+	idx = get_index();
+	assert_row(idx, "bc", "11", "UNAVAILABLE", "/bc/11/model.json");
+	assert_row(idx, "bc", "10", "READY", NULL);
+	assert_row(idx, "bc", "2", "UNAVAILABLE", "superseded by version 10");
+	json_decref(idx);
+
+	/* v12: a valid model whose golden set expects another answer for row 0. */
+	add_version(root, "bc", "12", false);
+	g = json_load_file(TU_BUNDLED_GOLDEN, 0, &jerr);
+	ck_assert_ptr_nonnull(g);
+	pred = json_object_get(g, "predict");
+	v0 = json_real_value(json_array_get(pred, 0));
+	ck_assert(v0 > 0.9); /* so 1 - v0 is far outside any tolerance */
+	ck_assert_int_eq(json_array_set_new(pred, 0, json_real(1.0 - v0)), 0);
+	p = vpath(root, "bc", "12", "golden.json");
+	ck_assert_int_eq(json_dump_file(g, p, 0), 0);
+	json_decref(g);
+	free(p);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	assert_serves(s, root, "bc", "10");
+	repo_set_free(s);
+	idx = get_index();
+	assert_row(idx, "bc", "12", "UNAVAILABLE", "golden");
+	assert_row(idx, "bc", "11", "UNAVAILABLE", "/bc/11/model.json");
+	assert_row(idx, "bc", "10", "READY", NULL);
+	json_decref(idx);
+
+	/* Pinned to the broken one: refused, nothing to fall back to. */
+	m[0].version = "12";
+	expect_refused(&c, -EDOM);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_repo_roots_confine)
+{
+	char *root = make_repo(), *other = tu_mkdtemp(), *outside, *link, *sibling = NULL, *p;
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "1", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 1);
+	struct repo_set *s = NULL;
+	json_t *idx;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	outside = tu_write_file(other, "model.json", tiny_model);
+
+	/* An explicit path in another directory. */
+	m[0].path = outside;
+	expect_refused(&c, -EPERM);
+	idx = get_index();
+	assert_row(idx, "bc", "1", "UNAVAILABLE", "is outside the configured repository roots");
+	json_decref(idx);
+	/* The same file is fine without roots: the check is only the roots'. */
+	c.n_repository = 0;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	repo_set_free(s);
+	c.n_repository = 1;
+
+	/* A sibling whose name merely starts with the root's is not inside it. */
+	ck_assert_int_ne(asprintf(&sibling, "%sx", root), -1);
+	ck_assert_int_eq(mkdir(sibling, 0755), 0);
+	p = tu_write_file(sibling, "model.json", tiny_model);
+	m[0].path = p;
+	expect_refused(&c, -EPERM);
+	free(p);
+	/* An explicit path inside the root is served. */
+	p = vpath(root, "bc", "1", "model.json");
+	m[0].path = p;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_str_eq(repo_find(s, "bc", NULL)->path, p);
+	repo_set_free(s);
+	free(p);
+
+	/* A version whose model.json is a symlink out of the root is refused; 10 serves. */
+	m[0].path = NULL;
+	m[0].version = "latest";
+	link = vpath(root, "bc", "20", "model.json");
+	ck_assert_int_eq(symlink(outside, link), 0);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	assert_serves(s, root, "bc", "10");
+	repo_set_free(s);
+	idx = get_index();
+	assert_row(idx, "bc", "20", "UNAVAILABLE", "is outside the configured repository roots");
+	json_decref(idx);
+	/* So is a golden set that leads out. */
+	m[0].version = "10";
+	m[0].golden = outside;
+	expect_refused(&c, -EPERM);
+	free(link);
+	tu_rmtree(other);
+	free(other);
+	free(outside);
+	free(sibling);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_repo_keeps_current)
+{
+	char *root = make_repo(), *p;
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "latest", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 1);
+	struct repo_set *cur = NULL, *s = NULL;
+	struct repo_build_opts o = {0};
+	const struct repo_entry *e;
+	size_t len;
+	json_t *idx;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	ck_assert_int_eq(repo_build(&c, NULL, &cur), 0);
+	assert_serves(cur, root, "bc", "10");
+	/* Every version on disk breaks (cut in half in place). */
+	{
+		char *buf = slurp(TU_BUNDLED_MODEL, &len);
+
+		free(buf);
+	}
+	for (int v = 0; v < 3; v++) {
+		static const char *const vs[] = {"1", "2", "10"};
+
+		p = vpath(root, "bc", vs[v], "model.json");
+		copy_prefix(TU_BUNDLED_MODEL, p, len / 2);
+		free(p);
+	}
+	/* Without a current set there is nothing to serve. */
+	expect_refused(&c, 0);
+	/* With one, the model keeps what it serves: the same loaded model. */
+	o.current = cur;
+	ck_assert_int_eq(repo_build(&c, &o, &s), 0);
+	ck_assert_uint_eq(s->n, 1);
+	e = assert_serves(s, root, "bc", "10");
+	ck_assert_ptr_eq(e->model, cur->v[0].model);
+	ck_assert_str_eq(e->sha256, cur->v[0].sha256);
+	idx = get_index();
+	assert_row(idx, "bc", "10", "READY", NULL);
+	assert_row(idx, "bc", "2", "UNAVAILABLE", "/bc/2/model.json");
+	assert_row(idx, "bc", "1", "UNAVAILABLE", "/bc/1/model.json");
+	json_decref(idx);
+	/* The kept entry is a copy that outlives the set it came from. */
+	repo_set_free(cur);
+	ck_assert_uint_eq(model_get_info(e->model)->num_feature,
+	                  (size_t)declared_num_feature(TU_BUNDLED_MODEL));
+	repo_set_free(s);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_repo_only_and_drop)
+{
+	char *root = make_repo();
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "latest", NULL, NULL, 0),
+	                         cm("ab", "latest", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 2);
+	struct repo_set *cur = NULL, *s = NULL, *s2 = NULL;
+	struct repo_build_opts o = {0};
+	json_t *idx;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	add_version(root, "ab", "3", true);
+	ck_assert_int_eq(repo_build(&c, NULL, &cur), 0);
+	ck_assert_uint_eq(cur->n, 2);
+	assert_serves(cur, root, "bc", "10");
+	assert_serves(cur, root, "ab", "3");
+
+	/* New versions of both; only ab is rebuilt. */
+	add_version(root, "bc", "11", true);
+	add_version(root, "ab", "4", true);
+	o.current = cur;
+	o.only = "ab";
+	ck_assert_int_eq(repo_build(&c, &o, &s), 0);
+	ck_assert_uint_eq(s->n, 2);
+	assert_serves(s, root, "ab", "4");
+	ck_assert_ptr_eq(assert_serves(s, root, "bc", "10")->model, cur->v[0].model);
+	idx = get_index();
+	assert_row(idx, "ab", "4", "READY", NULL);
+	assert_row(idx, "ab", "3", "UNAVAILABLE", "superseded by version 4");
+	/* bc's rows are the last build's: 11 was not looked at. */
+	assert_row(idx, "bc", "10", "READY", NULL);
+	ck_assert_ptr_null(index_row(idx, "bc", "11"));
+	json_decref(idx);
+
+	/* Unload bc: it is left out, shown unloaded; ab stays as served. */
+	o.current = s;
+	o.only = NULL;
+	o.drop = "bc";
+	ck_assert_int_eq(repo_build(&c, &o, &s2), 0);
+	ck_assert_uint_eq(s2->n, 1);
+	ck_assert_ptr_null(repo_find(s2, "bc", NULL));
+	ck_assert_ptr_eq(assert_serves(s2, root, "ab", "4")->model,
+	                 repo_find(s, "ab", NULL)->model);
+	idx = get_index();
+	assert_row(idx, "bc", "10", "UNAVAILABLE", "unloaded");
+	assert_row(idx, "ab", "4", "READY", NULL);
+	json_decref(idx);
+
+	/* Names that are not configured or not served. */
+	o.current = s2;
+	o.drop = "bc";
+	expect_refused_o(&c, &o, -ENOENT);
+	o.drop = "nope";
+	expect_refused_o(&c, &o, -ENOENT);
+	o.drop = NULL;
+	o.only = "nope";
+	expect_refused_o(&c, &o, -ENOENT);
+
+	/* Loading bc again brings its newest version back. */
+	o.only = "bc";
+	repo_set_free(s);
+	ck_assert_int_eq(repo_build(&c, &o, &s), 0);
+	ck_assert_uint_eq(s->n, 2);
+	assert_serves(s, root, "bc", "11");
+	assert_serves(s, root, "ab", "4");
+	repo_set_free(s);
+	repo_set_free(s2);
+	repo_set_free(cur);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_repo_pins)
+{
+	char *root = make_repo(), *snap = tu_mkdtemp(), *model, *golden, want[65], bad[65];
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "latest", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 1);
+	struct repo_set *cur = NULL, *s = NULL;
+	struct repo_pin pin;
+	struct repo_build_opts o = {0};
+	const struct repo_entry *e;
+	json_t *idx;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	/* A snapshot outside the roots (it lives in the state dir). */
+	model = tu_write_file(snap, "model.json", "");
+	golden = tu_write_file(snap, "golden.json", "");
+	copy_prefix(TU_BUNDLED_MODEL, model, SIZE_MAX);
+	copy_prefix(TU_BUNDLED_GOLDEN, golden, SIZE_MAX);
+	sha256sum_cmd(model, want);
+	memcpy(bad, want, sizeof(bad));
+	bad[0] = bad[0] == '0' ? '1' : '0';
+	pin = (struct repo_pin){"bc", "2", model, golden, want};
+	o.pins = &pin;
+	o.n_pins = 1;
+	ck_assert_int_eq(repo_build(&c, &o, &s), 0);
+	ck_assert_uint_eq(s->n, 1);
+	e = repo_find(s, "bc", NULL);
+	ck_assert_str_eq(e->version, "2");
+	ck_assert_str_eq(e->path, model);
+	ck_assert_str_eq(e->golden, golden);
+	ck_assert_str_eq(e->sha256, want);
+	repo_set_free(s);
+
+	/* A snapshot whose bytes changed is refused; without a current set the build fails. */
+	pin.sha256 = bad;
+	expect_refused_o(&c, &o, -ESTALE);
+	idx = get_index();
+	assert_row(idx, "bc", "2", "UNAVAILABLE", "snapshot changed since it was marked good");
+	json_decref(idx);
+	/* With one, the model keeps its current version. */
+	ck_assert_int_eq(repo_build(&c, NULL, &cur), 0);
+	o.current = cur;
+	ck_assert_int_eq(repo_build(&c, &o, &s), 0);
+	assert_serves(s, root, "bc", "10");
+	repo_set_free(s);
+	repo_set_free(cur);
+	tu_rmtree(snap);
+	free(snap);
+	free(model);
+	free(golden);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_repo_reuse)
+{
+	char *root = make_repo(), *p, *buf;
+	char *roots[] = {root};
+	struct conf_model m[] = {cm("bc", "latest", NULL, NULL, 0)};
+	struct conf c = conf_of(m, 1);
+	struct repo_set *cur = NULL, *s = NULL;
+	struct repo_build_opts o = {0};
+	size_t len;
+
+	c.repository = roots;
+	c.n_repository = 1;
+	ck_assert_int_eq(repo_build(&c, NULL, &cur), 0);
+	o.current = cur;
+	/* Unchanged file: the very same loaded model. */
+	ck_assert_int_eq(repo_build(&c, &o, &s), 0);
+	ck_assert_ptr_eq(repo_find(s, "bc", NULL)->model, cur->v[0].model);
+	repo_set_free(s);
+	/* Changed in place (one more byte, still valid JSON): loaded afresh. */
+	p = vpath(root, "bc", "10", "model.json");
+	buf = slurp(p, &len);
+	buf[len] = '\n';
+	spit(p, buf, len + 1);
+	free(buf);
+	free(p);
+	ck_assert_int_eq(repo_build(&c, &o, &s), 0);
+	ck_assert_ptr_ne(repo_find(s, "bc", NULL)->model, cur->v[0].model);
+	ck_assert_str_ne(repo_find(s, "bc", NULL)->sha256, cur->v[0].sha256);
+	ck_assert_str_eq(repo_find(s, "bc", NULL)->version, "10");
+	repo_set_free(s);
+	repo_set_free(cur);
+	free(root);
 }
 END_TEST
 
@@ -454,6 +1056,14 @@ static Suite *repo_suite(void)
 	tcase_add_test(tc, test_publish_keeps_old_alive);
 	tcase_add_test(tc, test_publish_under_load);
 	tcase_add_test(tc, test_empty_conf);
+	tcase_add_test(tc, test_repo_latest_is_numeric);
+	tcase_add_test(tc, test_repo_ignores_non_versions);
+	tcase_add_test(tc, test_repo_bad_newest_refused);
+	tcase_add_test(tc, test_repo_roots_confine);
+	tcase_add_test(tc, test_repo_keeps_current);
+	tcase_add_test(tc, test_repo_only_and_drop);
+	tcase_add_test(tc, test_repo_pins);
+	tcase_add_test(tc, test_repo_reuse);
 	suite_add_tcase(s, tc);
 	return s;
 }

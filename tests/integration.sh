@@ -213,10 +213,21 @@ else
 	cat "$D/smoke.txt" "$D/err"
 fi
 
+# The config leaves smoke.on_failure at its default, rollback: with nothing marked good the
+# daemon has nothing to go back to (409), and the warning block says so.
+if grep -q '^\*\*\* WARNING: .*FAILED (triggers: output_mismatch)' "$D/err" &&
+	grep -q 'on failure: rollback' "$D/err" && grep -q 'rollback FAILED: HTTP 409' "$D/err" &&
+	grep -q 'nothing was rolled back' "$D/err"; then
+	t_pass "the default on_failure (rollback) without a last-known-good record: warning, 409"
+else
+	t_fail "the default on_failure without a record: stderr '$(cat "$D/err")'"
+fi
+
 t_ctl --config "$D/bad.conf" smoke --json >"$D/smoke.json" 2>"$D/err"; rc=$?
 if [ $rc -eq 1 ] && [ "$(json_get "$D/smoke.json" 'j["verdict"]')" = fail ] &&
-	[ "$(json_get "$D/smoke.json" 'j["triggers"]')" = "['output_mismatch']" ]; then
-	t_pass "inferctl smoke --json with a wrong golden value: verdict fail, output_mismatch"
+	[ "$(json_get "$D/smoke.json" 'j["triggers"]')" = "['output_mismatch']" ] &&
+	[ "$(json_get "$D/smoke.json" '(j["rollback"]["attempted"], j["rollback"]["ok"], j["rollback"]["second_verdict"])')" = "(True, False, None)" ]; then
+	t_pass "inferctl smoke --json with a wrong golden value: verdict fail, output_mismatch, rollback not ok"
 else
 	t_fail "inferctl smoke --json with a wrong golden value: exit $rc"
 	cat "$D/smoke.json" "$D/err"
@@ -280,7 +291,8 @@ fi
 # would add seconds to each.
 for args in "" "frobnicate" "--no-such-option ready" "infer" "infer breast-cancer" \
 	"metadata" "smoke --requests 0" "smoke --p99-ms -1" "ready extra" "--timeout 0 ready" \
-	"--config $D/no-such.conf ready"; do
+	"--config $D/no-such.conf ready" "smoke --on-failure sometimes" "smoke --on-failure" \
+	"reload now" "rollback --all" "state extra"; do
 	# shellcheck disable=SC2086 # split into arguments on purpose
 	"$T_INFERCTL" --socket "$SOCK" $args >/dev/null 2>"$D/err"; rc=$?
 	if [ $rc -eq 2 ] && grep -q '^inferctl: ' "$D/err"; then
@@ -289,6 +301,19 @@ for args in "" "frobnicate" "--no-such-option ready" "infer" "infer breast-cance
 		t_fail "inferctl $args: exit $rc (expected 2), stderr '$(cat "$D/err")'"
 	fi
 done
+
+# --- the help names every command and option -----------------------------------------------
+"$T_INFERCTL" --help >"$D/help" 2>&1; rc=$?
+missing=
+for word in health ready models metadata infer smoke reload rollback state --mark-good \
+	--on-failure --rollback-on-fail --clear --json --csv --output --requests --p99-ms; do
+	grep -q -- "$word" "$D/help" || missing="$missing $word"
+done
+if [ $rc -eq 0 ] && [ -z "$missing" ]; then
+	t_pass "inferctl --help names every command and option"
+else
+	t_fail "inferctl --help: exit $rc, missing:$missing"
+fi
 
 # --- a clean stop ---------------------------------------------------------------------------
 t_stop_daemon; st=$?

@@ -160,7 +160,7 @@ static int parse_headers(struct conn *c)
 		unsigned long long v;
 
 		if (!h) {
-			/* 1xx/204/304 have no body; anything else without a length is unsupported. */
+			/* 1xx/204/304 have no body; others need a length. */
 			if (c->status == 204 || c->status == 304 || c->status / 100 == 1)
 				return 0;
 			return -EPROTO;
@@ -376,7 +376,7 @@ static void print_first(struct worker *w, const struct conn *c)
 		return;
 	w->printed = true;
 	fprintf(stderr, "loadgen: first response (%zu bytes):\n%.*s\n", c->len,
-		(int)(c->len > 2000 ? 2000 : c->len), c->buf);
+	        (int)(c->len > 2000 ? 2000 : c->len), c->buf);
 }
 
 static void *worker_run(void *arg)
@@ -475,7 +475,7 @@ static void *worker_run(void *arg)
 			}
 			c->state = C_IDLE;
 			if (t < w->t_end && conn_start(w, c, epfd, idx) < 0) {
-				/* The next loop retries nothing: a server that refuses is an error. */
+				/* Retried below, after a pause. */
 				conn_drop(c, epfd);
 			}
 		}
@@ -580,7 +580,7 @@ static int read_file(const char *path, char **out, size_t *len)
 }
 
 static int build_request(const char *method, const char *path, const char *body_file,
-			 const char *ctype, char **out, size_t *len)
+                         const char *ctype, char **out, size_t *len)
 {
 	char *body = NULL, *req;
 	size_t blen = 0, cap;
@@ -600,9 +600,9 @@ static int build_request(const char *method, const char *path, const char *body_
 	}
 	if (body_file)
 		hl = snprintf(req, cap,
-			      "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\n"
-			      "Content-Length: %zu\r\n\r\n",
-			      method, path, ctype, blen);
+		              "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\n"
+		              "Content-Length: %zu\r\n\r\n",
+		              method, path, ctype, blen);
 	else
 		hl = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: localhost\r\n\r\n", method, path);
 	if (hl < 0 || (size_t)hl + blen >= cap) {
@@ -620,17 +620,17 @@ static int build_request(const char *method, const char *path, const char *body_
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: loadgen -U SOCKET (-r RAWFILE | -m METHOD -p PATH [-b BODYFILE] [-T TYPE])\n"
-		"               [-c CONNS] [-t THREADS] [-d SECONDS] [-w WARMUP] [-x TIMEOUT] [-v]\n"
-		"Closed loop: each connection sends the request, waits for the whole response,\n"
-		"and repeats, for WARMUP then SECONDS; prints one JSON object on stdout.\n"
-		"  -r FILE   raw HTTP request bytes, sent as they are\n"
-		"  -m -p -b  build a request (Host: localhost, Content-Length from the body)\n"
-		"  -T TYPE   Content-Type of the body (default application/json)\n"
-		"  -c N      connections (default 1)   -t N  threads (default 1)\n"
-		"  -d S      measured seconds (default 5)   -w S  warm-up seconds (default 1)\n"
-		"  -x S      per-request timeout (default 5)   -v  print the first response\n");
+	fprintf(
+	    f, "usage: loadgen -U SOCKET (-r RAWFILE | -m METHOD -p PATH [-b BODYFILE] [-T TYPE])\n"
+	       "               [-c CONNS] [-t THREADS] [-d SECONDS] [-w WARMUP] [-x TIMEOUT] [-v]\n"
+	       "Closed loop: each connection sends the request, waits for the whole response,\n"
+	       "and repeats, for WARMUP then SECONDS; prints one JSON object on stdout.\n"
+	       "  -r FILE   raw HTTP request bytes, sent as they are\n"
+	       "  -m -p -b  build a request (Host: localhost, Content-Length from the body)\n"
+	       "  -T TYPE   Content-Type of the body (default application/json)\n"
+	       "  -c N      connections (default 1)   -t N  threads (default 1)\n"
+	       "  -d S      measured seconds (default 5)   -w S  warm-up seconds (default 1)\n"
+	       "  -x S      per-request timeout (default 5)   -v  print the first response\n");
 }
 
 static int parse_pos_double(const char *s, double *out)

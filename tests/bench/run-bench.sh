@@ -1,1 +1,530 @@
 #!/bin/sh
+# run-bench.sh: `make bench`: the engine against libxgboost, inferd against nginx, start and size.
+#
+# Environment (set by tests/Makefile.am): top_srcdir, top_builddir, PYTHON3, MAKE.
+# Knobs: BENCH_REPS (5), BENCH_SECONDS per loadgen run (3), BENCH_WARMUP (0.5),
+# BENCH_STARTS (10), BENCH_DEB=1 to build the .deb and report its size.
+# Every comparison is a ratio taken inside one repetition, A and B run back to back
+# (interleaved A B A B): this host drifts, so figures from different runs do not compare.
+set -u
+
+: "${top_srcdir:?run me through make bench}"
+: "${top_builddir:?run me through make bench}"
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+[ -n "$PYTHON3" ] || PYTHON3=/usr/bin/python3
+MAKE=${MAKE:-make}
+REPS=${BENCH_REPS:-5}
+DUR=${BENCH_SECONDS:-3}
+WARM=${BENCH_WARMUP:-0.5}
+STARTS=${BENCH_STARTS:-10}
+CONNS="1 16 64"
+RESULTS=$top_builddir/bench/results
+MODELS=$top_builddir/bench/models
+BUNDLED=$top_srcdir/src/models/breast-cancer/1
+INFERD=$top_builddir/src/inferd
+INFERCTL=$top_builddir/src/inferctl
+LOADGEN=$top_builddir/tests/loadgen
+BENCH_ENGINE=$top_builddir/tests/bench_engine
+INFER_PATH=/v2/models/breast-cancer/infer
+T_BEGIN=$(date +%s)
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	say "$*"
+	exit 1
+}
+
+# --- Dependencies: installed when we are root, else named. ---------------------------------
+find_nginx() {
+	NGINX=$(command -v nginx 2>/dev/null || true)
+	[ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; } || NGINX=
+}
+missing() {
+	miss=
+	find_nginx
+	[ -n "$NGINX" ] || miss="$miss nginx-light"
+	[ -f /usr/include/xgboost/c_api.h ] || miss="$miss libxgboost-dev"
+	"$PYTHON3" -c 'import xgboost, numpy' >/dev/null 2>&1 || miss="$miss python3-xgboost"
+	command -v taskset >/dev/null 2>&1 || miss="$miss util-linux"
+	echo "$miss"
+}
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$RESULTS/apt.log" 2>&1 ||
+		{ apt-get update -q >>"$RESULTS/apt.log" 2>&1 &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$RESULTS/apt.log" 2>&1; }
+}
+mkdir -p "$RESULTS" "$MODELS" || die "cannot create $RESULTS"
+rm -f "$RESULTS"/*.json "$RESULTS"/*.jsonl "$RESULTS"/*.txt
+need=$(missing)
+if [ -n "$need" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		say "installing:$need"
+		for p in $need; do
+			case $p in
+			nginx-light) apt_install nginx-light || apt_install nginx ;;
+			*) apt_install "$p" ;;
+			esac
+		done
+		need=$(missing)
+	fi
+	[ -z "$need" ] || die "missing:$need (as root: apt-get install -y$need)"
+fi
+find_nginx
+
+# --- Build. ---------------------------------------------------------------------------------
+say "building inferd, inferctl, bench_engine, loadgen"
+$MAKE -C "$top_builddir/src" inferd inferctl >"$RESULTS/build.log" 2>&1 &&
+	$MAKE -C "$top_builddir/tests" bench_engine loadgen >>"$RESULTS/build.log" 2>&1 ||
+	{
+		tail -n 30 "$RESULTS/build.log" >&2
+		die "build failed (log: $RESULTS/build.log)"
+	}
+
+WORK=$(mktemp -d /tmp/inferd-bench.XXXXXX) || die "mktemp failed"
+INFERD_PID=
+NGINX_PID=
+cleanup() {
+	[ -z "$INFERD_PID" ] || kill "$INFERD_PID" 2>/dev/null
+	[ -z "$NGINX_PID" ] || kill "$NGINX_PID" 2>/dev/null
+	[ -z "$INFERD_PID" ] || wait "$INFERD_PID" 2>/dev/null
+	[ -z "$NGINX_PID" ] || wait "$NGINX_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- Models and request bodies (seeded, cached while the stamp matches). --------------------
+say "generating models (first run: a few minutes of training)"
+"$PYTHON3" "$top_srcdir/tests/bench/gen_models.py" "$MODELS" "$BUNDLED" >&2 ||
+	die "gen_models.py failed"
+
+# --- 1. Engine in process. -------------------------------------------------------------------
+"$PYTHON3" -c '
+import json, sys
+for m in json.load(open(sys.argv[1]))["models"]:
+    print(m["name"], m["model"], m["rows"])' "$MODELS/manifest.json" >"$WORK/models.txt" ||
+	die "bad manifest"
+while read -r name model rows; do
+	say "engine: $name (inferd vs libxgboost, $REPS repetitions)"
+	"$BENCH_ENGINE" -m "$model" -r "$rows" -n "$REPS" >"$RESULTS/engine-$name.json" ||
+		die "bench_engine failed on $name: outputs differ or a predictor failed"
+done <"$WORK/models.txt"
+
+# --- Servers. ----------------------------------------------------------------------------------
+ISOCK=$WORK/inferd.sock
+NSOCK=$WORK/nginx.sock
+mkdir -p "$WORK/state" "$WORK/nginx"
+write_inferd_conf() { # $1 = file, $2 = socket
+	cat >"$1" <<EOF
+socket = { path = "$2"; mode = "0600"; };
+server = { state_dir = "$WORK/state"; };
+log_level = "warning";
+models = (
+  { name = "breast-cancer"; path = "$BUNDLED/model.json"; version = 1;
+    golden = "$BUNDLED/golden.json"; }
+);
+EOF
+}
+write_inferd_conf "$WORK/inferd.conf" "$ISOCK"
+# The bytes of inferd's own one-row answer (143 bytes), so both servers send the same amount.
+BODY='{"model_name":"breast-cancer","model_version":"1","id":"bench","outputs":[{"name":"predict","datatype":"FP32","shape":[1],"data":[0.9987847]}]}'
+printf '{"body_bytes": %s, "workers": 2}\n' "$(printf '%s' "$BODY" | wc -c)" >"$RESULTS/nginx.json"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server {
+    listen unix:$NSOCK;
+    default_type application/json;
+    location / { return 200 '$BODY'; }
+  }
+}
+EOF
+
+# Waits until a GET answers 2xx on socket $1 (path $2), while process $3 lives.
+wait_up() {
+	i=0
+	while [ $i -lt 100 ]; do
+		kill -0 "$3" 2>/dev/null || return 1
+		"$LOADGEN" -U "$1" -m GET -p "$2" -w 0 -d 0.05 -x 1 >/dev/null 2>&1 && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+"$INFERD" --foreground --config "$WORK/inferd.conf" >"$WORK/inferd.log" 2>&1 &
+INFERD_PID=$!
+"$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
+	>"$WORK/nginx.log" 2>&1 &
+NGINX_PID=$!
+wait_up "$ISOCK" /v2/health/ready "$INFERD_PID" || {
+	cat "$WORK/inferd.log" >&2
+	die "inferd did not become ready on $ISOCK"
+}
+wait_up "$NSOCK" / "$NGINX_PID" || {
+	cat "$WORK/nginx.log" "$WORK/nginx/error.log" >&2
+	die "nginx did not start"
+}
+# Both must answer the very request we time, with 2xx, before any timing.
+for f in 1 1000; do
+	"$LOADGEN" -U "$ISOCK" -m POST -p "$INFER_PATH" -b "$MODELS/infer-$f.json" -w 0 -d 0.2 -v \
+		>"$WORK/probe.json" 2>"$WORK/probe.txt" ||
+		{
+			head -c 2000 "$WORK/probe.txt" >&2
+			die "inferd does not answer a $f-row infer request with 2xx"
+		}
+done
+"$LOADGEN" -U "$NSOCK" -m POST -p "$INFER_PATH" -b "$MODELS/infer-1.json" -w 0 -d 0.2 \
+	>/dev/null 2>&1 || die "nginx does not answer"
+
+LOAD_S=0 # seconds of load inferd has served, for the RSS figure
+# run SERVER CONNS REP PINNED BODY STAGE: one loadgen run, appended as one JSON line.
+run() {
+	if [ "$1" = inferd ]; then s=$ISOCK; else s=$NSOCK; fi
+	pre=
+	[ "$4" = true ] && pre="taskset -c 1"
+	$pre "$LOADGEN" -U "$s" -m POST -p "$INFER_PATH" -b "$MODELS/infer-$5.json" -c "$2" \
+		-d "$DUR" -w "$WARM" >"$WORK/run.json" 2>"$WORK/run.err" || true
+	[ -s "$WORK/run.json" ] || echo '{"requests": 0, "errors": -1}' >"$WORK/run.json"
+	printf '{"stage": "%s", "server": "%s", "conns": %s, "rep": %s, "pinned": %s, "rows": %s, "result": %s}\n' \
+		"$6" "$1" "$2" "$3" "$4" "$5" "$(cat "$WORK/run.json")" >>"$RESULTS/e2e.jsonl"
+	[ "$1" = nginx ] || LOAD_S=$(awk "BEGIN { print $LOAD_S + $DUR + $WARM }")
+}
+# Every process of a server (nginx: master and workers), every thread (-a).
+pin() { # $1 = cpu list, $2.. = pids
+	cpus=$1
+	shift
+	for p in "$@"; do
+		taskset -a -p -c "$cpus" "$p" >/dev/null 2>&1
+		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+			taskset -a -p -c "$cpus" "$c" >/dev/null 2>&1
+		done
+	done
+}
+
+# --- 2. End to end: single-row infer vs nginx's fixed answer, A B A B. ----------------------
+rep=1
+while [ $rep -le "$REPS" ]; do
+	for c in $CONNS; do
+		say "e2e: repetition $rep/$REPS, $c connection(s): nginx, inferd"
+		run nginx "$c" $rep false 1 e2e
+		run inferd "$c" $rep false 1 e2e
+	done
+	rep=$((rep + 1))
+done
+NCPU=$(nproc 2>/dev/null || echo 1)
+if [ "$NCPU" -ge 2 ]; then
+	pin 0 "$INFERD_PID" "$NGINX_PID"
+	rep=1
+	while [ $rep -le 3 ] && [ $rep -le "$REPS" ]; do
+		for c in 1 16; do
+			say "e2e pinned (servers on CPU 0, client on CPU 1): repetition $rep, $c connection(s)"
+			run nginx "$c" $rep true 1 e2e
+			run inferd "$c" $rep true 1 e2e
+		done
+		rep=$((rep + 1))
+	done
+	pin "0-$((NCPU - 1))" "$INFERD_PID" "$NGINX_PID"
+else
+	say "one CPU: no pinned run"
+fi
+
+# --- 3. Batch over the socket: 1,000-row JSON requests. -------------------------------------
+rep=1
+while [ $rep -le "$REPS" ]; do
+	for c in 1 2; do
+		say "batch: repetition $rep/$REPS, 1000-row requests, $c connection(s)"
+		run inferd "$c" $rep false 1000 batch
+	done
+	rep=$((rep + 1))
+done
+
+# --- 4. Size after load, then start time. ------------------------------------------------------
+awk '/^Vm(RSS|HWM):/ { print $1, $2 }' "/proc/$INFERD_PID/status" >"$WORK/rss.txt"
+printf '{"load_s": %s, "vmrss_kb": %s, "vmhwm_kb": %s}\n' "$LOAD_S" \
+	"$(awk '$1 == "VmRSS:" { print $2 }' "$WORK/rss.txt")" \
+	"$(awk '$1 == "VmHWM:" { print $2 }' "$WORK/rss.txt")" >"$RESULTS/rss.json"
+kill "$INFERD_PID" "$NGINX_PID" 2>/dev/null
+wait "$INFERD_PID" 2>/dev/null
+wait "$NGINX_PID" 2>/dev/null
+INFERD_PID=
+NGINX_PID=
+
+say "start: exec to READY=1, $STARTS starts"
+# A fake NOTIFY_SOCKET: posix_spawn, then the time until READY=1 arrives on the datagram socket.
+"$PYTHON3" - "$INFERD" "$WORK" "$STARTS" >"$RESULTS/start.json" <<'EOF' ||
+import json, os, signal, socket, sys, time
+inferd, work, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+nsock = os.path.join(work, "notify.sock")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(nsock)
+s.settimeout(10)
+conf_tpl = open(os.path.join(work, "inferd.conf")).read()
+out, base = [], []
+for i in range(n):
+    # A fresh socket path per start: no stale-file handling inside the figure.
+    sp = os.path.join(work, "s%d.sock" % i)
+    cf = os.path.join(work, "start%d.conf" % i)
+    with open(cf, "w") as f:
+        f.write(conf_tpl.replace(os.path.join(work, "inferd.sock"), sp))
+    env = dict(os.environ, NOTIFY_SOCKET=nsock)
+    env.pop("LISTEN_FDS", None)
+    env.pop("LISTEN_PID", None)
+    # What posix_spawn plus waiting costs by itself, with a program that does nothing.
+    t0 = time.monotonic_ns()
+    p = os.posix_spawn("/bin/true", ["/bin/true"], env)
+    os.waitpid(p, 0)
+    base.append((time.monotonic_ns() - t0) / 1e6)
+    log = open(os.path.join(work, "start.log"), "ab")
+    t0 = time.monotonic_ns()
+    pid = os.posix_spawn(inferd, [inferd, "--foreground", "--config", cf], env,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, log.fileno(), 1),
+                                       (os.POSIX_SPAWN_DUP2, log.fileno(), 2)])
+    ready = None
+    try:
+        while ready is None:
+            msg = s.recv(4096).decode(errors="replace")
+            if "READY=1" in msg.split("\n"):
+                ready = (time.monotonic_ns() - t0) / 1e6
+    except socket.timeout:
+        pass
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+    log.close()
+    if ready is None:
+        sys.exit("inferd sent no READY=1 within 10 s (log: start.log)")
+    out.append(round(ready, 3))
+    # Drain whatever else it sent (STATUS=, STOPPING=1) so the next start reads its own.
+    s.setblocking(False)
+    try:
+        while True:
+            s.recv(4096)
+    except BlockingIOError:
+        pass
+    s.settimeout(10)
+print(json.dumps({"starts": n, "exec_to_ready_ms": out, "spawn_true_ms": [round(b, 3) for b in base]}))
+EOF
+	{
+		cat "$WORK/start.log" >&2 2>/dev/null
+		say "start-time measurement failed"
+		echo '{"starts": 0, "exec_to_ready_ms": [], "spawn_true_ms": []}' >"$RESULTS/start.json"
+	}
+
+# Binary sizes (as built, and stripped), and the .deb when asked for.
+strip -o "$WORK/inferd.stripped" "$INFERD" 2>/dev/null || cp "$INFERD" "$WORK/inferd.stripped"
+strip -o "$WORK/inferctl.stripped" "$INFERCTL" 2>/dev/null || cp "$INFERCTL" "$WORK/inferctl.stripped"
+DEB=null
+if [ "${BENCH_DEB:-0}" = 1 ] && [ -f "$top_srcdir/debian/control" ] &&
+	command -v dpkg-buildpackage >/dev/null 2>&1; then
+	say "building the .deb (BENCH_DEB=1)"
+	mkdir -p "$WORK/deb/src"
+	(cd "$top_srcdir" && tar --exclude=.git -cf - .) | (cd "$WORK/deb/src" && tar -xf -) &&
+		(cd "$WORK/deb/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b \
+			>"$RESULTS/deb.log" 2>&1) &&
+		DEB=$(stat -c %s "$WORK"/deb/inferd_*.deb 2>/dev/null | head -n 1)
+	[ -n "$DEB" ] || DEB=null
+fi
+printf '{"inferd_bytes": %s, "inferctl_bytes": %s, "inferd_stripped_bytes": %s, "inferctl_stripped_bytes": %s, "deb_bytes": %s}\n' \
+	"$(stat -c %s "$INFERD")" "$(stat -c %s "$INFERCTL")" \
+	"$(stat -c %s "$WORK/inferd.stripped")" "$(stat -c %s "$WORK/inferctl.stripped")" \
+	"$DEB" >"$RESULTS/size.json"
+
+# --- The table. ------------------------------------------------------------------------------
+T_END=$(date +%s)
+"$PYTHON3" - "$RESULTS" "$REPS" "$DUR" $((T_END - T_BEGIN)) <<'EOF' || die "summary failed"
+import glob, json, os, platform, statistics, sys, time
+
+res, reps, dur, elapsed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+summary = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "host": platform.node(),
+           "cpus": os.cpu_count(), "kernel": platform.release(), "reps": reps,
+           "seconds_per_run": dur, "elapsed_s": elapsed, "targets": []}
+
+
+def stats(v):
+    v = [x for x in v if x is not None]
+    if not v:
+        return None
+    s = sorted(v)
+    return {"median": statistics.median(s), "min": s[0], "max": s[-1], "n": len(s)}
+
+
+def fmt(s, scale=1.0, digits=0, unit=""):
+    if not s:
+        return "n/a"
+    f = "%%.%df" % digits
+    return (f % (s["median"] * scale)) + unit + " (" + (f % (s["min"] * scale)) + ".." + (f % (s["max"] * scale)) + ")"
+
+
+lines = []
+P = lines.append
+P("inferd benchmark, %s, %s (%d CPUs, kernel %s); %d repetitions, %.0f s per load run; took %d s" %
+  (summary["date"], summary["host"], summary["cpus"], summary["kernel"], reps, dur, elapsed))
+P("Figures: median (min..max) over repetitions; ratios are per repetition, A and B back to back.")
+P("")
+
+# 1. Engine.
+engine = {}
+for f in sorted(glob.glob(os.path.join(res, "engine-*.json"))):
+    name = os.path.basename(f)[7:-5]
+    engine[name] = json.load(open(f))
+order = [n for n in ("bundled", "gen-500x8", "gen-1000x6") if n in engine] + \
+        [n for n in engine if n not in ("bundled", "gen-500x8", "gen-1000x6")]
+P("1. Engine in process (inferd model_predict vs libxgboost XGBoosterPredictFromDense, nthread as stated)")
+P("%-11s %5s %5s %-22s %-22s %-18s" % ("model", "trees", "feat", "inferd p50/p99 ns", "xgboost p50/p99 ns", "latency speedup"))
+for n in order:
+    e = engine[n]
+    sr = e["single_row"]
+    P("%-11s %5d %5d %-22s %-22s %-18s" % (
+        n, e["num_trees"], e["num_feature"],
+        "%.0f/%.0f" % (sr["inferd_p50_ns"]["median"], sr["inferd_p99_ns"]["median"]),
+        "%.0f/%.0f" % (sr["xgboost_p50_ns"]["median"], sr["xgboost_p99_ns"]["median"]),
+        "%.1fx (%.1f..%.1f)" % (sr["speedup_p50"]["median"], sr["speedup_p50"]["min"], sr["speedup_p50"]["max"])))
+P("%-11s %-32s %-32s %-16s %-16s" % ("model", "10k rows 1 thread inferd/xgb r/s", "10k rows 2 threads inferd/xgb r/s", "ratio 1t", "ratio 2t"))
+for n in order:
+    e = engine[n]
+    b1, b2 = e["batch_1t"], e["batch_2t"]
+    P("%-11s %-32s %-32s %-16s %-16s" % (
+        n, "%.0fk / %.0fk" % (b1["inferd_rows_per_s"]["median"] / 1e3, b1["xgboost_rows_per_s"]["median"] / 1e3),
+        "%.0fk / %.0fk" % (b2["inferd_rows_per_s"]["median"] / 1e3, b2["xgboost_rows_per_s"]["median"] / 1e3),
+        "%.2fx (%.2f..%.2f)" % (b1["ratio"]["median"], b1["ratio"]["min"], b1["ratio"]["max"]),
+        "%.2fx (%.2f..%.2f)" % (b2["ratio"]["median"], b2["ratio"]["min"], b2["ratio"]["max"])))
+checks = ", ".join("%s %d/%d bit-identical (max diff %.2g)" % (n, engine[n]["check"]["bit_identical"], engine[n]["check"]["values"],
+                                                          engine[n]["check"]["max_abs_diff"]) for n in order)
+P("Outputs checked before timing: " + checks)
+cpu = ", ".join("%s %.0f%%" % (n, 100 * engine[n]["cpu_s"] / engine[n]["wall_s"]) for n in order if engine[n].get("wall_s"))
+P("CPU share of the engine runs (cpu/wall; mostly 1 thread, so ~100% when alone; below means other load): " + cpu)
+P("")
+
+# 2./3. End to end.
+runs = [json.loads(l) for l in open(os.path.join(res, "e2e.jsonl"))] if os.path.exists(os.path.join(res, "e2e.jsonl")) else []
+errors = sum(max(r["result"].get("errors", 0), 0) for r in runs) + sum(1 for r in runs if r["result"].get("errors", 0) < 0)
+
+
+def pick(stage, server, conns, pinned):
+    return sorted((r for r in runs if r["stage"] == stage and r["server"] == server and r["conns"] == conns and r["pinned"] == pinned),
+                  key=lambda r: r["rep"])
+
+
+def ratio(a, b, key, inv=False):
+    out = []
+    bb = {r["rep"]: r["result"].get(key) for r in b}
+    for r in a:
+        x, y = r["result"].get(key), bb.get(r["rep"])
+        if x and y:
+            out.append(y / x if inv else x / y)
+    return stats(out)
+
+
+e2e = {}
+ngx = json.load(open(os.path.join(res, "nginx.json")))
+P("2. End to end over the Unix socket: single-row infer POST (inferd) vs the same POST answered with a")
+P("   fixed %d-byte JSON by nginx (%d workers, return 200); one loadgen thread; 'pinned': servers on CPU 0, client on CPU 1" % (ngx["body_bytes"], ngx["workers"]))
+P("%-10s %-7s %-26s %-9s %-9s %-9s %-18s %s" % ("conns", "server", "req/s", "p50 us", "p99 us", "p99.9 us", "req/s inferd/nginx", "errors"))
+for pinned in (False, True):
+    for c in (1, 16, 64):
+        i, g = pick("e2e", "inferd", c, pinned), pick("e2e", "nginx", c, pinned)
+        if not i:
+            continue
+        key = "%d%s" % (c, "-pinned" if pinned else "")
+        e2e[key] = {}
+        for name, rs in (("nginx", g), ("inferd", i)):
+            st = {k: stats([r["result"].get(k) for r in rs]) for k in ("rps", "p50_us", "p99_us", "p999_us")}
+            st["errors"] = sum(abs(r["result"].get("errors", 0)) for r in rs)
+            e2e[key][name] = st
+            P("%-10s %-7s %-26s %-9s %-9s %-9s %-18s %d" % (
+                key, name, fmt(st["rps"]), "%.1f" % st["p50_us"]["median"] if st["p50_us"] else "n/a",
+                "%.1f" % st["p99_us"]["median"] if st["p99_us"] else "n/a",
+                "%.1f" % st["p999_us"]["median"] if st["p999_us"] else "n/a",
+                fmt(ratio(i, g, "rps"), 100, 0, "%") if name == "inferd" else "", st["errors"]))
+        e2e[key]["rps_ratio"] = ratio(i, g, "rps")
+        e2e[key]["p50_ratio"] = ratio(i, g, "p50_us")
+P("")
+P("3. Batch over the socket: 1,000-row JSON infer requests to inferd")
+batch = {}
+for c in (1, 2):
+    rs = pick("batch", "inferd", c, False)
+    if not rs:
+        continue
+    st = {"rows_per_s": stats([r["result"].get("rps", 0) * 1000 for r in rs]),
+          "p50_us": stats([r["result"].get("p50_us") for r in rs]),
+          "errors": sum(abs(r["result"].get("errors", 0)) for r in rs)}
+    batch[str(c)] = st
+    P("%d connection(s): %s rows/s, p50 %s us, errors %d" % (c, fmt(st["rows_per_s"]), fmt(st["p50_us"]), st["errors"]))
+P("Binary tensors (Inference-Header-Content-Length): not yet implemented in inferd: not measured.")
+P("")
+
+# 4. Start and size.
+start = json.load(open(os.path.join(res, "start.json")))
+rss = json.load(open(os.path.join(res, "rss.json")))
+size = json.load(open(os.path.join(res, "size.json")))
+st_ready = stats(start["exec_to_ready_ms"])
+st_base = stats(start["spawn_true_ms"])
+P("4. Start and size")
+P("exec to READY=1 (bundled model, golden check included): %s ms over %d starts (posix_spawn+wait of /bin/true: %s ms)" %
+  (fmt(st_ready, 1, 2), len(start["exec_to_ready_ms"]), fmt(st_base, 1, 2)))
+P("RSS after %.0f s of load: VmRSS %.1f MiB, peak VmHWM %.1f MiB" % (rss["load_s"], rss["vmrss_kb"] / 1024, rss["vmhwm_kb"] / 1024))
+P("binaries: inferd %d bytes (%d stripped), inferctl %d bytes (%d stripped); .deb: %s" % (
+    size["inferd_bytes"], size["inferd_stripped_bytes"], size["inferctl_bytes"], size["inferctl_stripped_bytes"],
+    "%d bytes" % size["deb_bytes"] if size.get("deb_bytes") else "n/a (no .deb yet; BENCH_DEB=1 builds one)"))
+P("")
+
+# Targets.
+targets = []
+
+
+def target(what, measured, ok):
+    targets.append({"target": what, "measured": measured, "pass": ok})
+
+
+b = engine.get("bundled")
+if b:
+    s = b["single_row"]["speedup_p50"]
+    target("single-row engine latency >= 20x faster than libxgboost (bundled)", "%.1fx (%.1f..%.1f)" % (s["median"], s["min"], s["max"]), s["median"] >= 20)
+for n in order:
+    s = engine[n]["batch_1t"]["ratio"]
+    target("10k-row batch, 1 thread >= 3x libxgboost rows/s (%s)" % n, "%.2fx (%.2f..%.2f)" % (s["median"], s["min"], s["max"]), s["median"] >= 3)
+r16 = e2e.get("16", {})
+if r16.get("rps_ratio"):
+    s = r16["rps_ratio"]
+    target("infer req/s at 16 connections >= 60% of nginx's", "%.0f%% (%.0f..%.0f)" % (100 * s["median"], 100 * s["min"], 100 * s["max"]), s["median"] >= 0.6)
+    s = r16["inferd"]["p99_us"]
+    target("p99 at 16 connections <= 1 ms", "%.0f us (%.0f..%.0f)" % (s["median"], s["min"], s["max"]), s["median"] <= 1000)
+r1 = e2e.get("1", {})
+if r1.get("p50_ratio"):
+    s = r1["p50_ratio"]
+    target("p50 at 1 connection <= 2x nginx's p50", "%.2fx (%.2f..%.2f)" % (s["median"], s["min"], s["max"]), s["median"] <= 2)
+if batch:
+    best = max(batch.items(), key=lambda kv: kv[1]["rows_per_s"]["median"])
+    s = best[1]["rows_per_s"]
+    target("1,000-row JSON batch >= 500k rows/s end to end", "%.0fk rows/s at %s conn (%.0fk..%.0fk)" % (s["median"] / 1e3, best[0], s["min"] / 1e3, s["max"] / 1e3), s["median"] >= 500e3)
+if st_ready:
+    target("exec to READY=1 <= 20 ms", "%.2f ms (%.2f..%.2f)" % (st_ready["median"], st_ready["min"], st_ready["max"]), st_ready["median"] <= 20)
+target("RSS <= 16 MB (VmRSS after %.0f s of load)" % rss["load_s"], "%.1f MiB (peak %.1f)" % (rss["vmrss_kb"] / 1024, rss["vmhwm_kb"] / 1024), rss["vmrss_kb"] <= 16 * 1024)
+targets.append({"target": "binary tensors (Inference-Header-Content-Length)", "measured": "not yet", "pass": None})
+P("Targets")
+for t in targets:
+    P("  %-4s %-72s %s" % ("PASS" if t["pass"] else ("MISS" if t["pass"] is False else "----"), t["target"], t["measured"]))
+if errors:
+    P("WARNING: %d load-generator errors (non-2xx, closed or timed out): see e2e.jsonl" % errors)
+
+summary.update({"nginx": ngx, "engine": engine, "e2e": e2e, "batch": batch, "start": start, "rss": rss, "size": size,
+                "targets": targets, "loadgen_errors": errors})
+with open(os.path.join(res, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=1)
+text = "\n".join(lines) + "\n"
+with open(os.path.join(res, "table.txt"), "w") as f:
+    f.write(text)
+sys.stdout.write(text)
+EOF
+say "results in $RESULTS (summary.json, table.txt, engine-*.json, e2e.jsonl, start.json, rss.json, size.json)"
