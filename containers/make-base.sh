@@ -24,7 +24,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=podman-env.sh
+# shellcheck source=SCRIPTDIR/podman-env.sh
 . "$here/podman-env.sh"
 
 force=
@@ -118,7 +118,9 @@ build_image() {
 	old_id=$(podman image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)
 	podman import --quiet "${changes[@]}" "$tmp/rootfs.tar" "$name" >/dev/null
 	# The replaced image is now untagged: drop it unless a container still uses it.
-	[ -n "$old_id" ] && podman rmi "$old_id" >/dev/null 2>&1 || true
+	if [ -n "$old_id" ]; then
+		podman rmi "$old_id" >/dev/null 2>&1 || true
+	fi
 	inputs_of "$variant" "$include" >"$cache/$(echo "$name" | tr '/:' '__').inputs"
 	rm -rf "$tmp"
 	build_tmp=

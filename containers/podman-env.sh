@@ -1,4 +1,5 @@
 # podman-env.sh: sourced helper: podman config, usability check and Debian mirror lines.
+# shellcheck shell=bash disable=SC2034
 #
 # Usage (bash):
 #   . containers/podman-env.sh
@@ -26,7 +27,7 @@ PODMAN_ENV_REASON=
 PODMAN_ENV_TOOLS="podman:podman buildah:buildah runc:runc mmdebstrap:mmdebstrap"
 
 podman_env_setup() {
-	local missing= t cmd pkg
+	local missing='' t cmd pkg
 	if [ ! -r "$CONTAINERS_CONF" ]; then
 		PODMAN_ENV_REASON="containers.conf not readable: $CONTAINERS_CONF"
 		return 1
@@ -43,6 +44,7 @@ podman_env_setup() {
 		fi
 		echo "podman-env: installing$missing" >&2
 		# Another apt-get may hold the lock on a shared host: wait for it, bounded.
+		# shellcheck disable=SC2086 # one word per package
 		if ! DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q \
 			-o DPkg::Lock::Timeout=300 $missing >&2; then
 			PODMAN_ENV_REASON="apt-get install$missing failed"

@@ -37,6 +37,13 @@ void client_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+const char *client_libcurl_version(void)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	return v ? v->version : NULL;
+}
+
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct client *c = userdata;

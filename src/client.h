@@ -22,6 +22,8 @@ struct client_response {
 int client_global_init(void);
 /* Once per process, after the last client_close(). */
 void client_global_cleanup(void);
+/* The version of the libcurl loaded at run time (not the headers'), e.g. "7.88.1". */
+const char *client_libcurl_version(void);
 
 /*
  * Prepares a client for socket_path with a per-request timeout in seconds (connect

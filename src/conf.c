@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <nettle/sha2.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sock.h"
 
 /* Normally set by src/Makefile.am; the tests compile without them. */
 #ifndef INFERD_RUNSTATEDIR
@@ -42,10 +44,9 @@
 /* What conf->sha256 hashes for the built-in default: it has no file. */
 #define DEFAULT_CONF_TEXT "built-in default " PACKAGE_VERSION
 /* Far above any sane config; a bound so a wrong path (a device, a log) is not slurped. */
-#define CONF_MAX_BYTES    ((size_t)16 << 20)
-#define VERSION_LATEST    "latest"
-#define DEFAULT_TOLERANCE 1e-6
-#define MODEL_NAME_MAX    64
+#define CONF_MAX_BYTES ((size_t)16 << 20)
+#define VERSION_LATEST "latest"
+#define MODEL_NAME_MAX 64
 /* sun_path must hold the path and its terminating NUL. */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -62,6 +63,7 @@ enum kind {
 	K_VERSION,    /* char *, integer lo .. hi stored as decimal text, or "latest" */
 	K_REPOSITORY, /* char **, an array or list of paths, resolved like K_PATH */
 	K_NAME,       /* char *, [A-Za-z0-9_.-]{1,64} */
+	K_INET,       /* char *, "ADDR:PORT" or "[ADDR6]:PORT" (sock_parse_inet) */
 };
 
 struct key {
@@ -89,6 +91,12 @@ static const struct key limits_keys[] = {
     {"connection_timeout", K_INT, CONF_OFF(connection_timeout), 1, 3600, NULL},
     {"max_rows", K_INT, CONF_OFF(max_rows), 1, 10000000, NULL},
     {"max_json_depth", K_INT, CONF_OFF(max_json_depth), 8, 1024, NULL},
+    {"max_header_bytes", K_INT, CONF_OFF(max_header_bytes), 1024, 1048576, NULL},
+    {"max_headers", K_INT, CONF_OFF(max_headers), 8, 1024, NULL},
+    {"request_timeout", K_INT, CONF_OFF(request_timeout), 1, 3600, NULL},
+    {"max_model_bytes", K_INT, CONF_OFF(max_model_bytes), 1024, 4294967296.0, NULL},
+    {"max_trees", K_INT, CONF_OFF(max_trees), 1, 10000000, NULL},
+    {"max_tree_depth", K_INT, CONF_OFF(max_tree_depth), 1, 1024, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -122,6 +130,7 @@ static const struct key top_keys[] = {
     {"limits", K_GROUP, 0, 0, 0, limits_keys},
     {"server", K_GROUP, 0, 0, 0, server_keys},
     {"log_level", K_LOG_LEVEL, CONF_OFF(log_level), 0, 0, NULL},
+    {"listen_tcp", K_INET, CONF_OFF(listen_tcp), 0, 0, NULL},
     {"repository", K_REPOSITORY, 0, 0, 0, NULL},
     {"models", K_MODELS, 0, 0, 0, NULL},
     {"smoke", K_GROUP, 0, 0, 0, smoke_keys},
@@ -585,6 +594,16 @@ static void apply_string_kind(struct loader *ld, const config_setting_t *s, cons
 		}
 		add_error(ld, s, "%s: \"%s\" is not one of rollback, fail, warn", full, v);
 		return;
+	case K_INET:
+		if (sock_parse_inet(v, NULL, NULL) < 0) {
+			add_error(ld, s,
+			          "%s: \"%s\" is not ADDR:PORT (a numeric IPv4 address or "
+			          "[IPv6 address], port 1 .. 65535)",
+			          full, v);
+			return;
+		}
+		set_string(ld, base, k->off, strdup(v));
+		return;
 	case K_NAME:
 		if (!valid_name(v)) {
 			add_error(ld, s, "%s: \"%s\" must match [A-Za-z0-9_.-]{1,64}", full, v);
@@ -685,7 +704,7 @@ static void model_clear(struct conf_model *m)
 static void model_defaults(struct conf_model *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->tolerance = DEFAULT_TOLERANCE;
+	m->tolerance = 0; /* unset: the golden set's own tolerance, else 1e-6 */
 }
 
 /* True when the config has at least one repository root, wherever the key appears. */
@@ -799,6 +818,7 @@ void conf_free(struct conf *c)
 	free(c->socket_group);
 	free(c->admin_group);
 	free(c->state_dir);
+	free(c->listen_tcp);
 	for (size_t i = 0; i < c->n_repository; i++)
 		free(c->repository[i]);
 	free(c->repository);
@@ -824,6 +844,12 @@ static struct conf *conf_new_defaults(void)
 	c->connection_timeout = 30;
 	c->max_rows = 100000;
 	c->max_json_depth = 32;
+	c->max_header_bytes = 16384;
+	c->max_headers = 64;
+	c->request_timeout = 10;
+	c->max_model_bytes = 256L * 1024 * 1024;
+	c->max_trees = 100000;
+	c->max_tree_depth = 64;
 	c->threads = 0;
 	c->shutdown_grace = 10;
 	c->log_level = LOG_LVL_INFO;
@@ -1060,4 +1086,81 @@ const struct conf_model *conf_find_model(const struct conf *c, const char *name)
 			best = m;
 	}
 	return best;
+}
+
+/* ---- the effective configuration ---- */
+
+static json_t *keys_json(const struct key *keys, const void *base);
+
+static json_t *model_json(const struct conf_model *m)
+{
+	return keys_json(model_keys, m);
+}
+
+static json_t *string_or_null(const char *v)
+{
+	return v ? json_string(v) : json_null();
+}
+
+/* One key's value; NULL only when out of memory. */
+static json_t *value_json(const struct key *k, const void *base)
+{
+	const struct conf *c = base;
+	const void *p = (const char *)base + k->off;
+	char mode[8];
+	json_t *a;
+
+	switch (k->kind) {
+	case K_GROUP:
+		return keys_json(k->sub, base);
+	case K_MODELS:
+		a = json_array();
+		for (size_t i = 0; a && i < c->n_models; i++)
+			if (json_array_append_new(a, model_json(&c->models[i])) < 0) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	case K_REPOSITORY:
+		a = json_array();
+		for (size_t i = 0; a && i < c->n_repository; i++)
+			if (json_array_append_new(a, json_string(c->repository[i])) < 0) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	case K_INT: {
+		long v = *(const long *)p;
+
+		/* An unset optional pin (0 below the range) reads as null, as it was written. */
+		return v == 0 && k->lo > 0 ? json_null() : json_integer((json_int_t)v);
+	}
+	case K_FLOAT:
+		return json_real(*(const double *)p);
+	case K_MODE:
+		snprintf(mode, sizeof(mode), "%04o", *(const unsigned *)p);
+		return json_string(mode);
+	case K_LOG_LEVEL:
+		return json_string(log_level_name(*(const int *)p));
+	default:
+		return string_or_null(*(char *const *)p);
+	}
+}
+
+static json_t *keys_json(const struct key *keys, const void *base)
+{
+	json_t *o = json_object();
+
+	for (const struct key *k = keys; o && k->name; k++) {
+		if (json_object_set_new(o, k->name, value_json(k, base)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+json_t *conf_effective_json(const struct conf *c)
+{
+	return c ? keys_json(top_keys, c) : NULL;
 }

@@ -6,31 +6,32 @@
 
 /* One served model. */
 struct conf_model {
-	char *name;        /* [A-Za-z0-9_.-]{1,64} */
-	char *path;        /* an explicit model JSON file, or NULL: found in the repository */
-	char *version;     /* a positive integer as text, or "latest" (only without path);
-	                      default "1" with path, "latest" without */
-	char *golden;      /* optional golden set (JSON), NULL when absent */
-	double tolerance;  /* max abs difference for the golden set, default 1e-6 */
-	long num_feature;  /* pinned input width, 0 = take the model's */
+	char *name;       /* [A-Za-z0-9_.-]{1,64} */
+	char *path;       /* an explicit model JSON file, or NULL: found in the repository */
+	char *version;    /* a positive integer as text, or "latest" (only without path);
+	                     default "1" with path, "latest" without */
+	char *golden;     /* optional golden set (JSON), NULL when absent */
+	double tolerance; /* max abs difference for the golden set; 0 (default): the
+	                     golden set's own "tolerance", else 1e-6 */
+	long num_feature; /* pinned input width, 0 = take the model's */
 };
 
 /* Thresholds for `inferctl smoke`. */
 struct conf_smoke {
-	double timeout;    /* seconds to wait for readiness, default 10 */
-	long requests;     /* latency sample size, default 200 */
-	double p99_ms;     /* p99 trigger, default 50 */
-	char *on_failure;  /* "rollback" | "fail" | "warn", default "rollback" */
+	double timeout;   /* seconds to wait for readiness, default 10 */
+	long requests;    /* latency sample size, default 200 */
+	double p99_ms;    /* p99 trigger, default 50 */
+	char *on_failure; /* "rollback" | "fail" | "warn", default "rollback" */
 };
 
 struct conf {
-	char *file;              /* where it was read from, NULL for the built-in default */
-	char *socket_path;       /* default RUNSTATEDIR "/inferd/inferd.sock" */
-	unsigned socket_mode;    /* default 0660 */
-	char *socket_group;      /* NULL = leave the group alone */
-	char *admin_group;       /* NULL = root only for admin endpoints */
-	char *state_dir;         /* default LOCALSTATEDIR "/lib/inferd" */
-	char **repository;       /* model repository roots, searched in order (may be empty) */
+	char *file;           /* where it was read from, NULL for the built-in default */
+	char *socket_path;    /* default RUNSTATEDIR "/inferd/inferd.sock" */
+	unsigned socket_mode; /* default 0660 */
+	char *socket_group;   /* NULL = leave the group alone */
+	char *admin_group;    /* NULL = root only for admin endpoints */
+	char *state_dir;      /* default LOCALSTATEDIR "/lib/inferd" */
+	char **repository;    /* model repository roots, searched in order (may be empty) */
 	size_t n_repository;
 	char sha256[65];         /* of the config file's bytes (of a fixed text for the default) */
 	long max_body_bytes;     /* default 16 MiB */
@@ -38,6 +39,13 @@ struct conf {
 	long connection_timeout; /* seconds, default 30 */
 	long max_rows;           /* default 100000 */
 	long max_json_depth;     /* default 32 */
+	long max_header_bytes;   /* request line and headers together, default 16384 */
+	long max_headers;        /* header fields per request, default 64 */
+	long request_timeout;    /* seconds from a request's first byte to its last, default 10 */
+	long max_model_bytes;    /* model file size, default 256 MiB (struct model_limits) */
+	long max_trees;          /* trees per model, default 100000 (struct model_limits) */
+	long max_tree_depth;     /* default 64 (struct model_limits) */
+	char *listen_tcp;        /* "ADDR:PORT" or "[ADDR6]:PORT"; NULL = no TCP listener */
 	long threads;            /* HTTP worker threads, 0 = one per core */
 	long shutdown_grace;     /* seconds to finish in-flight requests, default 10 */
 	int log_level;           /* enum log_level, default info */
@@ -74,5 +82,12 @@ const char *conf_error_str(const struct conf_error *e, char *buf, size_t len);
 void conf_errors_clear(struct conf_errors *errs);
 /* Returns the conf_model named name, or NULL. */
 const struct conf_model *conf_find_model(const struct conf *c, const char *name);
+
+struct json_t;
+/*
+ * The effective value of every key, as a JSON object shaped like the schema (groups as
+ * objects, models as a list; unset optional keys are null). A new reference, NULL on OOM.
+ */
+struct json_t *conf_effective_json(const struct conf *c);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "client.h"
 #include "conf.h"
+#include "fingerprint.h"
 #include "jsonx.h"
 #include "smoke.h"
 
@@ -40,17 +41,17 @@ static const char usage_text[] =
     "                         make one row. Prints the answer, or with --output NAME\n"
     "                         (predict, margin) one line per row.\n"
     "  smoke [--timeout SEC] [--requests N] [--p99-ms MS] [--json] [--mark-good]\n"
-    "        [--on-failure rollback|fail|warn | --rollback-on-fail]\n"
+    "        [--on-failure rollback|fail|warn|config | --rollback-on-fail]\n"
     "                         readiness, each model's metadata, golden outputs and latency;\n"
     "                         exit 1 on a trigger. --mark-good: on a pass, record the set\n"
     "                         observed (name, version, sha256) as last known good (fails\n"
-    "                         if the served set changed meanwhile). On a trigger, the\n"
-    "                         --on-failure policy (default: the config's smoke.on_failure,\n"
-    "                         itself rollback by default) applies and a warning block\n"
-    "                         follows: rollback goes back to the last known good set and\n"
-    "                         smokes once more (exit 1); fail only reports (exit 1); warn\n"
-    "                         reports and exits 0. --rollback-on-fail = --on-failure\n"
-    "                         rollback.\n"
+    "                         if the served set changed meanwhile). Without --on-failure\n"
+    "                         a trigger only makes it exit 1. With a policy, a warning\n"
+    "                         block follows a trigger: rollback goes back to the last\n"
+    "                         known good set and smokes once more (exit 1); fail only\n"
+    "                         reports (exit 1); warn reports and exits 0; config takes the\n"
+    "                         config's smoke.on_failure (the package's post-install check).\n"
+    "                         --rollback-on-fail = --on-failure rollback.\n"
     "  reload                 POST /v2/admin/reload: re-read the config and the repository;\n"
     "                         prints the served models, or every config error (exit 1)\n"
     "  rollback [--clear]     POST /v2/admin/rollback: serve the last known good set (kept\n"
@@ -58,9 +59,20 @@ static const char usage_text[] =
     "                         no record or it failed. --clear (DELETE) lifts the rollback.\n"
     "  state                  GET /v2/admin/state: config, served set, last known good\n"
     "                         record, rollback in force; pretty-printed JSON\n"
+    "  fingerprint [--json]   the installation's manifest as JSON, keys sorted, no\n"
+    "                         timestamps: the daemon's part (GET /v2/admin/fingerprint:\n"
+    "                         versions, libraries, config, models with sha256) and\n"
+    "                         inferctl's, libcurl's, the OS release, the kernel and the\n"
+    "                         package version. Without the daemon's part the error is\n"
+    "                         recorded, the rest printed, and the exit status is 1.\n"
+    "  fingerprint --diff A B [--ignore PATH]...\n"
+    "                         one line per difference between manifests A and B\n"
+    "                         (PATH: OLD -> NEW, + PATH, - PATH; models matched by name);\n"
+    "                         --ignore skips PATH and below (e.g. kernel.release). Exit 0\n"
+    "                         when identical, 1 when they differ, 2 on a bad file.\n"
     "\n"
-    "reload, rollback, state, smoke --mark-good and smoke's rollback use admin endpoints:\n"
-    "run them as root or as a member of the config's socket.admin_group.\n"
+    "reload, rollback, state, fingerprint, smoke --mark-good and smoke's rollback use admin\n"
+    "endpoints: run them as root or as a member of the config's socket.admin_group.\n"
     "\n"
     "Options:\n"
     "  -s, --socket PATH      the daemon's socket (default: the config's socket.path)\n"
@@ -1365,6 +1377,7 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 	struct rollback_outcome rb = {0};
 	bool json = false, policy_ran = false, have_second = false;
 	const char *val;
+	bool policy_given = false;
 	char err[512], tl[160];
 	int i, rc, ret;
 
@@ -1380,12 +1393,19 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 			o.mark_good = true;
 		} else if (strcmp(argv[i], "--rollback-on-fail") == 0) {
 			o.on_failure = SMOKE_ON_FAILURE_ROLLBACK;
+			policy_given = true;
 		} else if ((rc = opt_value(argc, argv, &i, "--on-failure", NULL, &val)) != 0) {
+			struct smoke_opts from_conf;
+
 			if (rc < 0)
 				return usage_error("missing value for", argv[i]);
-			if (smoke_on_failure_parse(val, &o.on_failure) < 0)
-				return usage_error("--on-failure needs rollback, fail or warn",
+			smoke_opts_init(&from_conf, ctl->conf);
+			if (strcmp(val, "config") == 0)
+				o.on_failure = from_conf.on_failure;
+			else if (smoke_on_failure_parse(val, &o.on_failure) < 0)
+				return usage_error("--on-failure needs rollback, fail, warn or config",
 				                   val);
+			policy_given = true;
 		} else if ((rc = opt_value(argc, argv, &i, "--timeout", NULL, &val)) != 0) {
 			if (rc < 0)
 				return usage_error("missing value for", argv[i]);
@@ -1423,9 +1443,13 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 		}
 		ret = res.triggers ? EXIT_CHECK : EXIT_OK;
 	} else {
-		/* The policy answers the triggers of the run itself. */
-		policy_ran = true;
-		ret = o.on_failure == SMOKE_ON_FAILURE_WARN ? EXIT_OK : EXIT_CHECK;
+		/*
+		 * A policy, when one was asked for, answers the triggers of the run itself. A
+		 * plain smoke only observes: an operator's diagnostic run must not change
+		 * what is served.
+		 */
+		policy_ran = policy_given;
+		ret = policy_ran && o.on_failure == SMOKE_ON_FAILURE_WARN ? EXIT_OK : EXIT_CHECK;
 	}
 	if (!json)
 		smoke_print_text(&res, &o, stdout);
@@ -1470,15 +1494,157 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 	return ret;
 }
 
+/*
+ * fingerprint --diff A B [--ignore PATH]...: needs neither the daemon nor a config, so it
+ * runs before either is looked at.
+ */
+static int fingerprint_diff(int argc, char **argv)
+{
+	const char *files[2] = {NULL, NULL}, *val, **ignore;
+	json_t *m[2] = {NULL, NULL};
+	struct fp_lines lines = {0};
+	size_t n_ignore = 0;
+	char err[1024];
+	int i, rc, ret = EXIT_USAGE;
+
+	ignore = calloc((size_t)argc, sizeof(*ignore));
+	if (!ignore) {
+		errorf("out of memory");
+		return EXIT_USAGE;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--diff") == 0) {
+			if (files[0] || i + 2 >= argc) {
+				ret = usage_error("--diff needs two manifests", NULL);
+				goto out;
+			}
+			files[0] = argv[++i];
+			files[1] = argv[++i];
+		} else if ((rc = opt_value(argc, argv, &i, "--ignore", NULL, &val)) != 0) {
+			if (rc < 0 || !*val) {
+				ret = usage_error("--ignore needs a PATH", NULL);
+				goto out;
+			}
+			ignore[n_ignore++] = val;
+		} else {
+			ret = usage_error("unexpected argument", argv[i]);
+			goto out;
+		}
+	}
+	for (i = 0; i < 2; i++)
+		if (fp_load(files[i], &m[i], err, sizeof(err)) < 0) {
+			errorf("%s", err);
+			goto out;
+		}
+	if (fp_diff(m[0], m[1], ignore, n_ignore, &lines) < 0) {
+		errorf("out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < lines.n; k++)
+		printf("%s\n", lines.v[k]);
+	ret = lines.n ? EXIT_CHECK : EXIT_OK;
+out:
+	fp_lines_free(&lines);
+	json_decref(m[0]);
+	json_decref(m[1]);
+	free(ignore);
+	return ret;
+}
+
+static bool wants_diff(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--diff") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * GET /v2/admin/fingerprint: *out gets the parsed object, or NULL with the reason in why
+ * (a 403 also prints the admin hint).
+ */
+static void fetch_fingerprint(struct ctl *ctl, json_t **out, char *why, size_t len)
+{
+	const char *path = "/v2/admin/fingerprint";
+	struct client_response r;
+	char err[768];
+	json_t *j;
+
+	*out = NULL;
+	if (client_request(ctl->cl, "GET", path, NULL, 0, &r, err, sizeof(err)) < 0) {
+		snprintf(why, len, "GET %s: %s", path, err);
+		return;
+	}
+	j = answer_json(&r);
+	if (r.status < 200 || r.status >= 300) {
+		const char *msg = json_string_value(json_object_get(j, "error"));
+		char buf[600];
+
+		if (msg)
+			snprintf(why, len, "GET %s: HTTP %ld: %s", path, r.status, msg);
+		else
+			snprintf(why, len, "GET %s: %s", path,
+			         client_describe_error(&r, buf, sizeof(buf)));
+		json_decref(j);
+		if (r.status == 403)
+			admin_hint(ctl);
+		return;
+	}
+	if (!json_is_object(j)) {
+		snprintf(why, len, "GET %s: the answer is not a JSON object", path);
+		json_decref(j);
+		return;
+	}
+	*out = j;
+}
+
+static int cmd_fingerprint(struct ctl *ctl, int argc, char **argv)
+{
+	struct fp_sources src = {.libcurl_version = client_libcurl_version()};
+	json_t *daemon, *manifest;
+	char why[1024];
+	char *text;
+	int rc;
+
+	if (wants_diff(argc, argv))
+		return fingerprint_diff(argc, argv);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json") != 0)
+			return usage_error(strncmp(argv[i], "--ignore", 8) == 0
+			                       ? "--ignore goes with --diff"
+			                       : "unexpected argument",
+			                   argv[i]);
+	fetch_fingerprint(ctl, &daemon, why, sizeof(why));
+	if (!daemon)
+		errorf("%s", why);
+	rc = fp_manifest(daemon, daemon ? NULL : why, &src, &manifest);
+	json_decref(daemon);
+	if (rc < 0) {
+		errorf("cannot assemble the manifest: %s", strerror(-rc));
+		return EXIT_USAGE;
+	}
+	/* Sorted keys and a fixed layout: two manifests compare with diff(1) as well. */
+	text = json_dumps(manifest, JSON_SORT_KEYS | JSON_INDENT(2));
+	json_decref(manifest);
+	if (!text) {
+		errorf("out of memory");
+		return EXIT_USAGE;
+	}
+	printf("%s\n", text);
+	free(text);
+	return daemon ? EXIT_OK : EXIT_CHECK;
+}
+
 struct command {
 	const char *name;
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 };
 
 static const struct command commands[] = {
-    {"health", cmd_health},     {"ready", cmd_ready},       {"models", cmd_models},
-    {"metadata", cmd_metadata}, {"infer", cmd_infer},       {"smoke", cmd_smoke},
-    {"reload", cmd_reload},     {"rollback", cmd_rollback}, {"state", cmd_state},
+    {"health", cmd_health},           {"ready", cmd_ready},       {"models", cmd_models},
+    {"metadata", cmd_metadata},       {"infer", cmd_infer},       {"smoke", cmd_smoke},
+    {"reload", cmd_reload},           {"rollback", cmd_rollback}, {"state", cmd_state},
+    {"fingerprint", cmd_fingerprint},
 };
 
 static int load_conf(const char *path, struct conf **out)
@@ -1552,6 +1718,8 @@ int main(int argc, char **argv)
 			cmd = &commands[k];
 	if (!cmd)
 		return usage_error("unknown command", argv[i]);
+	if (cmd->run == cmd_fingerprint && wants_diff(argc - i, argv + i))
+		return fingerprint_diff(argc - i, argv + i);
 
 	if (load_conf(config_path, &ctl.conf) < 0)
 		return EXIT_USAGE;

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,10 +28,16 @@
 #include "server.h"
 #include "sock.h"
 
-/* MHD's per-connection memory pool; it bounds the request line plus headers. */
-#define HTTP_POOL_BYTES (64 * 1024)
-/* Headers larger than this get our own JSON 431 (larger still and MHD refuses them). */
-#define HTTP_MAX_HEADER_BYTES (16 * 1024)
+/*
+ * MHD's per-connection memory pool holds the request line and headers (parsed in place)
+ * plus the read and write buffers; this much on top of max_header_bytes lets a head one
+ * byte over the limit still reach our JSON 431 (far larger ones MHD refuses itself).
+ */
+#define HTTP_POOL_SLACK (48 * 1024)
+/* MHD's own connection cap, above any max_connections: on_accept enforces the real one. */
+#define HTTP_MHD_CONN_LIMIT 65537u
+/* File descriptors kept for everything but client connections (models, logs, state). */
+#define HTTP_FD_RESERVE 64
 /* Predict/margin outputs up to this many floats live on the stack. */
 #define HTTP_STACK_FLOATS 1024
 /* A body buffer larger than this is not kept for the connection's next request. */
@@ -53,6 +62,7 @@ enum route {
 	ROUTE_ADMIN_MARK_GOOD,
 	ROUTE_ADMIN_ROLLBACK,
 	ROUTE_ADMIN_STATE,
+	ROUTE_ADMIN_FINGERPRINT,
 };
 
 static bool is_admin_route(enum route rt)
@@ -75,6 +85,7 @@ struct req {
 	char version[65];     /* model version from the path, "" = highest */
 	char path[48];        /* the start of the path, for the admin log line */
 	bool is_delete;       /* DELETE (rollback --clear) */
+	bool close;           /* answer with Connection: close (the framing is in doubt) */
 	char method[8];       /* for the admin log line */
 	struct repo_set *set; /* held from the first call to completion */
 	char *body;           /* the upload, NUL-terminated */
@@ -86,12 +97,25 @@ struct req {
 	bool have_cred;
 };
 
+/* One libmicrohttpd daemon: the Unix socket's, or the TCP listener's. */
+struct listener {
+	struct MHD_Daemon *d;
+	bool tcp;
+};
+
 struct conn {
 	struct req req;
 	bool have_cred;
+	bool tcp;       /* no peer credentials: admin routes are refused */
+	bool active;    /* a request line has arrived and its answer is not sent yet */
+	bool cut;       /* shut down by http_expire(); MHD closes it */
+	int fd;         /* for shutdown() only: MHD owns and closes it */
+	uint64_t since; /* CLOCK_MONOTONIC ns: request start, else when it went idle */
+	char peer[64];  /* for log lines */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	struct conn *prev, *next;
 };
 
 /* Limits that a reload may change; read only from the loop thread. */
@@ -101,12 +125,18 @@ struct http_limits {
 	unsigned max_json_depth;
 	unsigned connection_timeout;
 	unsigned max_connections;
+	size_t max_header_bytes;
+	unsigned max_headers;
+	unsigned request_timeout;
 };
 
-static struct MHD_Daemon *daemon_;
+static struct listener listeners[2]; /* [0] the Unix socket, [1] TCP (d NULL when off) */
 static struct http_limits lim;
 static unsigned start_timeout;
-static unsigned mhd_conn_limit; /* fixed in MHD at start; on_accept enforces lower ones */
+static size_t pool_header_bytes; /* the max_header_bytes MHD's pool was sized for */
+static unsigned fd_conn_limit;   /* connections the fd limit allows */
+static struct conn *conns;       /* every open connection, for http_expire() */
+static unsigned n_conns;
 static bool quiesced;
 static unsigned in_flight; /* requests between their first call and their completion */
 static char *server_meta;
@@ -123,6 +153,22 @@ static void limits_from_conf(const struct conf *c)
 	lim.max_json_depth = (unsigned)c->max_json_depth;
 	lim.connection_timeout = (unsigned)c->connection_timeout;
 	lim.max_connections = (unsigned)c->max_connections;
+	lim.max_header_bytes = (size_t)c->max_header_bytes;
+	lim.max_headers = (unsigned)c->max_headers;
+	lim.request_timeout = (unsigned)c->request_timeout;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The connection a request belongs to: req is the first member of struct conn. */
+static struct conn *conn_of(struct req *r)
+{
+	return (struct conn *)(void *)r;
 }
 
 static uint64_t elapsed_ns(const struct timespec *t0)
@@ -153,7 +199,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
 	/* While stopping, keep-alive clients are told to go once they have their answer. */
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES ||
 	    (hname != NULL && MHD_add_response_header(resp, hname, hval) != MHD_YES) ||
-	    (quiesced &&
+	    ((quiesced || r->close) &&
 	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
@@ -161,6 +207,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	metrics_observe(r->ep, status, elapsed_ns(&r->start));
+	/* The answer gets a request_timeout of its own to be read by a slow client. */
+	conn_of(r)->since = mono_ns();
 	return ret;
 }
 
@@ -333,7 +381,8 @@ static void route_path(struct req *r, const char *url)
 			} admin[] = {{"reload", ROUTE_ADMIN_RELOAD},
 			             {"mark-good", ROUTE_ADMIN_MARK_GOOD},
 			             {"rollback", ROUTE_ADMIN_ROLLBACK},
-			             {"state", ROUTE_ADMIN_STATE}};
+			             {"state", ROUTE_ADMIN_STATE},
+			             {"fingerprint", ROUTE_ADMIN_FINGERPRINT}};
 			for (size_t k = 0; k < sizeof admin / sizeof admin[0]; k++)
 				if (seg_is(&sg[2], admin[k].seg)) {
 					r->route = admin[k].rt;
@@ -403,7 +452,7 @@ static void check_method(struct req *r, const char *method)
 			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, DELETE",
 			          "method %.16s not allowed on rollback: use POST or DELETE",
 			          method);
-	} else if (r->route != ROUTE_ADMIN_STATE &&
+	} else if (r->route != ROUTE_ADMIN_STATE && r->route != ROUTE_ADMIN_FINGERPRINT &&
 	           (r->route == ROUTE_INFER || is_admin_route(r->route))) {
 		if (!post)
 			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
@@ -634,6 +683,9 @@ static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
 	case ROUTE_ADMIN_ROLLBACK:
 		st = r->is_delete ? server_rollback_clear(&out) : server_rollback(&out);
 		break;
+	case ROUTE_ADMIN_FINGERPRINT:
+		st = server_admin_fingerprint(&out);
+		break;
 	default:
 		st = server_admin_state(&out);
 		break;
@@ -699,6 +751,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 	case ROUTE_ADMIN_MARK_GOOD:
 	case ROUTE_ADMIN_ROLLBACK:
 	case ROUTE_ADMIN_STATE:
+	case ROUTE_ADMIN_FINGERPRINT:
 		return do_admin(c, r);
 	case ROUTE_NONE:
 		break;
@@ -739,12 +792,105 @@ static enum MHD_Result take_upload(struct req *r, const char *data, size_t n)
 	return MHD_YES;
 }
 
+/* What scan_header() found in the request's header fields. */
+struct head_scan {
+	unsigned content_length; /* Content-Length fields */
+	bool transfer_encoding;
+	bool host;
+	char bad[96]; /* the first malformed field, "" when none */
+};
+
+/* RFC 9110 token characters: what a field name may hold (no spaces, no colon). */
+static bool is_tchar(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+	struct head_scan *hs = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		hs->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		hs->transfer_encoding = true;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		hs->host = true;
+	if (hs->bad[0] != '\0')
+		return MHD_YES;
+	for (size_t i = 0; i < key_size || key_size == 0; i++) {
+		if (key_size == 0 || !is_tchar((unsigned char)key[i])) {
+			snprintf(hs->bad, sizeof hs->bad, "invalid header field name \"%.32s\"",
+			         key);
+			return MHD_YES;
+		}
+	}
+	for (size_t i = 0; value != NULL && i < value_size; i++) {
+		unsigned char ch = (unsigned char)value[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			snprintf(hs->bad, sizeof hs->bad,
+			         "control byte 0x%02x in the value of header %.32s", ch, key);
+			return MHD_YES;
+		}
+	}
+	return MHD_YES;
+}
+
+/*
+ * Refuses heads whose framing or syntax two parsers could read differently (request
+ * smuggling): repeated Content-Length, Content-Length with Transfer-Encoding, malformed
+ * field names, control bytes in values, HTTP/1.1 without Host. The connection is closed
+ * after the 400, so no byte after it is read as another request.
+ */
+static bool head_is_ambiguous(struct MHD_Connection *c, struct req *r, const char *version)
+{
+	struct head_scan hs = {0};
+
+	(void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
+	if (hs.bad[0] != '\0')
+		snprintf(r->err, sizeof r->err, "%s", hs.bad);
+	else if (hs.content_length > 1)
+		snprintf(r->err, sizeof r->err, "Content-Length given %u times", hs.content_length);
+	else if (hs.content_length > 0 && hs.transfer_encoding)
+		snprintf(r->err, sizeof r->err,
+		         "both Content-Length and Transfer-Encoding given: ambiguous framing");
+	else if (!hs.host && version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+		snprintf(r->err, sizeof r->err, "an HTTP/1.1 request must have a Host header");
+	else
+		return false;
+	r->close = true;
+	return true;
+}
+
 /* The first call of a request: headers only. Decides everything that needs no body. */
 static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char *url,
-                             const char *method)
+                             const char *method, const char *version)
 {
 	const union MHD_ConnectionInfo *ci;
 	const char *cl;
+	int nh;
+
+	/* Bounds on the head first: nothing else is worth deciding about an oversized one. */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (ci != NULL && ci->header_size > lim.max_header_bytes) {
+		char msg[128];
+		snprintf(msg, sizeof msg,
+		         "request headers too large: %zu bytes, max_header_bytes is %zu",
+		         ci->header_size, lim.max_header_bytes);
+		return fail_msg(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, msg);
+	}
+	nh = MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL);
+	if (nh > 0 && (unsigned)nh > lim.max_headers) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "too many request headers: %d, max_headers is %u", nh,
+		         lim.max_headers);
+		return fail_msg(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, msg);
+	}
+	if (head_is_ambiguous(c, r, version))
+		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, r->err);
 
 	snprintf(r->path, sizeof r->path, "%s", url);
 	sanitize(r->path);
@@ -755,7 +901,11 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 	if (r->err_status == 0 && is_admin_route(r->route)) {
 		/* Credentials were read when the connection opened, before any request. */
 		char why[200];
-		if (!r->have_cred)
+		if (conn_of(r)->tcp)
+			set_error(r, MHD_HTTP_FORBIDDEN, NULL,
+			          "repository and admin endpoints are not available over TCP (no "
+			          "peer credentials); use the Unix socket");
+		else if (!r->have_cred)
 			set_error(r, MHD_HTTP_FORBIDDEN, NULL,
 			          "admin endpoint: the peer's credentials could not be read");
 		else if (!server_peer_is_admin(r->uid, r->gid, why, sizeof why))
@@ -773,11 +923,6 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 	}
 	if (lim.connection_timeout != start_timeout)
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, lim.connection_timeout);
-
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	if (ci != NULL && ci->header_size > HTTP_MAX_HEADER_BYTES)
-		return fail_msg(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL,
-		                "request headers too large");
 
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -804,7 +949,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	struct req *r = *con_cls;
 
 	(void)cls;
-	(void)version;
 	if (r == NULL) {
 		const union MHD_ConnectionInfo *ci =
 		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -831,7 +975,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 			log_debug("%s %s from uid %u gid %u pid %d", method, url, (unsigned)r->uid,
 			          (unsigned)r->gid, (int)r->pid);
 		/* Never answer here unless refusing the body: MHD would close the connection. */
-		return begin(c, r, url, method);
+		return begin(c, r, url, method, version);
 	}
 	if (*upload_data_size != 0) {
 		enum MHD_Result ret = take_upload(r, upload_data, *upload_data_size);
@@ -845,10 +989,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	struct req *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *cn;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	/* Idle from now on, whether or not the access handler ever saw the request. */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	cn = ci ? ci->socket_context : NULL;
+	if (cn != NULL) {
+		cn->active = false;
+		cn->since = mono_ns();
+	}
 	if (r == NULL)
 		return;
 	in_flight--;
@@ -863,12 +1015,29 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Called once the request line is in: the request's clock starts. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *cn = ci ? ci->socket_context : NULL;
+
+	(void)cls;
+	(void)uri;
+	if (cn != NULL) {
+		cn->active = true;
+		cn->since = mono_ns();
+	}
+	/* NULL keeps *con_cls NULL on the access handler's first call. */
+	return NULL;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
+	const struct listener *l = cls;
 	struct conn *cn;
 
-	(void)cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci;
 
@@ -876,14 +1045,38 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		*socket_context = cn;
 		if (cn == NULL)
 			return;
-		/* Fetched once per connection: admin routes will authorize on these. */
+		cn->tcp = l->tcp;
+		cn->since = mono_ns();
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (ci != NULL && sock_peer_cred(ci->connect_fd, &cn->uid, &cn->gid, &cn->pid) == 0)
+		cn->fd = ci ? ci->connect_fd : -1;
+		if (cn->tcp) {
+			ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			sock_format_inet(ci ? ci->client_addr : NULL, cn->peer, sizeof cn->peer);
+		} else if (cn->fd >= 0 &&
+		           sock_peer_cred(cn->fd, &cn->uid, &cn->gid, &cn->pid) == 0) {
+			/* Fetched once per connection: admin routes will authorize on these. */
 			cn->have_cred = true;
+			snprintf(cn->peer, sizeof cn->peer, "uid %u pid %d", (unsigned)cn->uid,
+			         (int)cn->pid);
+		} else {
+			snprintf(cn->peer, sizeof cn->peer, "an unknown peer");
+		}
+		cn->next = conns;
+		if (conns != NULL)
+			conns->prev = cn;
+		conns = cn;
+		n_conns++;
 		return;
 	}
 	cn = *socket_context;
 	if (cn != NULL) {
+		if (cn->prev != NULL)
+			cn->prev->next = cn->next;
+		else
+			conns = cn->next;
+		if (cn->next != NULL)
+			cn->next->prev = cn->prev;
+		n_conns--;
 		repo_release(cn->req.set);
 		free(cn->req.body);
 		free(cn);
@@ -891,18 +1084,62 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	*socket_context = NULL;
 }
 
-/* Refuses connections over the current limit (a reload may lower it). */
+/* The connection limit in force: max_connections, unless the fd limit is lower. */
+static unsigned conn_limit(void)
+{
+	return lim.max_connections < fd_conn_limit ? lim.max_connections : fd_conn_limit;
+}
+
+/*
+ * Admits a connection while under the limit. Beyond it, MHD closes the accepted socket
+ * at once: the client sees EOF instead of waiting in the listen backlog, and no fd is
+ * held. (MHD's own limit would stop accepting instead, and leave clients queued.)
+ */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
+	static uint64_t last_log;
+	uint64_t t;
+
 	(void)cls;
 	(void)addr;
 	(void)addrlen;
-	if (http_connections() >= lim.max_connections) {
-		log_debug("refusing a connection: max_connections (%u) reached",
-		          lim.max_connections);
-		return MHD_NO;
+	if (n_conns < conn_limit())
+		return MHD_YES;
+	/* A flood would flood the journal too: once a second is enough to see it. */
+	t = mono_ns();
+	if (t - last_log >= 1000000000u) {
+		log_notice("refusing connections: max_connections (%u) reached", conn_limit());
+		last_log = t;
 	}
-	return MHD_YES;
+	return MHD_NO;
+}
+
+void http_expire(void)
+{
+	uint64_t t = mono_ns();
+	uint64_t req_ns = (uint64_t)lim.request_timeout * 1000000000u;
+	/* Silent idle connections are MHD's to close after connection_timeout; one still
+	 * open well after that has been trickling bytes without finishing a request line. */
+	uint64_t idle_ns = ((uint64_t)lim.connection_timeout + lim.request_timeout) * 1000000000u;
+
+	for (struct conn *cn = conns; cn != NULL; cn = cn->next) {
+		uint64_t age = t - cn->since;
+
+		if (cn->cut || cn->fd < 0 || age <= (cn->active ? req_ns : idle_ns))
+			continue;
+		/* MHD then reads EOF, closes the connection and frees it. */
+		(void)shutdown(cn->fd, SHUT_RDWR);
+		cn->cut = true;
+		if (cn->active)
+			log_info("request_timeout (%u s): disconnecting %s%s: request not complete "
+			         "after %.1f s",
+			         lim.request_timeout, cn->tcp ? "tcp " : "", cn->peer,
+			         (double)age / 1e9);
+		else
+			log_info("request_timeout: disconnecting %s%s: no complete request line "
+			         "after %.1f s",
+			         cn->tcp ? "tcp " : "", cn->peer, (double)age / 1e9);
+	}
 }
 
 /*
@@ -964,14 +1201,82 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_notice("libmicrohttpd: %s", buf);
 }
 
-int http_init(const struct conf *c, int listen_fd)
+/*
+ * Connections need an fd each: raises the soft RLIMIT_NOFILE toward what max_connections
+ * needs, as far as the hard limit allows, and caps connections at what fits, so that
+ * accept() never fails for want of descriptors (MHD would then stop accepting).
+ */
+static void fit_fd_limit(unsigned want)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want + HTTP_FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		fd_conn_limit = want;
+		return;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		struct rlimit nl = rl;
+
+		nl.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl = nl;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+		fd_conn_limit = want;
+		return;
+	}
+	fd_conn_limit = rl.rlim_cur > 2 * HTTP_FD_RESERVE
+	                    ? (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE)
+	                    : (unsigned)(rl.rlim_cur / 2);
+	log_warn("max_connections %u needs %llu file descriptors but the limit is %llu: at most "
+	         "%u connections (raise LimitNOFILE=)",
+	         want, (unsigned long long)need, (unsigned long long)rl.rlim_cur, fd_conn_limit);
+}
+
+static int set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static struct MHD_Daemon *start_one(struct listener *l, int fd)
+{
+	return MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, on_accept, l, on_access, l,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_CONNECTION_LIMIT, HTTP_MHD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    lim.connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    pool_header_bytes + HTTP_POOL_SLACK, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+	    NULL, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_END);
+}
+
+static void stop_all(void)
+{
+	for (size_t i = 0; i < 2; i++) {
+		if (listeners[i].d != NULL) {
+			/* Detach the listener first: MHD_stop_daemon would close it otherwise. */
+			(void)MHD_quiesce_daemon(listeners[i].d);
+			MHD_stop_daemon(listeners[i].d);
+			listeners[i].d = NULL;
+		}
+	}
+}
+
+int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 {
 	json_t *meta;
-	int fl;
+	int rc;
 
 	limits_from_conf(c);
 	start_timeout = lim.connection_timeout;
-	mhd_conn_limit = lim.max_connections;
+	pool_header_bytes = lim.max_header_bytes;
+	fit_fd_limit(lim.max_connections);
 	quiesced = false;
 	meta = json_pack("{s:s, s:s, s:[ss]}", "name", "inferd", "version", PACKAGE_VERSION,
 	                 "extensions", "model_repository", "inferd_admin");
@@ -982,75 +1287,104 @@ int http_init(const struct conf *c, int listen_fd)
 	server_meta_len = strlen(server_meta);
 
 	/* MHD accepts in a loop until EAGAIN; a blocking listener would stall the loop. */
-	fl = fcntl(listen_fd, F_GETFL);
-	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		int e = errno;
-		log_err("cannot make the listening socket non-blocking: %s", strerror(e));
+	if ((rc = set_nonblocking(unix_fd)) < 0 ||
+	    (tcp_fd >= 0 && (rc = set_nonblocking(tcp_fd)) < 0)) {
+		log_err("cannot make a listening socket non-blocking: %s", strerror(-rc));
 		free(server_meta);
 		server_meta = NULL;
-		return -e;
+		return rc;
 	}
-
-	daemon_ = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, on_accept, NULL, on_access, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
-	    (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT, lim.max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, lim.connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-	    on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_END);
-	if (daemon_ == NULL) {
+	listeners[0].tcp = false;
+	listeners[1].tcp = true;
+	listeners[0].d = start_one(&listeners[0], unix_fd);
+	if (listeners[0].d == NULL) {
 		log_err("cannot start libmicrohttpd on the listening socket");
-		free(server_meta);
-		server_meta = NULL;
-		return -EIO;
+		goto fail;
+	}
+	if (tcp_fd >= 0 && (listeners[1].d = start_one(&listeners[1], tcp_fd)) == NULL) {
+		log_err("cannot start libmicrohttpd on the TCP listener");
+		goto fail;
 	}
 	return 0;
+fail:
+	stop_all();
+	free(server_meta);
+	server_meta = NULL;
+	return -EIO;
+}
+
+static int epoll_fd_of(const struct listener *l)
+{
+	const union MHD_DaemonInfo *di;
+
+	if (l->d == NULL)
+		return -EBADF;
+	di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
+	return di ? di->epoll_fd : -EBADF;
 }
 
 int http_get_fd(void)
 {
-	const union MHD_DaemonInfo *di;
+	return epoll_fd_of(&listeners[0]);
+}
 
-	if (daemon_ == NULL)
-		return -EBADF;
-	di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
-	return di ? di->epoll_fd : -EBADF;
+int http_get_tcp_fd(void)
+{
+	return epoll_fd_of(&listeners[1]);
 }
 
 int http_get_timeout_ms(void)
 {
-	MHD_UNSIGNED_LONG_LONG t;
+	int best = -1;
 
-	if (daemon_ == NULL || MHD_get_timeout(daemon_, &t) != MHD_YES)
-		return -1;
-	return t > INT_MAX ? INT_MAX : (int)t;
+	for (size_t i = 0; i < 2; i++) {
+		MHD_UNSIGNED_LONG_LONG t;
+		int ms;
+
+		if (listeners[i].d == NULL || MHD_get_timeout(listeners[i].d, &t) != MHD_YES)
+			continue;
+		ms = t > INT_MAX ? INT_MAX : (int)t;
+		if (best < 0 || ms < best)
+			best = ms;
+	}
+	return best;
 }
 
 int http_run(void)
 {
-	if (daemon_ == NULL)
+	int rc = 0;
+
+	if (listeners[0].d == NULL)
 		return -EBADF;
-	return MHD_run(daemon_) == MHD_YES ? 0 : -EIO;
+	for (size_t i = 0; i < 2; i++)
+		if (listeners[i].d != NULL && MHD_run(listeners[i].d) != MHD_YES)
+			rc = -EIO;
+	return rc;
 }
 
 void http_quiesce(void)
 {
-	if (daemon_ == NULL || quiesced)
+	if (quiesced)
 		return;
-	/* The listening fd stays ours (the caller closes it); MHD just forgets it. */
-	(void)MHD_quiesce_daemon(daemon_);
+	/* The listening fds stay ours (the caller closes them); MHD just forgets them. */
+	for (size_t i = 0; i < 2; i++)
+		if (listeners[i].d != NULL)
+			(void)MHD_quiesce_daemon(listeners[i].d);
 	quiesced = true;
 }
 
 unsigned http_connections(void)
 {
-	const union MHD_DaemonInfo *di;
+	unsigned n = 0;
 
-	if (daemon_ == NULL)
-		return 0;
-	di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	return di ? di->num_connections : 0;
+	for (size_t i = 0; i < 2; i++) {
+		const union MHD_DaemonInfo *di =
+		    listeners[i].d
+		        ? MHD_get_daemon_info(listeners[i].d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+		        : NULL;
+		n += di ? di->num_connections : 0;
+	}
+	return n;
 }
 
 unsigned http_requests_in_flight(void)
@@ -1061,18 +1395,18 @@ unsigned http_requests_in_flight(void)
 void http_reconfigure(const struct conf *c)
 {
 	limits_from_conf(c);
-	if (lim.max_connections > mhd_conn_limit)
-		log_warn("max_connections above %u takes effect after a restart", mhd_conn_limit);
+	if (lim.max_connections > fd_conn_limit)
+		fit_fd_limit(lim.max_connections);
+	if (lim.max_header_bytes > pool_header_bytes) {
+		log_warn("max_header_bytes above %zu takes effect after a restart",
+		         pool_header_bytes);
+		lim.max_header_bytes = pool_header_bytes;
+	}
 }
 
 void http_fini(void)
 {
-	if (daemon_ != NULL) {
-		/* Detach the listener first: MHD_stop_daemon would close it otherwise. */
-		http_quiesce();
-		MHD_stop_daemon(daemon_);
-		daemon_ = NULL;
-	}
+	stop_all();
 	free(server_meta);
 	server_meta = NULL;
 	quiesced = false;

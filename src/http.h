@@ -7,16 +7,19 @@
 struct conf;
 
 /*
- * Starts libmicrohttpd on the listening socket listen_fd (not closed by us) with the
- * limits of c. The daemon runs in epoll mode; the caller drives it from its event loop.
- * 0 or -errno.
+ * Starts libmicrohttpd on the Unix listening socket unix_fd and, when tcp_fd >= 0, on the
+ * TCP listener tcp_fd (neither is closed by us), with the limits of c. Requests over TCP
+ * have no peer credentials: repository and admin routes answer 403 there. Both run in
+ * epoll mode; the caller drives them from its event loop. 0 or -errno.
  */
-int http_init(const struct conf *c, int listen_fd);
-/* The fd to watch for readability (MHD's epoll fd). */
+int http_init(const struct conf *c, int unix_fd, int tcp_fd);
+/* The fd to watch for readability (the Unix listener's MHD epoll fd). */
 int http_get_fd(void);
+/* The same for the TCP listener; -EBADF when there is none. */
+int http_get_tcp_fd(void);
 /* Milliseconds until http_run() must be called even without events; -1 for none. */
 int http_get_timeout_ms(void);
-/* Runs libmicrohttpd once: accepts, reads, answers. */
+/* Runs libmicrohttpd once (every listener): accepts, reads, answers. */
 int http_run(void);
 /* Stops accepting new connections (SIGTERM); in-flight ones go on. */
 void http_quiesce(void);
@@ -27,6 +30,12 @@ unsigned http_connections(void);
  * count: a graceful stop waits for these only.
  */
 unsigned http_requests_in_flight(void);
+/*
+ * Disconnects (shutdown()) every connection whose request has been incomplete for longer
+ * than request_timeout, or that has gone without a complete request line for
+ * connection_timeout + request_timeout. Called from the periodic timer.
+ */
+void http_expire(void);
 /* Applies the limits of a new config to new connections. */
 void http_reconfigure(const struct conf *c);
 /* Stops and frees everything. */

@@ -87,6 +87,7 @@ int main(int argc, char **argv)
 	};
 	struct server_opts so = {NULL, NULL};
 	struct conf *c = NULL;
+	char *config_abs = NULL;
 	bool check = false;
 	int opt, rc;
 
@@ -120,8 +121,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/*
+	 * The config path is reread on reload and recorded with the last known good set, so
+	 * keep it absolute: the record must still name the file when read from elsewhere.
+	 * A path that does not resolve stays as given, for conf_load() to report.
+	 */
+	if (so.config_path && (config_abs = realpath(so.config_path, NULL)) != NULL)
+		so.config_path = config_abs;
+
 	log_init("inferd", LOG_LVL_INFO);
 	if (load_conf(so.config_path, &c) < 0) {
+		free(config_abs);
 		log_fini();
 		return 1;
 	}
@@ -130,6 +140,7 @@ int main(int argc, char **argv)
 		if (rc == 0)
 			printf("%s: OK\n", so.config_path ? so.config_path : "built-in default");
 		conf_free(c);
+		free(config_abs);
 		log_fini();
 		return rc == 0 ? 0 : 1;
 	}
@@ -137,6 +148,7 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = server_run();
 	server_fini();
+	free(config_abs);
 	log_fini();
 	return rc == 0 ? 0 : 1;
 }

@@ -291,8 +291,13 @@ static int confine(const struct build *b, const char *path, bool exempt, char **
 
 /* ---- the repository index ---- */
 
-/* Adds a row; a version seen twice keeps its first row unless the new one is READY. */
-static void index_add(struct build *b, const char *name, const char *version, const char *reason)
+/*
+ * Adds a row; a version seen twice keeps its first row unless the new one is READY.
+ * refused marks a version that failed validation, as opposed to one not served by
+ * policy (superseded, pinned away, unloaded), so callers can report only real refusals.
+ */
+static void index_add(struct build *b, const char *name, const char *version, const char *reason,
+                      bool refused)
 {
 	const char *state = reason ? "UNAVAILABLE" : "READY";
 	size_t i;
@@ -306,12 +311,13 @@ static void index_add(struct build *b, const char *name, const char *version, co
 		if (reason)
 			return;
 		if (json_object_set_new(it, "state", json_string(state)) < 0 ||
-		    json_object_set_new(it, "reason", json_string("")) < 0)
+		    json_object_set_new(it, "reason", json_string("")) < 0 ||
+		    json_object_set_new(it, "refused", json_false()) < 0)
 			b->oom = true;
 		return;
 	}
-	row = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "version", version, "state", state,
-	                "reason", reason ? reason : "");
+	row = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", name, "version", version, "state",
+	                state, "reason", reason ? reason : "", "refused", reason && refused);
 	if (!row || json_array_append_new(b->index, row) < 0)
 		b->oom = true;
 }
@@ -492,7 +498,7 @@ static int try_cand(struct build *b, const struct cand *k)
 
 		log_fields(LOG_LVL_ERR, f, hashed ? 4 : 3, "refusing model %s version %s: %s",
 		           k->cm->name, k->version, err);
-		index_add(b, k->cm->name, k->version, err);
+		index_add(b, k->cm->name, k->version, err, true);
 		entry_clear(e);
 		b->n--;
 		if (r == -ENOMEM)
@@ -513,7 +519,7 @@ static int try_cand(struct build *b, const struct cand *k)
 		           e->version, info->objective ? info->objective : "?", info->num_feature,
 		           info->num_trees, e->golden ? ", golden set matched" : "");
 	}
-	index_add(b, e->name, e->version, NULL);
+	index_add(b, e->name, e->version, NULL, false);
 	return 0;
 }
 
@@ -618,7 +624,7 @@ static void refuse_model(struct build *b, const struct conf_model *cm, const cha
 
 	log_fields(LOG_LVL_ERR, f, 2, "refusing model %s version %s: %s", cm->name, cm->version,
 	           err);
-	index_add(b, cm->name, cm->version, err);
+	index_add(b, cm->name, cm->version, err, true);
 }
 
 static bool is_latest(const struct conf_model *cm)
@@ -696,7 +702,7 @@ static int build_from_repository(struct build *b, const struct conf_model *cm)
 			snprintf(err, sizeof(err), "superseded by version %s", served);
 		else
 			continue;
-		index_add(b, cm->name, version, err);
+		index_add(b, cm->name, version, err, false);
 	}
 	if (!served[0] && !first) {
 		/* A pinned version that is not there. */
@@ -851,7 +857,7 @@ static void build_model(struct build *b, const struct conf_model *cm)
 		log_fields(LOG_LVL_WARN, f, 3,
 		           "model %s: nothing new passed validation, keeping version %s", old->name,
 		           old->version);
-		index_add(b, old->name, old->version, NULL);
+		index_add(b, old->name, old->version, NULL, false);
 		return;
 	}
 	if (!b->first)
@@ -889,7 +895,7 @@ static void copy_model(struct build *b, const char *name)
 		if (keep_entry(b, &cur->v[i]) < 0)
 			return;
 		if (!rows)
-			index_add(b, name, cur->v[i].version, NULL);
+			index_add(b, name, cur->v[i].version, NULL, false);
 	}
 }
 
@@ -900,7 +906,7 @@ static void drop_model(struct build *b, const char *name)
 
 	for (size_t i = 0; cur && i < cur->n; i++)
 		if (cur->v[i].name && strcmp(cur->v[i].name, name) == 0)
-			index_add(b, name, cur->v[i].version, "unloaded");
+			index_add(b, name, cur->v[i].version, "unloaded", false);
 }
 
 static bool configured(const struct conf *c, const char *name)

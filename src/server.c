@@ -1,6 +1,11 @@
 /* server.c: the event loop: signals, reload, graceful stop, watchdog and the status line. */
+#include <elf.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <link.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +22,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <microhttpd.h>
+#include <nettle/version.h>
 
 #include "conf.h"
 #include "http.h"
@@ -35,6 +42,7 @@ static struct {
 	struct conf *conf;
 	char *config_path; /* reread on SIGHUP; NULL = built-in default */
 	int listen_fd;
+	int tcp_fd;      /* listen_tcp, -1 when off */
 	char *sock_path; /* set only when we created the socket file */
 	dev_t sock_dev;
 	ino_t sock_ino;
@@ -46,7 +54,7 @@ static struct {
 	bool rolled_back; /* serving the last-known-good set because rollback.json exists */
 	uint64_t stop_deadline_ns;
 	uint64_t last_status_ns;
-} S = {.listen_fd = -1, .epfd = -1, .sigfd = -1, .timerfd = -1};
+} S = {.listen_fd = -1, .tcp_fd = -1, .epfd = -1, .sigfd = -1, .timerfd = -1};
 
 static uint64_t now_ns(void)
 {
@@ -183,6 +191,25 @@ static int open_socket(const struct server_opts *o, const struct conf *c)
 	return 0;
 }
 
+/* listen_tcp: an extra listener without peer credentials (no admin routes there). */
+static int open_tcp(const struct conf *c)
+{
+	char err[256] = "";
+	int fd;
+
+	if (c->listen_tcp == NULL)
+		return 0;
+	fd = sock_listen_tcp(c->listen_tcp, SOMAXCONN, err, sizeof err);
+	if (fd < 0) {
+		log_err("cannot listen on TCP %s: %s", c->listen_tcp, err[0] ? err : strerror(-fd));
+		return fd;
+	}
+	S.tcp_fd = fd;
+	log_info("listening on TCP %s (repository and admin endpoints only on the Unix socket)",
+	         c->listen_tcp);
+	return 0;
+}
+
 /* --- building and publishing sets --- */
 
 /* "name version: reason" of every refusal of the last build, joined by "; ". */
@@ -196,11 +223,10 @@ static void describe_refusals(char *buf, size_t len)
 	free(text);
 	json_array_foreach(idx, i, v)
 	{
-		const char *st = json_string_value(json_object_get(v, "state"));
 		const char *reason = json_string_value(json_object_get(v, "reason"));
 		int w;
 
-		if (st == NULL || strcmp(st, "READY") == 0 || off >= len)
+		if (!json_is_true(json_object_get(v, "refused")) || off >= len)
 			continue;
 		w = snprintf(buf + off, len - off, "%s%s version %s: %s", off ? "; " : "",
 		             json_string_value(json_object_get(v, "name")),
@@ -279,8 +305,7 @@ static json_t *refused_json(void)
 	free(text);
 	json_array_foreach(idx, i, v)
 	{
-		const char *st = json_string_value(json_object_get(v, "state"));
-		if (st != NULL && strcmp(st, "READY") != 0)
+		if (json_is_true(json_object_get(v, "refused")))
 			json_array_append(out, v);
 	}
 	json_decref(idx);
@@ -318,6 +343,9 @@ static void adopt_conf(struct conf *nc)
 	if (!S.socket_override && S.conf->socket_path != NULL && nc->socket_path != NULL &&
 	    strcmp(S.conf->socket_path, nc->socket_path) != 0)
 		log_warn("reload: a new socket path takes effect after a restart");
+	if ((S.conf->listen_tcp == NULL) != (nc->listen_tcp == NULL) ||
+	    (nc->listen_tcp != NULL && strcmp(S.conf->listen_tcp, nc->listen_tcp) != 0))
+		log_warn("reload: a new listen_tcp takes effect after a restart");
 	conf_free(S.conf);
 	S.conf = nc;
 }
@@ -786,6 +814,106 @@ int server_admin_state(json_t **out)
 	return 200;
 }
 
+/* --- fingerprint --- */
+
+struct note_scan {
+	char hex[2 * 64 + 1]; /* "" until found */
+};
+
+/* Finds NT_GNU_BUILD_ID in the PT_NOTE segments of the first object: the executable. */
+static int scan_build_id(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct note_scan *ns = data;
+
+	(void)size;
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+		size_t left = ph->p_memsz, align = ph->p_align == 8 ? 8 : 4;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		while (left >= sizeof(ElfW(Nhdr))) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+			size_t name = (nh->n_namesz + align - 1) & ~(align - 1);
+			size_t desc = (nh->n_descsz + align - 1) & ~(align - 1);
+			size_t whole = sizeof(*nh) + name + desc;
+
+			if (name > left || desc > left || whole > left)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(p + sizeof(*nh), "GNU", 4) == 0 && nh->n_descsz > 0 &&
+			    nh->n_descsz <= 64) {
+				const unsigned char *d = p + sizeof(*nh) + name;
+				for (size_t k = 0; k < nh->n_descsz; k++)
+					snprintf(ns->hex + 2 * k, 3, "%02x", d[k]);
+				return 1;
+			}
+			p += whole;
+			left -= whole;
+		}
+	}
+	return 1; /* only the first object is the executable */
+}
+
+struct so_scan {
+	const char *prefix; /* "libconfig.so." */
+	char name[NAME_MAX + 1];
+};
+
+/* The file a loaded library resolves to, e.g. libconfig.so.9 -> libconfig.so.9.2.0. */
+static int scan_so(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct so_scan *ss = data;
+	const char *base;
+	char *real;
+
+	(void)size;
+	if (info->dlpi_name == NULL || info->dlpi_name[0] == '\0')
+		return 0;
+	base = strrchr(info->dlpi_name, '/');
+	base = base ? base + 1 : info->dlpi_name;
+	if (strncmp(base, ss->prefix, strlen(ss->prefix)) != 0)
+		return 0;
+	real = realpath(info->dlpi_name, NULL);
+	snprintf(ss->name, sizeof ss->name, "%s", real ? basename(real) : base);
+	free(real);
+	return 1;
+}
+
+static json_t *so_version(const char *prefix)
+{
+	struct so_scan ss = {.prefix = prefix};
+
+	dl_iterate_phdr(scan_so, &ss);
+	return json_string(ss.name[0] ? ss.name : "unknown");
+}
+
+int server_admin_fingerprint(json_t **out)
+{
+	struct note_scan ns = {""};
+	struct repo_set *s = repo_acquire();
+	char nettle[32];
+	json_t *eff = conf_effective_json(S.conf);
+
+	dl_iterate_phdr(scan_build_id, &ns);
+	snprintf(nettle, sizeof nettle, "%d.%d", nettle_version_major(), nettle_version_minor());
+	/* --socket overrides the config: show the path actually served. */
+	if (eff != NULL && S.socket_override && S.sock_path != NULL)
+		json_object_set_new(json_object_get(eff, "socket"), "path",
+		                    json_string(S.sock_path));
+	*out = json_pack(
+	    "{s:{s:s, s:s}, s:{s:s, s:s, s:o, s:o, s:s, s:s}, s:{s:s?, s:s, s:o?}, "
+	    "s:o}",
+	    "inferd", "version", PACKAGE_VERSION, "build_id", ns.hex[0] ? ns.hex : "unknown",
+	    "libraries", "libmicrohttpd", MHD_get_version(), "jansson", jansson_version_str(),
+	    "libconfig", so_version("libconfig.so."), "libsystemd", so_version("libsystemd.so."),
+	    "nettle", nettle, "libc", gnu_get_libc_version(), "config", "file", S.config_path,
+	    "sha256", S.conf->sha256, "effective", eff, "models", serving_json(s));
+	repo_release(s);
+	return 200;
+}
+
 bool server_peer_is_admin(uid_t uid, gid_t gid, char *why, size_t whylen)
 {
 	const char *group = S.conf ? S.conf->admin_group : NULL;
@@ -867,7 +995,7 @@ int server_init(const struct server_opts *o, struct conf *c)
 	}
 	S.inited_repo = true;
 
-	if ((rc = open_socket(o, c)) < 0)
+	if ((rc = open_socket(o, c)) < 0 || (rc = open_tcp(c)) < 0)
 		return rc;
 	/* Only the leaf: parents missing means a setup problem that mkdir -p would hide. */
 	if (mkdir(c->state_dir, 0750) < 0 && errno != EEXIST)
@@ -883,7 +1011,7 @@ int server_init(const struct server_opts *o, struct conf *c)
 	}
 	publish(set, "serving");
 
-	if ((rc = http_init(c, S.listen_fd)) < 0)
+	if ((rc = http_init(c, S.listen_fd, S.tcp_fd)) < 0)
 		return rc;
 	S.inited_http = true;
 
@@ -894,6 +1022,7 @@ int server_init(const struct server_opts *o, struct conf *c)
 	if (S.sigfd < 0)
 		return -errno;
 	if ((rc = epoll_add(S.sigfd)) < 0 || (rc = epoll_add(http_get_fd())) < 0 ||
+	    (S.tcp_fd >= 0 && (rc = epoll_add(http_get_tcp_fd())) < 0) ||
 	    (rc = start_timer()) < 0) {
 		log_err("event loop setup: %s", strerror(-rc));
 		return rc;
@@ -947,6 +1076,8 @@ static void on_tick(void)
 	/* Pinged only from here: a loop that is stuck stops pinging and systemd notices. */
 	if (sysd_watchdog_usec() > 0)
 		sysd_notify_watchdog();
+	/* libmicrohttpd only knows inactivity; a client trickling bytes is cut here. */
+	http_expire();
 	if (!S.stopping && t - S.last_status_ns >= 900000000u) {
 		notify_status();
 		S.last_status_ns = t;
@@ -1004,6 +1135,9 @@ void server_fini(void)
 	if (S.listen_fd >= 0)
 		close(S.listen_fd);
 	S.listen_fd = -1;
+	if (S.tcp_fd >= 0)
+		close(S.tcp_fd);
+	S.tcp_fd = -1;
 	if (S.sock_path != NULL) {
 		struct stat st;
 		/* Only the file we created: a replacement made by someone else stays. */

@@ -51,6 +51,12 @@ int server_rollback_clear(struct json_t **out);
 /* {"config_file", "config_sha256", "serving", "last_known_good", "rolled_back"}. */
 int server_admin_state(struct json_t **out);
 /*
+ * The daemon's part of the environment fingerprint: {"inferd": {"version", "build_id"},
+ * "libraries": {...runtime versions...}, "config": {"file", "sha256", "effective"},
+ * "models": [{"name", "version", "sha256"}]}.
+ */
+int server_admin_fingerprint(struct json_t **out);
+/*
  * True when a peer may use the admin endpoints: uid 0, the daemon's own uid, or a member of
  * socket.admin_group. Otherwise false with the reason in why.
  */

@@ -360,7 +360,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 	char first[512] = "";
 	int rc;
 
-	tol = cm->tolerance > 0 ? cm->tolerance : g->tolerance;
+	tol = cm->tolerance > 0 ? cm->tolerance : g->tolerance > 0 ? g->tolerance : 1e-6;
 	snprintf(path, sizeof(path), "%s/infer", ms->path);
 	/* Stay within the daemon's rows-per-request limit, which shares this config. */
 	chunk = c->max_rows > 0 ? (size_t)c->max_rows : g->nrows;

@@ -1,8 +1,10 @@
 /* sock.c: the Unix listening socket: safe creation, stale-file handling, ownership. */
 #include "sock.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -210,6 +212,137 @@ fail:
 	unlink(path);
 	close(fd);
 	return r;
+}
+
+int sock_parse_inet(const char *s, struct sockaddr_storage *sa, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *port, *hend;
+	struct sockaddr_storage tmp;
+	unsigned long p = 0;
+	size_t hlen;
+	bool v6;
+
+	if (!s)
+		return -EINVAL;
+	v6 = s[0] == '[';
+	if (v6) {
+		hend = strchr(s, ']');
+		if (!hend || hend[1] != ':')
+			return -EINVAL;
+		port = hend + 2;
+		s++;
+	} else {
+		/* A bare IPv6 address has several ':'; it must be bracketed. */
+		hend = strchr(s, ':');
+		if (!hend || strchr(hend + 1, ':'))
+			return -EINVAL;
+		port = hend + 1;
+	}
+	hlen = (size_t)(hend - s);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	/* Digits only, no sign or spaces strtoul would take, and no leading zero. */
+	if (port[0] < '1' || port[0] > '9' || strlen(port) > 5 ||
+	    port[strspn(port, "0123456789")] != '\0')
+		return -EINVAL;
+	for (const char *q = port; *q; q++)
+		p = p * 10 + (unsigned long)(*q - '0');
+	if (p < 1 || p > 65535)
+		return -EINVAL;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&tmp;
+
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return -EINVAL;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)p);
+		if (len)
+			*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&tmp;
+
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -EINVAL;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)p);
+		if (len)
+			*len = sizeof(*a);
+	}
+	if (sa)
+		*sa = tmp;
+	return 0;
+}
+
+int sock_listen_tcp(const char *addr, int backlog, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = 0;
+	int fd, r, one = 1;
+
+	if (errlen)
+		err[0] = '\0';
+	if (sock_parse_inet(addr, &sa, &salen) < 0) {
+		snprintf(err, errlen,
+		         "\"%s\" is not ADDR:PORT (a numeric IPv4 address or [IPv6], port 1 .. "
+		         "65535)",
+		         addr ? addr : "");
+		return -EINVAL;
+	}
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return r;
+	}
+	/* A restart must not wait for the previous run's TIME_WAIT connections. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (sa.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)) {
+		r = -errno;
+		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (bind(fd, (const struct sockaddr *)&sa, salen) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot bind %s: %s", addr, strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+const char *sock_format_inet(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (!buf || len == 0)
+		return buf;
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+	} else {
+		snprintf(buf, len, "unknown address");
+	}
+	return buf;
 }
 
 int sock_check_unix_listener(int fd)

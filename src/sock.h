@@ -2,6 +2,8 @@
 #ifndef INFERD_SOCK_H
 #define INFERD_SOCK_H
 
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /*
@@ -12,7 +14,23 @@
  * Returns the fd, or a negative errno with a reason in err.
  */
 int sock_listen_unix(const char *path, unsigned mode, const char *group, int backlog, char *err,
-		     size_t errlen);
+                     size_t errlen);
+
+/*
+ * Parses "A.B.C.D:PORT" or "[IPv6]:PORT": numeric addresses only (no name lookup), port
+ * 1 .. 65535. Fills sa and len when they are not NULL. 0 or -EINVAL.
+ */
+int sock_parse_inet(const char *s, struct sockaddr_storage *sa, socklen_t *len);
+
+/*
+ * Creates a non-blocking TCP listener on addr (as for sock_parse_inet(); an IPv6 address
+ * listens on IPv6 only) with SO_REUSEADDR. Returns the fd, or a negative errno with a
+ * reason in err.
+ */
+int sock_listen_tcp(const char *addr, int backlog, char *err, size_t errlen);
+
+/* Formats an AF_INET/AF_INET6 address as "A.B.C.D:PORT" or "[IPv6]:PORT" into buf. */
+const char *sock_format_inet(const struct sockaddr *sa, char *buf, size_t len);
 
 /* Checks that fd is a listening AF_UNIX stream socket (for socket activation). 0 or -errno. */
 int sock_check_unix_listener(int fd);

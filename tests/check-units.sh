@@ -68,6 +68,8 @@ t_check "the runtime directory (the socket's) survives restarts and stops" \
 	test "$(setting "$U/inferd.service" RuntimeDirectoryPreserve)" = yes
 t_check "PrivateUsers= is not set (SO_PEERCRED must see real uids)" \
 	sh -c '! grep -q "^PrivateUsers=" "$1"' - "$U/inferd.service"
+t_check "ExecReload= waits for the daemon's verdict (inferctl reload)" \
+	test "$(setting "$U/inferd.service" ExecReload)" = "$top_builddir/src/inferctl --config $D/etc/inferd/inferd.conf reload"
 t_check "the service requires its socket" \
 	test "$(setting "$U/inferd.service" Requires)" = inferd.socket
 t_check "the socket is 0660, group inferd" \

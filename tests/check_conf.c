@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "conf.h"
 #include "log.h"
 
@@ -137,6 +139,13 @@ START_TEST(test_defaults_applied)
 	ck_assert_int_eq(c->connection_timeout, 30);
 	ck_assert_int_eq(c->max_rows, 100000);
 	ck_assert_int_eq(c->max_json_depth, 32);
+	ck_assert_int_eq(c->max_header_bytes, 16384);
+	ck_assert_int_eq(c->max_headers, 64);
+	ck_assert_int_eq(c->request_timeout, 10);
+	ck_assert_int_eq(c->max_model_bytes, 256L * 1024 * 1024);
+	ck_assert_int_eq(c->max_trees, 100000);
+	ck_assert_int_eq(c->max_tree_depth, 64);
+	ck_assert_ptr_null(c->listen_tcp);
 	ck_assert_int_eq(c->threads, 0);
 	ck_assert_int_eq(c->shutdown_grace, 10);
 	ck_assert_int_eq(c->log_level, LOG_LVL_INFO);
@@ -147,7 +156,7 @@ START_TEST(test_defaults_applied)
 	ck_assert_uint_eq(c->n_models, 1);
 	ck_assert_str_eq(c->models[0].name, "m");
 	ck_assert_str_eq(c->models[0].version, "1");
-	ck_assert_double_eq(c->models[0].tolerance, 1e-6);
+	ck_assert_double_eq(c->models[0].tolerance, 0.0);
 	ck_assert_int_eq(c->models[0].num_feature, 0);
 	ck_assert_ptr_null(c->models[0].golden);
 	model = in_dir("m.json");
@@ -175,9 +184,16 @@ START_TEST(test_every_key)
 	              "  connection_timeout = 5;\n"
 	              "  max_rows = 10000000;\n"
 	              "  max_json_depth = 8;\n"
+	              "  max_header_bytes = 1048576;\n"
+	              "  max_headers = 1024;\n"
+	              "  request_timeout = 3600;\n"
+	              "  max_model_bytes = 4294967296L;\n"
+	              "  max_trees = 10000000;\n"
+	              "  max_tree_depth = 1024;\n"
 	              "};\n"
 	              "server = { threads = 64; shutdown_grace = 0; state_dir = \"/srv/st\"; };\n"
 	              "log_level = \"debug\";\n"
+	              "listen_tcp = \"[::1]:65535\";\n"
 	              "models = (\n"
 	              "  { name = \"a.B_c-9\"; path = \"/abs/model.json\"; version = 2147483647;\n"
 	              "    golden = \"/abs/golden.json\"; tolerance = 1; num_feature = 30; },\n"
@@ -198,6 +214,13 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(c->connection_timeout, 5);
 	ck_assert_int_eq(c->max_rows, 10000000);
 	ck_assert_int_eq(c->max_json_depth, 8);
+	ck_assert_int_eq(c->max_header_bytes, 1048576);
+	ck_assert_int_eq(c->max_headers, 1024);
+	ck_assert_int_eq(c->request_timeout, 3600);
+	ck_assert_int_eq(c->max_model_bytes, 4294967296L);
+	ck_assert_int_eq(c->max_trees, 10000000);
+	ck_assert_int_eq(c->max_tree_depth, 1024);
+	ck_assert_str_eq(c->listen_tcp, "[::1]:65535");
 	ck_assert_int_eq(c->threads, 64);
 	ck_assert_int_eq(c->shutdown_grace, 0);
 	ck_assert_str_eq(c->state_dir, "/srv/st");
@@ -353,6 +376,30 @@ START_TEST(test_out_of_range)
 	                 "limits.max_body_bytes: 1023 is out of range (1024 .. 1073741824)");
 	expect_one_error(ONE_MODEL "limits = { max_body_bytes = 2147483648L; };\n", 2,
 	                 "limits.max_body_bytes: 2147483648 is out of range (1024 .. 1073741824)");
+	expect_one_error(ONE_MODEL "limits = { max_header_bytes = 1023; };\n", 2,
+	                 "limits.max_header_bytes: 1023 is out of range (1024 .. 1048576)");
+	expect_one_error(ONE_MODEL "limits = { max_header_bytes = 1048577; };\n", 2,
+	                 "limits.max_header_bytes: 1048577 is out of range (1024 .. 1048576)");
+	expect_one_error(ONE_MODEL "limits = { max_headers = 7; };\n", 2,
+	                 "limits.max_headers: 7 is out of range (8 .. 1024)");
+	expect_one_error(ONE_MODEL "limits = { max_headers = 1025; };\n", 2,
+	                 "limits.max_headers: 1025 is out of range (8 .. 1024)");
+	expect_one_error(ONE_MODEL "limits = { request_timeout = 0; };\n", 2,
+	                 "limits.request_timeout: 0 is out of range (1 .. 3600)");
+	expect_one_error(ONE_MODEL "limits = { request_timeout = 3601; };\n", 2,
+	                 "limits.request_timeout: 3601 is out of range (1 .. 3600)");
+	expect_one_error(ONE_MODEL "limits = { max_model_bytes = 1023; };\n", 2,
+	                 "limits.max_model_bytes: 1023 is out of range (1024 .. 4294967296)");
+	expect_one_error(ONE_MODEL "limits = { max_model_bytes = 4294967297L; };\n", 2,
+	                 "limits.max_model_bytes: 4294967297 is out of range (1024 .. 4294967296)");
+	expect_one_error(ONE_MODEL "limits = { max_trees = 0; };\n", 2,
+	                 "limits.max_trees: 0 is out of range (1 .. 10000000)");
+	expect_one_error(ONE_MODEL "limits = { max_trees = 10000001; };\n", 2,
+	                 "limits.max_trees: 10000001 is out of range (1 .. 10000000)");
+	expect_one_error(ONE_MODEL "limits = { max_tree_depth = 0; };\n", 2,
+	                 "limits.max_tree_depth: 0 is out of range (1 .. 1024)");
+	expect_one_error(ONE_MODEL "limits = { max_tree_depth = 1025; };\n", 2,
+	                 "limits.max_tree_depth: 1025 is out of range (1 .. 1024)");
 	expect_one_error(ONE_MODEL "server = { threads = -1; };\n", 2,
 	                 "server.threads: -1 is out of range (0 .. 64)");
 	expect_one_error(ONE_MODEL "server = { shutdown_grace = 301; };\n", 2,
@@ -902,6 +949,13 @@ START_TEST(test_conf_default)
 	ck_assert_int_eq(c->connection_timeout, 30);
 	ck_assert_int_eq(c->max_rows, 100000);
 	ck_assert_int_eq(c->max_json_depth, 32);
+	ck_assert_int_eq(c->max_header_bytes, 16384);
+	ck_assert_int_eq(c->max_headers, 64);
+	ck_assert_int_eq(c->request_timeout, 10);
+	ck_assert_int_eq(c->max_model_bytes, 268435456);
+	ck_assert_int_eq(c->max_trees, 100000);
+	ck_assert_int_eq(c->max_tree_depth, 64);
+	ck_assert_ptr_null(c->listen_tcp);
 	ck_assert_int_eq(c->threads, 0);
 	ck_assert_int_eq(c->shutdown_grace, 10);
 	ck_assert_int_eq(c->log_level, LOG_LVL_INFO);
@@ -925,11 +979,135 @@ START_TEST(test_conf_default)
 		sha256_cmd_text("built-in default " PACKAGE_VERSION, want);
 		ck_assert_str_eq(c->sha256, want);
 	}
-	ck_assert_double_eq(c->models[0].tolerance, 1e-6);
+	ck_assert_double_eq(c->models[0].tolerance, 0.0);
 	ck_assert_int_eq(c->models[0].num_feature, 0);
 	ck_assert_ptr_eq(conf_find_model(c, "breast-cancer"), &c->models[0]);
 	conf_free(c);
 	conf_free(NULL);
+}
+END_TEST
+
+/* The lower edge of every bound is accepted, one below it is refused (test_out_of_range). */
+START_TEST(test_limits_lower_edges)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+
+	ck_assert_int_eq(load_text(ONE_MODEL "limits = {\n"
+	                                     "  max_header_bytes = 1024;\n"
+	                                     "  max_headers = 8;\n"
+	                                     "  request_timeout = 1;\n"
+	                                     "  max_model_bytes = 1024;\n"
+	                                     "  max_trees = 1;\n"
+	                                     "  max_tree_depth = 1;\n"
+	                                     "};\n",
+	                           &c, &errs),
+	                 0);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_int_eq(c->max_header_bytes, 1024);
+	ck_assert_int_eq(c->max_headers, 8);
+	ck_assert_int_eq(c->request_timeout, 1);
+	ck_assert_int_eq(c->max_model_bytes, 1024);
+	ck_assert_int_eq(c->max_trees, 1);
+	ck_assert_int_eq(c->max_tree_depth, 1);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_listen_tcp)
+{
+	static const char *const good[] = {"127.0.0.1:8080", "0.0.0.0:1",   "[::1]:65535",
+	                                   "[::]:80",        "[fe80::1]:9", "10.1.2.3:443"};
+	static const char *const bad[] = {"127.0.0.1",       "127.0.0.1:",      "127.0.0.1:0",
+	                                  "127.0.0.1:65536", "127.0.0.1:08080", "127.0.0.1:+80",
+	                                  "127.0.0.1:8x",    "localhost:8080",  "::1:8080",
+	                                  "[::1]8080",       "[::1]:",          "[127.0.0.1]:80",
+	                                  ":8080",           "1.2.3.4.5:80",    "[::1:80",
+	                                  "127.0.0.1: 80",   " 127.0.0.1:80"};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct conf_errors errs = {NULL, 0};
+		struct conf *c = NULL;
+		char *text;
+
+		ck_assert_int_ge(asprintf(&text, ONE_MODEL "listen_tcp = \"%s\";\n", good[i]), 0);
+		ck_assert_msg(load_text(text, &c, &errs) == 0, "%s refused", good[i]);
+		ck_assert_str_eq(c->listen_tcp, good[i]);
+		conf_free(c);
+		free(text);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text, *msg;
+
+		ck_assert_int_ge(asprintf(&text, ONE_MODEL "\nlisten_tcp = \"%s\";\n", bad[i]), 0);
+		ck_assert_int_ge(asprintf(&msg,
+		                          "listen_tcp: \"%s\" is not ADDR:PORT (a numeric IPv4 "
+		                          "address or [IPv6 address], port 1 .. 65535)",
+		                          bad[i]),
+		                 0);
+		expect_one_error(text, 3, msg);
+		free(text);
+		free(msg);
+	}
+	expect_one_error(ONE_MODEL "listen_tcp = 8080;\n", 2,
+	                 "listen_tcp: expected a string, got an integer");
+	expect_one_error(ONE_MODEL "limits = { listen_tcp = \"127.0.0.1:80\"; };\n", 2,
+	                 "unknown setting \"limits.listen_tcp\"");
+}
+END_TEST
+
+/* The effective configuration mirrors the schema: every key, with what was read. */
+START_TEST(test_effective_json)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+	json_t *j, *lim, *m;
+	char *model;
+
+	ck_assert_int_eq(load_text("socket = { mode = \"0640\"; };\n"
+	                           "limits = { max_headers = 9; };\n"
+	                           "listen_tcp = \"127.0.0.1:8081\";\n"
+	                           "log_level = \"notice\";\n" ONE_MODEL,
+	                           &c, &errs),
+	                 0);
+	j = conf_effective_json(c);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "socket"), "mode")),
+	                 "0640");
+	ck_assert(json_is_null(json_object_get(json_object_get(j, "socket"), "group")));
+	lim = json_object_get(j, "limits");
+	ck_assert_uint_eq(json_object_size(lim), 11);
+	ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_headers")), 9);
+	ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_header_bytes")), 16384);
+	ck_assert_int_eq(json_integer_value(json_object_get(lim, "request_timeout")), 10);
+	ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_model_bytes")), 268435456);
+	ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_trees")), 100000);
+	ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_tree_depth")), 64);
+	ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_body_bytes")), 16777216);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "listen_tcp")), "127.0.0.1:8081");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "log_level")), "notice");
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "server")), 3);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "smoke")), 4);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(j, "smoke"), "on_failure")),
+	    "rollback");
+	ck_assert(json_is_array(json_object_get(j, "repository")));
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "repository")), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "models")), 1);
+	m = json_array_get(json_object_get(j, "models"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(m, "name")), "m");
+	ck_assert_str_eq(json_string_value(json_object_get(m, "version")), "1");
+	model = in_dir("m.json");
+	ck_assert_str_eq(json_string_value(json_object_get(m, "path")), model);
+	free(model);
+	ck_assert(json_is_null(json_object_get(m, "golden")));
+	ck_assert(json_is_null(json_object_get(m, "num_feature")));
+	ck_assert(json_is_real(json_object_get(m, "tolerance")));
+	/* socket, limits, server, log_level, listen_tcp, repository, models, smoke. */
+	ck_assert_uint_eq(json_object_size(j), 8);
+	json_decref(j);
+	conf_free(c);
+	ck_assert_ptr_null(conf_effective_json(NULL));
 }
 END_TEST
 
@@ -974,6 +1152,7 @@ START_TEST(test_example_config)
 	ck_assert_uint_eq(c->n_repository, 2);
 	ck_assert_str_eq(c->repository[0], "/var/lib/inferd/models");
 	ck_assert_str_eq(c->repository[1], "/usr/share/inferd/models");
+	ck_assert_ptr_null(c->listen_tcp);
 	conf_free(c);
 
 	for (line = text; line && *line; line = p ? p + 1 : NULL) {
@@ -986,8 +1165,11 @@ START_TEST(test_example_config)
 			enabled++;
 		}
 	}
-	/* 4 socket, 5 limits, 3 server, log_level, 4 model (path is only described), 4 smoke. */
-	ck_assert_int_eq(enabled, 21);
+	/*
+	 * 4 socket, 11 limits, 3 server, log_level, listen_tcp, 4 model (path is only
+	 * described), 4 smoke.
+	 */
+	ck_assert_int_eq(enabled, 28);
 	ck_assert_int_eq(load_text(text, &c, &errs), 0);
 	ck_assert_uint_eq(errs.n, 0);
 	assert_ends_with(c->socket_path, "/inferd/inferd.sock");
@@ -999,6 +1181,14 @@ START_TEST(test_example_config)
 	ck_assert_int_eq(c->connection_timeout, 30);
 	ck_assert_int_eq(c->max_rows, 100000);
 	ck_assert_int_eq(c->max_json_depth, 32);
+	ck_assert_int_eq(c->max_header_bytes, 16384);
+	ck_assert_int_eq(c->max_headers, 64);
+	ck_assert_int_eq(c->request_timeout, 10);
+	ck_assert_int_eq(c->max_model_bytes, 268435456);
+	ck_assert_int_eq(c->max_trees, 100000);
+	ck_assert_int_eq(c->max_tree_depth, 64);
+	/* Off by default; the example shows a loopback address. */
+	ck_assert_str_eq(c->listen_tcp, "127.0.0.1:8080");
 	ck_assert_int_eq(c->threads, 0);
 	ck_assert_int_eq(c->shutdown_grace, 10);
 	assert_ends_with(c->state_dir, "/lib/inferd");
@@ -1007,7 +1197,7 @@ START_TEST(test_example_config)
 	ck_assert_str_eq(c->models[0].version, "latest");
 	ck_assert_ptr_null(c->models[0].path);
 	ck_assert_str_eq(c->models[0].golden, "/var/lib/inferd/models/breast-cancer/golden.json");
-	ck_assert_double_eq(c->models[0].tolerance, 1e-6);
+	ck_assert_double_eq(c->models[0].tolerance, 0.0);
 	ck_assert_int_eq(c->models[0].num_feature, 30);
 	ck_assert_double_eq(c->smoke.timeout, 10.0);
 	ck_assert_int_eq(c->smoke.requests, 200);
@@ -1051,6 +1241,9 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_repository_errors);
 	tcase_add_test(tc, test_sha256_of_bytes);
 	tcase_add_test(tc, test_example_config);
+	tcase_add_test(tc, test_limits_lower_edges);
+	tcase_add_test(tc, test_listen_tcp);
+	tcase_add_test(tc, test_effective_json);
 	suite_add_tcase(s, tc);
 	return s;
 }

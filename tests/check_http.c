@@ -1,7 +1,13 @@
 /* check_http.c: integration tests of the HTTP front end and the daemon against a real inferd. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +25,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <microhttpd.h>
+#include <nettle/version.h>
 
 #include "golden.h"
 #include "testutil.h"
@@ -236,7 +244,7 @@ static void assert_error(const char *what, int status, const char *body, int wan
 
 static struct tu_daemon d;
 
-static void start_main(void)
+static void load_nfeat(void)
 {
 	struct golden g;
 	char err[256];
@@ -245,6 +253,11 @@ static void start_main(void)
 	              err);
 	nfeat = g.ncols;
 	golden_free(&g);
+}
+
+static void start_main(void)
+{
+	load_nfeat();
 	ck_assert_msg(tu_daemon_start(&d, conf_main) == 0, "inferd did not start");
 }
 
@@ -1128,6 +1141,661 @@ START_TEST(test_admin_routes)
 }
 END_TEST
 
+/* --- bounds: header size and count, body size, slow clients, connection limit --- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Open file descriptors of process pid. */
+static int fd_count(pid_t pid)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	ck_assert_msg(dir != NULL, "%s: %s", path, strerror(errno));
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* Waits up to ms for the daemon's fd count to come back to want; returns the last count. */
+static int wait_fd_count(pid_t pid, int want, long ms)
+{
+	long long end = now_ms() + ms;
+	int n;
+
+	while ((n = fd_count(pid)) != want && now_ms() < end)
+		sleep_ms(50);
+	return n;
+}
+
+/*
+ * The daemon's fd count once it has held still for 300 ms: the readiness probe's
+ * connection may still be closing right after start.
+ */
+static int settled_fd_count(pid_t pid)
+{
+	long long end = now_ms() + (wrapped() ? 20000 : 5000);
+	int n = fd_count(pid), same = 0;
+
+	while (same < 6 && now_ms() < end) {
+		int m;
+		sleep_ms(50);
+		m = fd_count(pid);
+		same = m == n ? same + 1 : 0;
+		n = m;
+	}
+	return n;
+}
+
+/* A GET whose head (request line, headers, blank line) is exactly total bytes long. */
+static char *head_of_size(size_t total)
+{
+	static const char pre[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+	static const char post[] = "\r\n\r\n";
+	size_t fixed = sizeof pre - 1 + sizeof post - 1;
+	char *h;
+
+	ck_assert_uint_gt(total, fixed);
+	h = malloc(total + 1);
+	ck_assert_ptr_nonnull(h);
+	memcpy(h, pre, sizeof pre - 1);
+	memset(h + sizeof pre - 1, 'p', total - fixed);
+	memcpy(h + total - (sizeof post - 1), post, sizeof post);
+	ck_assert_uint_eq(strlen(h), total);
+	return h;
+}
+
+/* A GET with exactly n header fields (Host and n - 1 others). */
+static char *head_with_headers(unsigned n)
+{
+	char *h = xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n");
+
+	for (unsigned i = 1; i < n; i++) {
+		char *t = xasprintf("%sX-H%u: %u\r\n", h, i, i);
+		free(h);
+		h = t;
+	}
+	{
+		char *t = xasprintf("%s\r\n", h);
+		free(h);
+		h = t;
+	}
+	return h;
+}
+
+/* An infer body padded with trailing blanks (valid JSON) to exactly total bytes. */
+static char *infer_body_of_size(size_t total)
+{
+	char *b = ones_body(), *out;
+	size_t n = strlen(b);
+
+	ck_assert_uint_le(n, total);
+	out = malloc(total + 1);
+	ck_assert_ptr_nonnull(out);
+	memcpy(out, b, n);
+	memset(out + n, ' ', total - n);
+	out[total] = '\0';
+	free(b);
+	return out;
+}
+
+static const char conf_bounds[] =
+    "socket = { path = \"@SOCKET@\"; };\n"
+    "limits = { max_body_bytes = 65536; max_header_bytes = 2048; max_headers = 10; };\n"
+    "log_level = \"debug\";\n"
+    "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; version = 1; } );\n";
+
+START_TEST(test_header_and_body_edges)
+{
+	char *h, *b, *raw, *body = NULL;
+	struct rsp r;
+	int st, fd;
+
+	load_nfeat();
+	ck_assert_msg(tu_daemon_start(&d, conf_bounds) == 0, "inferd did not start");
+
+	/* max_header_bytes counts the whole head as sent: exactly the limit passes... */
+	h = head_of_size(2048);
+	st = tu_raw_request(d.socket, h, strlen(h), io_timeout_ms(), &body);
+	ck_assert_msg(st == 200, "head of exactly 2048 bytes: %d %s", st, body ? body : "");
+	free(body);
+	/* ... also as the second request of a keep-alive connection. */
+	fd = conn_open(d.socket);
+	ck_assert_int_eq(roundtrip(fd, h, strlen(h), &r, false), 200);
+	rsp_free(&r);
+	ck_assert_int_eq(roundtrip(fd, h, strlen(h), &r, false), 200);
+	rsp_free(&r);
+	close(fd);
+	free(h);
+	/* ... and one byte more is a JSON 431. */
+	h = head_of_size(2049);
+	st = tu_raw_request(d.socket, h, strlen(h), io_timeout_ms(), &body);
+	assert_error("head of 2049 bytes", st, body, 431, "max_header_bytes");
+	free(body);
+	free(h);
+
+	/* max_headers: 10 fields pass, 11 get 431. */
+	h = head_with_headers(10);
+	st = tu_raw_request(d.socket, h, strlen(h), io_timeout_ms(), &body);
+	ck_assert_msg(st == 200, "10 headers: %d %s", st, body ? body : "");
+	free(body);
+	free(h);
+	h = head_with_headers(11);
+	st = tu_raw_request(d.socket, h, strlen(h), io_timeout_ms(), &body);
+	assert_error("11 headers", st, body, 431, "max_headers");
+	free(body);
+	free(h);
+
+	/* max_body_bytes: a body of exactly 65536 bytes is inferred, 65537 is 413. */
+	b = infer_body_of_size(65536);
+	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	                strlen(b), b);
+	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+	ck_assert_msg(st == 200, "body of exactly 65536 bytes: %d %s", st, body ? body : "");
+	free(body);
+	free(raw);
+	free(b);
+	b = infer_body_of_size(65537);
+	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	                strlen(b), b);
+	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
+	assert_error("body of 65537 bytes", st, body, 413, "max_body_bytes");
+	free(body);
+	free(raw);
+	free(b);
+	assert_infer_ok(d.socket, INFER, "1");
+	stop_main();
+}
+END_TEST
+
+static const char conf_slow[] =
+    "socket = { path = \"@SOCKET@\"; };\n"
+    "limits = { request_timeout = 1; connection_timeout = 30; };\n"
+    "log_level = \"debug\";\n"
+    "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; version = 1; } );\n";
+
+/* True once fd has been closed by the peer (EOF or reset). */
+static bool peer_closed(int fd)
+{
+	char buf[256];
+	ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+START_TEST(test_slowloris)
+{
+	static const char line[] = "POST /v2/models/" MODEL "/infer HTTP/1.1\r\n";
+	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	long limit_ms = wrapped() ? 20000 : 4000;
+	long long t0, cut_ms = -1;
+	bool served = false;
+	struct rsp r;
+	int slow, ka, base;
+
+	load_nfeat();
+	ck_assert_msg(tu_daemon_start(&d, conf_slow) == 0, "inferd did not start");
+	base = settled_fd_count(d.pid);
+
+	/* A keep-alive client that goes quiet longer than request_timeout is left alone. */
+	ka = conn_open(d.socket);
+	ck_assert_int_eq(roundtrip(ka, get, sizeof get - 1, &r, false), 200);
+	rsp_free(&r);
+
+	slow = conn_open(d.socket);
+	t0 = now_ms();
+	ck_assert_int_eq(send(slow, line, sizeof line - 1, MSG_NOSIGNAL),
+	                 (ssize_t)(sizeof line - 1));
+	/* One header byte every 300 ms: never idle long enough for connection_timeout. */
+	while (now_ms() - t0 < limit_ms) {
+		sleep_ms(300);
+		if (peer_closed(slow) || send(slow, "X", 1, MSG_NOSIGNAL) != 1) {
+			cut_ms = now_ms() - t0;
+			break;
+		}
+		if (!served) {
+			/* Meanwhile a normal client is served promptly. */
+			char *req = ones_body(), *body = NULL;
+			long long t1 = now_ms();
+			ck_assert_int_eq(tu_http(d.socket, "POST", INFER, req, &body), 200);
+			ck_assert_msg(wrapped() || now_ms() - t1 < 500, "infer took %lld ms",
+			              now_ms() - t1);
+			free(req);
+			free(body);
+			served = true;
+		}
+	}
+	ck_assert_msg(cut_ms >= 0, "the slow client was not disconnected within %ld ms", limit_ms);
+	/* Not before request_timeout (1 s) has passed. */
+	ck_assert_msg(cut_ms >= 1000, "the slow client was cut after only %lld ms", cut_ms);
+	close(slow);
+	ck_assert(served);
+	ck_assert(log_contains(d.dir, "request_timeout"));
+
+	/* The quiet keep-alive connection (over 1 s now) still works. */
+	ck_assert_int_eq(roundtrip(ka, get, sizeof get - 1, &r, false), 200);
+	rsp_free(&r);
+	close(ka);
+
+	/* A request sent in pieces but completed within request_timeout is answered. */
+	slow = conn_open(d.socket);
+	for (size_t i = 0; i < sizeof get - 1; i += 8) {
+		size_t n = sizeof get - 1 - i < 8 ? sizeof get - 1 - i : 8;
+		ck_assert_int_eq(send(slow, get + i, n, MSG_NOSIGNAL), (ssize_t)n);
+		sleep_ms(30);
+	}
+	ck_assert_int_eq(roundtrip(slow, "", 0, &r, false), 200);
+	rsp_free(&r);
+	close(slow);
+	ck_assert_int_eq(wait_fd_count(d.pid, base, 3000), base);
+	stop_main();
+}
+END_TEST
+
+static const char conf_conns[] =
+    "socket = { path = \"@SOCKET@\"; };\n"
+    "limits = { max_connections = 4; connection_timeout = 30; };\n"
+    "log_level = \"debug\";\n"
+    "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; version = 1; } );\n";
+
+START_TEST(test_connection_limit)
+{
+	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	long wait_ms = wrapped() ? 10000 : 1000;
+	int held[4], base;
+	struct rsp r;
+	char *body = NULL;
+
+	load_nfeat();
+	ck_assert_msg(tu_daemon_start(&d, conf_conns) == 0, "inferd did not start");
+	base = settled_fd_count(d.pid);
+	/* Four keep-alive connections, each known to be accepted (it was answered). */
+	for (int i = 0; i < 4; i++) {
+		held[i] = conn_open(d.socket);
+		ck_assert_int_eq(roundtrip(held[i], get, sizeof get - 1, &r, false), 200);
+		rsp_free(&r);
+	}
+	ck_assert_int_eq(fd_count(d.pid), base + 4);
+	/* The 5th .. 20th are accepted and closed at once, not left in the backlog. */
+	for (int i = 5; i <= 20; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		long long t0;
+		char c;
+
+		ck_assert_int_ge(fd, 0);
+		strcpy(sa.sun_path, d.socket);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+		t0 = now_ms();
+		ck_assert_msg(poll(&pfd, 1, (int)wait_ms) == 1,
+		              "connection %d was not closed within %ld ms", i, wait_ms);
+		ck_assert_msg(recv(fd, &c, 1, 0) <= 0, "connection %d got data", i);
+		ck_assert_msg(now_ms() - t0 <= wait_ms, "connection %d took %lld ms", i,
+		              now_ms() - t0);
+		close(fd);
+	}
+	/* Refused connections hold no descriptor in the daemon. */
+	ck_assert_int_eq(fd_count(d.pid), base + 4);
+	/* The four held ones still work. */
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(roundtrip(held[i], get, sizeof get - 1, &r, false), 200);
+		rsp_free(&r);
+		close(held[i]);
+	}
+	ck_assert_int_eq(wait_fd_count(d.pid, base, 3000), base);
+	/* Once they are gone, new clients are served again. */
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/health/ready", NULL, &body), 200);
+	free(body);
+	assert_infer_ok(d.socket, INFER, "1");
+	ck_assert_int_eq(wait_fd_count(d.pid, base, 3000), base);
+	stop_main();
+}
+END_TEST
+
+/* --- listen_tcp --- */
+
+/* A loopback port that was free a moment ago. */
+static unsigned free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unsigned port;
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int tcp_open(unsigned port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct timeval tv = {io_timeout_ms() / 1000, 0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "connect port %u: %s",
+	              port, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+/* One request over TCP on a fresh connection. */
+static int tcp_request(unsigned port, const char *raw, struct rsp *r)
+{
+	int fd = tcp_open(port);
+	int st = roundtrip(fd, raw, strlen(raw), r, false);
+	close(fd);
+	return st;
+}
+
+START_TEST(test_tcp_listener)
+{
+	unsigned port = free_port();
+	char *conf = xasprintf("socket = { path = \"@SOCKET@\"; };\n"
+	                       "listen_tcp = \"127.0.0.1:%u\";\n"
+	                       "log_level = \"debug\";\n"
+	                       "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\";\n"
+	                       "             version = 1; } );\n",
+	                       port);
+	char *req, *raw, *body = NULL;
+	struct rsp r;
+	json_t *j;
+
+	load_nfeat();
+	ck_assert_msg(tu_daemon_start(&d, conf) == 0, "inferd did not start");
+	free(conf);
+
+	ck_assert_int_eq(tcp_request(port,
+	                             "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n"
+	                             "Connection: close\r\n\r\n",
+	                             &r),
+	                 200);
+	j = parse_obj(r.body, "ready over TCP");
+	ck_assert(json_is_true(json_object_get(j, "ready")));
+	json_decref(j);
+	rsp_free(&r);
+
+	req = ones_body();
+	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	                strlen(req), req);
+	ck_assert_int_eq(tcp_request(port, raw, &r), 200);
+	j = parse_obj(r.body, "infer over TCP");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "model_name")), MODEL);
+	ck_assert_int_eq(json_array_size(json_object_get(
+	                     json_array_get(json_object_get(j, "outputs"), 0), "data")),
+	                 1);
+	json_decref(j);
+	rsp_free(&r);
+	free(raw);
+	free(req);
+
+	ck_assert_int_eq(
+	    tcp_request(port, "GET /v2/models/" MODEL " HTTP/1.1\r\nHost: x\r\n\r\n", &r), 200);
+	rsp_free(&r);
+	ck_assert_int_eq(tcp_request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r), 200);
+	rsp_free(&r);
+
+	/* No peer credentials over TCP: admin and repository routes are refused... */
+	tcp_request(port, "GET /v2/admin/state HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_error("admin state over TCP", r.status, r.body, 403, "not available over TCP");
+	rsp_free(&r);
+	tcp_request(port, "GET /v2/admin/fingerprint HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_error("fingerprint over TCP", r.status, r.body, 403, "use the Unix socket");
+	rsp_free(&r);
+	tcp_request(
+	    port, "POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", &r);
+	assert_error("repository index over TCP", r.status, r.body, 403, "TCP");
+	rsp_free(&r);
+	tcp_request(port, "POST /v2/admin/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+	            &r);
+	assert_error("reload over TCP", r.status, r.body, 403, "TCP");
+	rsp_free(&r);
+	/* ... while the same endpoint works over the Unix socket. */
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/admin/state", NULL, &body), 200);
+	j = parse_obj(body, "admin state over the Unix socket");
+	ck_assert_ptr_nonnull(json_object_get(j, "serving"));
+	json_decref(j);
+	free(body);
+	stop_main();
+}
+END_TEST
+
+START_TEST(test_listen_tcp_in_use)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char *out = NULL, *dir = tu_mkdtemp(), *conf, *text;
+	int st;
+
+	/* A port somebody else listens on: startup fails and says why. */
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	text = xasprintf("socket = { path = \"%s/s.sock\"; };\n"
+	                 "listen_tcp = \"127.0.0.1:%u\";\n"
+	                 "server = { state_dir = \"%s/state\"; };\n"
+	                 "models = ( { name = \"m\"; path = \"" TU_BUNDLED_MODEL "\"; } );\n",
+	                 dir, (unsigned)ntohs(sa.sin_port), dir);
+	conf = tu_write_file(dir, "inferd.conf", text);
+	{
+		char *argv0 = xasprintf(TOP_BUILDDIR "/src/inferd --config %s 2>&1", conf);
+		FILE *p = popen(argv0, "r");
+		char buf[4096];
+		size_t n;
+
+		ck_assert_ptr_nonnull(p);
+		n = fread(buf, 1, sizeof buf - 1, p);
+		buf[n] = '\0';
+		st = pclose(p);
+		out = strdup(buf);
+		free(argv0);
+	}
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status %d: %s", st, out);
+	ck_assert_msg(strstr(out, "cannot listen on TCP") != NULL &&
+	                  strstr(out, "Address already in use") != NULL,
+	              "output: %s", out);
+	free(out);
+	free(conf);
+	free(text);
+	close(fd);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* --- fingerprint --- */
+
+/* sha256sum's digest of a file, computed outside the daemon. */
+static void sha256_of_file(const char *path, char out[65])
+{
+	char *cmd = xasprintf("sha256sum '%s'", path);
+	FILE *p = popen(cmd, "r");
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(fscanf(p, "%64s", out), 1);
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_uint_eq(strlen(out), 64);
+	free(cmd);
+}
+
+/* The GNU build ID as readelf shows it, or "" when readelf is not there. */
+static void readelf_build_id(const char *exe, char *out, size_t len)
+{
+	char *cmd = xasprintf("readelf -n '%s' 2>/dev/null", exe);
+	FILE *p = popen(cmd, "r");
+	char line[512];
+
+	out[0] = '\0';
+	while (p != NULL && fgets(line, sizeof line, p) != NULL) {
+		const char *k = strstr(line, "Build ID: ");
+		if (k != NULL && out[0] == '\0')
+			snprintf(out, len, "%.*s", (int)strcspn(k + 10, " \r\n"), k + 10);
+	}
+	if (p != NULL)
+		pclose(p);
+	free(cmd);
+}
+
+static const char *str_at(json_t *j, const char *a, const char *b)
+{
+	json_t *v = json_object_get(j, a);
+	if (b != NULL)
+		v = json_object_get(v, b);
+	ck_assert_msg(json_is_string(v), "%s.%s is not a string", a, b ? b : "");
+	return json_string_value(v);
+}
+
+START_TEST(test_fingerprint)
+{
+	char *body = NULL, want[65], nettle[32], build_id[160], *conf_real;
+	const char *lib;
+	json_t *j, *eff, *models, *m;
+	int st;
+
+	start_main();
+	st = tu_http(d.socket, "GET", "/v2/admin/fingerprint", NULL, &body);
+	ck_assert_msg(st == 200, "fingerprint: %d %s", st, body ? body : "");
+	j = parse_obj(body, "fingerprint");
+
+	ck_assert_str_eq(str_at(j, "inferd", "version"), PACKAGE_VERSION);
+	readelf_build_id(TOP_BUILDDIR "/src/inferd", build_id, sizeof build_id);
+	if (build_id[0] != '\0')
+		ck_assert_str_eq(str_at(j, "inferd", "build_id"), build_id);
+	else
+		ck_assert_uint_gt(strlen(str_at(j, "inferd", "build_id")), 0);
+
+	/* The same shared libraries as this test process, asked the same way. */
+	ck_assert_str_eq(str_at(j, "libraries", "libc"), gnu_get_libc_version());
+	ck_assert_str_eq(str_at(j, "libraries", "libmicrohttpd"), MHD_get_version());
+	ck_assert_str_eq(str_at(j, "libraries", "jansson"), jansson_version_str());
+	snprintf(nettle, sizeof nettle, "%d.%d", nettle_version_major(), nettle_version_minor());
+	ck_assert_str_eq(str_at(j, "libraries", "nettle"), nettle);
+	lib = str_at(j, "libraries", "libconfig");
+	ck_assert_msg(strncmp(lib, "libconfig.so.", 13) == 0, "libconfig: %s", lib);
+	lib = str_at(j, "libraries", "libsystemd");
+	ck_assert_msg(strncmp(lib, "libsystemd.so.", 14) == 0, "libsystemd: %s", lib);
+
+	/* The config: its file, the sha256 of its bytes, the values in force. */
+	conf_real = realpath(d.config, NULL);
+	ck_assert_ptr_nonnull(conf_real);
+	ck_assert_str_eq(str_at(j, "config", "file"), conf_real);
+	free(conf_real);
+	sha256_of_file(d.config, want);
+	ck_assert_str_eq(str_at(j, "config", "sha256"), want);
+	eff = json_object_get(json_object_get(j, "config"), "effective");
+	ck_assert_str_eq(str_at(eff, "socket", "path"), d.socket);
+	ck_assert_str_eq(str_at(eff, "socket", "mode"), "0660");
+	ck_assert_str_eq(str_at(eff, "log_level", NULL), "debug");
+	ck_assert(json_is_null(json_object_get(eff, "listen_tcp")));
+	/* As written in conf_main ... */
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(eff, "limits"), "max_body_bytes")),
+	    65536);
+	ck_assert_int_eq(json_integer_value(
+	                     json_object_get(json_object_get(eff, "limits"), "connection_timeout")),
+	                 5);
+	/* ... and the documented defaults for the rest. */
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(eff, "limits"), "max_header_bytes")),
+	    16384);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(eff, "limits"), "request_timeout")),
+	    10);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(eff, "server"), "shutdown_grace")),
+	    10);
+	ck_assert_ptr_nonnull(json_object_get(eff, "smoke"));
+	ck_assert_ptr_nonnull(json_object_get(eff, "repository"));
+
+	/* The served models with the sha256 of their files. */
+	models = json_object_get(j, "models");
+	ck_assert_uint_eq(json_array_size(models), 1);
+	m = json_array_get(models, 0);
+	ck_assert_str_eq(str_at(m, "name", NULL), MODEL);
+	ck_assert_str_eq(str_at(m, "version", NULL), "1");
+	sha256_of_file(TU_BUNDLED_MODEL, want);
+	ck_assert_str_eq(str_at(m, "sha256", NULL), want);
+	json_decref(j);
+	free(body);
+
+	/* GET (and HEAD) only. */
+	st = tu_http(d.socket, "POST", "/v2/admin/fingerprint", NULL, &body);
+	assert_error("POST on fingerprint", st, body, 405, "GET");
+	free(body);
+	stop_main();
+}
+END_TEST
+
+/* Heads two parsers could frame differently are refused, and the connection closed. */
+START_TEST(test_ambiguous_heads)
+{
+	static const struct {
+		const char *raw, *needle;
+	} cases[] = {
+	    {"POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\n"
+	     "GET /v2/models/smuggled/ready HTTP/1.1\r\n\r\n",
+	     "Content-Length given 2 times"},
+	    {"POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+	     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	     "Transfer-Encoding"},
+	    {"GET /v2/health/live HTTP/1.1\r\n\r\n", "Host"},
+	    {"GET /v2/health/live HTTP/1.1\r\nHost : x\r\n\r\n", "header field name"},
+	    {"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-A: a\x01"
+	     "b\r\n\r\n",
+	     "control byte 0x01"},
+	};
+
+	start_main();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct rsp r;
+		char *conn, extra;
+		int fd = conn_open(d.socket);
+
+		roundtrip(fd, cases[i].raw, strlen(cases[i].raw), &r, false);
+		assert_error(cases[i].raw, r.status, r.body, 400, cases[i].needle);
+		conn = header(r.head, "Connection");
+		ck_assert_msg(conn != NULL && strcasecmp(conn, "close") == 0, "case %zu: no close",
+		              i);
+		free(conn);
+		/* Nothing after the 400: the bytes that followed were never parsed. */
+		ck_assert_msg(recv(fd, &extra, 1, 0) == 0, "case %zu: more after the 400", i);
+		rsp_free(&r);
+		close(fd);
+	}
+	/* HTTP/1.0 needs no Host. */
+	{
+		static const char h10[] = "GET /v2/health/live HTTP/1.0\r\n\r\n";
+		ck_assert_int_eq(
+		    tu_raw_request(d.socket, h10, sizeof h10 - 1, io_timeout_ms(), NULL), 200);
+	}
+	stop_main();
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1152,6 +1820,13 @@ static Suite *http_suite(void)
 	tcase_add_test(t, test_sighup_bad_config_keeps_serving);
 	tcase_add_test(t, test_sighup_applies_new_config);
 	tcase_add_test(t, test_admin_routes);
+	tcase_add_test(t, test_header_and_body_edges);
+	tcase_add_test(t, test_slowloris);
+	tcase_add_test(t, test_connection_limit);
+	tcase_add_test(t, test_tcp_listener);
+	tcase_add_test(t, test_listen_tcp_in_use);
+	tcase_add_test(t, test_fingerprint);
+	tcase_add_test(t, test_ambiguous_heads);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,8 +1,10 @@
 /* check_sock.c: Unix socket creation, stale-file handling, peer credentials, groups. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +326,98 @@ START_TEST(test_uid_in_group)
 }
 END_TEST
 
+START_TEST(test_parse_inet)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	struct in6_addr loop6 = IN6ADDR_LOOPBACK_INIT;
+	socklen_t len = 0;
+	char buf[64];
+	static const char *const bad[] = {NULL,
+	                                  "",
+	                                  "127.0.0.1",
+	                                  "127.0.0.1:",
+	                                  "127.0.0.1:0",
+	                                  "127.0.0.1:65536",
+	                                  "127.0.0.1:99999",
+	                                  "127.0.0.1:-1",
+	                                  "127.0.0.1:0080",
+	                                  "127.0.0.1:8 ",
+	                                  "localhost:80",
+	                                  "::1:80",
+	                                  "[::1]",
+	                                  "[::1]:",
+	                                  "[::1]80",
+	                                  "[]:80",
+	                                  "[1.2.3.4]:80",
+	                                  "1.2.3:80",
+	                                  "256.1.1.1:80",
+	                                  "[::1:80"};
+
+	ck_assert_int_eq(sock_parse_inet("127.0.0.1:8080", &ss, &len), 0);
+	ck_assert_int_eq(a4->sin_family, AF_INET);
+	ck_assert_uint_eq(ntohs(a4->sin_port), 8080);
+	ck_assert_uint_eq(ntohl(a4->sin_addr.s_addr), 0x7f000001u);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
+	ck_assert_str_eq(sock_format_inet((struct sockaddr *)&ss, buf, sizeof buf),
+	                 "127.0.0.1:8080");
+
+	ck_assert_int_eq(sock_parse_inet("[::1]:65535", &ss, &len), 0);
+	ck_assert_int_eq(a6->sin6_family, AF_INET6);
+	ck_assert_uint_eq(ntohs(a6->sin6_port), 65535);
+	ck_assert_int_eq(memcmp(&a6->sin6_addr, &loop6, sizeof loop6), 0);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
+	ck_assert_str_eq(sock_format_inet((struct sockaddr *)&ss, buf, sizeof buf), "[::1]:65535");
+
+	ck_assert_int_eq(sock_parse_inet("0.0.0.0:1", NULL, NULL), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(sock_parse_inet(bad[i], &ss, &len) == -EINVAL, "accepted \"%s\"",
+		              bad[i] ? bad[i] : "(null)");
+	ck_assert_str_eq(sock_format_inet(NULL, buf, sizeof buf), "unknown address");
+}
+END_TEST
+
+START_TEST(test_listen_tcp)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	char err[256], addr[64];
+	int fd, fd2, c, fl;
+
+	/* Find a free loopback port, then listen on it by name. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+
+	fd = sock_listen_tcp(addr, 8, err, sizeof err);
+	ck_assert_msg(fd >= 0, "sock_listen_tcp(%s): %d %s", addr, fd, err);
+	fl = fcntl(fd, F_GETFL);
+	ck_assert(fl >= 0 && (fl & O_NONBLOCK));
+	ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(c);
+	/* The same port twice: EADDRINUSE, with the address in the reason. */
+	fd2 = sock_listen_tcp(addr, 8, err, sizeof err);
+	ck_assert_int_eq(fd2, -EADDRINUSE);
+	ck_assert_ptr_nonnull(strstr(err, addr));
+	close(fd);
+
+	ck_assert_int_eq(sock_listen_tcp("localhost:80", 8, err, sizeof err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "ADDR:PORT"));
+	/* An address this host does not have. */
+	ck_assert_int_eq(sock_listen_tcp("192.0.2.1:9", 8, err, sizeof err), -EADDRNOTAVAIL);
+	ck_assert_ptr_nonnull(strstr(err, "192.0.2.1:9"));
+}
+END_TEST
+
 static Suite *sock_suite(void)
 {
 	Suite *s = suite_create("sock");
@@ -342,6 +436,8 @@ static Suite *sock_suite(void)
 	tcase_add_test(tc, test_check_listener);
 	tcase_add_test(tc, test_peer_cred);
 	tcase_add_test(tc, test_uid_in_group);
+	tcase_add_test(tc, test_parse_inet);
+	tcase_add_test(tc, test_listen_tcp);
 	suite_add_tcase(s, tc);
 	return s;
 }

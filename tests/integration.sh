@@ -213,17 +213,25 @@ else
 	cat "$D/smoke.txt" "$D/err"
 fi
 
-# The config leaves smoke.on_failure at its default, rollback: with nothing marked good the
-# daemon has nothing to go back to (409), and the warning block says so.
+# A plain smoke only observes: no policy ran, so no warning block and nothing rolled back.
+if ! grep -q 'WARNING\|rollback' "$D/err"; then
+	t_pass "a plain smoke that fails runs no failure policy"
+else
+	t_fail "a plain smoke ran a failure policy: stderr '$(cat "$D/err")'"
+fi
+
+# --on-failure config takes smoke.on_failure, left at its default, rollback: with nothing
+# marked good the daemon has nothing to go back to (409), and the warning block says so.
+t_ctl --config "$D/bad.conf" smoke --on-failure config >"$D/smoke.txt" 2>"$D/err"
 if grep -q '^\*\*\* WARNING: .*FAILED (triggers: output_mismatch)' "$D/err" &&
 	grep -q 'on failure: rollback' "$D/err" && grep -q 'rollback FAILED: HTTP 409' "$D/err" &&
 	grep -q 'nothing was rolled back' "$D/err"; then
-	t_pass "the default on_failure (rollback) without a last-known-good record: warning, 409"
+	t_pass "--on-failure config (rollback by default) without a last-known-good record: warning, 409"
 else
 	t_fail "the default on_failure without a record: stderr '$(cat "$D/err")'"
 fi
 
-t_ctl --config "$D/bad.conf" smoke --json >"$D/smoke.json" 2>"$D/err"; rc=$?
+t_ctl --config "$D/bad.conf" smoke --json --on-failure config >"$D/smoke.json" 2>"$D/err"; rc=$?
 if [ $rc -eq 1 ] && [ "$(json_get "$D/smoke.json" 'j["verdict"]')" = fail ] &&
 	[ "$(json_get "$D/smoke.json" 'j["triggers"]')" = "['output_mismatch']" ] &&
 	[ "$(json_get "$D/smoke.json" '(j["rollback"]["attempted"], j["rollback"]["ok"], j["rollback"]["second_verdict"])')" = "(True, False, None)" ]; then

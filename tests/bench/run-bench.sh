@@ -3,7 +3,8 @@
 #
 # Environment (set by tests/Makefile.am): top_srcdir, top_builddir, PYTHON3, MAKE.
 # Knobs: BENCH_REPS (5), BENCH_SECONDS per loadgen run (3), BENCH_WARMUP (0.5),
-# BENCH_STARTS (10), BENCH_DEB=1 to build the .deb and report its size.
+# BENCH_STARTS (10), BENCH_DEB=1 to run `make deb` first (else the size of a .deb that
+# `make deb` left in the build tree, if any).
 # Every comparison is a ratio taken inside one repetition, A and B run back to back
 # (interleaved A B A B): this host drifts, so figures from different runs do not compare.
 set -u
@@ -27,6 +28,7 @@ LOADGEN=$top_builddir/tests/loadgen
 BENCH_ENGINE=$top_builddir/tests/bench_engine
 INFER_PATH=/v2/models/breast-cancer/infer
 T_BEGIN=$(date +%s)
+LOAD_BEGIN=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -73,12 +75,13 @@ find_nginx
 
 # --- Build. ---------------------------------------------------------------------------------
 say "building inferd, inferctl, bench_engine, loadgen"
-$MAKE -C "$top_builddir/src" inferd inferctl >"$RESULTS/build.log" 2>&1 &&
-	$MAKE -C "$top_builddir/tests" bench_engine loadgen >>"$RESULTS/build.log" 2>&1 ||
-	{
-		tail -n 30 "$RESULTS/build.log" >&2
-		die "build failed (log: $RESULTS/build.log)"
-	}
+if ! { $MAKE -C "$top_builddir/src" inferd >"$RESULTS/build.log" 2>&1 &&
+	$MAKE -C "$top_builddir/tests" bench_engine loadgen >>"$RESULTS/build.log" 2>&1; }; then
+	tail -n 30 "$RESULTS/build.log" >&2
+	die "build failed (log: $RESULTS/build.log)"
+fi
+# inferctl only matters for its size: a broken one does not stop the bench.
+$MAKE -C "$top_builddir/src" inferctl >>"$RESULTS/build.log" 2>&1 || say "inferctl did not build"
 
 WORK=$(mktemp -d /tmp/inferd-bench.XXXXXX) || die "mktemp failed"
 INFERD_PID=
@@ -94,7 +97,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # --- Models and request bodies (seeded, cached while the stamp matches). --------------------
-say "generating models (first run: a few minutes of training)"
+say "models: reusing or training (training takes a few minutes, once)"
 "$PYTHON3" "$top_srcdir/tests/bench/gen_models.py" "$MODELS" "$BUNDLED" >&2 ||
 	die "gen_models.py failed"
 
@@ -189,16 +192,35 @@ done
 	>/dev/null 2>&1 || die "nginx does not answer"
 
 LOAD_S=0 # seconds of load inferd has served, for the RSS figure
+# CPU time (ns) used so far by processes $@ and their children, every thread: a figure the
+# host's other load does not inflate, unlike wall-clock rates.
+server_cpu_ns() {
+	for p in "$@"; do
+		cat /proc/"$p"/task/*/schedstat
+		for c in $(cat /proc/"$p"/task/*/children); do
+			cat /proc/"$c"/task/*/schedstat
+		done
+	done 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
 # run SERVER CONNS REP PINNED BODY STAGE: one loadgen run, appended as one JSON line.
 run() {
-	if [ "$1" = inferd ]; then s=$ISOCK; else s=$NSOCK; fi
+	if [ "$1" = inferd ]; then
+		s=$ISOCK
+		sp=$INFERD_PID
+	else
+		s=$NSOCK
+		sp=$NGINX_PID
+	fi
 	pre=
 	[ "$4" = true ] && pre="taskset -c 1"
+	c0=$(server_cpu_ns "$sp")
 	$pre "$LOADGEN" -U "$s" -m POST -p "$INFER_PATH" -b "$MODELS/infer-$5.json" -c "$2" \
 		-d "$DUR" -w "$WARM" >"$WORK/run.json" 2>"$WORK/run.err" || true
+	c1=$(server_cpu_ns "$sp")
 	[ -s "$WORK/run.json" ] || echo '{"requests": 0, "errors": -1}' >"$WORK/run.json"
-	printf '{"stage": "%s", "server": "%s", "conns": %s, "rep": %s, "pinned": %s, "rows": %s, "result": %s}\n' \
-		"$6" "$1" "$2" "$3" "$4" "$5" "$(cat "$WORK/run.json")" >>"$RESULTS/e2e.jsonl"
+	printf '{"stage": "%s", "server": "%s", "conns": %s, "rep": %s, "pinned": %s, "rows": %s, "server_cpu_s": %s, "run_s": %s, "result": %s}\n' \
+		"$6" "$1" "$2" "$3" "$4" "$5" "$(awk "BEGIN { print ($c1 - $c0) / 1e9 }")" \
+		"$(awk "BEGIN { print $DUR + $WARM }")" "$(cat "$WORK/run.json")" >>"$RESULTS/e2e.jsonl"
 	[ "$1" = nginx ] || LOAD_S=$(awk "BEGIN { print $LOAD_S + $DUR + $WARM }")
 }
 # Every process of a server (nginx: master and workers), every thread (-a).
@@ -271,7 +293,19 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(nsock)
 s.settimeout(10)
 conf_tpl = open(os.path.join(work, "inferd.conf")).read()
-out, base = [], []
+out, base, cpu = [], [], []
+
+
+def cpu_ms(pid):
+    """CPU time of every thread so far: what the start costs, whatever else runs on the host."""
+    t = 0
+    d = "/proc/%d/task" % pid
+    for tid in os.listdir(d):
+        with open(os.path.join(d, tid, "schedstat")) as f:
+            t += int(f.read().split()[0])
+    return t / 1e6
+
+
 for i in range(n):
     # A fresh socket path per start: no stale-file handling inside the figure.
     sp = os.path.join(work, "s%d.sock" % i)
@@ -297,6 +331,7 @@ for i in range(n):
             msg = s.recv(4096).decode(errors="replace")
             if "READY=1" in msg.split("\n"):
                 ready = (time.monotonic_ns() - t0) / 1e6
+                cpu.append(round(cpu_ms(pid), 3))
     except socket.timeout:
         pass
     os.kill(pid, signal.SIGTERM)
@@ -313,42 +348,45 @@ for i in range(n):
     except BlockingIOError:
         pass
     s.settimeout(10)
-print(json.dumps({"starts": n, "exec_to_ready_ms": out, "spawn_true_ms": [round(b, 3) for b in base]}))
+print(json.dumps({"starts": n, "exec_to_ready_ms": out, "cpu_to_ready_ms": cpu,
+                  "spawn_true_ms": [round(b, 3) for b in base]}))
 EOF
 	{
 		cat "$WORK/start.log" >&2 2>/dev/null
 		say "start-time measurement failed"
-		echo '{"starts": 0, "exec_to_ready_ms": [], "spawn_true_ms": []}' >"$RESULTS/start.json"
+		echo '{"starts": 0, "exec_to_ready_ms": [], "cpu_to_ready_ms": [], "spawn_true_ms": []}' >"$RESULTS/start.json"
 	}
 
 # Binary sizes (as built, and stripped), and the .deb when asked for.
 strip -o "$WORK/inferd.stripped" "$INFERD" 2>/dev/null || cp "$INFERD" "$WORK/inferd.stripped"
-strip -o "$WORK/inferctl.stripped" "$INFERCTL" 2>/dev/null || cp "$INFERCTL" "$WORK/inferctl.stripped"
-DEB=null
-if [ "${BENCH_DEB:-0}" = 1 ] && [ -f "$top_srcdir/debian/control" ] &&
-	command -v dpkg-buildpackage >/dev/null 2>&1; then
-	say "building the .deb (BENCH_DEB=1)"
-	mkdir -p "$WORK/deb/src"
-	(cd "$top_srcdir" && tar --exclude=.git -cf - .) | (cd "$WORK/deb/src" && tar -xf -) &&
-		(cd "$WORK/deb/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b \
-			>"$RESULTS/deb.log" 2>&1) &&
-		DEB=$(stat -c %s "$WORK"/deb/inferd_*.deb 2>/dev/null | head -n 1)
-	[ -n "$DEB" ] || DEB=null
+strip -o "$WORK/inferctl.stripped" "$INFERCTL" 2>/dev/null || : >"$WORK/inferctl.stripped"
+# The .deb: what `make deb` left in the build tree, or, with BENCH_DEB=1, a fresh one.
+if [ "${BENCH_DEB:-0}" = 1 ]; then
+	say "building the .deb (BENCH_DEB=1: make deb, tests skipped)"
+	DEB_BUILD_OPTIONS=nocheck $MAKE -C "$top_builddir" deb >"$RESULTS/deb.log" 2>&1 ||
+		say "make deb failed (log: $RESULTS/deb.log)"
 fi
+DEB=null
+for f in "$top_builddir"/deb-build/inferd_*.deb; do
+	case $f in *dbgsym*) continue ;; esac
+	[ -f "$f" ] && DEB=$(stat -c %s "$f") && break
+done
 printf '{"inferd_bytes": %s, "inferctl_bytes": %s, "inferd_stripped_bytes": %s, "inferctl_stripped_bytes": %s, "deb_bytes": %s}\n' \
-	"$(stat -c %s "$INFERD")" "$(stat -c %s "$INFERCTL")" \
+	"$(stat -c %s "$INFERD")" "$(stat -c %s "$INFERCTL" 2>/dev/null || echo 0)" \
 	"$(stat -c %s "$WORK/inferd.stripped")" "$(stat -c %s "$WORK/inferctl.stripped")" \
 	"$DEB" >"$RESULTS/size.json"
 
 # --- The table. ------------------------------------------------------------------------------
 T_END=$(date +%s)
-"$PYTHON3" - "$RESULTS" "$REPS" "$DUR" $((T_END - T_BEGIN)) <<'EOF' || die "summary failed"
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+"$PYTHON3" - "$RESULTS" "$REPS" "$DUR" $((T_END - T_BEGIN)) "$LOAD_BEGIN" "$LOAD_END" <<'EOF' || die "summary failed"
 import glob, json, os, platform, statistics, sys, time
 
 res, reps, dur, elapsed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 summary = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "host": platform.node(),
            "cpus": os.cpu_count(), "kernel": platform.release(), "reps": reps,
-           "seconds_per_run": dur, "elapsed_s": elapsed, "targets": []}
+           "seconds_per_run": dur, "elapsed_s": elapsed, "loadavg_begin": sys.argv[5],
+           "loadavg_end": sys.argv[6], "targets": []}
 
 
 def stats(v):
@@ -370,6 +408,8 @@ lines = []
 P = lines.append
 P("inferd benchmark, %s, %s (%d CPUs, kernel %s); %d repetitions, %.0f s per load run; took %d s" %
   (summary["date"], summary["host"], summary["cpus"], summary["kernel"], reps, dur, elapsed))
+P("Load average before/after: %s / %s (other work on the host shows here and in the CPU share below)." %
+  (summary["loadavg_begin"], summary["loadavg_end"]))
 P("Figures: median (min..max) over repetitions; ratios are per repetition, A and B back to back.")
 P("")
 
@@ -381,14 +421,14 @@ for f in sorted(glob.glob(os.path.join(res, "engine-*.json"))):
 order = [n for n in ("bundled", "gen-500x8", "gen-1000x6") if n in engine] + \
         [n for n in engine if n not in ("bundled", "gen-500x8", "gen-1000x6")]
 P("1. Engine in process (inferd model_predict vs libxgboost XGBoosterPredictFromDense, nthread as stated)")
-P("%-11s %5s %5s %-22s %-22s %-18s" % ("model", "trees", "feat", "inferd p50/p99 ns", "xgboost p50/p99 ns", "latency speedup"))
+P("%-11s %5s %5s %-28s %-28s %-18s" % ("model", "trees", "feat", "inferd p50 (range) / p99 ns", "xgboost p50 (range) / p99 ns", "p50 speedup"))
 for n in order:
     e = engine[n]
     sr = e["single_row"]
-    P("%-11s %5d %5d %-22s %-22s %-18s" % (
+    P("%-11s %5d %5d %-28s %-28s %-18s" % (
         n, e["num_trees"], e["num_feature"],
-        "%.0f/%.0f" % (sr["inferd_p50_ns"]["median"], sr["inferd_p99_ns"]["median"]),
-        "%.0f/%.0f" % (sr["xgboost_p50_ns"]["median"], sr["xgboost_p99_ns"]["median"]),
+        "%s / %.0f" % (fmt(sr["inferd_p50_ns"]), sr["inferd_p99_ns"]["median"]),
+        "%s / %.0f" % (fmt(sr["xgboost_p50_ns"]), sr["xgboost_p99_ns"]["median"]),
         "%.1fx (%.1f..%.1f)" % (sr["speedup_p50"]["median"], sr["speedup_p50"]["min"], sr["speedup_p50"]["max"])))
 P("%-11s %-32s %-32s %-16s %-16s" % ("model", "10k rows 1 thread inferd/xgb r/s", "10k rows 2 threads inferd/xgb r/s", "ratio 1t", "ratio 2t"))
 for n in order:
@@ -430,7 +470,7 @@ e2e = {}
 ngx = json.load(open(os.path.join(res, "nginx.json")))
 P("2. End to end over the Unix socket: single-row infer POST (inferd) vs the same POST answered with a")
 P("   fixed %d-byte JSON by nginx (%d workers, return 200); one loadgen thread; 'pinned': servers on CPU 0, client on CPU 1" % (ngx["body_bytes"], ngx["workers"]))
-P("%-10s %-7s %-26s %-9s %-9s %-9s %-18s %s" % ("conns", "server", "req/s", "p50 us", "p99 us", "p99.9 us", "req/s inferd/nginx", "errors"))
+P("%-9s %-6s %-25s %-20s %-22s %-22s %-16s %-10s %s" % ("conns", "server", "req/s", "p50 us", "p99 us", "p99.9 us", "inferd/nginx", "CPU us/req", "errors"))
 for pinned in (False, True):
     for c in (1, 16, 64):
         i, g = pick("e2e", "inferd", c, pinned), pick("e2e", "nginx", c, pinned)
@@ -440,13 +480,15 @@ for pinned in (False, True):
         e2e[key] = {}
         for name, rs in (("nginx", g), ("inferd", i)):
             st = {k: stats([r["result"].get(k) for r in rs]) for k in ("rps", "p50_us", "p99_us", "p999_us")}
+            # Server CPU per request, over warm-up and window alike (both run at the same rate).
+            st["cpu_us_per_req"] = stats([1e6 * r["server_cpu_s"] / (r["result"]["rps"] * r["run_s"])
+                                          for r in rs if r["result"].get("rps")])
             st["errors"] = sum(abs(r["result"].get("errors", 0)) for r in rs)
             e2e[key][name] = st
-            P("%-10s %-7s %-26s %-9s %-9s %-9s %-18s %d" % (
-                key, name, fmt(st["rps"]), "%.1f" % st["p50_us"]["median"] if st["p50_us"] else "n/a",
-                "%.1f" % st["p99_us"]["median"] if st["p99_us"] else "n/a",
-                "%.1f" % st["p999_us"]["median"] if st["p999_us"] else "n/a",
-                fmt(ratio(i, g, "rps"), 100, 0, "%") if name == "inferd" else "", st["errors"]))
+            P("%-9s %-6s %-25s %-20s %-22s %-22s %-16s %-10s %d" % (
+                key, name, fmt(st["rps"]), fmt(st["p50_us"], 1, 1), fmt(st["p99_us"]), fmt(st["p999_us"]),
+                fmt(ratio(i, g, "rps"), 100, 0, "%") if name == "inferd" else "",
+                "%.1f" % st["cpu_us_per_req"]["median"] if st["cpu_us_per_req"] else "n/a", st["errors"]))
         e2e[key]["rps_ratio"] = ratio(i, g, "rps")
         e2e[key]["p50_ratio"] = ratio(i, g, "p50_us")
 P("")
@@ -457,10 +499,13 @@ for c in (1, 2):
     if not rs:
         continue
     st = {"rows_per_s": stats([r["result"].get("rps", 0) * 1000 for r in rs]),
+          "cpu_ns_per_row": stats([1e9 * r["server_cpu_s"] / (r["result"]["rps"] * 1000 * r["run_s"])
+                                   for r in rs if r["result"].get("rps")]),
           "p50_us": stats([r["result"].get("p50_us") for r in rs]),
           "errors": sum(abs(r["result"].get("errors", 0)) for r in rs)}
     batch[str(c)] = st
-    P("%d connection(s): %s rows/s, p50 %s us, errors %d" % (c, fmt(st["rows_per_s"]), fmt(st["p50_us"]), st["errors"]))
+    P("%d connection(s): %s rows/s, p50 %s us per request, inferd CPU %s ns per row, errors %d" % (
+        c, fmt(st["rows_per_s"]), fmt(st["p50_us"]), fmt(st["cpu_ns_per_row"]), st["errors"]))
 P("Binary tensors (Inference-Header-Content-Length): not yet implemented in inferd: not measured.")
 P("")
 
@@ -470,13 +515,15 @@ rss = json.load(open(os.path.join(res, "rss.json")))
 size = json.load(open(os.path.join(res, "size.json")))
 st_ready = stats(start["exec_to_ready_ms"])
 st_base = stats(start["spawn_true_ms"])
+st_cpu = stats(start.get("cpu_to_ready_ms", []))
 P("4. Start and size")
 P("exec to READY=1 (bundled model, golden check included): %s ms over %d starts (posix_spawn+wait of /bin/true: %s ms)" %
   (fmt(st_ready, 1, 2), len(start["exec_to_ready_ms"]), fmt(st_base, 1, 2)))
+P("  of which inferd's own CPU time (all threads, from /proc/PID/task/*/schedstat): %s ms" % fmt(st_cpu, 1, 2))
 P("RSS after %.0f s of load: VmRSS %.1f MiB, peak VmHWM %.1f MiB" % (rss["load_s"], rss["vmrss_kb"] / 1024, rss["vmhwm_kb"] / 1024))
 P("binaries: inferd %d bytes (%d stripped), inferctl %d bytes (%d stripped); .deb: %s" % (
     size["inferd_bytes"], size["inferd_stripped_bytes"], size["inferctl_bytes"], size["inferctl_stripped_bytes"],
-    "%d bytes" % size["deb_bytes"] if size.get("deb_bytes") else "n/a (no .deb yet; BENCH_DEB=1 builds one)"))
+    "%d bytes" % size["deb_bytes"] if size.get("deb_bytes") else "n/a (no .deb yet: make deb, or BENCH_DEB=1)"))
 P("")
 
 # Targets.

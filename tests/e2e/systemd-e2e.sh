@@ -1,0 +1,791 @@
+#!/bin/bash
+# systemd-e2e.sh: installs the Debian package in a container booted with systemd and checks it as a server would.
+#
+# Usage: tests/e2e/systemd-e2e.sh DEB... | DIR
+#   DEB or DIR: the package(s) to test (a DIR means its *.deb; -dbgsym packages are
+#   ignored). Exactly one of them must be the package "inferd".
+#
+# Stages (each timed; see tests/e2e/README.md for what they check and why):
+#   base         localhost/inferd-base-systemd:SUITE and piuparts' tarball (cached)
+#   install      apt-get install from the mirror; units, status line, socket, postinst smoke,
+#                last-known-good record, real predictions against the golden set
+#   reload       systemctl reload under client load (a real model swap), then restart:
+#                same socket, no failed request
+#   crash        kill -9 under load: serving again within 1 s
+#   watchdog     SIGSTOP (a hung event loop): WatchdogSec= catches it, a new daemon serves
+#   bad-upgrade  upgrade to a version whose bundled model is wrong: the postinst smoke fires,
+#                rolls back, and the previous model's outputs keep being served
+#   purge        apt-get purge leaves no file, user, group or unit behind
+#   autopkgtest  debian/tests in a podman systemd container
+#   piuparts     install/purge and upgrade-from-the-previous-version/purge in a chroot
+#
+# Environment:
+#   E2E_SKIP_AUTOPKGTEST=1, E2E_SKIP_PIUPARTS=1   skip those stages
+#   E2E_KEEP=1          keep the container and the work directory (printed) for inspection
+#   E2E_SRCDIR          source tree for autopkgtest (default: this script's ../..)
+#   INFERD_SUITE, INFERD_MIRROR, INFERD_CACHE_DIR  see containers/make-base.sh
+#
+# Exit status: 0 every check passed, 1 a check failed, 2 usage, 77 podman unusable (the
+# reason is printed). The last line is "N passed, N failed".
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+srcdir=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../../containers/podman-env.sh
+. "$srcdir/containers/podman-env.sh"
+
+PY=/usr/bin/python3
+SOCK=/run/inferd/inferd.sock
+IMAGE="localhost/inferd-base-systemd:$INFERD_SUITE"
+T_START=$SECONDS
+
+passed=0 failed=0
+ok() {
+	passed=$((passed + 1))
+	echo "ok   - $*"
+}
+not_ok() {
+	failed=$((failed + 1))
+	echo "FAIL - $*"
+}
+note() { echo "       $*"; }
+stage_name='' stage_t0=''
+stage() {
+	stage_end
+	stage_name=$1 stage_t0=$(date +%s.%N)
+	echo "== stage $1"
+}
+stage_end() {
+	[ -n "$stage_name" ] || return 0
+	printf '== stage %s: %.1f s\n' "$stage_name" \
+		"$(echo "$(date +%s.%N) - $stage_t0" | bc)"
+	stage_name=
+}
+finish() {
+	stage_end
+	echo "== total: $((SECONDS - T_START)) s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && exit 0
+	exit 1
+}
+
+# ---- arguments -------------------------------------------------------------------------
+debs=()
+for a in "$@"; do
+	if [ -d "$a" ]; then
+		for f in "$a"/*.deb; do [ -f "$f" ] && debs+=("$(realpath "$f")"); done
+	elif [ -f "$a" ]; then
+		debs+=("$(realpath "$a")")
+	else
+		echo "systemd-e2e.sh: no such file or directory: $a" >&2
+		exit 2
+	fi
+done
+main_deb='' install_debs=()
+for f in "${debs[@]}"; do
+	p=$(dpkg-deb -f "$f" Package 2>/dev/null) || {
+		echo "systemd-e2e.sh: not a .deb: $f" >&2
+		exit 2
+	}
+	case $p in
+	*-dbgsym) continue ;;
+	inferd)
+		if [ -n "$main_deb" ]; then
+			echo "systemd-e2e.sh: two inferd packages given: $main_deb $f" >&2
+			exit 2
+		fi
+		main_deb=$f
+		;;
+	esac
+	install_debs+=("$f")
+done
+if [ -z "$main_deb" ]; then
+	echo "usage: systemd-e2e.sh DEB... | DIR   (the inferd .deb, e.g. from make deb)" >&2
+	exit 2
+fi
+
+# ---- podman ----------------------------------------------------------------------------
+if ! podman_env_setup; then
+	echo "SKIP: $PODMAN_ENV_REASON"
+	exit 77
+fi
+for tool in bc dpkg-deb "$PY"; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "systemd-e2e.sh: $tool is missing (Debian: apt-get install bc dpkg python3)" >&2
+		exit 1
+	fi
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/inferd-e2e.XXXXXX")
+ctr=inferd-e2e-$$-$RANDOM
+ctr_started=
+cleanup() {
+	local rc=$? j
+	# Background stages (autopkgtest, piuparts): stop their bounded commands first.
+	for j in $(jobs -p); do
+		pkill -TERM -P "$j" 2>/dev/null
+		kill "$j" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ -n "${E2E_KEEP:-}" ]; then
+		echo "E2E_KEEP: container $ctr and $work are kept"
+	else
+		[ -n "$ctr_started" ] && timeout 60 podman rm -f -t 0 "$ctr" >/dev/null 2>&1
+		rm -rf "$work"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; exit 130' INT TERM
+
+# cx CMD...: runs in the container, bounded (CX_TIMEOUT seconds, default 60).
+cx() { timeout "${CX_TIMEOUT:-60}" podman exec "$ctr" "$@"; }
+cxsh() { cx bash -c "$1"; }
+# ms_since T0: milliseconds elapsed since a `date +%s.%N` stamp.
+ms_since() { echo "($(date +%s.%N) - $1) * 1000 / 1" | bc; }
+
+# ---- stage: base images ----------------------------------------------------------------
+stage base
+targets=(systemd)
+[ -z "${E2E_SKIP_PIUPARTS:-}" ] && targets+=(piuparts-tgz)
+"$srcdir/containers/make-base.sh" "${targets[@]}" 2>&1 | sed 's/^/       /'
+rc=${PIPESTATUS[0]}
+if [ "$rc" = 77 ]; then
+	echo "SKIP: containers/make-base.sh cannot run (see above)"
+	exit 77
+fi
+if [ "$rc" != 0 ]; then
+	not_ok "containers/make-base.sh failed (exit $rc): no base image"
+	finish
+fi
+ok "base images ready ($IMAGE)"
+
+# ---- host-side preparation: the original package's model, and the derived packages ------
+version=$(dpkg-deb -f "$main_deb" Version)
+dpkg-deb -x "$main_deb" "$work/orig"
+mapfile -t bundled < <(cd "$work/orig" && ls usr/share/inferd/models/*/*/model.json 2>/dev/null)
+if [ ${#bundled[@]} -ne 1 ]; then
+	not_ok "the package should bundle exactly one model, found: ${bundled[*]:-none}"
+	finish
+fi
+model_rel=${bundled[0]}                    # usr/share/inferd/models/NAME/VERSION/model.json
+model_dir_rel=$(dirname "$model_rel")
+model_ver=$(basename "$model_dir_rel")
+model_name=$(basename "$(dirname "$model_dir_rel")")
+golden_host=$work/orig/$model_dir_rel/golden.json
+orig_sha=$(sha256sum "$work/orig/$model_rel" | cut -d' ' -f1)
+echo "       package inferd $version, bundled model $model_name v$model_ver (sha256 $orig_sha)"
+
+# The helper for JSON work on the host (the container has no python).
+cat >"$work/e2e.py" <<'EOF'
+"""e2e.py: JSON helpers for systemd-e2e.sh (golden rows, comparisons, the bad model)."""
+import json, math, sys
+
+def load(p):
+    with open(p) as f:
+        return json.load(f)
+
+def csv(golden, out):
+    # Missing values (null) become empty fields, which inferctl --csv reads as missing.
+    g = load(golden)
+    with open(out, "w") as f:
+        for row in g["inputs"]:
+            f.write(",".join("" if v is None else repr(float(v)) for v in row) + "\n")
+
+def compare(golden, preds):
+    # preds: inferctl infer --output predict, one line per row (K values for multiclass).
+    g = load(golden)
+    tol = g.get("tolerance", 1e-6) or 1e-6
+    want = g["predict"]
+    got = [[float(x) for x in l.replace(",", " ").split()] for l in open(preds) if l.strip()]
+    if len(got) != len(want):
+        print("%d rows answered, %d expected" % (len(got), len(want)))
+        return 1
+    worst = 0.0
+    for w, r in zip(want, got):
+        w = w if isinstance(w, list) else [w]
+        if len(w) != len(r):
+            print("row width %d, expected %d" % (len(r), len(w)))
+            return 1
+        for a, b in zip(w, r):
+            worst = max(worst, abs(a - b))
+    print("%d rows, max |diff| %.3g, tolerance %g" % (len(want), worst, tol))
+    return 0 if worst <= tol else 1
+
+def bad_model(src, dst):
+    # Shifts every leaf of the first tree by +0.5: still a valid model that loads, but its
+    # margins (and so its predictions) are off for every row.
+    m = load(src)
+    t = m["learner"]["gradient_booster"]["model"]["trees"][0]
+    n = 0
+    for i, left in enumerate(t["left_children"]):
+        if left == -1:
+            t["split_conditions"][i] += 0.5
+            t["base_weights"][i] += 0.5
+            n += 1
+    with open(dst, "w") as f:
+        json.dump(m, f, separators=(",", ":"))
+    print("%d leaves of tree 0 shifted by +0.5" % n)
+
+def xgb_wrong_rows(model, golden):
+    # XGBoost itself predicts the golden rows with the bad model: how many are out of
+    # tolerance (so the test knows the bad model really is wrong, independently of inferd).
+    try:
+        import numpy as np, xgboost as xgb
+    except ImportError as e:
+        print("skip: %s" % e)
+        return 3
+    g = load(golden)
+    tol = g.get("tolerance", 1e-6) or 1e-6
+    x = np.array([[math.nan if v is None else v for v in r] for r in g["inputs"]], dtype=np.float32)
+    b = xgb.Booster(model_file=model)
+    p = b.predict(xgb.DMatrix(x, missing=math.nan)).reshape(len(x), -1)
+    want = np.array(g["predict"], dtype=np.float64).reshape(len(x), -1)
+    n = int((np.abs(p - want) > tol).any(axis=1).sum())
+    print("%d of %d" % (n, len(x)))
+    return 0 if n > 0 else 1
+
+def get(path, keys):
+    # Prints a value by dotted path ("models.0.sha256"); lists print one item per line.
+    v = load(path)
+    for k in keys.split(".") if keys else []:
+        v = v[int(k)] if isinstance(v, list) else v[k]
+    if isinstance(v, list):
+        for x in v:
+            print(x if not isinstance(x, (dict, list)) else json.dumps(x))
+    elif isinstance(v, (dict, bool)) or v is None:
+        print(json.dumps(v))
+    else:
+        print(v)
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    try:
+        r = {"csv": csv, "compare": compare, "bad-model": bad_model,
+             "xgb-wrong-rows": xgb_wrong_rows, "get": get}[cmd](*args)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        print("error: %s" % e)
+        r = 2
+    sys.exit(r or 0)
+EOF
+py() { "$PY" "$work/e2e.py" "$@"; }
+py csv "$golden_host" "$work/golden.csv"
+n_golden=$(wc -l <"$work/golden.csv")
+
+# repack SRC DST VERSION [FILE-IN-PACKAGE NEW-CONTENT]: the same package under another
+# version, optionally with one file replaced (its md5sum updated, so debsums agrees).
+repack() {
+	local d=$work/repack.$$ f=${4:-}
+	rm -rf "$d" && dpkg-deb -R "$1" "$d" || return 1
+	sed -i "s/^Version: .*/Version: $3/" "$d/DEBIAN/control"
+	if [ -n "$f" ]; then
+		cp "$5" "$d/$f"
+		sed -i "\\|  $f\$|d" "$d/DEBIAN/md5sums"
+		(cd "$d" && md5sum "$f") >>"$d/DEBIAN/md5sums"
+	fi
+	dpkg-deb --root-owner-group -b "$d" "$2" >/dev/null || return 1
+	rm -rf "$d"
+}
+bad_version=$version+e2ebad1
+mkdir -p "$work/debs"
+py bad-model "$work/orig/$model_rel" "$work/bad-model.json" | sed 's/^/       bad model: /'
+bad_sha=$(sha256sum "$work/bad-model.json" | cut -d' ' -f1)
+repack "$main_deb" "$work/debs/inferd_${bad_version}_bad.deb" "$bad_version" \
+	"$model_rel" "$work/bad-model.json" || {
+	not_ok "could not build the bad upgrade package"
+	finish
+}
+
+# The container-side helper: client load and timed probes (inside the container, so that
+# podman exec's own latency does not count).
+cat >"$work/ctr.sh" <<'EOF'
+#!/bin/bash
+# ctr.sh: container-side client load and timed probes for systemd-e2e.sh.
+SOCK=/run/inferd/inferd.sock
+M=$(cat /tmp/e2e/model-name)
+REF=/tmp/e2e/ref.txt
+now() { date +%s%N; }
+# probe: one correct answer to the golden rows (a wrong answer counts as a failure).
+probe() {
+	local out
+	out=$(inferctl --socket "$SOCK" --timeout "${1:-5}" infer "$M" --output predict \
+		--csv /tmp/e2e/golden.csv 2>>/tmp/e2e/probe.err) && [ "$out" = "$(cat "$REF")" ]
+}
+case $1 in
+probe) probe 5 ;;
+load) # load STOPFILE OUT: probes until STOPFILE exists (at most 120 s); OUT: "ok failed"
+	okc=0 failc=0 end=$((SECONDS + 120))
+	while [ ! -e "$2" ] && [ $SECONDS -lt $end ]; do
+		if probe 5; then okc=$((okc + 1)); else failc=$((failc + 1)); fi
+	done
+	echo "$okc $failc" >"$3.tmp" && mv "$3.tmp" "$3"
+	;;
+until-new) # until-new OLDPID T0NS LIMIT_S: first correct answer from a new main PID
+	end=$(($3 + $4 * 1000000000))
+	while [ "$(now)" -lt $end ]; do
+		if probe 1; then
+			pid=$(systemctl show -p MainPID --value inferd.service)
+			if [ "$pid" != 0 ] && [ "$pid" != "$2" ]; then
+				echo "$pid $((($(now) - $3) / 1000000))"
+				exit 0
+			fi
+		fi
+		sleep 0.01
+	done
+	exit 1
+	;;
+kill9) # kill9 LIMIT_S: SIGKILL the main PID, then time the first correct answer
+	pid=$(systemctl show -p MainPID --value inferd.service)
+	[ "$pid" -gt 0 ] || exit 2
+	t0=$(now)
+	kill -9 "$pid" || exit 2
+	echo "$pid $("$0" until-new "$pid" "$t0" "$2")"
+	;;
+stop) # stop LIMIT_S: SIGSTOP the main PID (a hung event loop), then time the recovery
+	pid=$(systemctl show -p MainPID --value inferd.service)
+	[ "$pid" -gt 0 ] || exit 2
+	t0=$(now)
+	kill -STOP "$pid" || exit 2
+	echo "$pid $("$0" until-new "$pid" "$t0" "$2")"
+	;;
+esac
+EOF
+chmod +x "$work/ctr.sh"
+
+# ---- stage: boot and install -----------------------------------------------------------
+stage install
+t0=$(date +%s.%N)
+if ! timeout 60 podman run -d --name "$ctr" --systemd=always "$IMAGE" /sbin/init >/dev/null; then
+	not_ok "podman run $IMAGE /sbin/init"
+	finish
+fi
+ctr_started=1
+# Bounded: the bus may not answer for the first few milliseconds, so poll.
+state='' end=$((SECONDS + 60))
+while [ $SECONDS -lt $end ]; do
+	state=$(cx timeout 50 systemctl is-system-running --wait 2>/dev/null)
+	case $state in running | degraded | maintenance | stopping) break ;; esac
+	sleep 0.1
+done
+case $state in
+running | degraded) ok "systemd booted in the container: $state in $(ms_since "$t0") ms" ;;
+*)
+	not_ok "systemd in the container: is-system-running says '${state:-nothing}'"
+	cx systemctl --failed --no-pager
+	finish
+	;;
+esac
+cx mkdir -p /tmp/e2e/debs
+for f in "${install_debs[@]}" "$work/debs/"*.deb; do
+	podman cp "$f" "$ctr:/tmp/e2e/debs/" || not_ok "podman cp $f"
+done
+podman cp "$work/golden.csv" "$ctr:/tmp/e2e/golden.csv"
+podman cp "$work/ctr.sh" "$ctr:/tmp/e2e/ctr.sh"
+echo "$model_name" >"$work/model-name" && podman cp "$work/model-name" "$ctr:/tmp/e2e/model-name"
+
+names=$(for f in "${install_debs[@]}"; do printf './debs/%s ' "$(basename "$f")"; done)
+t0=$(date +%s.%N)
+if CX_TIMEOUT=300 cxsh "cd /tmp/e2e && apt-get update -q >/dev/null &&
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $names" >"$work/install.log" 2>&1; then
+	ok "apt-get install $names(dependencies from the mirror) in $(ms_since "$t0") ms"
+else
+	not_ok "apt-get install $names"
+	tail -n 30 "$work/install.log" | sed 's/^/       /'
+	finish
+fi
+for u in inferd.socket inferd.service; do
+	e=$(cx systemctl is-enabled $u) a=$(cx systemctl is-active $u)
+	if [ "$e" = enabled ] && [ "$a" = active ]; then
+		ok "$u enabled and active"
+	else
+		not_ok "$u: is-enabled=$e is-active=$a"
+	fi
+done
+sum=$(cx sha256sum "/$model_rel" | cut -d' ' -f1)
+[ "$sum" = "$orig_sha" ] || not_ok "installed model sha256 $sum differs from the package's $orig_sha"
+status=$(cx systemctl show -p StatusText --value inferd.service)
+re="^serving 1 model: $model_name v$model_ver \\(sha256:([0-9a-f]{8,64})\\)"
+if [[ $status =~ $re ]] && [ "${sum#"${BASH_REMATCH[1]}"}" != "$sum" ]; then
+	ok "status line: $status"
+else
+	not_ok "status line '$status' does not say serving $model_name v$model_ver (sha256:${sum:0:8}...)"
+fi
+st=$(cx stat -c '%a %G %F' "$SOCK")
+if [ "$st" = "660 inferd socket" ]; then
+	ok "$SOCK is a socket, mode 0660, group inferd"
+else
+	not_ok "$SOCK: mode/group/type '$st', expected '660 inferd socket'"
+fi
+user=$(cx stat -c %U "/proc/$(cx systemctl show -p MainPID --value inferd.service)")
+if [ "$user" = inferd ]; then
+	ok "the daemon runs as user inferd"
+else
+	not_ok "the daemon runs as '$user', not inferd"
+fi
+cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke1.json" 2>&1
+outcome=$(py get "$work/smoke1.json" outcome)
+verdict=$(py get "$work/smoke1.json" smoke.verdict)
+if [ "$outcome" = passed ] && [ "$verdict" = pass ]; then
+	ok "postinst smoke passed (/var/lib/inferd/postinst-smoke.json: outcome passed, verdict pass)"
+else
+	not_ok "postinst smoke record: outcome '$outcome', verdict '$verdict'"
+fi
+cx cat /var/lib/inferd/last-known-good.json >"$work/lkg1.json" 2>&1
+lkg_name=$(py get "$work/lkg1.json" models.0.name)
+lkg_sha=$(py get "$work/lkg1.json" models.0.sha256)
+lkg_n=$(py get "$work/lkg1.json" models | wc -l)
+if [ "$lkg_n" = 1 ] && [ "$lkg_name" = "$model_name" ] && [ "$lkg_sha" = "$sum" ]; then
+	ok "last-known-good.json names $lkg_name with the sha256 sha256sum computes ($sum)"
+else
+	not_ok "last-known-good.json: $lkg_n models, '$lkg_name' sha256 '$lkg_sha' (sha256sum: $sum)"
+fi
+# Real predictions: the golden rows through the socket, against XGBoost's own outputs.
+if cx inferctl --socket "$SOCK" infer "$model_name" --output predict --csv /tmp/e2e/golden.csv \
+	>"$work/ref.txt" 2>"$work/ref.err" && r=$(py compare "$golden_host" "$work/ref.txt"); then
+	ok "predictions for the $n_golden golden rows match XGBoost's: $r"
+	podman cp "$work/ref.txt" "$ctr:/tmp/e2e/ref.txt"
+else
+	not_ok "golden rows: ${r:-$(cat "$work/ref.err")}"
+	finish
+fi
+
+# ---- stage: reload under load, then restart --------------------------------------------
+stage reload
+load_start() { cx rm -f /tmp/e2e/stop /tmp/e2e/load.out && podman exec -d "$ctr" /tmp/e2e/ctr.sh load /tmp/e2e/stop /tmp/e2e/load.out >/dev/null; }
+# load_stop: prints "ok failed" of the load run (bounded wait).
+load_stop() {
+	cx touch /tmp/e2e/stop
+	for _ in $(seq 1 100); do
+		cx cat /tmp/e2e/load.out 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "? ?"
+}
+served_version() {
+	cx inferctl --socket "$SOCK" metadata "$model_name" >"$work/meta.json" 2>/dev/null &&
+		py get "$work/meta.json" versions | tr '\n' ' ' | sed 's/ $//'
+}
+# wait_version V LIMIT_S: waits until the metadata says version V is served.
+wait_version() {
+	local end=$((SECONDS + $2))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(served_version)" = "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# A reload that changes what is served: a version 2 (the same bytes) in the first repository
+# root appears on the first reload and disappears on the second. Clients run all along.
+v2=/var/lib/inferd/models/$model_name/$((model_ver + 1))
+pid_before=$(cx systemctl show -p MainPID --value inferd.service)
+load_start
+sleep 0.5
+cxsh "mkdir -p $v2 && cp /$model_dir_rel/model.json /$model_dir_rel/golden.json $v2/"
+reloads=0
+t0=$(date +%s.%N)
+if cx systemctl reload inferd.service && wait_version "$((model_ver + 1))" 10; then
+	reloads=$((reloads + 1))
+	ok "systemctl reload: version $((model_ver + 1)) served after $(ms_since "$t0") ms"
+else
+	not_ok "systemctl reload: still serving version '$(served_version)'"
+fi
+cx rm -rf "/var/lib/inferd/models"
+t0=$(date +%s.%N)
+if cx systemctl reload inferd.service && wait_version "$model_ver" 10; then
+	reloads=$((reloads + 1))
+	ok "systemctl reload: back to version $model_ver after $(ms_since "$t0") ms"
+else
+	not_ok "second reload: serving version '$(served_version)'"
+fi
+sleep 0.5
+read -r l_ok l_fail < <(load_stop)
+pid_after=$(cx systemctl show -p MainPID --value inferd.service)
+if [ "$reloads" != 2 ]; then
+	note "client load: $l_ok correct answers, $l_fail failed, but no reload happened under it"
+elif [ "$l_fail" = 0 ] && [ "${l_ok:-0}" -gt 0 ] 2>/dev/null && [ "$pid_before" = "$pid_after" ]; then
+	ok "client load during both reloads: $l_ok correct answers, 0 failed (same PID $pid_after)"
+else
+	not_ok "client load during reloads: ok=$l_ok failed=$l_fail, PID $pid_before -> $pid_after"
+	cx tail -n 5 /tmp/e2e/probe.err 2>/dev/null | sed 's/^/       /'
+fi
+
+ino_before=$(cx stat -c %i "$SOCK")
+sock_inv=$(cx systemctl show -p InvocationID --value inferd.socket)
+pid_before=$(cx systemctl show -p MainPID --value inferd.service)
+load_start
+sleep 0.5
+t0=$(date +%s.%N)
+if cx systemctl restart inferd.service; then
+	restart_ms=$(ms_since "$t0")
+	if cx /tmp/e2e/ctr.sh probe; then
+		ok "systemctl restart returned in $restart_ms ms; the golden rows are answered right after"
+	else
+		not_ok "no correct answer right after systemctl restart"
+	fi
+else
+	not_ok "systemctl restart inferd.service failed"
+fi
+sleep 0.5
+read -r l_ok l_fail < <(load_stop)
+pid_after=$(cx systemctl show -p MainPID --value inferd.service)
+ino_after=$(cx stat -c %i "$SOCK")
+sock_inv2=$(cx systemctl show -p InvocationID --value inferd.socket)
+sock_state=$(cx systemctl is-active inferd.socket)
+if [ "$ino_before" = "$ino_after" ] && [ "$sock_inv" = "$sock_inv2" ] && [ "$sock_state" = active ] &&
+	[ "$pid_before" != "$pid_after" ]; then
+	ok "restart kept the socket (inode $ino_after, inferd.socket not restarted); PID $pid_before -> $pid_after"
+else
+	not_ok "restart: inode $ino_before -> $ino_after, socket invocation changed=$([ "$sock_inv" = "$sock_inv2" ] && echo no || echo yes), socket $sock_state, PID $pid_before -> $pid_after"
+fi
+if [ "$l_fail" = 0 ] && [ "${l_ok:-0}" -gt 0 ] 2>/dev/null; then
+	ok "client load during the restart: $l_ok correct answers, 0 failed"
+else
+	not_ok "client load during the restart: ok=$l_ok failed=$l_fail"
+	cx tail -n 5 /tmp/e2e/probe.err 2>/dev/null | sed 's/^/       /'
+fi
+
+# ---- stage: crash (kill -9 under load) -------------------------------------------------
+stage crash
+n_before=$(cx systemctl show -p NRestarts --value inferd.service)
+load_start
+sleep 0.5
+if out=$(CX_TIMEOUT=30 cx /tmp/e2e/ctr.sh kill9 10); then
+	read -r old new kill_ms <<<"$out"
+	if [ "$kill_ms" -le 1000 ]; then
+		ok "kill -9 of PID $old: PID $new answers the golden rows correctly $kill_ms ms later (limit 1000)"
+	else
+		not_ok "kill -9 of PID $old: serving again only after $kill_ms ms (limit 1000)"
+	fi
+else
+	kill_ms=
+	not_ok "kill -9: not serving again within 10 s ($out)"
+fi
+sleep 0.5
+read -r l_ok l_fail < <(load_stop)
+note "client load across the crash: $l_ok correct answers, $l_fail failed (requests in flight on the killed daemon may fail)"
+n_after=$(cx systemctl show -p NRestarts --value inferd.service)
+if [ "$n_after" = $((n_before + 1)) ]; then
+	ok "systemd counted the restart (NRestarts $n_before -> $n_after)"
+else
+	not_ok "NRestarts $n_before -> $n_after after kill -9"
+fi
+
+# ---- stage: watchdog (a hung event loop) -----------------------------------------------
+stage watchdog
+wd=$(cx systemctl show -p WatchdogUSec --value inferd.service)
+n_before=$n_after
+if [ -z "$wd" ] || [ "$wd" = 0 ] || [ "$wd" = infinity ]; then
+	not_ok "inferd.service has no WatchdogSec= (WatchdogUSec=$wd)"
+else
+	if out=$(CX_TIMEOUT=90 cx /tmp/e2e/ctr.sh stop 75); then
+		read -r old new wd_ms <<<"$out"
+		# The watchdog fires WatchdogSec after the last keep-alive, which came before the hang.
+		ok "SIGSTOP of PID $old: the watchdog ($wd) caught it; PID $new serving $wd_ms ms after the hang"
+	else
+		wd_ms=
+		not_ok "SIGSTOP: no new daemon serving within 75 s (WatchdogSec $wd) ($out)"
+	fi
+	n_after=$(cx systemctl show -p NRestarts --value inferd.service)
+	result=$(cxsh "journalctl -u inferd.service -o cat --no-pager | grep -c 'Watchdog timeout'")
+	if [ "$n_after" = $((n_before + 1)) ] && [ "${result:-0}" -ge 1 ]; then
+		ok "systemd restarted it for the watchdog (NRestarts $n_before -> $n_after)"
+	else
+		not_ok "after SIGSTOP: NRestarts $n_before -> $n_after, watchdog timeouts in the journal: ${result:-0}"
+	fi
+fi
+
+# ---- stage: upgrade to a package whose model is wrong ------------------------------------
+stage bad-upgrade
+# The upgrade overwrites the bundled model in place with one whose leaves are shifted:
+# the golden set beside it (unchanged) no longer matches, as when a package ships a model
+# that was retrained or corrupted by mistake. Expected: the daemon refuses it, the postinst
+# smoke fires, rolls back to the last known good snapshot, and the old outputs are served.
+if r=$(py xgb-wrong-rows "$work/bad-model.json" "$golden_host"); then
+	ok "the bad model is wrong: XGBoost predicts $r golden rows outside tolerance"
+else
+	note "XGBoost check of the bad model: $r"
+fi
+t0=$(date +%s.%N)
+CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./debs/inferd_${bad_version}_bad.deb" \
+	>"$work/bad.log" 2>&1
+rc=$?
+sed -n '/^Setting up inferd/,$p' "$work/bad.log" | sed 's/^/       | /'
+installed=$(cx dpkg-query -W -f '${Version}' inferd)
+if [ $rc = 0 ] && [ "$installed" = "$bad_version" ]; then
+	ok "apt-get install of $bad_version succeeded in $(ms_since "$t0") ms (the package is upgraded)"
+else
+	not_ok "apt-get install of $bad_version: exit $rc, installed version '$installed'"
+fi
+cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke2.json" 2>&1
+outcome=$(py get "$work/smoke2.json" outcome)
+mapfile -t triggers < <(py get "$work/smoke2.json" smoke.triggers)
+if [ ${#triggers[@]} -gt 0 ] && [ -n "${triggers[0]}" ] && ! [[ ${triggers[0]} =~ ^error ]]; then
+	missing=
+	for t in "${triggers[@]}"; do grep -q "$t" "$work/bad.log" || missing="$missing $t"; done
+	if [ -z "$missing" ]; then
+		ok "the smoke fired: triggers ${triggers[*]} in postinst-smoke.json and in the postinst output"
+	else
+		not_ok "triggers ${triggers[*]} in postinst-smoke.json, but not in the postinst output:$missing"
+	fi
+else
+	not_ok "no trigger fired (postinst-smoke.json: outcome '$outcome', triggers '${triggers[*]}')"
+fi
+if [ "$outcome" = rolled-back ]; then
+	ok "postinst-smoke.json: outcome rolled-back"
+else
+	not_ok "postinst-smoke.json: outcome '$outcome', expected rolled-back"
+fi
+svc=$(cx systemctl is-active inferd.service)
+if [ "$svc" = active ]; then
+	ok "inferd.service active after the bad upgrade"
+else
+	not_ok "inferd.service is '$svc' after the bad upgrade (inferd.socket: $(cx systemctl is-active inferd.socket))"
+fi
+r=
+if cx inferctl --socket "$SOCK" --timeout 5 infer "$model_name" --output predict \
+	--csv /tmp/e2e/golden.csv >"$work/after.txt" 2>"$work/after.err" &&
+	r=$(py compare "$golden_host" "$work/after.txt"); then
+	ok "after the bad upgrade the previous model's outputs are served: $r"
+else
+	not_ok "after the bad upgrade, the golden rows: ${r:-$(head -c 300 "$work/after.err")}"
+fi
+served_sha=
+cx inferctl --socket "$SOCK" metadata "$model_name" >"$work/meta2.json" 2>/dev/null &&
+	served_sha=$(py get "$work/meta2.json" parameters.sha256)
+if [ "$served_sha" = "$orig_sha" ]; then
+	ok "served sha256 is the previous model's ($orig_sha), not the bad one's ($bad_sha)"
+else
+	not_ok "served sha256 '$served_sha': previous $orig_sha, bad $bad_sha"
+fi
+if [ "$(cx sha256sum "/$model_rel" | cut -d' ' -f1)" = "$bad_sha" ]; then
+	ok "the bad model is what the upgrade put on disk (so the old outputs come from the snapshot)"
+else
+	not_ok "the model on disk is not the bad one: the test did not test a rollback"
+fi
+cx journalctl -u inferd.service -o cat --no-pager 2>/dev/null | tail -n 8 | sed 's/^/       journal: /'
+
+# ---- stage: purge ----------------------------------------------------------------------
+stage purge
+pkgs=$(for f in "${install_debs[@]}"; do dpkg-deb -f "$f" Package; done | tr '\n' ' ')
+if CX_TIMEOUT=120 cxsh "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $pkgs" >"$work/purge.log" 2>&1; then
+	ok "apt-get purge -y $pkgs"
+else
+	not_ok "apt-get purge -y $pkgs"
+	tail -n 20 "$work/purge.log" | sed 's/^/       /'
+fi
+left=$(cxsh 'for p in /etc/inferd /var/lib/inferd /run/inferd /usr/share/inferd /usr/share/doc/inferd \
+	/lib/systemd/system/inferd.service /lib/systemd/system/inferd.socket \
+	/usr/lib/sysusers.d/inferd.conf /usr/sbin/inferd /usr/bin/inferctl; do
+	[ -e "$p" ] || [ -L "$p" ] && echo "$p"; done
+	find / -xdev \( -path /proc -o -path /sys -o -path /tmp/e2e -o -path /var/log/journal \) -prune \
+		-o -name "*inferd*" -print 2>/dev/null')
+if [ -z "$left" ]; then
+	ok "no file named *inferd* left (the config, state, socket, model and unit paths are gone)"
+else
+	not_ok "left behind after purge: $(echo "$left" | tr '\n' ' ')"
+fi
+if cx getent passwd inferd >/dev/null || cx getent group inferd >/dev/null; then
+	not_ok "user or group inferd still exists after purge"
+else
+	ok "no user or group inferd (getent)"
+fi
+dstat=$(cx dpkg-query -W -f '${db:Status-Abbrev}' inferd 2>/dev/null | tr -d ' ')
+units=$(cxsh 'systemctl list-units --all --no-legend "inferd*" | grep -v "not-found" ')
+if { [ -z "$dstat" ] || [ "$dstat" = un ]; } && [ -z "$units" ]; then
+	ok "dpkg knows no inferd (status '${dstat:-none}'), systemd has no inferd unit loaded"
+else
+	not_ok "after purge: dpkg status '$dstat', units: $units"
+fi
+[ -z "${E2E_KEEP:-}" ] && timeout 60 podman rm -f -t 0 "$ctr" >/dev/null 2>&1 && ctr_started=
+
+# ---- stages: autopkgtest and piuparts, side by side ---------------------------------------
+# Both mostly wait on the mirror and dpkg, and neither measures time, so they run
+# concurrently once the timed stages above are over. Each writes its exit status and its
+# duration; the results are reported in order afterwards.
+run_autopkgtest() {
+	local t0=$SECONDS rc tree=${E2E_SRCDIR:-$srcdir}
+	timeout 600 autopkgtest --setup-commands='apt-get update' \
+		"${install_debs[@]}" "$tree/" -- podman --init "$IMAGE" >"$work/autopkgtest.log" 2>&1
+	rc=$?
+	echo "$rc $((SECONDS - t0))" >"$work/autopkgtest.rc"
+}
+run_piuparts() {
+	local t0=$SECONDS rc cache repo up_version line extra=()
+	if [ "$(id -u)" = 0 ]; then
+		cache=${INFERD_CACHE_DIR:-/var/cache/inferd-ci}
+	else
+		cache=${INFERD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferd-ci}
+	fi
+	# The upgrade test needs an older version known to apt: the tested packages go into a
+	# local repository, and a copy with a higher version is what piuparts upgrades to.
+	repo=$work/piuparts-repo
+	mkdir -p "$repo"
+	cp "${install_debs[@]}" "$repo/"
+	(cd "$repo" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages)
+	up_version=$version+e2e1
+	repack "$main_deb" "$work/inferd_${up_version}.deb" "$up_version"
+	while read -r line; do
+		[ "$(echo "$line" | cut -d' ' -f3)" = "$INFERD_SUITE" ] || extra+=(--extra-repo="$line")
+	done < <(debian_apt_lines)
+	timeout 900 piuparts -d "$INFERD_SUITE" -m "$(debian_mirror)" "${extra[@]}" \
+		--basetgz="$cache/piuparts-$INFERD_SUITE-systemd.tgz" --bindmount="$repo" \
+		--extra-repo="deb [trusted=yes] file://$repo ./" \
+		"$work/inferd_${up_version}.deb" >"$work/piuparts.log" 2>&1
+	rc=$?
+	echo "$rc $((SECONDS - t0)) $up_version" >"$work/piuparts.rc"
+}
+jobs_started=()
+if [ -n "${E2E_SKIP_AUTOPKGTEST:-}" ]; then
+	note "autopkgtest skipped (E2E_SKIP_AUTOPKGTEST)"
+elif ! command -v autopkgtest >/dev/null; then
+	not_ok "autopkgtest is not installed (apt-get install autopkgtest)"
+else
+	run_autopkgtest &
+	jobs_started+=(autopkgtest)
+fi
+if [ -n "${E2E_SKIP_PIUPARTS:-}" ]; then
+	note "piuparts skipped (E2E_SKIP_PIUPARTS)"
+elif ! command -v piuparts >/dev/null; then
+	not_ok "piuparts is not installed (apt-get install piuparts)"
+else
+	run_piuparts &
+	jobs_started+=(piuparts)
+fi
+if [ ${#jobs_started[@]} -gt 0 ]; then
+	stage "${jobs_started[*]} (concurrently)"
+	wait # each job is bounded by its own timeout
+fi
+
+if [ -f "$work/autopkgtest.rc" ]; then
+	read -r rc secs <"$work/autopkgtest.rc"
+	echo "== autopkgtest: $secs s"
+	sed -n '/@@@@@@@@ summary/,$p' "$work/autopkgtest.log" | sed 's/^/       /'
+	case $rc in
+	0) ok "autopkgtest: all tests passed" ;;
+	2) ok "autopkgtest: passed (some tests skipped)" ;;
+	8) note "autopkgtest: the package has no tests (exit 8)" ;;
+	*)
+		not_ok "autopkgtest failed (exit $rc)"
+		sed -n '/test [a-z0-9-]*: \[---/,/test [a-z0-9-]*: ---*\]/p' "$work/autopkgtest.log" |
+			tail -n 25 | sed 's/^/       /'
+		;;
+	esac
+fi
+if [ -f "$work/piuparts.rc" ]; then
+	read -r rc secs up_version <"$work/piuparts.rc"
+	echo "== piuparts: $secs s"
+	grep -E " (INFO|ERROR|FAIL):" "$work/piuparts.log" | grep -E "PASS|FAIL|ERROR|Installation of" |
+		tail -n 8 | sed 's/^/       /'
+	# piuparts prints one PASS line per test; the upgrade test's names "upgrade".
+	if [ "$rc" = 0 ] && grep -q "PASS: Installation and purging test" "$work/piuparts.log" &&
+		grep -q "PASS: Installation, upgrade and purging tests" "$work/piuparts.log"; then
+		ok "piuparts: install/purge, and install $version/upgrade to $up_version/purge passed"
+	elif [ "$rc" = 0 ]; then
+		not_ok "piuparts passed, but not both the install/purge and the upgrade test ran"
+	else
+		not_ok "piuparts (exit $rc)"
+		grep -E "ERROR|FAIL" "$work/piuparts.log" | head -n 20 | sed 's/^/       /'
+	fi
+fi
+
+finish
