@@ -1403,8 +1403,8 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 			if (strcmp(val, "config") == 0)
 				o.on_failure = from_conf.on_failure;
 			else if (smoke_on_failure_parse(val, &o.on_failure) < 0)
-				return usage_error("--on-failure needs rollback, fail, warn or config",
-				                   val);
+				return usage_error(
+				    "--on-failure needs rollback, fail, warn or config", val);
 			policy_given = true;
 		} else if ((rc = opt_value(argc, argv, &i, "--timeout", NULL, &val)) != 0) {
 			if (rc < 0)

@@ -15,12 +15,12 @@ struct model;
  */
 struct golden {
 	size_t nrows, ncols;
-	float *inputs;      /* nrows * ncols, NaN = missing */
+	float *inputs; /* nrows * ncols, NaN = missing */
 	size_t predict_width;
-	double *predict;    /* nrows * predict_width */
+	double *predict;     /* nrows * predict_width */
 	size_t margin_width; /* 0 when absent */
 	double *margin;
-	double tolerance;   /* from the file, or 0 when absent */
+	double tolerance; /* from the file, or 0 when absent */
 };
 
 /* Loads a golden set file. Returns 0 or a negative errno with a reason in err. */
@@ -32,7 +32,7 @@ void golden_free(struct golden *g);
  * tolerance, -EDOM with the first mismatch in err otherwise, -EINVAL when shapes differ.
  * *max_diff receives the largest absolute difference seen (may be NULL).
  */
-int golden_check(const struct golden *g, const struct model *m, double tolerance,
-		 double *max_diff, char *err, size_t errlen);
+int golden_check(const struct golden *g, const struct model *m, double tolerance, double *max_diff,
+                 char *err, size_t errlen);
 
 #endif

@@ -7,15 +7,15 @@
 
 /* Bounds applied while decoding. */
 struct infer_limits {
-	size_t max_rows;      /* rows per request */
-	size_t max_elements;  /* elements per tensor (rows * features) */
-	unsigned max_depth;   /* JSON nesting depth */
+	size_t max_rows;     /* rows per request */
+	size_t max_elements; /* elements per tensor (rows * features) */
+	unsigned max_depth;  /* JSON nesting depth */
 };
 
 /* A decoded request. Owns its memory; release with infer_request_free(). */
 struct infer_request {
-	char *id;          /* echoed back; NULL when absent */
-	char *input_name;  /* the tensor's name as sent */
+	char *id;         /* echoed back; NULL when absent */
+	char *input_name; /* the tensor's name as sent */
 	size_t nrows;
 	size_t ncols;      /* equals the model's num_feature */
 	float *data;       /* nrows * ncols, NaN = missing */
@@ -30,16 +30,16 @@ struct infer_request {
  * -EINVAL and a message in err that names the field (HTTP 400). Returns 0 on success.
  */
 int infer_decode(const char *body, size_t len, size_t num_feature, const struct infer_limits *lim,
-		 struct infer_request *req, char *err, size_t errlen);
+                 struct infer_request *req, char *err, size_t errlen);
 
 /* Frees what infer_decode() allocated; safe on a zeroed or partly filled request. */
 void infer_request_free(struct infer_request *req);
 
 /* One output tensor to encode. */
 struct infer_output {
-	const char *name;  /* "predict" or "margin" */
+	const char *name; /* "predict" or "margin" */
 	size_t nrows;
-	size_t width;      /* values per row; the shape is [nrows] when width is 1 */
+	size_t width; /* values per row; the shape is [nrows] when width is 1 */
 	const float *data;
 };
 
@@ -49,6 +49,6 @@ struct infer_output {
  * Returns 0 and a malloc'd NUL-terminated body in *out (length in *outlen), or -ENOMEM.
  */
 int infer_encode(const char *model_name, const char *model_version, const char *id,
-		 const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen);
+                 const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen);
 
 #endif

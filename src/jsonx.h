@@ -17,7 +17,7 @@
  * Returns 0 and *out, or -EINVAL with a message in err ("line L column C: ...").
  */
 int jsonx_parse(const char *buf, size_t len, unsigned max_depth, int allow_nonfinite, json_t **out,
-		char *err, size_t errlen);
+                char *err, size_t errlen);
 
 /*
  * Reads a number element: a JSON integer or real, or one of the strings above.
@@ -27,6 +27,6 @@ int jsonx_number(const json_t *v, double *out);
 
 /* Reads a whole file (at most max_bytes) and parses it as jsonx_parse() does. -EFBIG if larger. */
 int jsonx_load_file(const char *path, size_t max_bytes, unsigned max_depth, int allow_nonfinite,
-		    json_t **out, char *err, size_t errlen);
+                    json_t **out, char *err, size_t errlen);
 
 #endif

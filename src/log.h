@@ -32,7 +32,7 @@ void log_fini(void);
 
 /* Logs a message with optional structured fields (fields may be NULL when n is 0). */
 void log_fields(int level, const struct log_field *fields, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define log_err(...)    log_fields(LOG_LVL_ERR, NULL, 0, __VA_ARGS__)
 #define log_warn(...)   log_fields(LOG_LVL_WARN, NULL, 0, __VA_ARGS__)

@@ -21,11 +21,11 @@ struct model_info {
 	const char *booster;   /* "gbtree", "dart" or "gblinear" */
 	const char *objective; /* e.g. "binary:logistic" */
 	size_t num_feature;
-	size_t num_group;      /* margins per row: num_class for multi:*, else 1 */
-	size_t num_trees;      /* 0 for gblinear */
-	size_t predict_width;  /* values per row of predict: 1, or num_class for multi:softprob */
-	size_t margin_width;   /* values per row of margin: num_group */
-	double base_score;     /* as written in the file (probability space) */
+	size_t num_group;     /* margins per row: num_class for multi:*, else 1 */
+	size_t num_trees;     /* 0 for gblinear */
+	size_t predict_width; /* values per row of predict: 1, or num_class for multi:softprob */
+	size_t margin_width;  /* values per row of margin: num_group */
+	double base_score;    /* as written in the file (probability space) */
 	const char *xgboost_version; /* "1.7.4" from the file's "version" */
 };
 
@@ -36,11 +36,11 @@ struct model_info {
  * -ENOENT/-EACCES (file), -EFBIG (too large), -EINVAL (bad JSON or structure),
  * -ENOTSUP (a feature we do not support yet, named in err).
  */
-int model_load_file(const char *path, const struct model_limits *lim, struct model **out,
-		    char *err, size_t errlen);
+int model_load_file(const char *path, const struct model_limits *lim, struct model **out, char *err,
+                    size_t errlen);
 /* As model_load_file(), from a buffer (used by the fuzzer and the tests). */
 int model_load_buffer(const char *buf, size_t len, const struct model_limits *lim,
-		      struct model **out, char *err, size_t errlen);
+                      struct model **out, char *err, size_t errlen);
 
 /* Takes another reference. */
 struct model *model_ref(struct model *m);
@@ -56,6 +56,6 @@ const struct model_info *model_get_info(const struct model *m);
  * Results are bit-for-bit what XGBoost 1.7's CPU predictor returns. Thread-safe.
  */
 void model_predict(const struct model *m, const float *rows, size_t nrows, float *margin,
-		   float *predict);
+                   float *predict);
 
 #endif

@@ -21,7 +21,6 @@
 #include "model.h"
 
 /* The same cap the model loader applies by default; checked before reading anything. */
-#define REPO_MAX_FILE_BYTES ((size_t)256 << 20)
 
 /* Guards current and every published set's refs. Held only for a few instructions. */
 static pthread_mutex_t repo_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,8 +67,9 @@ void repo_set_free(struct repo_set *s)
 	free(s);
 }
 
-/* Reads a whole regular file into a malloc'd buffer. 0 or -errno with a reason. */
-static int read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+/* Reads a whole regular file of at most max bytes into a malloc'd buffer. 0 or -errno. */
+static int read_file(const char *path, size_t max, char **buf, size_t *len, char *err,
+                     size_t errlen)
 {
 	struct stat st;
 	size_t cap, n = 0;
@@ -94,10 +94,11 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
 		snprintf(err, errlen, "%s is not a regular file", path);
 		goto fail;
 	}
-	if ((uintmax_t)st.st_size > REPO_MAX_FILE_BYTES) {
+	if ((uintmax_t)st.st_size > max) {
 		r = -EFBIG;
-		snprintf(err, errlen, "%s is too large (%jd bytes, at most %zu)", path,
-		         (intmax_t)st.st_size, REPO_MAX_FILE_BYTES);
+		snprintf(err, errlen,
+		         "%s is too large (%jd bytes, at most %zu: limits.max_model_bytes)", path,
+		         (intmax_t)st.st_size, max);
 		goto fail;
 	}
 	/* The size is only a hint: the file may change while we read it. */
@@ -108,10 +109,12 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
 		if (n == cap) {
 			char *np;
 
-			if (cap > REPO_MAX_FILE_BYTES) {
+			if (cap > max) {
 				r = -EFBIG;
-				snprintf(err, errlen, "%s is too large (more than %zu bytes)", path,
-				         REPO_MAX_FILE_BYTES);
+				snprintf(
+				    err, errlen,
+				    "%s is too large (more than %zu bytes: limits.max_model_bytes)",
+				    path, max);
 				goto fail;
 			}
 			cap *= 2;
@@ -197,6 +200,9 @@ static bool path_inside(const char *real, const char *root)
 }
 
 /* What one build works with and produces. */
+/* The file size bound when the config leaves it unset (limits.max_model_bytes' default). */
+#define REPO_DEFAULT_MAX_BYTES ((size_t)256 << 20)
+
 struct build {
 	const struct conf *c;
 	const struct repo_build_opts *o;
@@ -387,7 +393,9 @@ static bool same_str(const char *a, const char *b)
 static int load_cand(const struct build *b, const struct cand *k, struct repo_entry *e,
                      bool *hashed, char *err, size_t errlen)
 {
-	struct model_limits lim = {.max_file_bytes = REPO_MAX_FILE_BYTES};
+	struct model_limits lim = {.max_file_bytes = (size_t)b->c->max_model_bytes,
+	                           .max_trees = (size_t)b->c->max_trees,
+	                           .max_depth = (unsigned)b->c->max_tree_depth};
 	const struct repo_entry *old;
 	const struct model_info *info;
 	char why[512];
@@ -408,7 +416,9 @@ static int load_cand(const struct build *b, const struct cand *k, struct repo_en
 	if (r < 0)
 		return r;
 	/* Hash and parse one buffer, so a file replaced meanwhile cannot make them disagree. */
-	r = read_file(open_path, &buf, &len, err, errlen);
+	/* 0 (a conf built without conf_load) means the engine's default, as for model_limits. */
+	r = read_file(open_path, lim.max_file_bytes ? lim.max_file_bytes : REPO_DEFAULT_MAX_BYTES,
+	              &buf, &len, err, errlen);
 	free(open_path);
 	if (r < 0)
 		return r;

@@ -11,11 +11,11 @@ struct model;
 struct repo_entry {
 	char *name;
 	char *version;
-	char *path;             /* the model file it was loaded from */
-	char *golden;           /* its golden set, NULL when none */
-	char sha256[65];        /* of the model file's bytes as loaded, hex */
+	char *path;      /* the model file it was loaded from */
+	char *golden;    /* its golden set, NULL when none */
+	char sha256[65]; /* of the model file's bytes as loaded, hex */
 	struct model *model;
-	size_t num_feature;     /* served input width */
+	size_t num_feature; /* served input width */
 };
 
 /* An immutable snapshot of everything served. */
@@ -73,8 +73,7 @@ struct repo_set *repo_acquire(void);
 /* Drops a reference taken with repo_acquire(). NULL is fine. */
 void repo_release(struct repo_set *s);
 /* Finds name (and version, or the highest when version is NULL) in s; NULL when absent. */
-const struct repo_entry *repo_find(const struct repo_set *s, const char *name,
-				   const char *version);
+const struct repo_entry *repo_find(const struct repo_set *s, const char *name, const char *version);
 /* Frees a set that was never published. */
 void repo_set_free(struct repo_set *s);
 

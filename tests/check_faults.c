@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,8 @@
 #include "testutil.h"
 
 #define MODEL "breast-cancer"
+/* argv[1] that makes main run the state fault scenario in its own mount namespace. */
+#define STATE_CHILD_ARG "--state-fault-child"
 
 static struct golden g;
 
@@ -225,64 +229,47 @@ static int call(const char *sock, const char *method, const char *path, const ch
 	return st;
 }
 
-/* --- a client that keeps inferring in a child process --- */
+/* --- a client that keeps inferring, in a thread (a forked child would be leak-checked) --- */
 
 struct client {
-	pid_t pid;
-	int stop_fd;   /* closing it tells the client to stop */
-	int result_fd; /* "ok failed" comes back here */
+	pthread_t tid;
+	const char *sock;
+	atomic_bool stop;
+	long ok, failed;
 };
+
+static void *client_run(void *arg)
+{
+	struct client *c = arg;
+	char why[512];
+
+	while (!atomic_load(&c->stop)) {
+		char *v = golden_infer(c->sock, MODEL, why, sizeof why);
+		if (v) {
+			c->ok++;
+		} else {
+			c->failed++;
+			fprintf(stderr, "client: request failed: %s\n", why);
+		}
+		free(v);
+	}
+	return NULL;
+}
 
 static void client_start(struct client *c, const char *sock)
 {
-	int stop[2], res[2];
-
-	ck_assert_int_eq(pipe(stop), 0);
-	ck_assert_int_eq(pipe(res), 0);
-	fflush(NULL);
-	c->pid = fork();
-	ck_assert_int_ge(c->pid, 0);
-	if (c->pid == 0) {
-		char why[512], buf[64];
-		long ok = 0, failed = 0;
-		close(stop[1]);
-		close(res[0]);
-		for (;;) {
-			struct pollfd p = {.fd = stop[0], .events = POLLIN};
-			char *v;
-			if (poll(&p, 1, 0) > 0)
-				break;
-			v = golden_infer(sock, MODEL, why, sizeof why);
-			if (v)
-				ok++;
-			else {
-				failed++;
-				fprintf(stderr, "client: request failed: %s\n", why);
-			}
-			free(v);
-		}
-		snprintf(buf, sizeof buf, "%ld %ld", ok, failed);
-		if (write(res[1], buf, strlen(buf)) < 0)
-			_exit(2);
-		_exit(0);
-	}
-	close(stop[0]);
-	close(res[1]);
-	c->stop_fd = stop[1];
-	c->result_fd = res[0];
+	c->sock = sock;
+	c->ok = c->failed = 0;
+	atomic_store(&c->stop, false);
+	ck_assert_int_eq(pthread_create(&c->tid, NULL, client_run, c), 0);
 }
 
 static void client_stop(struct client *c, long *ok, long *failed)
 {
-	char buf[64] = {0};
-	int st;
-
-	close(c->stop_fd);
-	ck_assert_int_gt(read(c->result_fd, buf, sizeof buf - 1), 0);
-	close(c->result_fd);
-	ck_assert_int_eq(waitpid(c->pid, &st, 0), c->pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client status %d", st);
-	ck_assert_int_eq(sscanf(buf, "%ld %ld", ok, failed), 2);
+	atomic_store(&c->stop, true);
+	ck_assert_int_eq(pthread_join(c->tid, NULL), 0);
+	*ok = c->ok;
+	*failed = c->failed;
 }
 
 /* --- SIGHUP storm --- */
@@ -321,9 +308,12 @@ START_TEST(test_sighup_storm)
 	client_start(&c, d.socket);
 	sleep_ms(100);
 	t0 = now_ms();
+	/* On a fixed schedule (one every 8 ms), so a slow machine does not stretch the storm. */
 	for (int i = 0; i < 100; i++) {
+		long long due = t0 + i * 8;
+		if (now_ms() < due)
+			sleep_ms((long)(due - now_ms()));
 		ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
-		sleep_ms(5);
 	}
 	spent = now_ms() - t0;
 	/* Keep inferring while the reloads settle. */
@@ -507,36 +497,53 @@ END_TEST
  * while reloads run back to back. A reload may refuse the file or take it, but whatever it
  * serves as version 2 must be the whole file (its sha256), and nothing else may fail.
  */
+struct writer {
+	pthread_t tid;
+	const char *path, *bytes;
+	size_t len;
+	atomic_bool done;
+	int rc;
+};
+
+/* Writes the file in 4 KiB pieces, 10 ms apart, as a slow upload would. */
+static void *writer_run(void *arg)
+{
+	struct writer *w = arg;
+	size_t piece = 4096;
+	int fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		w->rc = 1;
+	for (size_t off = 0; fd >= 0 && off < w->len && w->rc == 0; off += piece) {
+		size_t n = w->len - off < piece ? w->len - off : piece;
+		if (write(fd, w->bytes + off, n) != (ssize_t)n)
+			w->rc = 2;
+		sleep_ms(10);
+	}
+	if (fd >= 0 && close(fd) != 0)
+		w->rc = 3;
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
 START_TEST(test_model_written_slowly_under_reloads)
 {
 	struct repo_fixture f;
 	struct tu_daemon d;
 	char *conf, ver[32], sha[65];
-	int reloads = 0, saw_partial = 0, saw_v2 = 0, st;
-	pid_t writer;
+	int reloads = 0, saw_partial = 0, saw_v2 = 0;
+	struct writer w = {0};
 
 	repo_init(&f);
 	conf = repo_conf(&f);
 	ck_assert(tu_daemon_start(&d, conf) == 0);
 	mkdir_p(f.v2);
-	fflush(NULL);
-	writer = fork();
-	ck_assert_int_ge(writer, 0);
-	if (writer == 0) {
-		size_t piece = 4096;
-		int fd = open(f.v2_model, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0)
-			_exit(1);
-		for (size_t off = 0; off < f.v2_len; off += piece) {
-			size_t n = f.v2_len - off < piece ? f.v2_len - off : piece;
-			if (write(fd, f.v2_bytes + off, n) != (ssize_t)n)
-				_exit(2);
-			sleep_ms(10);
-		}
-		_exit(close(fd) == 0 ? 0 : 3);
-	}
+	w.path = f.v2_model;
+	w.bytes = f.v2_bytes;
+	w.len = f.v2_len;
+	ck_assert_int_eq(pthread_create(&w.tid, NULL, writer_run, &w), 0);
 	for (;;) {
-		bool done = waitpid(writer, &st, WNOHANG) == writer;
+		bool done = atomic_load(&w.done);
 		ck_assert_int_eq(call(d.socket, "POST", "/v2/admin/reload", NULL, NULL), 200);
 		reloads++;
 		served(d.socket, ver, sizeof ver, sha);
@@ -551,7 +558,8 @@ START_TEST(test_model_written_slowly_under_reloads)
 		if (done)
 			break;
 	}
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer status %d", st);
+	ck_assert_int_eq(pthread_join(w.tid, NULL), 0);
+	ck_assert_msg(w.rc == 0, "writer failed at step %d", w.rc);
 	printf("torn model: %d reloads while writing, %d kept version 1, %d served the whole "
 	       "version 2\n",
 	       reloads, saw_partial, saw_v2);
@@ -681,15 +689,27 @@ END_TEST
 
 /* --- the state directory full or read-only when the served set is marked good --- */
 
-/* The served set as a mark-good body. */
+/* The served set as a mark-good body; NULL when it cannot be read (no Check calls here). */
 static char *served_set_body(const char *sock)
 {
-	char ver[32], sha[65];
+	char *body = NULL, *out = NULL;
+	json_t *j;
+	const char *ver, *sha;
 
-	served(sock, ver, sizeof ver, sha);
-	return xasprintf("{\"models\": [{\"name\": \"" MODEL "\", \"version\": \"%s\", "
-	                 "\"sha256\": \"%s\"}]}",
-	                 ver, sha);
+	if (tu_http(sock, "GET", "/v2/models/" MODEL, NULL, &body) != 200) {
+		free(body);
+		return NULL;
+	}
+	j = json_loads(body, 0, NULL);
+	free(body);
+	ver = json_string_value(json_array_get(json_object_get(j, "versions"), 0));
+	sha = json_string_value(json_object_get(json_object_get(j, "parameters"), "sha256"));
+	if (ver && sha)
+		out = xasprintf("{\"models\": [{\"name\": \"" MODEL "\", \"version\": \"%s\", "
+		                "\"sha256\": \"%s\"}]}",
+		                ver, sha);
+	json_decref(j);
+	return out;
 }
 
 #define STEP(cond, code, ...)                                                                      \
@@ -717,9 +737,9 @@ static bool storage_error_ok(const char *body, int st, int want)
 }
 
 /*
- * Runs in a child with its own mount namespace: state_dir is a small tmpfs, the daemon is
- * started inside the namespace (so it sees that tmpfs), marks a set good, then is asked
- * again with the filesystem full (507) and read-only (500).
+ * Runs in an exec'd child (so no Check calls) with its own mount namespace: state_dir is a small
+ * tmpfs, the daemon is started inside the namespace (so it sees that tmpfs), marks a set good, then
+ * is asked again with the filesystem full (507) and read-only (500).
  */
 static int state_fault_child(void)
 {
@@ -740,6 +760,7 @@ static int state_fault_child(void)
 	free(conf);
 	started = true;
 	claim = served_set_body(d.socket);
+	STEP(claim != NULL, 22, "cannot read the served set");
 	st = tu_http(d.socket, "POST", "/v2/admin/mark-good", claim, &body);
 	STEP(st == 200, 11, "mark-good: %d %s", st, body ? body : "");
 	free(body);
@@ -810,13 +831,14 @@ START_TEST(test_state_dir_faults)
 	pid_t pid;
 	int st;
 
+	/* A fresh process (exec, not just fork): one thread to unshare, nothing inherited. */
 	fflush(NULL);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		int rc = state_fault_child();
-		fflush(NULL);
-		_exit(rc);
+		execl(TOP_BUILDDIR "/tests/check_faults", "check_faults", STATE_CHILD_ARG,
+		      (char *)NULL);
+		_exit(127);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "state fault child: status %d", st);
@@ -841,14 +863,21 @@ static bool mount_ns_possible(void)
 	       WEXITSTATUS(status) == 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	Suite *s = suite_create("faults");
-	TCase *t = tcase_create("faults");
+	Suite *s;
+	TCase *t;
 	SRunner *sr;
 	char err[256];
-	bool ns = mount_ns_possible();
+	bool ns;
 	int failed, skipped = 0;
+
+	if (argc == 2 && strcmp(argv[1], STATE_CHILD_ARG) == 0)
+		return state_fault_child();
+	/* Probed before anything is allocated: the probe forks, and valgrind checks children. */
+	ns = mount_ns_possible();
+	s = suite_create("faults");
+	t = tcase_create("faults");
 
 	signal(SIGPIPE, SIG_IGN);
 	if (golden_load(TU_BUNDLED_GOLDEN, &g, err, sizeof err) < 0) {

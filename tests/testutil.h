@@ -39,10 +39,9 @@ int tu_daemon_stop(struct tu_daemon *d);
  * one full response (by Content-Length) has arrived, or timeout_ms passes.
  * Returns the HTTP status (0 when none was read) and a malloc'd body in *body (may be NULL).
  */
-int tu_raw_request(const char *socket, const char *raw, size_t rawlen, int timeout_ms,
-		   char **body);
+int tu_raw_request(const char *socket, const char *raw, size_t rawlen, int timeout_ms, char **body);
 /* Convenience: a full HTTP/1.1 request with method, path and optional JSON body. */
 int tu_http(const char *socket, const char *method, const char *path, const char *json,
-	    char **body);
+            char **body);
 
 #endif

@@ -390,7 +390,7 @@ int main(int argc, char **argv)
 	unsigned reps = 5, rep;
 	size_t calls = 2000, identical, i;
 	struct series s_lat[2][2], s_lat_ratio, s_b1[2], s_b1_ratio, s_b2[2], s_b2_ratio;
-	struct series s_b1_cpu_ratio;
+	struct series s_b1_cpu[2], s_b1_cpu_ratio;
 	uint64_t *ns = NULL, timer_ns, t_start = now_ns();
 	float *out = NULL;
 	double max_diff;
@@ -401,6 +401,7 @@ int main(int argc, char **argv)
 	memset(&s_lat_ratio, 0, sizeof(s_lat_ratio));
 	memset(s_b1, 0, sizeof(s_b1));
 	memset(&s_b1_cpu_ratio, 0, sizeof(s_b1_cpu_ratio));
+	memset(s_b1_cpu, 0, sizeof(s_b1_cpu));
 	memset(&s_b1_ratio, 0, sizeof(s_b1_ratio));
 	memset(s_b2, 0, sizeof(s_b2));
 	memset(&s_b2_ratio, 0, sizeof(s_b2_ratio));
@@ -502,6 +503,8 @@ int main(int argc, char **argv)
 		series_add(&s_lat_ratio, p50[1] / p50[0]);
 		if (batch_pair(&b, 1, rep, out, rps, rps_cpu) < 0)
 			goto out;
+		series_add(&s_b1_cpu[0], rps_cpu[0]);
+		series_add(&s_b1_cpu[1], rps_cpu[1]);
 		series_add(&s_b1_cpu_ratio, rps_cpu[0] / rps_cpu[1]);
 		series_add(&s_b1[0], rps[0]);
 		series_add(&s_b1[1], rps[1]);
@@ -531,6 +534,8 @@ int main(int argc, char **argv)
 	series_print("inferd_rows_per_s", &s_b1[0], 0);
 	series_print("xgboost_rows_per_s", &s_b1[1], 0);
 	series_print("ratio", &s_b1_ratio, 0);
+	series_print("inferd_rows_per_cpu_s", &s_b1_cpu[0], 0);
+	series_print("xgboost_rows_per_cpu_s", &s_b1_cpu[1], 0);
 	series_print("ratio_by_cpu_time", &s_b1_cpu_ratio, 1);
 	printf("  },\n  \"batch_2t\": {\n");
 	series_print("inferd_rows_per_s", &s_b2[0], 0);

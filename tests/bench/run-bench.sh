@@ -430,15 +430,17 @@ for n in order:
         "%s / %.0f" % (fmt(sr["inferd_p50_ns"]), sr["inferd_p99_ns"]["median"]),
         "%s / %.0f" % (fmt(sr["xgboost_p50_ns"]), sr["xgboost_p99_ns"]["median"]),
         "%.1fx (%.1f..%.1f)" % (sr["speedup_p50"]["median"], sr["speedup_p50"]["min"], sr["speedup_p50"]["max"])))
-P("%-11s %-32s %-32s %-16s %-16s" % ("model", "10k rows 1 thread inferd/xgb r/s", "10k rows 2 threads inferd/xgb r/s", "ratio 1t", "ratio 2t"))
+P("%-11s %-20s %-19s %-19s %-20s %-19s" % ("model", "1 thread inferd/xgb", "ratio 1t", "1t ratio, CPU time", "2 threads inferd/xgb", "ratio 2t"))
 for n in order:
     e = engine[n]
     b1, b2 = e["batch_1t"], e["batch_2t"]
-    P("%-11s %-32s %-32s %-16s %-16s" % (
-        n, "%.0fk / %.0fk" % (b1["inferd_rows_per_s"]["median"] / 1e3, b1["xgboost_rows_per_s"]["median"] / 1e3),
-        "%.0fk / %.0fk" % (b2["inferd_rows_per_s"]["median"] / 1e3, b2["xgboost_rows_per_s"]["median"] / 1e3),
+    P("%-11s %-20s %-19s %-19s %-20s %-19s" % (
+        n, "%.0fk / %.0fk r/s" % (b1["inferd_rows_per_s"]["median"] / 1e3, b1["xgboost_rows_per_s"]["median"] / 1e3),
         "%.2fx (%.2f..%.2f)" % (b1["ratio"]["median"], b1["ratio"]["min"], b1["ratio"]["max"]),
+        "%.2fx (%.2f..%.2f)" % (b1["ratio_by_cpu_time"]["median"], b1["ratio_by_cpu_time"]["min"], b1["ratio_by_cpu_time"]["max"]),
+        "%.0fk / %.0fk r/s" % (b2["inferd_rows_per_s"]["median"] / 1e3, b2["xgboost_rows_per_s"]["median"] / 1e3),
         "%.2fx (%.2f..%.2f)" % (b2["ratio"]["median"], b2["ratio"]["min"], b2["ratio"]["max"])))
+P("(batches of 10,000 rows; 'CPU time': rows per second of process CPU time, which other load on the host does not inflate)")
 checks = ", ".join("%s %d/%d bit-identical (max diff %.2g)" % (n, engine[n]["check"]["bit_identical"], engine[n]["check"]["values"],
                                                           engine[n]["check"]["max_abs_diff"]) for n in order)
 P("Outputs checked before timing: " + checks)
@@ -521,9 +523,10 @@ P("exec to READY=1 (bundled model, golden check included): %s ms over %d starts 
   (fmt(st_ready, 1, 2), len(start["exec_to_ready_ms"]), fmt(st_base, 1, 2)))
 P("  of which inferd's own CPU time (all threads, from /proc/PID/task/*/schedstat): %s ms" % fmt(st_cpu, 1, 2))
 P("RSS after %.0f s of load: VmRSS %.1f MiB, peak VmHWM %.1f MiB" % (rss["load_s"], rss["vmrss_kb"] / 1024, rss["vmhwm_kb"] / 1024))
-P("binaries: inferd %d bytes (%d stripped), inferctl %d bytes (%d stripped); .deb: %s" % (
+binaries = "binaries: inferd %d bytes (%d stripped), inferctl %d bytes (%d stripped); .deb: %s" % (
     size["inferd_bytes"], size["inferd_stripped_bytes"], size["inferctl_bytes"], size["inferctl_stripped_bytes"],
-    "%d bytes" % size["deb_bytes"] if size.get("deb_bytes") else "n/a (no .deb yet: make deb, or BENCH_DEB=1)"))
+    "%d bytes" % size["deb_bytes"] if size.get("deb_bytes") else "n/a (no .deb yet: make deb, or BENCH_DEB=1)")
+P(binaries.replace("inferctl 0 bytes (0 stripped)", "inferctl n/a (did not build)"))
 P("")
 
 # Targets.
@@ -540,7 +543,8 @@ if b:
     target("single-row engine latency >= 20x faster than libxgboost (bundled)", "%.1fx (%.1f..%.1f)" % (s["median"], s["min"], s["max"]), s["median"] >= 20)
 for n in order:
     s = engine[n]["batch_1t"]["ratio"]
-    target("10k-row batch, 1 thread >= 3x libxgboost rows/s (%s)" % n, "%.2fx (%.2f..%.2f)" % (s["median"], s["min"], s["max"]), s["median"] >= 3)
+    c = engine[n]["batch_1t"]["ratio_by_cpu_time"]
+    target("10k-row batch, 1 thread >= 3x libxgboost rows/s (%s)" % n, "%.2fx (%.2f..%.2f; by CPU time %.2fx)" % (s["median"], s["min"], s["max"], c["median"]), s["median"] >= 3)
 r16 = e2e.get("16", {})
 if r16.get("rps_ratio"):
     s = r16["rps_ratio"]

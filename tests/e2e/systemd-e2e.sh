@@ -766,8 +766,7 @@ if [ -f "$work/autopkgtest.rc" ]; then
 	8) note "autopkgtest: the package has no tests (exit 8)" ;;
 	*)
 		not_ok "autopkgtest failed (exit $rc)"
-		sed -n '/test [a-z0-9-]*: \[---/,/test [a-z0-9-]*: ---*\]/p' "$work/autopkgtest.log" |
-			tail -n 25 | sed 's/^/       /'
+		grep -v "^autopkgtest \[" "$work/autopkgtest.log" | tail -n 25 | sed 's/^/       /'
 		;;
 	esac
 fi

@@ -156,7 +156,7 @@ static void predict_rows(const struct model *m, const struct model_info *info,
 			rows[r * F + j] = cell(r, pool, &seed);
 
 	model_predict(m, rows, NROWS, margin, pred);
-	/* The same predictions without the margin, and for one row on its own. */
+	/* The same predictions without a margin buffer. */
 	model_predict(m, rows, NROWS, NULL, pred2);
 	for (size_t k = 0; k < NROWS * P; k++)
 		FUZZ_CHECK(same_float(pred[k], pred2[k]));
