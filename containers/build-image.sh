@@ -7,11 +7,10 @@
 # 2. a build context holding exactly the source files of the working tree: git's tracked
 #    files plus untracked files that .gitignore does not exclude, never build products
 #    (configure output, objects, .deb). When the tree is clean this is the commit.
-# 3. podman build -f containers/Containerfile with
+# 3. podman build -f containers/Containerfile (its last stage copies the trimmed root
+#    filesystem into one layer) with
 #      --timestamp $SOURCE_DATE_EPOCH   (the last commit's time: the image's creation time
 #                                       and every file time in its layer)
-#      --squash-all                     (one layer: what the runtime stage deletes from the
-#                                       base really leaves the image)
 #      --format docker                  (keeps HEALTHCHECK, which OCI images cannot carry)
 # 4. prints the image ID, its size and the build time.
 #
@@ -112,7 +111,7 @@ tag_args=()
 for t in "${tags[@]}"; do tag_args+=(--tag "$t"); done
 iid_tmp="$ctx.iid"
 t0=$(date +%s.%N)
-podman build --format docker --squash-all --timestamp "$SOURCE_DATE_EPOCH" \
+podman build --format docker --timestamp "$SOURCE_DATE_EPOCH" \
 	--file "$ctx/containers/Containerfile" \
 	--build-arg "BASE=$base" \
 	--build-arg "VERSION=$version" \

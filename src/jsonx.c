@@ -67,8 +67,10 @@ static size_t nonfinite_token(const char *buf, size_t len, size_t i)
 #define JSONX_STACK_LEVELS 1024
 
 /*
- * A walk over the text outside strings, yielding the non-finite tokens that sit where a
- * value may stand (so `{NaN: 1}` stays an error rather than gaining a key "NaN").
+ * A walk over the text outside strings, yielding the non-finite tokens that stand as array
+ * elements. XGBoost writes them only there, and tensor data is arrays; anywhere else (a
+ * key, an object member such as an infer request's "id", the top level) a bare token
+ * stays a syntax error, so it can never pass for a string the client sent.
  */
 struct walker {
 	const char *buf;
@@ -107,9 +109,7 @@ static void walker_fini(struct walker *w)
 static bool value_position(const struct walker *w)
 {
 	switch (w->prev) {
-	case 0:
 	case '[':
-	case ':':
 		return true;
 	case ',':
 		return w->depth > 0 && !w->is_object[w->depth - 1];

@@ -11,9 +11,9 @@
 #define JSONX_NEG_INF "-Infinity"
 
 /*
- * Parses len bytes of JSON. Bare NaN, Infinity and -Infinity tokens outside strings (as
- * XGBoost writes them) become the strings above when allow_nonfinite is set, otherwise
- * they are an error. Nesting deeper than max_depth is refused before jansson sees it.
+ * Parses len bytes of JSON. Bare NaN, Infinity and -Infinity tokens standing as array
+ * elements (where XGBoost writes them) become the strings above when allow_nonfinite is
+ * set; elsewhere, or without allow_nonfinite, they are a syntax error. Nesting deeper than max_depth is refused before jansson sees it.
  * Returns 0 and *out, or -EINVAL with a message in err ("line L column C: ...").
  */
 int jsonx_parse(const char *buf, size_t len, unsigned max_depth, int allow_nonfinite, json_t **out,

@@ -509,7 +509,7 @@ START_TEST(test_corpus)
 	struct tu_daemon d;
 	char *state = tu_mkdtemp(), *conf = xasprintf(conf_fmt, conn_timeout_s(), state);
 	char *tsv, line[4096], err[256], why[512];
-	int n = 0, failed = 0, fd0, fd1, stop_status;
+	int n = 0, failed = 0, n_known = 0, fd0, fd1, stop_status;
 	long rss0, rss1;
 	FILE *f;
 
@@ -535,7 +535,8 @@ START_TEST(test_corpus)
 	f = fopen(tsv, "r");
 	ck_assert_msg(f != NULL, "cannot open %s", tsv);
 	while (fgets(line, sizeof line, f)) {
-		char *file, *expect, *subs, *save = NULL;
+		char *file, *expect, *subs, *known, *save = NULL;
+		bool ok;
 
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
@@ -543,9 +544,22 @@ START_TEST(test_corpus)
 		file = strtok_r(line, "\t", &save);
 		expect = strtok_r(NULL, "\t", &save);
 		subs = strtok_r(NULL, "\t", &save);
+		known = strtok_r(NULL, "\t", &save);
 		ck_assert_msg(file && expect && subs, "expect.tsv: bad line %d", n + 1);
 		n++;
-		if (!run_one(d.socket, file, expect, subs, why, sizeof why)) {
+		ok = run_one(d.socket, file, expect, subs, why, sizeof why);
+		/*
+		 * A known deviation keeps its expectation: it is reported, not hidden, and a
+		 * request that starts meeting it fails the test until the marker is removed.
+		 */
+		if (known && !ok) {
+			printf("KNOWN %s: %s (%s)\n", file, why, known);
+			n_known++;
+		} else if (known) {
+			printf("FAIL %s: now answered as expected; remove its known marker\n",
+			       file);
+			failed++;
+		} else if (!ok) {
 			printf("FAIL %s: %s\n", file, why);
 			failed++;
 		}
@@ -565,8 +579,9 @@ START_TEST(test_corpus)
 	tu_rmtree(state);
 	free(state);
 	free(conf);
-	printf("hostile: %d requests, %d failed; fds %d -> %d; VmRSS %ld -> %ld KiB\n", n, failed,
-	       fd0, fd1, rss0, rss1);
+	printf("hostile: %d requests, %d failed, %d known deviations; fds %d -> %d; VmRSS %ld -> "
+	       "%ld KiB\n",
+	       n, failed, n_known, fd0, fd1, rss0, rss1);
 	fflush(stdout);
 	ck_assert_msg(WIFEXITED(stop_status) && WEXITSTATUS(stop_status) == 0,
 	              "inferd exit status %d", stop_status);

@@ -52,13 +52,13 @@ note() { echo "       $*"; }
 stage_name='' stage_t0=''
 stage() {
 	stage_end
-	stage_name=$1 stage_t0=$(date +%s.%N)
+	stage_name=$1 stage_t0=$(date +%s%N)
 	echo "== stage $1"
 }
 stage_end() {
 	[ -n "$stage_name" ] || return 0
-	printf '== stage %s: %.1f s\n' "$stage_name" \
-		"$(echo "$(date +%s.%N) - $stage_t0" | bc)"
+	local ds=$((($(date +%s%N) - stage_t0) / 100000000))
+	echo "== stage $stage_name: $((ds / 10)).$((ds % 10)) s"
 	stage_name=
 }
 finish() {
@@ -109,9 +109,9 @@ if ! podman_env_setup; then
 	echo "SKIP: $PODMAN_ENV_REASON"
 	exit 77
 fi
-for tool in bc dpkg-deb "$PY"; do
+for tool in dpkg-deb dpkg-scanpackages "$PY"; do
 	if ! command -v "$tool" >/dev/null; then
-		echo "systemd-e2e.sh: $tool is missing (Debian: apt-get install bc dpkg python3)" >&2
+		echo "systemd-e2e.sh: $tool is missing (Debian: apt-get install dpkg-dev python3)" >&2
 		exit 1
 	fi
 done
@@ -141,8 +141,8 @@ trap 'echo "interrupted"; exit 130' INT TERM
 # cx CMD...: runs in the container, bounded (CX_TIMEOUT seconds, default 60).
 cx() { timeout "${CX_TIMEOUT:-60}" podman exec "$ctr" "$@"; }
 cxsh() { cx bash -c "$1"; }
-# ms_since T0: milliseconds elapsed since a `date +%s.%N` stamp.
-ms_since() { echo "($(date +%s.%N) - $1) * 1000 / 1" | bc; }
+# ms_since T0: milliseconds elapsed since a `date +%s%N` stamp.
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # ---- stage: base images ----------------------------------------------------------------
 stage base
@@ -354,7 +354,7 @@ chmod +x "$work/ctr.sh"
 
 # ---- stage: boot and install -----------------------------------------------------------
 stage install
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 if ! timeout 60 podman run -d --name "$ctr" --systemd=always "$IMAGE" /sbin/init >/dev/null; then
 	not_ok "podman run $IMAGE /sbin/init"
 	finish
@@ -384,7 +384,7 @@ podman cp "$work/ctr.sh" "$ctr:/tmp/e2e/ctr.sh"
 echo "$model_name" >"$work/model-name" && podman cp "$work/model-name" "$ctr:/tmp/e2e/model-name"
 
 names=$(for f in "${install_debs[@]}"; do printf './debs/%s ' "$(basename "$f")"; done)
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 if CX_TIMEOUT=300 cxsh "cd /tmp/e2e && apt-get update -q >/dev/null &&
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $names" >"$work/install.log" 2>&1; then
 	ok "apt-get install $names(dependencies from the mirror) in $(ms_since "$t0") ms"
@@ -482,7 +482,7 @@ load_start
 sleep 0.5
 cxsh "mkdir -p $v2 && cp /$model_dir_rel/model.json /$model_dir_rel/golden.json $v2/"
 reloads=0
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 if cx systemctl reload inferd.service && wait_version "$((model_ver + 1))" 10; then
 	reloads=$((reloads + 1))
 	ok "systemctl reload: version $((model_ver + 1)) served after $(ms_since "$t0") ms"
@@ -490,7 +490,7 @@ else
 	not_ok "systemctl reload: still serving version '$(served_version)'"
 fi
 cx rm -rf "/var/lib/inferd/models"
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 if cx systemctl reload inferd.service && wait_version "$model_ver" 10; then
 	reloads=$((reloads + 1))
 	ok "systemctl reload: back to version $model_ver after $(ms_since "$t0") ms"
@@ -514,7 +514,7 @@ sock_inv=$(cx systemctl show -p InvocationID --value inferd.socket)
 pid_before=$(cx systemctl show -p MainPID --value inferd.service)
 load_start
 sleep 0.5
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 if cx systemctl restart inferd.service; then
 	restart_ms=$(ms_since "$t0")
 	if cx /tmp/e2e/ctr.sh probe; then
@@ -605,7 +605,7 @@ if r=$(py xgb-wrong-rows "$work/bad-model.json" "$golden_host"); then
 else
 	note "XGBoost check of the bad model: $r"
 fi
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./debs/inferd_${bad_version}_bad.deb" \
 	>"$work/bad.log" 2>&1
 rc=$?
@@ -661,6 +661,16 @@ if [ "$(cx sha256sum "/$model_rel" | cut -d' ' -f1)" = "$bad_sha" ]; then
 	ok "the bad model is what the upgrade put on disk (so the old outputs come from the snapshot)"
 else
 	not_ok "the model on disk is not the bad one: the test did not test a rollback"
+fi
+# The rollback must survive a restart (a reboot would otherwise load the bad model again).
+r=
+if [ "$svc" = active ] && cx systemctl restart inferd.service &&
+	cx inferctl --socket "$SOCK" --timeout 5 infer "$model_name" --output predict \
+		--csv /tmp/e2e/golden.csv >"$work/after2.txt" 2>"$work/after2.err" &&
+	r=$(py compare "$golden_host" "$work/after2.txt"); then
+	ok "after systemctl restart the rollback holds: $r"
+elif [ "$svc" = active ]; then
+	not_ok "after the rollback and a restart, the golden rows: ${r:-$(head -c 300 "$work/after2.err")}"
 fi
 cx journalctl -u inferd.service -o cat --no-pager 2>/dev/null | tail -n 8 | sed 's/^/       journal: /'
 
