@@ -13,8 +13,9 @@
 /*
  * Parses len bytes of JSON. Bare NaN, Infinity and -Infinity tokens standing as array
  * elements (where XGBoost writes them) become the strings above when allow_nonfinite is
- * set; elsewhere, or without allow_nonfinite, they are a syntax error. Nesting deeper than max_depth is refused before jansson sees it.
- * Returns 0 and *out, or -EINVAL with a message in err ("line L column C: ...").
+ * set; elsewhere, or without allow_nonfinite, they are a syntax error. Nesting deeper than
+ * max_depth is refused before jansson sees it. Returns 0 and *out, or -EINVAL with a message in err
+ * ("line L column C: ...").
  */
 int jsonx_parse(const char *buf, size_t len, unsigned max_depth, int allow_nonfinite, json_t **out,
                 char *err, size_t errlen);

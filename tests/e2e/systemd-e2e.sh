@@ -454,12 +454,12 @@ stage reload
 load_start() { cx rm -f /tmp/e2e/stop /tmp/e2e/load.out && podman exec -d "$ctr" /tmp/e2e/ctr.sh load /tmp/e2e/stop /tmp/e2e/load.out >/dev/null; }
 # load_stop: prints "ok failed" of the load run (bounded wait).
 load_stop() {
-	cx touch /tmp/e2e/stop
-	for _ in $(seq 1 100); do
-		cx cat /tmp/e2e/load.out 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "? ?"
+	CX_TIMEOUT=30 cxsh 'touch /tmp/e2e/stop
+		for _ in $(seq 1 150); do
+			cat /tmp/e2e/load.out 2>/dev/null && exit 0
+			sleep 0.1
+		done
+		echo "? ?"'
 }
 served_version() {
 	cx inferctl --socket "$SOCK" metadata "$model_name" >"$work/meta.json" 2>/dev/null &&
