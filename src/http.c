@@ -1,6 +1,7 @@
 /* http.c: libmicrohttpd in epoll mode, strict routing, the Open Inference Protocol routes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -144,6 +145,9 @@ static size_t server_meta_len;
 
 static const char live_body[] = "{\"live\":true}";
 static const char ctype_json[] = "application/json";
+static const char ctype_binary[] = "application/octet-stream";
+/* The binary tensor data extension's framing: the JSON's length inside the body. */
+static const char hdr_ihcl[] = "Inference-Header-Content-Length";
 static const char ctype_metrics[] = "text/plain; version=0.0.4; charset=utf-8";
 
 static void limits_from_conf(const struct conf *c)
@@ -512,6 +516,54 @@ static enum MHD_Result do_model_meta(struct MHD_Connection *c, struct req *r,
 	return respond_json(c, r, MHD_HTTP_OK, obj, NULL, NULL);
 }
 
+static enum MHD_Result count_ihcl(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, hdr_ihcl) == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
+/*
+ * Reads Inference-Header-Content-Length: *framed false when absent, else its value in
+ * *json_len. Leaves a message in err (and returns -EINVAL) when it is not one byte count.
+ */
+static int header_length(struct MHD_Connection *c, bool *framed, size_t *json_len, char *err,
+                         size_t errlen)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, hdr_ihcl);
+	unsigned n = 0;
+	uint64_t x = 0;
+
+	*framed = v != NULL;
+	*json_len = 0;
+	if (v == NULL)
+		return 0;
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_ihcl, &n);
+	if (n > 1) {
+		snprintf(err, errlen, "%s given %u times", hdr_ihcl, n);
+		return -EINVAL;
+	}
+	/* Digits only: no sign, no spaces inside, no hex, nothing strtoull would forgive. */
+	for (const char *p = v;; p++) {
+		if (*p == '\0' && p != v)
+			break;
+		if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10) {
+			snprintf(err, errlen, "%s: \"%.32s\" is not a byte count", hdr_ihcl, v);
+			return -EINVAL;
+		}
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	if (x > SIZE_MAX) {
+		snprintf(err, errlen, "%s: %" PRIu64 " exceeds the body length", hdr_ihcl, x);
+		return -EINVAL;
+	}
+	*json_len = (size_t)x;
+	return 0;
+}
+
 static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const struct repo_entry *e)
 {
 	const struct model_info *mi = model_get_info(e->model);
@@ -521,8 +573,9 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const s
 	float stackbuf[HTTP_STACK_FLOATS];
 	float *buf = stackbuf, *rows, *repacked = NULL;
 	size_t n_outs = 0, need, pw, mw, nf = e->num_feature;
-	char err[256], *out = NULL;
-	size_t outlen = 0;
+	char err[256], *out = NULL, ihcl[24];
+	size_t outlen = 0, json_len = 0;
+	bool framed;
 	enum MHD_Result ret;
 	int rc;
 
@@ -531,7 +584,14 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const s
 	if (nf != 0 && lim.max_rows <= il.max_elements / nf)
 		il.max_elements = lim.max_rows * nf;
 	il.max_depth = lim.max_json_depth;
-	rc = infer_decode(r->body ? r->body : "", r->len, nf, &il, &in, err, sizeof err);
+	rc = header_length(c, &framed, &json_len, err, sizeof err);
+	if (rc < 0)
+		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, err);
+	if (framed)
+		rc = infer_decode_binary(r->body ? r->body : "", r->len, json_len, nf, &il, &in,
+		                         err, sizeof err);
+	else
+		rc = infer_decode(r->body ? r->body : "", r->len, nf, &il, &in, err, sizeof err);
 	if (rc == -ENOMEM) {
 		infer_request_free(&in);
 		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
@@ -569,11 +629,13 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const s
 	}
 	model_predict(e->model, rows, in.nrows, mw ? buf + pw : NULL, pw ? buf : NULL);
 	if (in.want_predict)
-		outs[n_outs++] = (struct infer_output){"predict", in.nrows, mi->predict_width, buf};
+		outs[n_outs++] = (struct infer_output){"predict", in.nrows, mi->predict_width, buf,
+		                                       in.predict_binary};
 	if (in.want_margin)
-		outs[n_outs++] =
-		    (struct infer_output){"margin", in.nrows, mi->margin_width, buf + pw};
-	rc = infer_encode(e->name, e->version, in.id, outs, n_outs, &out, &outlen);
+		outs[n_outs++] = (struct infer_output){"margin", in.nrows, mi->margin_width,
+		                                       buf + pw, in.margin_binary};
+	rc =
+	    infer_encode_binary(e->name, e->version, in.id, outs, n_outs, &out, &outlen, &json_len);
 	if (buf != stackbuf)
 		free(buf);
 	free(repacked);
@@ -581,8 +643,13 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const s
 	infer_request_free(&in);
 	if (rc < 0)
 		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
-	ret =
-	    respond(c, r, MHD_HTTP_OK, ctype_json, out, outlen, MHD_RESPMEM_MUST_FREE, NULL, NULL);
+	if (json_len == outlen)
+		return respond(c, r, MHD_HTTP_OK, ctype_json, out, outlen, MHD_RESPMEM_MUST_FREE,
+		               NULL, NULL);
+	/* Binary outputs follow the JSON: the header says where the JSON ends. */
+	snprintf(ihcl, sizeof ihcl, "%zu", json_len);
+	ret = respond(c, r, MHD_HTTP_OK, ctype_binary, out, outlen, MHD_RESPMEM_MUST_FREE, hdr_ihcl,
+	              ihcl);
 	return ret;
 }
 
@@ -1278,8 +1345,8 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	pool_header_bytes = lim.max_header_bytes;
 	fit_fd_limit(lim.max_connections);
 	quiesced = false;
-	meta = json_pack("{s:s, s:s, s:[ss]}", "name", "inferd", "version", PACKAGE_VERSION,
-	                 "extensions", "model_repository", "inferd_admin");
+	meta = json_pack("{s:s, s:s, s:[sss]}", "name", "inferd", "version", PACKAGE_VERSION,
+	                 "extensions", "model_repository", "inferd_admin", "binary_tensor_data");
 	server_meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
 	json_decref(meta);
 	if (server_meta == NULL)

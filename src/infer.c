@@ -151,8 +151,29 @@ static int check_parameters(const json_t *obj, const char *path, char *err, size
 	return 0;
 }
 
-static int decode_outputs(const json_t *outputs, struct infer_request *req, char *err,
-                          size_t errlen)
+/*
+ * A boolean in obj's "parameters" (binary tensor data extension), or dflt when absent.
+ * path names obj in messages.
+ */
+static int param_bool(const json_t *obj, const char *path, const char *key, bool dflt, bool *out,
+                      char *err, size_t errlen)
+{
+	const json_t *p = json_object_get(obj, "parameters");
+	const json_t *v = json_is_object(p) ? json_object_get(p, key) : NULL;
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return fail(err, errlen, "%sparameters.%s: expected true or false, got %s", path,
+		            key, type_name(v));
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* all_binary: the request's parameters.binary_data_output, the default for every output. */
+static int decode_outputs(const json_t *outputs, bool all_binary, struct infer_request *req,
+                          char *err, size_t errlen)
 {
 	char path[64];
 	size_t i;
@@ -163,12 +184,14 @@ static int decode_outputs(const json_t *outputs, struct infer_request *req, char
 			return fail(err, errlen, "outputs: expected an array, got %s",
 			            type_name(outputs));
 		req->want_predict = true;
+		req->predict_binary = all_binary;
 		return 0;
 	}
 	json_array_foreach(outputs, i, o)
 	{
 		const json_t *name;
 		const char *s;
+		bool binary;
 		snprintf(path, sizeof(path), "outputs[%zu]", i);
 		if (!json_is_object(o))
 			return fail(err, errlen, "%s: expected an object, got %s", path,
@@ -180,17 +203,23 @@ static int decode_outputs(const json_t *outputs, struct infer_request *req, char
 			return fail(err, errlen, "%s.name: expected a string, got %s", path,
 			            type_name(name));
 		s = json_string_value(name);
-		if (strcmp(s, "predict") == 0)
-			req->want_predict = true;
-		else if (strcmp(s, "margin") == 0)
-			req->want_margin = true;
-		else
+		if (strcmp(s, "predict") != 0 && strcmp(s, "margin") != 0)
 			return fail(err, errlen,
 			            "%s.name: \"%.64s\" is not an output of this model (predict, "
 			            "margin)",
 			            path, s);
 		if (check_parameters(o, path, err, errlen) < 0)
 			return -EINVAL;
+		snprintf(path, sizeof(path), "outputs[%zu].", i);
+		if (param_bool(o, path, "binary_data", all_binary, &binary, err, errlen) < 0)
+			return -EINVAL;
+		if (s[0] == 'p') {
+			req->want_predict = true;
+			req->predict_binary = binary;
+		} else {
+			req->want_margin = true;
+			req->margin_binary = binary;
+		}
 	}
 	return 0;
 }
@@ -862,11 +891,121 @@ static bool bulk_fits(const struct bulk *b, enum dtype dt, size_t nrows, size_t 
 	return b->n == nrows * ncols;
 }
 
+/* The bytes after the JSON of a request framed by Inference-Header-Content-Length. */
+struct binpart {
+	const unsigned char *p;
+	size_t len;
+};
+
+static const size_t dtype_sizes[] = {4, 8, 4, 8};
+
+static uint32_t load_le32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap32(v);
+#endif
+	return v;
+}
+
+static uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+/*
+ * n little-endian values of type dt at p into floats, with the casts convert() applies to
+ * the same values in JSON. Every bit pattern is a value here (NaN is missing), so nothing
+ * can fail and the loops stay free of checks.
+ */
+static void convert_binary(const unsigned char *p, size_t n, enum dtype dt, float *out)
+{
+	switch (dt) {
+	case DT_FP32:
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		memcpy(out, p, n * sizeof(float));
+#else
+		for (size_t i = 0; i < n; i++) {
+			uint32_t u = load_le32(p + 4 * i);
+			memcpy(&out[i], &u, sizeof(u));
+		}
+#endif
+		break;
+	case DT_FP64:
+		for (size_t i = 0; i < n; i++) {
+			uint64_t u = load_le64(p + 8 * i);
+			double d;
+			memcpy(&d, &u, sizeof(d));
+			out[i] = (float)d;
+		}
+		break;
+	case DT_INT32:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int32_t)load_le32(p + 4 * i);
+		break;
+	case DT_INT64:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int64_t)load_le64(p + 8 * i);
+		break;
+	}
+}
+
+/*
+ * The input's values from the binary part: binary_data_size (bds) must be what the shape
+ * and datatype take, and the bytes after the JSON exactly that many.
+ */
+static int decode_binary_input(const json_t *bds, enum dtype dt, size_t nrows, size_t ncols,
+                               size_t ndim, const struct binpart *bin, float **out, char *err,
+                               size_t errlen)
+{
+	char shape[64];
+	size_t n = nrows * ncols, want;
+
+	if (ndim == 2)
+		snprintf(shape, sizeof(shape), "[%zu, %zu]", nrows, ncols);
+	else
+		snprintf(shape, sizeof(shape), "[%zu]", ncols);
+	if (!json_is_integer(bds) || json_integer_value(bds) < 0)
+		return fail(err, errlen,
+		            "inputs[0].parameters.binary_data_size: expected a byte count (an "
+		            "integer >= 0), got %s",
+		            json_is_integer(bds) ? "a negative number" : type_name(bds));
+	if (__builtin_mul_overflow(n, dtype_sizes[dt], &want) ||
+	    (uintmax_t)json_integer_value(bds) != (uintmax_t)want)
+		return fail(err, errlen,
+		            "inputs[0].parameters.binary_data_size: %" JSON_INTEGER_FORMAT
+		            " bytes, but shape %s of %s takes %zu x %zu = %zu",
+		            json_integer_value(bds), shape, dtype_names[dt], n, dtype_sizes[dt],
+		            want);
+	if (bin->len != want)
+		return fail(
+		    err, errlen,
+		    "Inference-Header-Content-Length: %zu bytes of binary tensor data follow "
+		    "the JSON header, but inputs[0].parameters.binary_data_size is %zu",
+		    bin->len, want);
+	*out = malloc(n ? n * sizeof(float) : 1);
+	if (!*out) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	convert_binary(bin->p, n, dt, *out);
+	return 0;
+}
+
 /* bulk is the data parsed by the bulk path (then data is the [] left in its place), or NULL. */
 static int decode_input(const json_t *in, size_t num_feature, const struct infer_limits *lim,
-                        struct bulk *bulk, struct infer_request *req, char *err, size_t errlen)
+                        struct bulk *bulk, const struct binpart *bin, struct infer_request *req,
+                        char *err, size_t errlen)
 {
-	const json_t *name, *datatype, *data;
+	const json_t *name, *datatype, *data, *params, *bds;
 	size_t nrows = 0, ncols = 0, ndim = 0;
 	enum dtype dt = DT_FP32;
 	const char *ds;
@@ -906,6 +1045,35 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	if (check_parameters(in, "inputs[0]", err, errlen) < 0)
 		return -EINVAL;
 	data = json_object_get(in, "data");
+	params = json_object_get(in, "parameters");
+	bds = params ? json_object_get(params, "binary_data_size") : NULL;
+	if (bds) {
+		if (!bin)
+			return fail(
+			    err, errlen,
+			    "inputs[0].parameters.binary_data_size: binary tensor data needs "
+			    "the Inference-Header-Content-Length header");
+		if (data)
+			return fail(err, errlen,
+			            "inputs[0].data: not allowed together with "
+			            "parameters.binary_data_size");
+		req->input_name = strdup(json_string_value(name));
+		if (!req->input_name) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		req->nrows = nrows;
+		req->ncols = ncols;
+		return decode_binary_input(bds, dt, nrows, ncols, ndim, bin, &req->data, err,
+		                           errlen);
+	}
+	if (bin && bin->len)
+		return fail(err, errlen,
+		            data ? "Inference-Header-Content-Length: %zu bytes follow the JSON "
+		                   "header, but no input has parameters.binary_data_size"
+		                 : "inputs[0].parameters.binary_data_size: required for the %zu "
+		                   "bytes of binary tensor data after the JSON header",
+		            bin->len);
 	if (!data)
 		return fail(err, errlen, "inputs[0].data: required");
 	if (!json_is_array(data))
@@ -937,9 +1105,11 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 
 /* Everything after parsing: the same checks, in the same order, for both paths. */
 static int decode_tree(const json_t *root, size_t num_feature, const struct infer_limits *lim,
-                       struct bulk *bulk, struct infer_request *req, char *err, size_t errlen)
+                       struct bulk *bulk, const struct binpart *bin, struct infer_request *req,
+                       char *err, size_t errlen)
 {
 	const json_t *id, *inputs;
+	bool all_binary;
 	int r;
 
 	if (!json_is_object(root))
@@ -959,10 +1129,13 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
 	if (json_array_size(inputs) != 1)
 		return fail(err, errlen, "inputs: expected exactly one input tensor, got %zu",
 		            json_array_size(inputs));
-	r = decode_outputs(json_object_get(root, "outputs"), req, err, errlen);
+	r = param_bool(root, "", "binary_data_output", false, &all_binary, err, errlen);
 	if (r < 0)
 		return r;
-	r = decode_input(json_array_get(inputs, 0), num_feature, lim, bulk, req, err, errlen);
+	r = decode_outputs(json_object_get(root, "outputs"), all_binary, req, err, errlen);
+	if (r < 0)
+		return r;
+	r = decode_input(json_array_get(inputs, 0), num_feature, lim, bulk, bin, req, err, errlen);
 	if (r < 0)
 		return r;
 	if (id) {
@@ -977,7 +1150,8 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
 
 /* The bulk path: true when it decoded the request, false to use the reference path. */
 static bool decode_bulk(const char *body, size_t len, size_t num_feature,
-                        const struct infer_limits *lim, struct infer_request *req)
+                        const struct infer_limits *lim, const struct binpart *bin,
+                        struct infer_request *req)
 {
 	const char *end = body + len, *start, *stop;
 	struct bulk b = {0};
@@ -1017,7 +1191,7 @@ static bool decode_bulk(const char *body, size_t len, size_t num_feature,
 		if (v)
 			b.v = v;
 	}
-	ok = decode_tree(root, num_feature, lim, &b, req, scratch, sizeof(scratch)) == 0;
+	ok = decode_tree(root, num_feature, lim, &b, bin, req, scratch, sizeof(scratch)) == 0;
 out:
 	json_decref(root);
 	free(rest);
@@ -1027,23 +1201,58 @@ out:
 	return ok;
 }
 
-int infer_decode(const char *body, size_t len, size_t num_feature, const struct infer_limits *lim,
-                 struct infer_request *req, char *err, size_t errlen)
+/* bin: the bytes after the JSON when the request is framed for binary tensor data, or NULL. */
+static int decode_body(const char *body, size_t len, const struct binpart *bin, size_t num_feature,
+                       const struct infer_limits *lim, struct infer_request *req, char *err,
+                       size_t errlen)
 {
 	json_t *root = NULL;
 	int r;
 
 	memset(req, 0, sizeof(*req));
-	if (decode_bulk(body, len, num_feature, lim, req))
+	if (decode_bulk(body, len, num_feature, lim, bin, req))
 		return 0;
 	r = jsonx_parse(body, len, lim->max_depth, 1, &root, err, errlen);
-	if (r < 0)
+	if (r < 0) {
+		if (bin && err && errlen) {
+			/* The header may have cut the JSON short: say where the JSON ended. */
+			char why[256];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen,
+			         "JSON header (the first %zu bytes, "
+			         "Inference-Header-Content-Length): %s",
+			         len, why);
+		}
 		return r;
-	r = decode_tree(root, num_feature, lim, NULL, req, err, errlen);
+	}
+	r = decode_tree(root, num_feature, lim, NULL, bin, req, err, errlen);
 	json_decref(root);
 	if (r < 0)
 		infer_request_free(req);
 	return r;
+}
+
+int infer_decode(const char *body, size_t len, size_t num_feature, const struct infer_limits *lim,
+                 struct infer_request *req, char *err, size_t errlen)
+{
+	return decode_body(body, len, NULL, num_feature, lim, req, err, errlen);
+}
+
+int infer_decode_binary(const char *body, size_t len, size_t json_len, size_t num_feature,
+                        const struct infer_limits *lim, struct infer_request *req, char *err,
+                        size_t errlen)
+{
+	struct binpart bin;
+
+	memset(req, 0, sizeof(*req));
+	if (json_len > len)
+		return fail(
+		    err, errlen,
+		    "Inference-Header-Content-Length: %zu exceeds the body length (%zu bytes)",
+		    json_len, len);
+	bin.p = body ? (const unsigned char *)body + json_len : NULL;
+	bin.len = len - json_len;
+	return decode_body(body, json_len, &bin, num_feature, lim, req, err, errlen);
 }
 
 void infer_request_free(struct infer_request *req)
@@ -1457,17 +1666,26 @@ static void sb_float(struct sbuf *b, float f)
 	sb_put(b, tmp, (size_t)n);
 }
 
-int infer_encode(const char *model_name, const char *model_version, const char *id,
-                 const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen)
+int infer_encode_binary(const char *model_name, const char *model_version, const char *id,
+                        const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen,
+                        size_t *json_len)
 {
 	struct sbuf b = {0};
-	size_t guess = 256;
+	size_t guess = 256, bin_bytes = 0;
 
 	*out = NULL;
 	*outlen = 0;
-	/* About 12 bytes per value; one allocation in the usual case. */
-	for (size_t i = 0; i < n_outs; i++)
-		guess += outs[i].nrows * outs[i].width * 12 + 96;
+	*json_len = 0;
+	/* About 12 bytes per JSON value, 4 per binary one; one allocation in the usual case. */
+	for (size_t i = 0; i < n_outs; i++) {
+		size_t n = outs[i].nrows * outs[i].width;
+		if (outs[i].binary) {
+			if (n > (SIZE_MAX - bin_bytes) / sizeof(float))
+				return -ENOMEM;
+			bin_bytes += n * sizeof(float);
+		}
+		guess += (outs[i].binary ? 4 : 12) * n + 128;
+	}
 	sb_reserve(&b, guess);
 	b.oom = false;
 	sb_puts(&b, "{\"model_name\":");
@@ -1492,6 +1710,12 @@ int infer_encode(const char *model_name, const char *model_version, const char *
 			sb_put(&b, ",", 1);
 			sb_size(&b, o->width);
 		}
+		if (o->binary) {
+			sb_puts(&b, "],\"parameters\":{\"binary_data_size\":");
+			sb_size(&b, n * sizeof(float));
+			sb_puts(&b, "}}");
+			continue;
+		}
 		sb_puts(&b, "],\"data\":[");
 		for (size_t k = 0; k < n && !b.oom; k++) {
 			if (k)
@@ -1501,12 +1725,41 @@ int infer_encode(const char *model_name, const char *model_version, const char *
 		sb_puts(&b, "]}");
 	}
 	sb_puts(&b, "]}");
+	*json_len = b.len;
+	/* The raw bytes, in the order of the outputs in the JSON. */
+	for (size_t i = 0; i < n_outs && bin_bytes; i++) {
+		const struct infer_output *o = &outs[i];
+		size_t n = o->nrows * o->width;
+		if (!o->binary || !sb_reserve(&b, n * sizeof(float)))
+			continue;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		memcpy(b.p + b.len, o->data, n * sizeof(float));
+#else
+		for (size_t k = 0; k < n; k++) {
+			uint32_t u;
+			memcpy(&u, &o->data[k], sizeof(u));
+			u = __builtin_bswap32(u);
+			memcpy(b.p + b.len + 4 * k, &u, sizeof(u));
+		}
+#endif
+		b.len += n * sizeof(float);
+	}
 	if (b.oom) {
 		free(b.p);
+		*json_len = 0;
 		return -ENOMEM;
 	}
 	b.p[b.len] = '\0';
 	*out = b.p;
 	*outlen = b.len;
 	return 0;
+}
+
+int infer_encode(const char *model_name, const char *model_version, const char *id,
+                 const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen)
+{
+	size_t json_len;
+
+	return infer_encode_binary(model_name, model_version, id, outs, n_outs, out, outlen,
+	                           &json_len);
 }

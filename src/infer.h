@@ -21,16 +21,33 @@ struct infer_request {
 	float *data;       /* nrows * ncols, NaN = missing */
 	bool want_predict; /* "predict" output: default when "outputs" is absent */
 	bool want_margin;  /* "margin" output: only when asked for */
+	/* Binary tensor data extension: answer these outputs as raw FP32 bytes after the JSON. */
+	bool predict_binary;
+	bool margin_binary;
 };
 
 /*
  * Decodes an infer request body for a model with num_feature inputs.
  * Accepts one input tensor with datatype FP32, FP64, INT32 or INT64, shape [N, F] or [F],
  * data flat (row-major) or nested, null or NaN for missing. Rejects what is wrong with
- * -EINVAL and a message in err that names the field (HTTP 400). Returns 0 on success.
+ * -EINVAL and a message in err that names the field (HTTP 400); binary_data_size without
+ * binary framing is one such thing (see infer_decode_binary()). Returns 0 on success.
  */
 int infer_decode(const char *body, size_t len, size_t num_feature, const struct infer_limits *lim,
                  struct infer_request *req, char *err, size_t errlen);
+
+/*
+ * Decodes a request of the binary tensor data extension: the first json_len bytes of body
+ * (the Inference-Header-Content-Length header) are the JSON, and the rest are raw tensor
+ * bytes. An input with "parameters": {"binary_data_size": B} and no "data" takes its values
+ * from those bytes: shape product x element size (FP32 4, FP64 8, INT32 4, INT64 8),
+ * little-endian, converted to float32 exactly as the JSON path converts the same values;
+ * NaN means missing. The bytes must be exactly what the binary inputs declare. Every
+ * inconsistency is -EINVAL with a message naming the field or the header. 0 on success.
+ */
+int infer_decode_binary(const char *body, size_t len, size_t json_len, size_t num_feature,
+                        const struct infer_limits *lim, struct infer_request *req, char *err,
+                        size_t errlen);
 
 /* Frees what infer_decode() allocated; safe on a zeroed or partly filled request. */
 void infer_request_free(struct infer_request *req);
@@ -41,14 +58,27 @@ struct infer_output {
 	size_t nrows;
 	size_t width; /* values per row; the shape is [nrows] when width is 1 */
 	const float *data;
+	bool binary; /* sent as raw bytes after the JSON (binary tensor data extension) */
 };
 
 /*
  * Encodes a response: model_name, model_version, id (when not NULL) and the outputs as
- * FP32 tensors, with floats printed so they read back to the same float32.
+ * FP32 tensors, with floats printed so they read back to the same float32 (outputs with
+ * binary set are encoded as infer_encode_binary() does).
  * Returns 0 and a malloc'd NUL-terminated body in *out (length in *outlen), or -ENOMEM.
  */
 int infer_encode(const char *model_name, const char *model_version, const char *id,
                  const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen);
+
+/*
+ * infer_encode() for the binary tensor data extension: an output with binary set carries
+ * "parameters": {"binary_data_size": bytes} instead of "data", and its values follow the
+ * JSON as raw little-endian FP32 bytes, in the order of outs. *json_len receives the JSON's
+ * length (the Inference-Header-Content-Length); *outlen covers the JSON and the bytes.
+ * Without binary outputs the body is what infer_encode() makes and *json_len == *outlen.
+ */
+int infer_encode_binary(const char *model_name, const char *model_version, const char *id,
+                        const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen,
+                        size_t *json_len);
 
 #endif

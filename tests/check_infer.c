@@ -4,6 +4,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1110,6 +1111,528 @@ START_TEST(bulk_large_tensors)
 }
 END_TEST
 
+/* --- the binary tensor data extension --- */
+
+/* A byte buffer for building binary requests. */
+struct bbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void bb_add(struct bbuf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		ck_assert_ptr_nonnull(b->p);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void bb_printf(struct bbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bb_printf(struct bbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(n, 0);
+	bb_add(b, s, (size_t)n);
+	free(s);
+}
+
+/* n little-endian bytes of v, written byte by byte whatever the host's order. */
+static void bb_le(struct bbuf *b, uint64_t v, size_t n)
+{
+	unsigned char t[8];
+
+	for (size_t i = 0; i < n; i++)
+		t[i] = (unsigned char)(v >> (8 * i));
+	bb_add(b, t, n);
+}
+
+static int decode_bin(const struct bbuf *b, size_t json_len, size_t nf,
+                      const struct infer_limits *l, struct infer_request *req)
+{
+	err[0] = '\0';
+	return infer_decode_binary(b->p, b->len, json_len, nf, l, req, err, sizeof(err));
+}
+
+/* A one-input binary request: JSON header (with extra at the top level) and its bytes. */
+static size_t bin_request(struct bbuf *b, const char *dt, const char *shape, size_t bds,
+                          const char *extra, const void *bytes, size_t nbytes)
+{
+	size_t jl;
+
+	bb_printf(b,
+	          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", \"shape\": %s, "
+	          "\"parameters\": {\"binary_data_size\": %zu}}]%s}",
+	          dt, shape, bds, extra ? extra : "");
+	jl = b->len;
+	if (nbytes)
+		bb_add(b, bytes, nbytes);
+	return jl;
+}
+
+/* Each must fail with -EINVAL and a message containing want (model with 3 features). */
+static const struct {
+	const char *json;
+	size_t nbytes;      /* bytes after the JSON */
+	long long json_len; /* -1: the JSON's length */
+	const char *want;
+} bad_bin[] = {
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     12, 100000, "Inference-Header-Content-Length: 100000 exceeds the body length"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     12, 10, "JSON header (the first 10 bytes, Inference-Header-Content-Length): line 1"},
+    {"", 12, 0, "Inference-Header-Content-Length"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3]}]}", 12, -1,
+     "inputs[0].parameters.binary_data_size: required for the 12 bytes"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3]}]}", 0, -1,
+     "inputs[0].data: required"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 8}}]}",
+     8, -1,
+     "inputs[0].parameters.binary_data_size: 8 bytes, but shape [1, 3] of FP32 takes 3 x 4 = 12"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP64\", \"shape\": [3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     12, -1,
+     "inputs[0].parameters.binary_data_size: 12 bytes, but shape [3] of FP64 takes 3 x 8 = 24"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"INT64\", \"shape\": [2,3], \"parameters\": "
+     "{\"binary_data_size\": 24}}]}",
+     24, -1, "takes 6 x 8 = 48"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"INT32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12.0}}]}",
+     12, -1,
+     "inputs[0].parameters.binary_data_size: expected a byte count (an integer >= 0), got a "
+     "number"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"INT32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": -12}}]}",
+     12, -1, "got a negative number"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"INT32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": null}}]}",
+     12, -1,
+     "inputs[0].parameters.binary_data_size: expected a byte count (an integer >= 0), got null"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     16, -1,
+     "Inference-Header-Content-Length: 16 bytes of binary tensor data follow the JSON header, but "
+     "inputs[0].parameters.binary_data_size is 12"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     11, -1, "Inference-Header-Content-Length: 11 bytes"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     0, -1, "Inference-Header-Content-Length: 0 bytes"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"data\": [1,2,3], "
+     "\"parameters\": {\"binary_data_size\": 12}}]}",
+     12, -1, "inputs[0].data: not allowed together with parameters.binary_data_size"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"data\": "
+     "[1,2,3]}]}",
+     4, -1,
+     "Inference-Header-Content-Length: 4 bytes follow the JSON header, but no input has "
+     "parameters.binary_data_size"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [5,3], \"parameters\": "
+     "{\"binary_data_size\": 60}}]}",
+     60, -1, "inputs[0].shape[0]: 5 rows exceed the limit of 4"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,2], \"parameters\": "
+     "{\"binary_data_size\": 8}}]}",
+     8, -1, "inputs[0].shape[1]: the model takes 3 features, got 2"},
+    {"{\"inputs\": [{\"name\": \"x\", \"datatype\": \"BYTES\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     12, -1, "inputs[0].datatype: \"BYTES\" is not supported"},
+    {"{\"parameters\": {\"binary_data_output\": \"true\"}, \"inputs\": [{\"name\": \"x\", "
+     "\"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": {\"binary_data_size\": 12}}]}",
+     12, -1, "parameters.binary_data_output: expected true or false, got a string"},
+    {"{\"outputs\": [{\"name\": \"margin\", \"parameters\": {\"binary_data\": 1}}], \"inputs\": "
+     "[{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [1,3], \"parameters\": "
+     "{\"binary_data_size\": 12}}]}",
+     12, -1, "outputs[0].parameters.binary_data: expected true or false, got a number"},
+};
+
+START_TEST(binary_malformed)
+{
+	struct bbuf b = {0};
+	struct infer_request r;
+	size_t jl = strlen(bad_bin[_i].json);
+
+	bb_add(&b, bad_bin[_i].json, jl);
+	for (size_t i = 0; i < bad_bin[_i].nbytes; i++)
+		bb_le(&b, 0x3f, 1);
+	if (bad_bin[_i].json_len >= 0)
+		jl = (size_t)bad_bin[_i].json_len;
+	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), -EINVAL);
+	ck_assert_msg(strstr(err, bad_bin[_i].want) != NULL, "case %d: got \"%s\", want \"%s\"", _i,
+	              err, bad_bin[_i].want);
+	/* A refused request holds nothing. */
+	ck_assert_ptr_null(r.data);
+	ck_assert_ptr_null(r.input_name);
+	ck_assert_ptr_null(r.id);
+	free(b.p);
+}
+END_TEST
+
+/* Without the header, binary_data_size is refused (both the bulk and the reference path). */
+START_TEST(binary_needs_header)
+{
+	struct infer_request r;
+
+	ck_assert_int_eq(
+	    decode("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": "
+	           "[1,3], \"parameters\": {\"binary_data_size\": 12}}]}",
+	           3, &lim, &r),
+	    -EINVAL);
+	ck_assert_msg(strstr(err, "inputs[0].parameters.binary_data_size: binary tensor data needs "
+	                          "the Inference-Header-Content-Length header") != NULL,
+	              "%s", err);
+	ck_assert_int_eq(
+	    decode("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": "
+	           "[1,3], \"data\": [1,2,3], \"parameters\": {\"binary_data_size\": "
+	           "12}}]}",
+	           3, &lim, &r),
+	    -EINVAL);
+	ck_assert_msg(strstr(err, "binary_data_size") != NULL, "%s", err);
+}
+END_TEST
+
+/* Values written by hand with their float32 results worked out by hand. */
+START_TEST(binary_known_values)
+{
+	struct bbuf b = {0};
+	struct infer_request r;
+	size_t jl;
+
+	/* FP32 1.0, -2.5, and a NaN pattern (missing). */
+	jl = bin_request(&b, "FP32", "[3]", 12, NULL,
+	                 "\x00\x00\x80\x3f"
+	                 "\x00\x00\x20\xc0"
+	                 "\x00\x00\xc0\x7f",
+	                 12);
+	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
+	ck_assert_uint_eq(r.nrows, 1);
+	ck_assert_uint_eq(r.ncols, 3);
+	ck_assert_str_eq(r.input_name, "x");
+	ck_assert(r.data[0] == 1.0f && r.data[1] == -2.5f && isnan(r.data[2]));
+	ck_assert(r.want_predict && !r.want_margin && !r.predict_binary);
+	infer_request_free(&r);
+	free(b.p);
+
+	/* FP64 0.1 (0x3FB999999999999A) narrows to 0.1f; 1e300 to inf; NaN stays missing. */
+	b = (struct bbuf){0};
+	jl = bin_request(&b, "FP64", "[1,3]", 24, NULL, NULL, 0);
+	bb_le(&b, 0x3FB999999999999Aull, 8);
+	bb_le(&b, 0x7E37E43C8800759Cull, 8); /* 1e300 */
+	bb_le(&b, 0xFFF8000000000000ull, 8);
+	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
+	ck_assert(r.data[0] == 0.1f);
+	ck_assert(isinf(r.data[1]) && r.data[1] > 0);
+	ck_assert(isnan(r.data[2]));
+	infer_request_free(&r);
+	free(b.p);
+
+	/* INT32: 2^24 + 1 rounds to even (2^24), INT32_MIN is exact, -7. */
+	b = (struct bbuf){0};
+	jl = bin_request(&b, "INT32", "[1,3]", 12, NULL, NULL, 0);
+	bb_le(&b, 16777217u, 4);
+	bb_le(&b, 0x80000000u, 4);
+	bb_le(&b, (uint32_t)-7, 4);
+	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
+	ck_assert(r.data[0] == 16777216.0f);
+	ck_assert(r.data[1] == -2147483648.0f);
+	ck_assert(r.data[2] == -7.0f);
+	infer_request_free(&r);
+	free(b.p);
+
+	/* INT64: 2^53 + 1 and INT64_MAX round to 2^53 and 2^63; -1. Two rows, id echoed. */
+	b = (struct bbuf){0};
+	jl = bin_request(&b, "INT64", "[2,3]", 48, ",\"id\": \"b1\"", NULL, 0);
+	bb_le(&b, (1ull << 53) + 1, 8);
+	bb_le(&b, 0x7fffffffffffffffull, 8);
+	bb_le(&b, (uint64_t)-1, 8);
+	bb_le(&b, 0, 8);
+	bb_le(&b, 1, 8);
+	bb_le(&b, 0x8000000000000000ull, 8);
+	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
+	ck_assert_uint_eq(r.nrows, 2);
+	ck_assert_str_eq(r.id, "b1");
+	ck_assert(r.data[0] == 9007199254740992.0f);
+	ck_assert(r.data[1] == 9223372036854775808.0f);
+	ck_assert(r.data[2] == -1.0f);
+	ck_assert(r.data[3] == 0.0f && r.data[4] == 1.0f);
+	ck_assert(r.data[5] == -9223372036854775808.0f);
+	infer_request_free(&r);
+	free(b.p);
+}
+END_TEST
+
+/* Deterministic pseudo-random bits (xorshift64*). */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
+/*
+ * The same values through the JSON path and the binary path decode to the same float32
+ * bits, for every datatype: random values and the edges (signed zeros, extremes, values
+ * that round, subnormals, infinities, overflow to inf, NaN as missing).
+ */
+START_TEST(binary_matches_json)
+{
+	static const char *const dts[] = {"FP32", "FP64", "INT32", "INT64"};
+	static const size_t esz[] = {4, 8, 4, 8};
+	const size_t nf = 4, nrows = 250, n = nf * nrows;
+	struct infer_limits l = {.max_rows = 1000, .max_elements = 4000, .max_depth = 8};
+	uint64_t seed = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
+	int t = _i;
+	struct bbuf js = {0}, bin = {0};
+	struct infer_request a, b;
+	char shape[32];
+	size_t jl;
+
+	snprintf(shape, sizeof(shape), "[%zu,%zu]", nrows, nf);
+	bb_printf(&js,
+	          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", \"shape\": %s, "
+	          "\"data\": [",
+	          dts[t], shape);
+	jl = bin_request(&bin, dts[t], shape, n * esz[t], NULL, NULL, 0);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t u = rnd(&seed);
+		if (i)
+			bb_add(&js, ",", 1);
+		if (t == 0) {
+			static const uint32_t edge[] = {0x00000000u, 0x80000000u, 0x7f7fffffu,
+			                                0xff7fffffu, 0x00000001u, 0x807fffffu,
+			                                0x00800000u, 0x7f800000u, 0xff800000u,
+			                                0x7fc00000u, 0x3f800001u, 0x4b800001u};
+			uint32_t v = i < sizeof(edge) / sizeof(edge[0]) ? edge[i] : (uint32_t)u;
+			float f;
+			memcpy(&f, &v, sizeof(f));
+			/* A random NaN pattern is just a missing value; keep the few edges. */
+			if (isnan(f) && i >= sizeof(edge) / sizeof(edge[0])) {
+				v &= 0xbfffffffu;
+				memcpy(&f, &v, sizeof(f));
+			}
+			if (isnan(f))
+				bb_printf(&js, "null");
+			else if (isinf(f))
+				bb_printf(&js, "%sInfinity", f < 0 ? "-" : "");
+			else if (f == 0 && signbit(f))
+				bb_printf(&js, "-0.0"); /* "-0" is the JSON integer 0 */
+			else
+				bb_printf(&js, "%.17g", (double)f);
+			bb_le(&bin, v, 4);
+		} else if (t == 1) {
+			static const double edge[] = {0.0,
+			                              -0.0,
+			                              1e300,
+			                              -1e300,
+			                              1e-300,
+			                              3.4028235677973366e38,
+			                              3.4028234663852886e38,
+			                              1.401298464324817e-45,
+			                              7.006492321624085e-46,
+			                              0.1,
+			                              1.0000000596046448};
+			double x;
+			if (i < sizeof(edge) / sizeof(edge[0])) {
+				x = edge[i];
+			} else if (i % 3 == 0) {
+				memcpy(&x, &u, sizeof(x));
+				if (!isfinite(x))
+					x = (double)(int64_t)u;
+			} else {
+				/* Doubles in float range with bits below float precision. */
+				x = ldexp((double)(u >> 11), (int)(u % 64) - 80) * (u & 1 ? -1 : 1);
+			}
+			uint64_t xb;
+			memcpy(&xb, &x, sizeof(xb));
+			if (x == 0 && signbit(x))
+				bb_printf(&js, "-0.0");
+			else
+				bb_printf(&js, "%.17g", x);
+			bb_le(&bin, xb, 8);
+		} else if (t == 2) {
+			static const int32_t edge[] = {INT32_MIN, INT32_MAX, 0,
+			                               -1,        16777217,  -16777217};
+			int32_t v =
+			    i < sizeof(edge) / sizeof(edge[0]) ? edge[i] : (int32_t)(uint32_t)u;
+			if (i % 5 == 4)
+				v >>= (u >> 40) % 31;
+			bb_printf(&js, "%" PRId32, v);
+			bb_le(&bin, (uint32_t)v, 4);
+		} else {
+			static const int64_t edge[] = {
+			    INT64_MIN,       INT64_MAX,         0, -1, (1ll << 53) + 1,
+			    (1ll << 24) + 1, -((1ll << 40) + 3)};
+			int64_t v = i < sizeof(edge) / sizeof(edge[0]) ? edge[i] : (int64_t)u;
+			if (i % 5 == 4)
+				v >>= (u >> 40) % 63;
+			bb_printf(&js, "%" PRId64, v);
+			bb_le(&bin, (uint64_t)v, 8);
+		}
+	}
+	bb_printf(&js, "]}]}");
+	ck_assert_uint_eq(bin.len - jl, n * esz[t]);
+	ck_assert_msg(infer_decode(js.p, js.len, nf, &l, &a, err, sizeof(err)) == 0, "%s JSON: %s",
+	              dts[t], err);
+	ck_assert_msg(decode_bin(&bin, jl, nf, &l, &b) == 0, "%s binary: %s", dts[t], err);
+	ck_assert_uint_eq(a.nrows, b.nrows);
+	ck_assert_uint_eq(a.ncols, b.ncols);
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(a.data[i]) || isnan(b.data[i])) {
+			ck_assert_msg(isnan(a.data[i]) && isnan(b.data[i]), "%s[%zu]: %a vs %a",
+			              dts[t], i, (double)a.data[i], (double)b.data[i]);
+			continue;
+		}
+		ck_assert_msg(memcmp(&a.data[i], &b.data[i], sizeof(float)) == 0,
+		              "%s[%zu]: JSON %a, binary %a", dts[t], i, (double)a.data[i],
+		              (double)b.data[i]);
+	}
+	infer_request_free(&a);
+	infer_request_free(&b);
+	free(js.p);
+	free(bin.p);
+}
+END_TEST
+
+/* Which outputs are asked for in binary: the top-level default and per-output overrides. */
+START_TEST(binary_output_selection)
+{
+	static const struct {
+		const char *extra;
+		bool predict, margin, pbin, mbin;
+	} cases[] = {
+	    {"", true, false, false, false},
+	    {",\"parameters\": {\"binary_data_output\": true}", true, false, true, false},
+	    {",\"parameters\": {\"binary_data_output\": false}", true, false, false, false},
+	    {",\"outputs\": [{\"name\": \"margin\", \"parameters\": {\"binary_data\": true}}]",
+	     false, true, false, true},
+	    {",\"outputs\": [{\"name\": \"predict\"}, {\"name\": \"margin\", \"parameters\": "
+	     "{\"binary_data\": true}}]",
+	     true, true, false, true},
+	    {",\"parameters\": {\"binary_data_output\": true}, \"outputs\": [{\"name\": "
+	     "\"predict\", "
+	     "\"parameters\": {\"binary_data\": false}}, {\"name\": \"margin\"}]",
+	     true, true, false, true},
+	};
+	struct infer_request r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s;
+		/* JSON requests may ask for binary outputs too. */
+		ck_assert_int_ge(asprintf(&s,
+		                          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", "
+		                          "\"shape\": [3], \"data\": [1,2,3]}]%s}",
+		                          cases[i].extra),
+		                 0);
+		ck_assert_msg(decode(s, 3, &lim, &r) == 0, "case %zu: %s", i, err);
+		ck_assert_msg(
+		    r.want_predict == cases[i].predict && r.want_margin == cases[i].margin &&
+		        r.predict_binary == cases[i].pbin && r.margin_binary == cases[i].mbin,
+		    "case %zu", i);
+		infer_request_free(&r);
+		free(s);
+	}
+}
+END_TEST
+
+/* Element limits hold for binary tensors as for JSON ones. */
+START_TEST(binary_limits)
+{
+	struct infer_limits l = {.max_rows = 100, .max_elements = 9, .max_depth = 8};
+	struct bbuf b = {0};
+	struct infer_request r;
+	size_t jl;
+
+	jl = bin_request(&b, "FP32", "[4,3]", 48, NULL, NULL, 0);
+	for (int i = 0; i < 12; i++)
+		bb_le(&b, 0, 4);
+	ck_assert_int_eq(decode_bin(&b, jl, 3, &l, &r), -EINVAL);
+	ck_assert_msg(strstr(err, "inputs[0].shape: 4 x 3 elements exceed the limit of 9") != NULL,
+	              "%s", err);
+	l.max_elements = 12;
+	ck_assert_int_eq(decode_bin(&b, jl, 3, &l, &r), 0);
+	ck_assert_uint_eq(r.nrows, 4);
+	infer_request_free(&r);
+	free(b.p);
+}
+END_TEST
+
+/* Binary outputs: the JSON names their sizes, the raw little-endian bytes follow in order. */
+START_TEST(encode_binary_outputs)
+{
+	const float pred[3] = {0.25f, -1.5f, NAN}, marg[6] = {1, 2, 3, 4, 5, 6.5f};
+	struct infer_output o[2] = {
+	    {.name = "predict", .nrows = 3, .width = 1, .data = pred, .binary = true},
+	    {.name = "margin", .nrows = 3, .width = 2, .data = marg, .binary = true}};
+	const char want_json[] =
+	    "{\"model_name\":\"m\",\"model_version\":\"1\",\"id\":\"q\",\"outputs\":["
+	    "{\"name\":\"predict\",\"datatype\":\"FP32\",\"shape\":[3],\"parameters\":{"
+	    "\"binary_data_size\":12}},{\"name\":\"margin\",\"datatype\":\"FP32\",\"shape\":[3,2],"
+	    "\"parameters\":{\"binary_data_size\":24}}]}";
+	/* 0.25f, -1.5f, NaN, then 1..6.5, little-endian IEEE 754 by hand. */
+	const unsigned char want_bin[] = {0x00, 0x00, 0x80, 0x3e, 0x00, 0x00, 0xc0, 0xbf, 0x00,
+	                                  0x00, 0xc0, 0x7f, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00,
+	                                  0x00, 0x40, 0x00, 0x00, 0x40, 0x40, 0x00, 0x00, 0x80,
+	                                  0x40, 0x00, 0x00, 0xa0, 0x40, 0x00, 0x00, 0xd0, 0x40};
+	char *body;
+	size_t len, jl;
+	json_t *j;
+
+	ck_assert_int_eq(infer_encode_binary("m", "1", "q", o, 2, &body, &len, &jl), 0);
+	ck_assert_uint_eq(jl, strlen(want_json));
+	ck_assert_uint_eq(len, jl + sizeof(want_bin));
+	ck_assert_int_eq(memcmp(body, want_json, jl), 0);
+	j = json_loadb(body, jl, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	json_decref(j);
+	/* The NaN's payload is the host's; only the rest is fixed. */
+	ck_assert_int_eq(memcmp(body + jl, want_bin, 8), 0);
+	{
+		float f;
+		memcpy(&f, body + jl + 8, 4);
+		ck_assert(isnan(f));
+	}
+	ck_assert_int_eq(memcmp(body + jl + 12, want_bin + 12, 24), 0);
+	free(body);
+
+	/* Only margin binary: predict stays JSON, only margin's bytes follow. */
+	o[0].binary = false;
+	ck_assert_int_eq(infer_encode_binary("m", "1", NULL, o, 2, &body, &len, &jl), 0);
+	ck_assert_uint_eq(len, jl + 24);
+	ck_assert_ptr_nonnull(strstr(body, "\"data\":[0.25,-1.5,null]"));
+	ck_assert_int_eq(memcmp(body + jl, want_bin + 12, 24), 0);
+	free(body);
+
+	/* No binary output: exactly what infer_encode() makes. */
+	o[1].binary = false;
+	{
+		char *plain;
+		size_t plen;
+		ck_assert_int_eq(infer_encode_binary("m", "1", NULL, o, 2, &body, &len, &jl), 0);
+		ck_assert_int_eq(infer_encode("m", "1", NULL, o, 2, &plain, &plen), 0);
+		ck_assert_uint_eq(jl, len);
+		ck_assert_uint_eq(plen, len);
+		ck_assert_str_eq(plain, body);
+		free(plain);
+		free(body);
+	}
+}
+END_TEST
+
 static Suite *infer_suite(void)
 {
 	Suite *s = suite_create("infer");
@@ -1128,11 +1651,18 @@ static Suite *infer_suite(void)
 	tcase_add_test(dec, row_and_element_limits);
 	tcase_add_loop_test(dec, bulk_matches_reference, 0, 5);
 	tcase_add_test(dec, bulk_large_tensors);
+	tcase_add_loop_test(dec, binary_malformed, 0, (int)(sizeof(bad_bin) / sizeof(bad_bin[0])));
+	tcase_add_test(dec, binary_needs_header);
+	tcase_add_test(dec, binary_known_values);
+	tcase_add_loop_test(dec, binary_matches_json, 0, 4);
+	tcase_add_test(dec, binary_output_selection);
+	tcase_add_test(dec, binary_limits);
 	tcase_add_test(enc, encode_roundtrip);
 	tcase_add_test(enc, encode_known_values);
 	tcase_add_test(enc, encode_shapes_and_nan);
 	tcase_add_test(enc, encode_escapes_id);
 	tcase_add_test(enc, decode_then_encode);
+	tcase_add_test(enc, encode_binary_outputs);
 	tcase_set_timeout(dec, 120);
 	tcase_set_timeout(enc, 60);
 	suite_add_tcase(s, dec);
