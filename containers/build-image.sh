@@ -107,6 +107,9 @@ echo "build-image.sh: context: $nfiles files, revision $revision, version $versi
 # ---- 3. the image ------------------------------------------------------------------
 [ ${#tags[@]} -gt 0 ] || tags=("${INFERD_IMAGE:-localhost/inferd:$version}")
 [ -n "${INFERD_IMAGE:-}" ] || tags+=(localhost/inferd:latest)
+# The labels that vary are also given with --label: buildah 1.28 reuses a cached LABEL
+# step whose build arguments changed (the step's text is the same), which would keep the
+# previous build's revision.
 tag_args=()
 for t in "${tags[@]}"; do tag_args+=(--tag "$t"); done
 iid_tmp="$ctx.iid"
@@ -120,6 +123,10 @@ podman build --format docker --timestamp "$SOURCE_DATE_EPOCH" \
 	--build-arg "SOURCE_URL=${source_url:-unknown}" \
 	--build-arg "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH" \
 	--build-arg "DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-}" \
+	--label "org.opencontainers.image.version=$version" \
+	--label "org.opencontainers.image.revision=$revision" \
+	--label "org.opencontainers.image.created=$created" \
+	--label "org.opencontainers.image.source=${source_url:-unknown}" \
 	--iidfile "$iid_tmp" "${nocache[@]}" "${tag_args[@]}" "${extra[@]}" "$ctx"
 t_build=$(elapsed "$t0")
 id=$(cat "$iid_tmp")

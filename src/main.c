@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "conf.h"
 #include "log.h"
 #include "repo.h"
 #include "server.h"
+#include "state.h"
 
 static void usage(FILE *f)
 {
@@ -45,31 +48,108 @@ static int load_conf(const char *path, struct conf **c)
 	return rc;
 }
 
-/* Loads every model on its own so that a failure names the model. */
-static int check_models(const struct conf *c)
+/* "version V: reason" of each refusal of name in the last build, "; "-joined, into buf. */
+static void refusals_of(const char *name, char *buf, size_t len)
 {
+	char *text = repo_index_json();
+	json_t *idx = text ? json_loads(text, 0, NULL) : NULL, *v;
+	size_t i, off = 0;
+
+	free(text);
+	buf[0] = '\0';
+	json_array_foreach(idx, i, v)
+	{
+		const char *n = json_string_value(json_object_get(v, "name"));
+		const char *reason = json_string_value(json_object_get(v, "reason"));
+		int w;
+
+		if (!json_is_true(json_object_get(v, "refused")) || !n || strcmp(n, name) != 0 ||
+		    off >= len)
+			continue;
+		w = snprintf(buf + off, len - off, "%sversion %s: %s", off ? "; " : "",
+		             json_string_value(json_object_get(v, "version")),
+		             reason ? reason : "unavailable");
+		off = w < 0 ? len : off + (size_t)w;
+	}
+	json_decref(idx);
+}
+
+/*
+ * The last-known-good record the daemon would fall back to at startup, read-only: true
+ * with *l filled when it is there and every snapshot verifies; else why in err.
+ */
+static bool check_fallback(const struct conf *c, struct state_lkg *l, char *err, size_t errlen)
+{
+	int rc = state_lkg_read(c->state_dir, l, err, errlen);
+
+	if (rc == 0 && state_lkg_verify(l, err, errlen) == 0)
+		return true;
+	state_lkg_free(l);
+	memset(l, 0, sizeof(*l));
+	return false;
+}
+
+/*
+ * Loads every model on its own so that a failure names the model, as the daemon's startup
+ * would: a model whose configured files are refused but whose last-known-good snapshot
+ * validates is a warning (the daemon serves the snapshot), not a failure.
+ */
+static int check_models(const struct conf *c, int *fallbacks)
+{
+	struct state_lkg lkg = {0};
+	struct repo_pin *pins = NULL;
+	char lkg_err[1024] = "";
+	bool have_lkg;
 	int bad = 0;
 
+	*fallbacks = 0;
 	if (repo_init() < 0)
 		return -ENOMEM;
+	have_lkg = check_fallback(c, &lkg, lkg_err, sizeof lkg_err);
+	if (have_lkg && lkg.n > 0) {
+		pins = calloc(lkg.n, sizeof(*pins));
+		if (pins == NULL) {
+			state_lkg_free(&lkg);
+			repo_fini();
+			return -ENOMEM;
+		}
+		state_lkg_pins(&lkg, pins);
+	}
 	for (size_t i = 0; i < c->n_models; i++) {
+		const struct conf_model *cm = &c->models[i];
+		struct repo_build_opts o = {.fallback = pins, .n_fallback = pins ? lkg.n : 0};
 		struct conf one = *c;
 		struct repo_set *s = NULL;
+		char why[4096];
 		int rc;
 
 		one.models = &c->models[i];
 		one.n_models = 1;
-		rc = repo_build(&one, NULL, &s);
+		rc = repo_build(&one, &o, &s);
+		refusals_of(cm->name, why, sizeof why);
 		if (rc < 0) {
 			fprintf(stderr, "inferd: model %s version %s (%s) failed to load: %s\n",
-			        c->models[i].name, c->models[i].version,
-			        c->models[i].path ? c->models[i].path : "from the repository",
-			        strerror(-rc));
+			        cm->name, cm->version, cm->path ? cm->path : "from the repository",
+			        why[0] ? why : strerror(-rc));
+			if (!have_lkg)
+				fprintf(stderr, "inferd: no last known good fallback for it: %s\n",
+				        lkg_err);
 			bad = rc;
-		} else {
-			repo_set_free(s);
+			continue;
 		}
+		for (size_t k = 0; k < s->n; k++) {
+			if (!s->v[k].fallback)
+				continue;
+			fprintf(stderr,
+			        "inferd: warning: %s: configured version refused (%s); the daemon "
+			        "will serve last known good v%s\n",
+			        cm->name, why[0] ? why : "unavailable", s->v[k].version);
+			(*fallbacks)++;
+		}
+		repo_set_free(s);
 	}
+	free(pins);
+	state_lkg_free(&lkg);
 	repo_fini();
 	return bad;
 }
@@ -136,8 +216,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		rc = check_models(c);
-		if (rc == 0)
+		int fallbacks = 0;
+
+		rc = check_models(c, &fallbacks);
+		if (rc == 0 && fallbacks > 0)
+			printf("%s: OK, with %d model%s served from last known good (see the "
+			       "warnings)\n",
+			       so.config_path ? so.config_path : "built-in default", fallbacks,
+			       fallbacks == 1 ? "" : "s");
+		else if (rc == 0)
 			printf("%s: OK\n", so.config_path ? so.config_path : "built-in default");
 		conf_free(c);
 		free(config_abs);

@@ -25,10 +25,26 @@
 /* Rows per block; also the number of (row, tree) walks advanced in lockstep, which lets the
  * CPU overlap their dependent loads instead of waiting on one walk at a time. */
 #define BLOCK_ROWS 32
-#define LANES      32
+#define WIDE_LANES 32
 
 #define NODE_DEFAULT_LEFT 0x80000000u
 #define NODE_FID_MASK     0x7fffffffu
+
+/*
+ * The compact predictor advances LANES independent walks together (LANES trees for one row,
+ * or LANES rows through one tree), so their chains of dependent loads overlap.
+ * Its layout (struct cnode) keeps a key slot times LANES in 16 bits and a child
+ * offset in 16 bits: it serves models up to CNODE_MAX_FEATURE features whose trees never
+ * place a left child more than 65535 nodes after its parent. Keys of LANES rows are
+ * interleaved (slot-major, then row), and one such group, (2 * F + 1) * LANES uint32, fits
+ * KEY_BUF, a stack buffer, so predicting never allocates.
+ */
+#define LANES             8
+#define CNODE_MAX_FEATURE 1023u
+#define CNODE_MAX_OFFSET  0xffffu
+#define KEY_BUF           ((2 * CNODE_MAX_FEATURE + 1) * LANES)
+/* Rows whose keys are built at once in the compact path (fewer when F is large). */
+#define KEY_ROWS 64
 
 /*
  * One node of the flattened forest; 16 bytes, so a node never straddles a cache line.
@@ -42,6 +58,22 @@ struct node {
 	uint32_t fid_dl;
 	float threshold;
 	float leaf; /* leaf value, already scaled by the dart weight */
+};
+
+/*
+ * One node of the compact forest, 8 bytes. Comparisons are made on unsigned keys: a row's
+ * value x becomes key(x), a uint32 ordered as the floats are (-0 and +0 alike), stored in
+ * two slots: one where NaN is UINT32_MAX (always right; default-right nodes read it) and
+ * one where NaN is 0 (always left; default-left nodes read it). An internal node holds
+ * key(threshold) - 1, so "go right" is the single test key > val, and a step is
+ * node += off + (key > val): a compare and an add-with-carry. A leaf has slot 0, always
+ * key 0, which is never > val, and off 0, so it loops on itself; its val holds the leaf
+ * value's bits (dart weight folded in).
+ */
+struct cnode {
+	uint32_t val;
+	uint16_t slot; /* key slot times LANES */
+	uint16_t off;  /* left child - this node; 0 for a leaf */
 };
 
 enum margin_kind { PTM_IDENTITY, PTM_LOGIT, PTM_LOG };
@@ -82,10 +114,12 @@ struct model {
 	enum transform_kind tr;
 	uint32_t num_feature;
 	uint32_t num_group;
-	float *base_margin; /* num_group margins every row starts from */
-	struct node *nodes;
+	float *base_margin;    /* num_group margins every row starts from */
+	struct node *nodes;    /* the general layout, or NULL when cnodes serves */
+	struct cnode *cnodes;  /* the compact layout, when the model fits it */
 	uint32_t *roots;       /* tree roots, ordered by output group then by file order */
 	uint32_t *depths;      /* depth of each tree in roots */
+	uint32_t *span_depth;  /* deepest of roots[t .. t + LANES - 1] within t's group */
 	size_t *group_start;   /* num_group + 1 offsets into roots */
 	float *linear_weights; /* gblinear: (num_feature + 1) * num_group */
 	char booster[16];
@@ -543,6 +577,52 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 	return 0;
 }
 
+/* A float's bits as a uint32 ordered as the floats are; -0 and +0 alike. Not for NaN. */
+static inline uint32_t float_key(float x)
+{
+	uint32_t b;
+	memcpy(&b, &x, sizeof(b));
+	uint32_t mag = b & 0x7fffffffu;
+	return b >> 31 ? 0x80000000u - mag : 0x80000000u + mag;
+}
+
+/*
+ * Re-lays the forest in the compact layout when it fits (see struct cnode); otherwise, or
+ * without the memory, the general layout stays and serves.
+ */
+static void compact_forest(struct model *m, size_t nnodes)
+{
+	uint32_t F = m->num_feature;
+	if (!nnodes || F > CNODE_MAX_FEATURE)
+		return;
+	struct cnode *c = malloc(nnodes * sizeof(*c));
+	if (!c)
+		return;
+	for (size_t i = 0; i < nnodes; i++) {
+		const struct node *nd = &m->nodes[i];
+		if (nd->left == i) {
+			memcpy(&c[i].val, &nd->leaf, sizeof(c[i].val));
+			c[i].slot = 0;
+			c[i].off = 0;
+			continue;
+		}
+		size_t off = nd->left - i;
+		if (off > CNODE_MAX_OFFSET) {
+			free(c);
+			return;
+		}
+		uint32_t fid = nd->fid_dl & NODE_FID_MASK;
+		uint32_t slot = 1 + fid + (nd->fid_dl & NODE_DEFAULT_LEFT ? F : 0);
+		/* Thresholds are never NaN: key - 1 stays above 0 and below UINT32_MAX. */
+		c[i].val = float_key(nd->threshold) - 1;
+		c[i].slot = (uint16_t)(slot * LANES);
+		c[i].off = (uint16_t)off;
+	}
+	free(m->nodes);
+	m->nodes = NULL;
+	m->cnodes = c;
+}
+
 static int load_trees(struct model *m, json_t *gb, bool dart, const struct model_limits *lim,
                       char *err, size_t errlen)
 {
@@ -654,6 +734,20 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		}
 		free(fill);
 	}
+	m->span_depth = malloc((ntrees ? ntrees : 1) * sizeof(*m->span_depth));
+	if (!m->span_depth) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t g = 0; g < G; g++) {
+		size_t end = m->group_start[g + 1];
+		for (size_t t = m->group_start[g]; t < end; t++) {
+			uint32_t d = 0;
+			for (size_t j = t; j < end && j < t + LANES; j++)
+				d = m->depths[j] > d ? m->depths[j] : d;
+			m->span_depth[t] = d;
+		}
+	}
 	if (fb.nnodes && fb.nnodes < fb.cap) {
 		struct node *p = realloc(fb.nodes, fb.nnodes * sizeof(*p));
 		if (p)
@@ -661,6 +755,7 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	}
 	m->nodes = fb.nodes;
 	fb.nodes = NULL;
+	compact_forest(m, fb.nnodes);
 	m->info.num_trees = ntrees;
 	rc = 0;
 out:
@@ -708,8 +803,10 @@ static void model_free(struct model *m)
 		return;
 	free(m->base_margin);
 	free(m->nodes);
+	free(m->cnodes);
 	free(m->roots);
 	free(m->depths);
+	free(m->span_depth);
 	free(m->group_start);
 	free(m->linear_weights);
 	free(m);
@@ -1008,8 +1105,8 @@ static void block_group_margin(const struct model *m, const float *rows, size_t 
 		acc[i] = base;
 	const struct node *nodes = m->nodes;
 	size_t t = m->group_start[g], end = m->group_start[g + 1];
-	size_t per_chunk = n >= LANES ? 1 : LANES / n;
-	uint32_t at[LANES];
+	size_t per_chunk = n >= WIDE_LANES ? 1 : WIDE_LANES / n;
+	uint32_t at[WIDE_LANES];
 	if (n == 1) {
 		/* One row, the latency case: a plain walk whose direction is branch-free and
 		 * whose end is predicted lets the CPU run ahead into the next trees. Only leaves
@@ -1048,6 +1145,168 @@ static void block_group_margin(const struct model *m, const float *rows, size_t 
 				acc[i] += nodes[at[j * n + i]].leaf;
 		t += k;
 	}
+}
+
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
+
+/* The NaN-right (hi) and NaN-left (lo) keys of 4 floats given as bits (see struct cnode). */
+static inline void keys4(u32x4 b, u32x4 *hi, u32x4 *lo)
+{
+	u32x4 mag = b & 0x7fffffffu, neg = -(b >> 31);
+	/* float_key() without branches: the magnitude added to or taken from 2^31. */
+	u32x4 key = 0x80000000u + ((mag ^ neg) - neg);
+	u32x4 nan = (u32x4)(mag > 0x7f800000u);
+	*hi = key | nan;
+	*lo = key & ~nan;
+}
+
+/* One row's keys (see struct cnode) at k[slot * LANES]: slot 0, F NaN-right, F NaN-left. */
+static void row_keys(const float *x, uint32_t F, uint32_t *k)
+{
+	u32x4 b, hi, lo;
+	uint32_t f = 0;
+	k[0] = 0;
+	for (; f + 4 <= F; f += 4) {
+		memcpy(&b, x + f, sizeof(b));
+		keys4(b, &hi, &lo);
+#pragma GCC unroll 4
+		for (uint32_t j = 0; j < 4; j++) {
+			k[(1 + f + j) * LANES] = hi[j];
+			k[(1 + F + f + j) * LANES] = lo[j];
+		}
+	}
+	if (f < F) {
+		b = (u32x4){0, 0, 0, 0};
+		memcpy(&b, x + f, (F - f) * sizeof(float));
+		keys4(b, &hi, &lo);
+		for (uint32_t j = 0; f + j < F; j++) {
+			k[(1 + f + j) * LANES] = hi[j];
+			k[(1 + F + f + j) * LANES] = lo[j];
+		}
+	}
+}
+
+/*
+ * One step down a compact tree for the row in lane j of the key group k; a leaf stays
+ * where it is. Written so that it compiles to a compare and an add-with-carry, with j as
+ * an addressing displacement.
+ */
+static inline const struct cnode *cstep(const struct cnode *p, const uint32_t *k, size_t j)
+{
+	uint32_t off = p->off;
+	off += p->val < k[(size_t)p->slot + j];
+	return p + off;
+}
+
+static inline float cleaf(const struct cnode *p)
+{
+	float f;
+	memcpy(&f, &p->val, sizeof(f));
+	return f;
+}
+
+/* Stands in for the missing trees of a short last span: a leaf, so it stays put. */
+static const struct cnode pad_leaf;
+
+/*
+ * Adds trees [t, end) for one row to a. LANES trees are walked together, to the deepest of
+ * their depths (a walk that reached its leaf stays there), then their leaves are added in
+ * file order.
+ */
+static float row_trees(const struct model *m, const uint32_t *k, size_t t, size_t end, float a)
+{
+	const struct cnode *nd = m->cnodes;
+	const uint32_t *roots = m->roots;
+	const struct cnode *at[LANES];
+	for (; t + LANES <= end; t += LANES) {
+		uint32_t depth = m->span_depth[t];
+#pragma GCC unroll 8
+		for (size_t j = 0; j < LANES; j++)
+			at[j] = nd + roots[t + j];
+		for (uint32_t d = 0; d < depth; d++) {
+#pragma GCC unroll 8
+			for (size_t j = 0; j < LANES; j++)
+				at[j] = cstep(at[j], k, 0);
+		}
+#pragma GCC unroll 8
+		for (size_t j = 0; j < LANES; j++)
+			a += cleaf(at[j]);
+	}
+	if (t < end) {
+		size_t cnt = end - t;
+		uint32_t depth = m->span_depth[t];
+		for (size_t j = 0; j < LANES; j++)
+			at[j] = j < cnt ? nd + roots[t + j] : &pad_leaf;
+		for (uint32_t d = 0; d < depth; d++) {
+#pragma GCC unroll 8
+			for (size_t j = 0; j < LANES; j++)
+				at[j] = cstep(at[j], k, 0);
+		}
+		for (size_t j = 0; j < cnt; j++)
+			a += cleaf(at[j]);
+	}
+	return a;
+}
+
+/*
+ * Adds one tree to the acc of the LANES rows of key group kb, their walks taken together to
+ * the tree's depth. Kept out of line: inlined into the loops around it, the compiler turns
+ * the lanes' key addresses into spilled induction variables instead of displacements.
+ */
+__attribute__((noinline)) static void tree_lanes(const struct cnode *root, uint32_t depth,
+                                                 const uint32_t *kb, float *acc)
+{
+	const struct cnode *at[LANES];
+#pragma GCC unroll 8
+	for (size_t j = 0; j < LANES; j++)
+		at[j] = root;
+	for (uint32_t d = 0; d < depth; d++) {
+#pragma GCC unroll 8
+		for (size_t j = 0; j < LANES; j++)
+			at[j] = cstep(at[j], kb, j);
+	}
+#pragma GCC unroll 8
+	for (size_t j = 0; j < LANES; j++)
+		acc[j] += cleaf(at[j]);
+}
+
+/*
+ * Adds trees [t, end) to n rows' acc; keys holds their key groups, gs apart. Each tree takes
+ * all the rows' full groups in turn, so its nodes stay in cache for the whole block.
+ */
+static void block_trees(const struct model *m, const uint32_t *keys, size_t gs, size_t n, size_t t,
+                        size_t end, float *acc)
+{
+	const struct cnode *nd = m->cnodes;
+	size_t full = n / LANES * LANES;
+	for (size_t tt = t; tt < end; tt++) {
+		const struct cnode *root = nd + m->roots[tt];
+		uint32_t depth = m->depths[tt];
+		for (size_t i = 0; i < full; i += LANES)
+			tree_lanes(root, depth, keys + i / LANES * gs, acc + i);
+	}
+	/* The rows of a partial group: one at a time, several trees at once. */
+	for (size_t i = full; i < n; i++)
+		acc[i] = row_trees(m, keys + i / LANES * gs + i % LANES, t, end, acc[i]);
+}
+
+/* Margins of output group g for n rows, from their keys (compact) or values (otherwise). */
+static void group_margin(const struct model *m, const float *x, const uint32_t *keys, size_t S,
+                         size_t n, uint32_t g, float *acc)
+{
+	if (!m->cnodes) {
+		block_group_margin(m, x, n, g, acc);
+		return;
+	}
+	size_t t = m->group_start[g], end = m->group_start[g + 1];
+	float base = m->base_margin[g];
+	if (n == 1) {
+		acc[0] = row_trees(m, keys, t, end, base);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		acc[i] = base;
+	block_trees(m, keys, S, n, t, end, acc);
 }
 
 static inline float sigmoid(float x)
@@ -1114,15 +1373,26 @@ void model_predict(const struct model *m, const float *rows, size_t nrows, float
 	if (!m || !rows || (!margin && !predict))
 		return;
 	size_t F = m->num_feature, G = m->num_group, pw = m->info.predict_width;
-	float acc[BLOCK_ROWS];
-	for (size_t r0 = 0; r0 < nrows; r0 += BLOCK_ROWS) {
-		size_t n = nrows - r0 < BLOCK_ROWS ? nrows - r0 : BLOCK_ROWS;
+	/* S: the distance between key groups of LANES rows. */
+	size_t S = (2 * F + 1) * LANES, block = BLOCK_ROWS;
+	float acc[KEY_ROWS];
+	uint32_t keys[KEY_BUF];
+	if (m->cnodes) {
+		block = KEY_BUF / S * LANES;
+		if (block > KEY_ROWS)
+			block = KEY_ROWS;
+	}
+	for (size_t r0 = 0; r0 < nrows; r0 += block) {
+		size_t n = nrows - r0 < block ? nrows - r0 : block;
 		const float *x = rows + r0 * F;
+		if (m->cnodes)
+			for (size_t i = 0; i < n; i++)
+				row_keys(x + i * F, (uint32_t)F, keys + i / LANES * S + i % LANES);
 		if (!margin && m->tr == TR_SOFTMAX) {
 			/* Argmax streamed over groups: no num_class-sized scratch needed. */
-			float best[BLOCK_ROWS];
+			float best[KEY_ROWS];
 			for (uint32_t g = 0; g < G; g++) {
-				block_group_margin(m, x, n, g, acc);
+				group_margin(m, x, keys, S, n, g, acc);
 				for (size_t i = 0; i < n; i++) {
 					if (g == 0 || acc[i] > best[i]) {
 						best[i] = acc[i];
@@ -1135,10 +1405,10 @@ void model_predict(const struct model *m, const float *rows, size_t nrows, float
 		/* Without a margin buffer, predict has the margin's width and is used in place. */
 		float *dst = margin ? margin + r0 * G : predict + r0 * pw;
 		if (G == 1) {
-			block_group_margin(m, x, n, 0, dst);
+			group_margin(m, x, keys, S, n, 0, dst);
 		} else {
 			for (uint32_t g = 0; g < G; g++) {
-				block_group_margin(m, x, n, g, acc);
+				group_margin(m, x, keys, S, n, g, acc);
 				for (size_t i = 0; i < n; i++)
 					dst[i * G + g] = acc[i];
 			}

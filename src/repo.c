@@ -209,6 +209,7 @@ struct build {
 	char **roots; /* realpath of each configured root that exists */
 	size_t n_roots;
 	bool *pin_used;
+	bool *fallback_used;
 	struct repo_entry *v; /* the new set's entries */
 	size_t n, cap;
 	json_t *index;      /* this build's rows */
@@ -223,6 +224,7 @@ static void build_free(struct build *b)
 		free(b->roots[i]);
 	free(b->roots);
 	free(b->pin_used);
+	free(b->fallback_used);
 	for (size_t i = 0; i < b->n; i++)
 		entry_clear(&b->v[i]);
 	free(b->v);
@@ -328,6 +330,33 @@ static void index_add(struct build *b, const char *name, const char *version, co
 		b->oom = true;
 }
 
+/*
+ * The row of a version served from a fallback pin. A refusal of the same version keeps its
+ * own row (the fallback does not make the configured file any better); a row saying why
+ * the version was not tried (superseded, pinned away) becomes the served one.
+ */
+static void index_add_fallback(struct build *b, const char *name, const char *version)
+{
+	size_t i;
+	json_t *row, *it;
+
+	json_array_foreach(b->index, i, it)
+	{
+		if (strcmp(json_string_value(json_object_get(it, "name")), name) != 0 ||
+		    strcmp(json_string_value(json_object_get(it, "version")), version) != 0 ||
+		    json_is_true(json_object_get(it, "refused")))
+			continue;
+		if (json_object_set_new(it, "state", json_string("READY")) < 0 ||
+		    json_object_set_new(it, "reason", json_string(REPO_FALLBACK_REASON)) < 0)
+			b->oom = true;
+		return;
+	}
+	row = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", name, "version", version, "state",
+	                "READY", "reason", REPO_FALLBACK_REASON, "refused", 0);
+	if (!row || json_array_append_new(b->index, row) < 0)
+		b->oom = true;
+}
+
 /* ---- one candidate file ---- */
 
 /* A file that may become a served version. */
@@ -338,6 +367,7 @@ struct cand {
 	const char *golden; /* its golden set, or NULL */
 	const char *sha256; /* required digest (pins), or NULL */
 	bool pinned;        /* a snapshot in the state dir: exempt from the roots */
+	bool fallback;      /* a fallback pin: served because the configured files were refused */
 };
 
 /* Checks m against a golden set. 0 or -errno with a reason. */
@@ -514,6 +544,23 @@ static int try_cand(struct build *b, const struct cand *k)
 		if (r == -ENOMEM)
 			b->oom = true;
 		return r;
+	}
+	if (k->fallback) {
+		struct log_field f[] = {
+		    {"MODEL", e->name},
+		    {"MODEL_VERSION", e->version},
+		    {"MODEL_SHA256", e->sha256},
+		    {"MODEL_PATH", e->path},
+		};
+
+		/* An error, not a notice: what is configured is not what serves. */
+		e->fallback = true;
+		log_fields(LOG_LVL_ERR, f, 4,
+		           "model %s: the configured version was refused; serving its last known "
+		           "good version %s (sha256 %s) from %s",
+		           e->name, e->version, e->sha256, e->path);
+		index_add_fallback(b, e->name, e->version);
+		return 0;
 	}
 	{
 		const struct model_info *info = model_get_info(e->model);
@@ -729,21 +776,22 @@ static int build_from_repository(struct build *b, const struct conf_model *cm)
 
 /* ---- one configured model ---- */
 
-static const struct repo_pin *find_pin(struct build *b, const struct conf_model *cm)
+/* The unused pin of pins[0..n) for cm: its version if there, else any of its name. */
+static const struct repo_pin *find_pin(const struct repo_pin *pins, size_t n, bool *used,
+                                       const struct conf_model *cm)
 {
-	const struct repo_build_opts *o = b->o;
 	const struct repo_pin *any = NULL;
 	size_t any_i = 0;
 
-	if (!o || !o->pins)
+	if (!pins || !used)
 		return NULL;
-	for (size_t i = 0; i < o->n_pins; i++) {
-		const struct repo_pin *p = &o->pins[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct repo_pin *p = &pins[i];
 
-		if (b->pin_used[i] || !p->name || strcmp(p->name, cm->name) != 0)
+		if (used[i] || !p->name || strcmp(p->name, cm->name) != 0)
 			continue;
 		if (p->version && strcmp(p->version, cm->version) == 0) {
-			b->pin_used[i] = true;
+			used[i] = true;
 			return p;
 		}
 		if (!any) {
@@ -753,7 +801,7 @@ static const struct repo_pin *find_pin(struct build *b, const struct conf_model 
 	}
 	/* "latest" (or a changed pin) matches the snapshot of whatever was served. */
 	if (any)
-		b->pin_used[any_i] = true;
+		used[any_i] = true;
 	return any;
 }
 
@@ -795,6 +843,7 @@ static const struct repo_entry *current_of(const struct build *b, const struct c
 static int copy_entry(struct repo_entry *dst, const struct repo_entry *src)
 {
 	memset(dst, 0, sizeof(*dst));
+	dst->fallback = src->fallback;
 	dst->name = strdup(src->name);
 	dst->version = strdup(src->version);
 	dst->path = src->path ? strdup(src->path) : NULL;
@@ -823,29 +872,40 @@ static int keep_entry(struct build *b, const struct repo_entry *src)
 	return 0;
 }
 
-/* Builds the entry for one configured model, falling back to its current version. */
+/* Tries a pin (a snapshot file) for cm. 0 or -errno; refusals are logged and indexed. */
+static int try_pin(struct build *b, const struct conf_model *cm, const struct repo_pin *pin,
+                   bool fallback)
+{
+	struct cand k = {
+	    .cm = cm,
+	    .version = pin->version ? pin->version : cm->version,
+	    .path = pin->path,
+	    .golden = pin->golden,
+	    .sha256 = pin->sha256,
+	    .pinned = true,
+	    .fallback = fallback,
+	};
+
+	if (!pin->path) {
+		refuse_model(b, cm, "the pin names no file");
+		return -EINVAL;
+	}
+	return try_cand(b, &k);
+}
+
+/*
+ * Builds the entry for one configured model, falling back to its current version (a
+ * reload) or, at startup, to its fallback pin.
+ */
 static void build_model(struct build *b, const struct conf_model *cm)
 {
-	const struct repo_pin *pin = find_pin(b, cm);
+	const struct repo_build_opts *o = b->o;
+	const struct repo_pin *pin = o ? find_pin(o->pins, o->n_pins, b->pin_used, cm) : NULL;
 	const struct repo_entry *old;
 	int r;
 
 	if (pin) {
-		struct cand k = {
-		    .cm = cm,
-		    .version = pin->version ? pin->version : cm->version,
-		    .path = pin->path,
-		    .golden = pin->golden,
-		    .sha256 = pin->sha256,
-		    .pinned = true,
-		};
-
-		if (!pin->path) {
-			refuse_model(b, cm, "the pin names no file");
-			r = -EINVAL;
-		} else {
-			r = try_cand(b, &k);
-		}
+		r = try_pin(b, cm, pin, false);
 	} else if (cm->path) {
 		struct cand k = {
 		    .cm = cm, .version = cm->version, .path = cm->path, .golden = cm->golden};
@@ -856,6 +916,16 @@ static void build_model(struct build *b, const struct conf_model *cm)
 	}
 	if (r == 0 || r == -ENOMEM)
 		return;
+	if (o && !o->current) {
+		const struct repo_pin *fb =
+		    find_pin(o->fallback, o->n_fallback, b->fallback_used, cm);
+
+		/* The refusal that sent us here is what the caller reports if this fails too. */
+		if (fb && try_pin(b, cm, fb, true) == 0)
+			return;
+		if (b->oom)
+			return;
+	}
 	old = current_of(b, cm);
 	if (old && keep_entry(b, old) == 0) {
 		struct log_field f[] = {
@@ -865,9 +935,12 @@ static void build_model(struct build *b, const struct conf_model *cm)
 		};
 
 		log_fields(LOG_LVL_WARN, f, 3,
-		           "model %s: nothing new passed validation, keeping version %s", old->name,
-		           old->version);
-		index_add(b, old->name, old->version, NULL, false);
+		           "model %s: nothing new passed validation, keeping version %s%s",
+		           old->name, old->version, old->fallback ? " (last known good)" : "");
+		if (old->fallback)
+			index_add_fallback(b, old->name, old->version);
+		else
+			index_add(b, old->name, old->version, NULL, false);
 		return;
 	}
 	if (!b->first)
@@ -971,6 +1044,13 @@ int repo_build(const struct conf *c, const struct repo_build_opts *o, struct rep
 	if (o && o->n_pins) {
 		b.pin_used = calloc(o->n_pins, sizeof(*b.pin_used));
 		if (!b.pin_used) {
+			build_free(&b);
+			return -ENOMEM;
+		}
+	}
+	if (o && !cur && o->n_fallback) {
+		b.fallback_used = calloc(o->n_fallback, sizeof(*b.fallback_used));
+		if (!b.fallback_used) {
 			build_free(&b);
 			return -ENOMEM;
 		}

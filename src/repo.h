@@ -2,10 +2,14 @@
 #ifndef INFERD_REPO_H
 #define INFERD_REPO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conf;
 struct model;
+
+/* The index reason of a version served from a fallback pin. */
+#define REPO_FALLBACK_REASON "last known good (configured version refused)"
 
 /* One served model version. Immutable once published. */
 struct repo_entry {
@@ -16,6 +20,7 @@ struct repo_entry {
 	char sha256[65]; /* of the model file's bytes as loaded, hex */
 	struct model *model;
 	size_t num_feature; /* served input width */
+	bool fallback;      /* served from a startup fallback pin: the configured one was refused */
 };
 
 /* An immutable snapshot of everything served. */
@@ -46,6 +51,13 @@ struct repo_build_opts {
 	size_t n_pins;
 	const char *only; /* rebuild only this model; the others are copied from current */
 	const char *drop; /* leave this model out (repository unload) */
+	/*
+	 * Startup only (current NULL): a configured model whose every candidate is refused
+	 * is served from its pin here (the last-known-good snapshot, sha256-checked), marked
+	 * fallback, instead of failing the build. Its refusals stay in the index.
+	 */
+	const struct repo_pin *fallback;
+	size_t n_fallback;
 };
 
 /*
@@ -56,14 +68,16 @@ struct repo_build_opts {
  * loaded model. Nothing is swapped: the caller publishes with repo_publish().
  * Every refusal is logged with MODEL=, MODEL_VERSION=, MODEL_SHA256= and recorded for
  * repo_index_json(). Returns 0 when every configured model has a version to serve (a
- * failed model that keeps its current version counts), else the first negative errno
- * with *out NULL. o may be NULL.
+ * failed model that keeps its current version, or is served from its fallback pin,
+ * counts), else the first negative errno with *out NULL. o may be NULL.
  */
 int repo_build(const struct conf *c, const struct repo_build_opts *o, struct repo_set **out);
 /*
  * The repository index of the last build, as the model-repository extension defines it:
- * a JSON array of {"name", "version", "state": "READY"|"UNAVAILABLE", "reason"} for every
- * version seen, refused ones with their reason. Returns a malloc'd string or NULL.
+ * a JSON array of {"name", "version", "state": "READY"|"UNAVAILABLE", "reason", "refused"}
+ * for every version seen, refused ones with their reason and "refused": true. A model
+ * served from a fallback pin has a READY row of its own for that version, with the reason
+ * REPO_FALLBACK_REASON, beside the refused rows. Returns a malloc'd string or NULL.
  */
 char *repo_index_json(void);
 /* Makes s the served set atomically; the old one is freed when its last user lets go. */

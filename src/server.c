@@ -63,7 +63,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* "serving 1 model: breast-cancer v1 (sha256:1a2b3c4d); 0 req, p99 0 ms" */
+/*
+ * "serving 1 model: breast-cancer v1 (sha256:1a2b3c4d); 0 req, p99 0 ms", with
+ * ", last known good" inside the parentheses of a model served from its fallback.
+ */
 static void status_line(char *buf, size_t len)
 {
 	struct repo_set *s = repo_acquire();
@@ -74,8 +77,9 @@ static void status_line(char *buf, size_t len)
 	             S.rolled_back ? "rolled back to last known good; " : "", n, n == 1 ? "" : "s");
 	off = w < 0 ? 0 : (size_t)w;
 	for (size_t i = 0; i < n && off < len; i++) {
-		w = snprintf(buf + off, len - off, "%s %s v%s (sha256:%.8s)", i ? "," : "",
-		             s->v[i].name, s->v[i].version, s->v[i].sha256);
+		w = snprintf(buf + off, len - off, "%s %s v%s (sha256:%.8s%s)", i ? "," : "",
+		             s->v[i].name, s->v[i].version, s->v[i].sha256,
+		             s->v[i].fallback ? ", last known good" : "");
 		if (w < 0 || (size_t)w >= len - off) {
 			/* Keep room for the counters: cut the list short. */
 			off = len > 64 ? len - 64 : 0;
@@ -247,30 +251,51 @@ static int read_lkg(const char *state_dir, struct state_lkg *l, char *err, size_
 	return rc;
 }
 
+/* The pins of l (NULL when it has none); NULL with -ENOMEM in *rc when out of memory. */
+static struct repo_pin *lkg_pins(const struct state_lkg *l, int *rc)
+{
+	struct repo_pin *pins;
+
+	*rc = 0;
+	if (l == NULL || l->n == 0)
+		return NULL;
+	pins = calloc(l->n, sizeof *pins);
+	if (pins == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	state_lkg_pins(l, pins);
+	return pins;
+}
+
 /*
  * Builds a complete set for c aside. With keep, models that fail keep their served
- * version; with lkg, its snapshots are served for the models it names. Nothing is
- * published. 0 or -errno with the reasons in err.
+ * version; with lkg, its snapshots are served for the models it names; with fallback
+ * (startup only, without keep), a model whose configured files are all refused is served
+ * from fallback's snapshot of it. Nothing is published. 0 or -errno with the reasons in err.
  */
-static int build_set(const struct conf *c, const struct state_lkg *lkg, bool keep, const char *only,
+static int build_set(const struct conf *c, const struct state_lkg *lkg,
+                     const struct state_lkg *fallback, bool keep, const char *only,
                      const char *drop, struct repo_set **out, char *err, size_t errlen)
 {
 	struct repo_build_opts o = {.only = only, .drop = drop};
 	struct repo_set *cur = keep ? repo_acquire() : NULL;
-	struct repo_pin *pins = NULL;
-	int rc;
+	struct repo_pin *pins, *fpins;
+	int rc, frc;
 
-	if (lkg != NULL && lkg->n > 0) {
-		pins = calloc(lkg->n, sizeof *pins);
-		if (pins == NULL) {
-			repo_release(cur);
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		state_lkg_pins(lkg, pins);
-		o.pins = pins;
-		o.n_pins = lkg->n;
+	pins = lkg_pins(lkg, &rc);
+	fpins = lkg_pins(fallback, &frc);
+	if (rc < 0 || frc < 0) {
+		free(pins);
+		free(fpins);
+		repo_release(cur);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
+	o.pins = pins;
+	o.n_pins = pins != NULL ? lkg->n : 0;
+	o.fallback = fpins;
+	o.n_fallback = fpins != NULL ? fallback->n : 0;
 	o.current = cur;
 	rc = repo_build(c, &o, out);
 	if (rc < 0) {
@@ -280,6 +305,7 @@ static int build_set(const struct conf *c, const struct state_lkg *lkg, bool kee
 			snprintf(err, errlen, "%s", strerror(-rc));
 	}
 	free(pins);
+	free(fpins);
 	repo_release(cur);
 	return rc;
 }
@@ -421,7 +447,7 @@ static int reload(const char *trigger, json_t **out)
 		                  err);
 		return 500;
 	}
-	rc = build_set(nc, pinned ? &lkg : NULL, true, NULL, NULL, &set, err, sizeof err);
+	rc = build_set(nc, pinned ? &lkg : NULL, NULL, true, NULL, NULL, &set, err, sizeof err);
 	state_lkg_free(&lkg);
 	if (rc < 0) {
 		log_fields(LOG_LVL_ERR, f, 1,
@@ -478,8 +504,8 @@ int server_repo_load(const char *name, json_t **out)
 		                  err);
 		return 500;
 	}
-	rc =
-	    build_set(S.conf, S.rolled_back ? &lkg : NULL, true, name, NULL, &set, err, sizeof err);
+	rc = build_set(S.conf, S.rolled_back ? &lkg : NULL, NULL, true, name, NULL, &set, err,
+	               sizeof err);
 	state_lkg_free(&lkg);
 	if (rc < 0) {
 		const struct log_field f[] = {{"MODEL", name}};
@@ -507,7 +533,7 @@ int server_repo_unload(const char *name, json_t **out)
 		return 404;
 	}
 	sysd_notify_reloading("unloading a model");
-	rc = build_set(S.conf, NULL, true, NULL, name, &set, err, sizeof err);
+	rc = build_set(S.conf, NULL, NULL, true, NULL, name, &set, err, sizeof err);
 	if (rc < 0) {
 		notify_ready();
 		*out = error_json("cannot unload %s: %s", name, err);
@@ -722,7 +748,7 @@ int server_rollback(json_t **out)
 	}
 	sysd_notify_reloading("rolling back to last known good");
 	/* No fallback to the served versions: a rollback is all of the record or nothing. */
-	rc = build_set(S.conf, &lkg, false, NULL, NULL, &set, err, sizeof err);
+	rc = build_set(S.conf, &lkg, NULL, false, NULL, NULL, &set, err, sizeof err);
 	if (rc < 0) {
 		state_lkg_free(&lkg);
 		log_err("rollback refused: the last-known-good set does not validate: %s", err);
@@ -795,6 +821,55 @@ static json_t *lkg_json(const struct state_lkg *l)
 	                 "config_sha256", l->config_sha256, "models", models);
 }
 
+/*
+ * The models served from their last-known-good snapshot because the configured files were
+ * refused at startup: [{"name", "version", "reason"}], the reason naming each refusal.
+ */
+static json_t *fallback_json(const struct repo_set *s)
+{
+	char *text = NULL;
+	json_t *a = json_array(), *idx = NULL;
+
+	for (size_t i = 0; a != NULL && s != NULL && i < s->n; i++) {
+		char why[2048];
+		size_t k, off, base;
+		json_t *v;
+		int w;
+
+		if (!s->v[i].fallback)
+			continue;
+		if (idx == NULL) {
+			text = repo_index_json();
+			idx = text ? json_loads(text, 0, NULL) : NULL;
+			free(text);
+		}
+		w = snprintf(why, sizeof why, "configured version refused");
+		off = base = w < 0 ? 0 : (size_t)w;
+		json_array_foreach(idx, k, v)
+		{
+			const char *name = json_string_value(json_object_get(v, "name"));
+			const char *reason = json_string_value(json_object_get(v, "reason"));
+
+			if (!json_is_true(json_object_get(v, "refused")) || name == NULL ||
+			    strcmp(name, s->v[i].name) != 0 || off >= sizeof why)
+				continue;
+			w = snprintf(why + off, sizeof why - off, "%sversion %s: %s",
+			             off > base ? "; " : ": ",
+			             json_string_value(json_object_get(v, "version")),
+			             reason ? reason : "unavailable");
+			off = w < 0 ? sizeof why : off + (size_t)w;
+		}
+		/* Cut short, a multi-byte character may be split: keep it valid UTF-8. */
+		for (char *p = why; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?';
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", s->v[i].name,
+		                                   "version", s->v[i].version, "reason", why));
+	}
+	json_decref(idx);
+	return a;
+}
+
 int server_admin_state(json_t **out)
 {
 	struct state_lkg lkg = {0};
@@ -802,10 +877,10 @@ int server_admin_state(json_t **out)
 	char err[1024];
 	int rc = state_lkg_read(S.conf->state_dir, &lkg, err, sizeof err);
 
-	*out = json_pack("{s:s?, s:s, s:s, s:o, s:o, s:b}", "config_file", S.config_path,
+	*out = json_pack("{s:s?, s:s, s:s, s:o, s:o, s:b, s:o}", "config_file", S.config_path,
 	                 "config_sha256", S.conf->sha256, "state_dir", S.conf->state_dir, "serving",
 	                 serving_json(s), "last_known_good", rc == 0 ? lkg_json(&lkg) : json_null(),
-	                 "rolled_back", S.rolled_back);
+	                 "rolled_back", S.rolled_back, "fallback", fallback_json(s));
 	/* A corrupt record is shown as such, never as if it were absent. */
 	if (*out != NULL && rc < 0 && rc != -ENOENT)
 		json_object_set_new(*out, "last_known_good_error", json_string(err));
@@ -942,7 +1017,7 @@ static void start_rolled_back(const struct conf *c, struct repo_set **set)
 	char err[4096];
 
 	if (read_lkg(c->state_dir, &lkg, err, sizeof err) == 0 &&
-	    build_set(c, &lkg, false, NULL, NULL, set, err, sizeof err) == 0) {
+	    build_set(c, &lkg, NULL, false, NULL, NULL, set, err, sizeof err) == 0) {
 		S.rolled_back = true;
 		log_notice("rolled back to last known good: %s/%s is in force, serving the set "
 		           "recorded %s (clear it with inferctl rollback --clear)",
@@ -954,6 +1029,29 @@ static void start_rolled_back(const struct conf *c, struct repo_set **set)
 		        c->state_dir, STATE_ROLLBACK_FILE, err);
 	}
 	state_lkg_free(&lkg);
+}
+
+/*
+ * The last-known-good record that startup may fall back to for a model whose configured
+ * files are refused: a restart must not stop serving what was serving before. True with
+ * *l filled when it is there and every snapshot verifies.
+ */
+static bool startup_fallback(const struct conf *c, struct state_lkg *l)
+{
+	char err[1024] = "";
+	int rc = read_lkg(c->state_dir, l, err, sizeof err);
+
+	if (rc == 0)
+		return true;
+	if (rc == -ENOENT)
+		log_info("no last known good record in %s: a model that fails to load fails the "
+		         "start",
+		         c->state_dir);
+	else
+		log_warn("the last known good record is unusable (%s): no fallback at startup, a "
+		         "model that fails to load fails the start",
+		         err);
+	return false;
 }
 
 int server_init(const struct server_opts *o, struct conf *c)
@@ -1004,10 +1102,17 @@ int server_init(const struct server_opts *o, struct conf *c)
 		         c->state_dir, strerror(errno));
 	if (state_rollback_active(c->state_dir))
 		start_rolled_back(c, &set);
-	if (set == NULL &&
-	    (rc = build_set(c, NULL, false, NULL, NULL, &set, err, sizeof err)) < 0) {
-		log_err("a model failed to load (%s); not starting", err);
-		return rc;
+	if (set == NULL) {
+		struct state_lkg lkg = {0};
+		bool have_lkg = startup_fallback(c, &lkg);
+
+		rc = build_set(c, NULL, have_lkg ? &lkg : NULL, false, NULL, NULL, &set, err,
+		               sizeof err);
+		state_lkg_free(&lkg);
+		if (rc < 0) {
+			log_err("a model failed to load (%s); not starting", err);
+			return rc;
+		}
 	}
 	publish(set, "serving");
 

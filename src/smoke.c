@@ -1,4 +1,4 @@
-/* smoke.c: the post-deploy smoke test (readiness, golden outputs, latency) and its verdict. */
+/* smoke.c: the post-deploy smoke test: readiness, refusals, golden outputs, latency, verdict. */
 #include "smoke.h"
 
 #include <errno.h>
@@ -44,7 +44,7 @@ struct lat_req {
 };
 
 static const char *const trigger_names[SMOKE_TRIGGER_COUNT] = {
-    "not_ready", "output_mismatch", "http_error", "p99_latency", "set_changed",
+    "not_ready", "output_mismatch", "http_error", "p99_latency", "set_changed", "model_refused",
 };
 
 static const char *const on_failure_names[] = {
@@ -207,6 +207,71 @@ static int check_ready(struct client *cl, const struct smoke_opts *o, struct smo
 		return add_check(r, "ready", 0, now_ms() - t0, NULL, "in %.0f ms", now_ms() - t0);
 	return add_check(r, "ready", SMOKE_NOT_READY, now_ms() - t0, NULL,
 	                 "not ready after %g s: %s", o->ready_timeout_s, last);
+}
+
+/*
+ * Phase 1b: the repository index. A version the daemon refused is a deploy that did not do
+ * what it meant to, even while an older version (or the last known good one) serves.
+ */
+static int check_refused(struct client *cl, struct smoke_result *r)
+{
+	double t0 = now_ms();
+	struct client_response resp;
+	char cerr[512], why[600], jerr[256];
+	const char *path = "/v2/repository/index";
+	json_t *idx = NULL, *row;
+	char *text = NULL;
+	size_t len = 0, i, n = 0, rows;
+	FILE *f;
+	int rc;
+
+	rc = client_request(cl, "POST", path, NULL, 0, &resp, cerr, sizeof(cerr));
+	if (rc == 0 && resp.status == 403)
+		return add_check(r, "refused", 0, now_ms() - t0, NULL,
+		                 "skipped: POST %s answered 403 (not an admin: run as root or a "
+		                 "member of the admin group to check for refused models)",
+		                 path);
+	if (rc < 0 || !is_2xx(resp.status)) {
+		describe(rc, &resp, cerr, why, sizeof(why));
+		return add_check(r, "refused", SMOKE_HTTP_ERROR, now_ms() - t0, NULL, "POST %s: %s",
+		                 path, why);
+	}
+	if (jsonx_parse(resp.body, resp.len, SMOKE_JSON_DEPTH, 1, &idx, jerr, sizeof(jerr)) < 0 ||
+	    !json_is_array(idx)) {
+		json_decref(idx);
+		return add_check(r, "refused", SMOKE_HTTP_ERROR, now_ms() - t0, NULL,
+		                 "POST %s: HTTP %ld with an answer that is not a JSON array", path,
+		                 resp.status);
+	}
+	rows = json_array_size(idx);
+	f = open_memstream(&text, &len);
+	if (!f) {
+		json_decref(idx);
+		return -ENOMEM;
+	}
+	json_array_foreach(idx, i, row)
+	{
+		const char *name = json_string_value(json_object_get(row, "name"));
+		const char *version = json_string_value(json_object_get(row, "version"));
+		const char *reason = json_string_value(json_object_get(row, "reason"));
+
+		if (!json_is_true(json_object_get(row, "refused")))
+			continue;
+		fprintf(f, "%s%s v%s refused: %s", n++ ? "; " : "", name ? name : "?",
+		        version ? version : "?", reason && *reason ? reason : "(no reason given)");
+	}
+	json_decref(idx);
+	if (fclose(f) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	if (n)
+		rc = add_check(r, "refused", SMOKE_MODEL_REFUSED, now_ms() - t0, NULL, "%s", text);
+	else
+		rc = add_check(r, "refused", 0, now_ms() - t0, NULL,
+		               "no refused version among %zu in the repository index", rows);
+	free(text);
+	return rc;
 }
 
 /* Reads parameters.num_feature, else the input shape's second dimension. */
@@ -664,6 +729,9 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 	rc = check_ready(cl, o, r, &ready);
 	if (rc < 0 || !ready)
 		goto out; /* nothing else can pass without a ready daemon */
+	rc = check_refused(cl, r);
+	if (rc < 0)
+		goto out;
 
 	for (i = 0; i < nm; i++) {
 		rc = check_metadata(cl, &ms[i], &r->models[i], r);

@@ -16,8 +16,9 @@ enum smoke_trigger {
 	SMOKE_HTTP_ERROR = 1u << 2,      /* a non-2xx answer, or none, after readiness */
 	SMOKE_P99_LATENCY = 1u << 3,     /* client-side p99 above the limit */
 	SMOKE_SET_CHANGED = 1u << 4,     /* mark-good refused: the served set changed meanwhile */
+	SMOKE_MODEL_REFUSED = 1u << 5,   /* the repository index has a refused version */
 };
-#define SMOKE_TRIGGER_COUNT 5
+#define SMOKE_TRIGGER_COUNT 6
 
 /* What inferctl does when a trigger fires (the config's smoke.on_failure). */
 enum smoke_on_failure {
@@ -46,7 +47,7 @@ struct smoke_opts {
 
 /* One check as reported: a line of text, or an element of "checks" in JSON. */
 struct smoke_check {
-	char *name; /* "ready", "metadata", "golden", "latency" */
+	char *name; /* "ready", "refused", "metadata", "golden", "latency" */
 	bool ok;
 	unsigned trigger; /* the smoke_trigger that fired, 0 when ok */
 	char *detail;     /* human text, e.g. "in 12 ms" */
@@ -81,7 +82,10 @@ const char *smoke_on_failure_name(enum smoke_on_failure p);
 
 /*
  * Runs the checks against the daemon behind cl, for the models configured in c:
- * readiness (polled with backoff), each model's metadata, each golden set, then latency.
+ * readiness (polled with backoff), the repository index (POST /v2/repository/index: a
+ * version refused by the daemon's validation fires model_refused; a 403, when the caller
+ * is not an admin, skips the check with a note), each model's metadata, each golden set,
+ * then latency.
  * A model configured as "latest" is checked at the version its metadata names. Its golden
  * set is the configured one, else (a repository model) golden.json beside the served
  * version in the first configured root holding the model, when that file exists.
@@ -100,7 +104,10 @@ int smoke_result_add(struct smoke_result *r, const char *name, unsigned trigger,
 /* Frees what smoke_run() filled; safe on a zeroed result. */
 void smoke_result_free(struct smoke_result *r);
 
-/* The trigger's name as printed: "not_ready", "output_mismatch", ... ("?" for others). */
+/*
+ * The trigger's name as printed: "not_ready", "output_mismatch", "http_error",
+ * "p99_latency", "set_changed", "model_refused" ("?" for others).
+ */
 const char *smoke_trigger_name(unsigned trigger);
 
 /* Prints one line per check and the verdict line ("smoke: PASS" / "smoke: FAIL (...)"). */

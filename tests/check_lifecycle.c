@@ -1,5 +1,6 @@
 /* check_lifecycle.c: the daemon's lifecycle against real inferd processes: systemd notify,
- * socket activation, reloads under load, refused models and configs, last known good. */
+ * socket activation, reloads under load, refused models and configs, last known good
+ * (including a restart that falls back to it). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1077,6 +1078,240 @@ START_TEST(test_mark_good_unwritable_state)
 }
 END_TEST
 
+/* --- (6b) a bad model overwritten in place: a restart serves the last known good --- */
+
+/*
+ * The leaf of tree 0 that golden row 0 reaches, walked here from the model's arrays as
+ * XGBoost does (x < split_condition goes left, a missing value takes default_left).
+ */
+static size_t leaf_of_row0(json_t *tree)
+{
+	json_t *left = json_object_get(tree, "left_children");
+	json_t *right = json_object_get(tree, "right_children");
+	json_t *feat = json_object_get(tree, "split_indices");
+	json_t *cond = json_object_get(tree, "split_conditions");
+	json_t *defl = json_object_get(tree, "default_left");
+	size_t node = 0;
+
+	for (int steps = 0; steps < 1000; steps++) {
+		json_int_t l = json_integer_value(json_array_get(left, node));
+		size_t f;
+		float x;
+
+		if (l == -1)
+			return node;
+		f = (size_t)json_integer_value(json_array_get(feat, node));
+		ck_assert_uint_lt(f, g1.ncols);
+		x = g1.inputs[f];
+		if (isnan(x))
+			node = json_integer_value(json_array_get(defl, node))
+			           ? (size_t)l
+			           : (size_t)json_integer_value(json_array_get(right, node));
+		else if (x < (float)json_number_value(json_array_get(cond, node)))
+			node = (size_t)l;
+		else
+			node = (size_t)json_integer_value(json_array_get(right, node));
+	}
+	ck_abort_msg("tree 0 does not end in a leaf");
+	return 0;
+}
+
+/*
+ * What a bad package upgrade does: version 1's model.json overwritten in place, with the
+ * leaf golden row 0 reaches moved by +3 in margin space (golden.json unchanged), so the
+ * golden set no longer matches.
+ */
+static void overwrite_v1_wrong(const struct fixture *f)
+{
+	char *d = version_dir(f, 1), *text;
+	json_error_t je;
+	json_t *m = json_load_file(TU_BUNDLED_MODEL, 0, &je), *tree;
+	size_t leaf;
+	double w;
+
+	ck_assert_msg(m != NULL, "bundled model: %s", je.text);
+	tree = json_array_get(
+	    json_object_get(
+	        json_object_get(json_object_get(json_object_get(m, "learner"), "gradient_booster"),
+	                        "model"),
+	        "trees"),
+	    0);
+	ck_assert_ptr_nonnull(tree);
+	leaf = leaf_of_row0(tree);
+	w = json_number_value(json_array_get(json_object_get(tree, "split_conditions"), leaf));
+	json_array_set_new(json_object_get(tree, "split_conditions"), leaf, json_real(w + 3.0));
+	w = json_number_value(json_array_get(json_object_get(tree, "base_weights"), leaf));
+	json_array_set_new(json_object_get(tree, "base_weights"), leaf, json_real(w + 3.0));
+	text = json_dumps(m, JSON_COMPACT);
+	ck_assert_ptr_nonnull(text);
+	free(tu_write_file(d, "model.json", text));
+	free(text);
+	json_decref(m);
+	free(d);
+}
+
+/* Runs inferd --check-config on config; returns its exit status, output in *out. */
+static int check_config(const char *config, char **out)
+{
+	char *cmd =
+	    xasprintf("'%s/src/inferd' --check-config --config '%s' 2>&1", TOP_BUILDDIR, config);
+	FILE *p = popen(cmd, "r");
+	size_t cap = 0;
+	int st;
+
+	ck_assert_ptr_nonnull(p);
+	*out = NULL;
+	if (getdelim(out, &cap, '\0', p) < 0) {
+		free(*out);
+		*out = strdup("");
+	}
+	st = pclose(p);
+	free(cmd);
+	ck_assert_msg(WIFEXITED(st), "inferd --check-config did not exit: %d", st);
+	return WEXITSTATUS(st);
+}
+
+/* The index rows of version v: the refused one and the served one, either may be NULL. */
+static void index_rows(json_t *idx, const char *v, json_t **refused, json_t **ready)
+{
+	size_t i;
+	json_t *e;
+
+	*refused = *ready = NULL;
+	json_array_foreach(idx, i, e)
+	{
+		const char *st = json_string_value(json_object_get(e, "state"));
+
+		if (strcmp(json_string_value(json_object_get(e, "name")), MODEL) != 0 ||
+		    strcmp(json_string_value(json_object_get(e, "version")), v) != 0)
+			continue;
+		if (json_is_true(json_object_get(e, "refused")))
+			*refused = e;
+		else if (st != NULL && strcmp(st, "READY") == 0)
+			*ready = e;
+	}
+}
+
+START_TEST(test_restart_falls_back_to_lkg)
+{
+	struct fixture f;
+	struct notify n;
+	char *sock, *conf, *log, *text, *m, *claim, *out, *lkg, *want;
+	const char *env[4], *reason;
+	json_t *j, *fb, *refused, *ready;
+	int status;
+	pid_t pid;
+
+	fixture_init(&f);
+	notify_open(&n, f.dir);
+	sock = xasprintf("%s/inferd.sock", f.dir);
+	log = xasprintf("%s/inferd.log", f.dir);
+	text = conf_text(&f, sock, "\"latest\"", NULL);
+	conf = tu_write_file(f.dir, "inferd.conf", text);
+	env[0] = "NOTIFY_SOCKET";
+	env[1] = n.path;
+	env[2] = NULL;
+
+	/* Version 1 serves and is marked good (its snapshot goes to the state directory). */
+	pid = spawn_inferd(conf, log, env, NULL);
+	ck_assert_msg(wait_ready(sock, pid, slow(10000)) == 0, "inferd did not start");
+	assert_serves(sock, 1);
+	claim = served_claim(sock);
+	j = post(sock, "/v2/admin/mark-good", claim, 200);
+	json_decref(j);
+	free(claim);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	status = wait_exit(pid, slow(15000));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+	while ((m = notify_next(&n, 10, NULL)) != NULL)
+		free(m);
+
+	overwrite_v1_wrong(&f);
+
+	/* The check ExecStartPre= runs lets the daemon start, with a warning. */
+	ck_assert_msg(check_config(conf, &out) == 0, "--check-config failed: %s", out);
+	ck_assert_msg(strstr(out, MODEL ": configured version refused (") != NULL &&
+	                  strstr(out, "golden set") != NULL &&
+	                  strstr(out, "the daemon will serve last known good v1") != NULL,
+	              "--check-config gave no fallback warning: %s", out);
+	free(out);
+
+	/* The restart: refused again, but ready on the snapshot, and it says so. */
+	pid = spawn_inferd(conf, log, env, NULL);
+	m = notify_next_event(&n, slow(10000), NULL, NULL);
+	if (m == NULL)
+		print_file(log);
+	ck_assert_msg(m != NULL && strstr(m, "READY=1") != NULL, "no READY=1: %s",
+	              m ? m : "nothing");
+	ck_assert_msg(strstr(m, "STATUS=serving 1 model: " MODEL " v1 (sha256:") != NULL &&
+	                  strstr(m, ", last known good)") != NULL,
+	              "the status line does not say last known good: %s", m);
+	free(m);
+	ck_assert_int_eq(wait_ready(sock, pid, slow(10000)), 0);
+	/* Real predictions: XGBoost's golden outputs for the original model. */
+	assert_serves(sock, 1);
+
+	j = get(sock, "/v2/admin/state", 200);
+	fb = json_object_get(j, "fallback");
+	ck_assert_msg(json_array_size(fb) == 1, "state.fallback: %s", json_dumps(j, JSON_COMPACT));
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(fb, 0), "name")), MODEL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(fb, 0), "version")), "1");
+	reason = json_string_value(json_object_get(json_array_get(fb, 0), "reason"));
+	ck_assert_msg(reason != NULL && strstr(reason, "golden set") != NULL, "reason: %s",
+	              reason ? reason : "(none)");
+	ck_assert(json_is_false(json_object_get(j, "rolled_back")));
+	json_decref(j);
+
+	j = post(sock, "/v2/repository/index", NULL, 200);
+	index_rows(j, "1", &refused, &ready);
+	ck_assert_msg(refused != NULL, "no refused row for version 1");
+	ck_assert_str_eq(json_string_value(json_object_get(refused, "state")), "UNAVAILABLE");
+	reason = json_string_value(json_object_get(refused, "reason"));
+	ck_assert_msg(reason != NULL && strstr(reason, "golden set") != NULL, "reason: %s",
+	              reason ? reason : "(none)");
+	ck_assert_msg(ready != NULL, "no READY row for the last known good version 1");
+	ck_assert_str_eq(json_string_value(json_object_get(ready, "reason")),
+	                 "last known good (configured version refused)");
+	json_decref(j);
+
+	/* A reload that still finds the bad file keeps the snapshot serving, and says so. */
+	j = post(sock, "/v2/admin/reload", NULL, 200);
+	json_decref(j);
+	assert_serves(sock, 1);
+	j = get(sock, "/v2/admin/state", 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "fallback")), 1);
+	json_decref(j);
+
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	status = wait_exit(pid, slow(15000));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+
+	/* Without a record there is nothing to fall back to: no start, as before. */
+	lkg = xasprintf("%s/last-known-good.json", f.state);
+	ck_assert_int_eq(unlink(lkg), 0);
+	ck_assert_msg(check_config(conf, &out) == 1, "--check-config passed: %s", out);
+	want = xasprintf("model %s version latest (from the repository) failed to load", MODEL);
+	ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in: %s", want, out);
+	free(want);
+	free(out);
+	pid = spawn_inferd(conf, log, NULL, NULL);
+	status = wait_exit(pid, slow(15000));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		print_file(log);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	              "inferd without a fallback: exit status %d, expected 1", status);
+
+	free(lkg);
+	close(n.fd);
+	free(n.path);
+	free(sock);
+	free(conf);
+	free(log);
+	free(text);
+	fixture_free(&f);
+}
+END_TEST
+
 /* --- (7) admin endpoints need privilege; infer does not --- */
 
 /* As uid/gid 65534, asks for admin state, reload and infer; exit code encodes the results. */
@@ -1198,6 +1433,7 @@ int main(void)
 	tcase_add_test(t, test_bad_config_refused);
 	tcase_add_test(t, test_mark_good_and_rollback);
 	tcase_add_test(t, test_mark_good_unwritable_state);
+	tcase_add_test(t, test_restart_falls_back_to_lkg);
 	if (geteuid() == 0) {
 		tcase_add_test(t, test_admin_needs_privilege);
 	} else {

@@ -1,6 +1,7 @@
 /* check_model.c: tests for the XGBoost JSON loader, its refusals and the predictor. */
 #include <check.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -675,7 +676,8 @@ static char *floats(const float *v, int n)
 	return s;
 }
 
-#define NTREES 40
+/* Not a multiple of the predictor's 8 walks in flight: the short last span is covered. */
+#define NTREES 43
 #define NFEAT  5
 #define NROWS  300
 
@@ -794,6 +796,200 @@ START_TEST(concurrent_predict)
 }
 END_TEST
 
+/*
+ * Thresholds and values where an ordering shortcut could go wrong: signed zeros, the
+ * smallest subnormals, the float extremes. Tree t splits feature 0 at thr[t / 2], default
+ * left when t is odd, and adds 2^t going right, so every margin is an exact sum that tells
+ * which trees went right.
+ */
+static const float special_thr[] = {-FLT_MAX, -1.5f,     -FLT_MIN, -0x1p-149f, -0.0f,
+                                    0.0f,     0x1p-149f, FLT_MIN,  1.5f,       FLT_MAX};
+#define NSPECIAL      (int)(sizeof(special_thr) / sizeof(special_thr[0]))
+#define SPECIAL_TREES (2 * NSPECIAL)
+
+static struct model *special_model(int num_feature)
+{
+	char *all = NULL, *info = NULL;
+	append(&info, "[");
+	for (int t = 0; t < SPECIAL_TREES; t++) {
+		char cond[96], dl[32];
+		snprintf(cond, sizeof(cond), "[%.9g, 0, %.9g]", (double)special_thr[t / 2],
+		         ldexp(1.0, t));
+		snprintf(dl, sizeof(dl), "[%d, 0, 0]", t % 2);
+		char *tj = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", cond, dl);
+		append(&all, "%s%s", t ? ", " : "", tj);
+		append(&info, "%s0", t ? ", " : "");
+		free(tj);
+	}
+	append(&info, "]");
+	char *doc = gbtree_doc("reg:squarederror", num_feature, 0, "0E0", all, SPECIAL_TREES, info);
+	struct model *m = NULL;
+	ck_assert_msg(load(doc, &m) == 0, "%s", err);
+	free(all);
+	free(info);
+	free(doc);
+	return m;
+}
+
+START_TEST(special_values_compare_as_floats)
+{
+	/* Each threshold, its float neighbours, the infinities and NaNs of both signs. */
+	float vals[3 * NSPECIAL + 4];
+	int nv = 0;
+	for (int i = 0; i < NSPECIAL; i++) {
+		vals[nv++] = special_thr[i];
+		vals[nv++] = nextafterf(special_thr[i], INFINITY);
+		vals[nv++] = nextafterf(special_thr[i], -INFINITY);
+	}
+	vals[nv++] = INFINITY;
+	vals[nv++] = -INFINITY;
+	vals[nv++] = NAN;
+	vals[nv++] = -NAN;
+	float want[3 * NSPECIAL + 4];
+	for (int r = 0; r < nv; r++) {
+		float acc = 0.0f;
+		for (int t = 0; t < SPECIAL_TREES; t++) {
+			float v = vals[r];
+			int right = isnan(v) ? !(t % 2) : !(v < special_thr[t / 2]);
+			acc += right ? ldexpf(1.0f, t) : 0.0f;
+		}
+		want[r] = acc;
+	}
+	/* One feature (the compact predictor), then 1100 (too many for it: the general one). */
+	int widths[2] = {1, 1100};
+	for (int w = 0; w < 2; w++) {
+		int F = widths[w];
+		struct model *m = special_model(F);
+		float *rows = calloc((size_t)nv * (size_t)F, sizeof(float));
+		float out[3 * NSPECIAL + 4], one;
+		ck_assert_ptr_nonnull(rows);
+		for (int r = 0; r < nv; r++)
+			rows[(size_t)r * (size_t)F] = vals[r];
+		model_predict(m, rows, (size_t)nv, out, NULL);
+		for (int r = 0; r < nv; r++) {
+			ck_assert_msg(out[r] == want[r], "F=%d value %a: margin %a, want %a", F,
+			              (double)vals[r], (double)out[r], (double)want[r]);
+			model_predict(m, rows + (size_t)r * (size_t)F, 1, &one, NULL);
+			ck_assert_mem_eq(&one, &want[r], sizeof(one));
+		}
+		free(rows);
+		model_unref(m);
+	}
+}
+END_TEST
+
+/* Walks a tree given as XGBoost's arrays to its leaf: the reference for the big tree below. */
+static int ref_leaf(const int *left, const int *right, const int *fid, const float *cond,
+                    const int *dl, const float *x)
+{
+	int n = 0;
+	while (left[n] != -1) {
+		float v = x[fid[n]];
+		if (isnan(v))
+			n = dl[n] ? left[n] : right[n];
+		else
+			n = v < cond[n] ? left[n] : right[n];
+	}
+	return n;
+}
+
+#define BIG_LEVELS 16
+#define BIG_NODES  ((1 << (BIG_LEVELS + 1)) + 1)
+
+/*
+ * A tree whose level 16 is full (65536 nodes) and whose first node there splits again:
+ * laid out breadth first, that node's children land 65536 places after it, past what the
+ * compact predictor's 16-bit child offsets hold, so this model takes the general one. A
+ * stump before it checks that the whole model moved.
+ */
+START_TEST(wide_tree_falls_back)
+{
+	int n = BIG_NODES, first16 = (1 << BIG_LEVELS) - 1;
+	int *left = malloc((size_t)n * sizeof(int)), *right = malloc((size_t)n * sizeof(int));
+	int *fid = malloc((size_t)n * sizeof(int)), *dl = malloc((size_t)n * sizeof(int));
+	float *cond = malloc((size_t)n * sizeof(float));
+	ck_assert(left && right && fid && dl && cond);
+	for (int k = 0; k < n; k++) {
+		int internal = k < first16 || k == first16;
+		int level = 0;
+		for (int j = k + 1; j > 1; j >>= 1)
+			level++;
+		left[k] = internal ? (k == first16 ? n - 2 : 2 * k + 1) : -1;
+		right[k] = internal ? (k == first16 ? n - 1 : 2 * k + 2) : -1;
+		fid[k] = internal ? level : 0;
+		dl[k] = internal ? (k % 3 == 0) : 0;
+		/* Leaves: distinct multiples of 1/4, exact in float. */
+		cond[k] = internal ? 0.5f : (float)(k % 4096) * 0.25f - 512.0f;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	const int *iarr[4] = {left, right, fid, dl};
+	const char *names[4] = {"left_children", "right_children", "split_indices", "default_left"};
+	fprintf(f,
+	        "{\"base_weights\": [], \"id\": 1, \"tree_param\": {\"num_deleted\": \"0\","
+	        " \"num_feature\": \"17\", \"num_nodes\": \"%d\", \"size_leaf_vector\": \"0\"}",
+	        n);
+	for (int a = 0; a < 4; a++) {
+		fprintf(f, ", \"%s\": [", names[a]);
+		for (int k = 0; k < n; k++)
+			fprintf(f, "%s%d", k ? "," : "", iarr[a][k]);
+		fprintf(f, "]");
+	}
+	fprintf(f, ", \"split_conditions\": [");
+	for (int k = 0; k < n; k++)
+		fprintf(f, "%s%.9g", k ? "," : "", (double)cond[k]);
+	fprintf(f, "]}");
+	ck_assert_int_eq(fclose(f), 0);
+	char *st = stump(1), *all = NULL;
+	append(&all, "%s, %s", st, buf);
+	char *doc = gbtree_doc("reg:squarederror", 17, 0, "0E0", all, 2, "[0, 0]");
+	struct model *m = NULL;
+	ck_assert_msg(load(doc, &m) == 0, "%s", err);
+
+	enum { NR = 200 };
+	float *rows = malloc(NR * 17 * sizeof(float)), out[NR], one;
+	ck_assert_ptr_nonnull(rows);
+	unsigned seed = 777;
+	for (int r = 0; r < NR; r++) {
+		for (int j = 0; j < 17; j++) {
+			unsigned k = rand_r(&seed) % 32;
+			/* Mostly left, so that many rows reach the deep node; some NaN. */
+			rows[r * 17 + j] = k == 0 ? NAN : k == 1 ? 1.0f : 0.0f;
+		}
+	}
+	model_predict(m, rows, NR, out, NULL);
+	int deep = 0;
+	for (int r = 0; r < NR; r++) {
+		const float *x = rows + r * 17;
+		/* The stump: feature 0 < 0.5 -> -1, else 2; NaN default left. */
+		float s0 = isnan(x[0]) || x[0] < 0.5f ? -1.0f : 2.0f;
+		int leaf = ref_leaf(left, right, fid, cond, dl, x);
+		float want = 0.0f + s0;
+		want += cond[leaf];
+		ck_assert_mem_eq(&out[r], &want, sizeof(want));
+		model_predict(m, x, 1, &one, NULL);
+		ck_assert_mem_eq(&one, &want, sizeof(want));
+		deep += leaf >= n - 2;
+	}
+	/* Both kinds of walk were checked: through the far node and not. */
+	ck_assert_int_gt(deep, 0);
+	ck_assert_int_lt(deep, NR);
+	model_unref(m);
+	free(rows);
+	free(doc);
+	free(all);
+	free(st);
+	free(buf);
+	free(left);
+	free(right);
+	free(fid);
+	free(dl);
+	free(cond);
+}
+END_TEST
+
 /* Reads a JSON array of numbers (null = NaN) into floats. */
 static float *read_floats(json_t *a, size_t *n)
 {
@@ -884,6 +1080,8 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, refcount);
 	tcase_add_test(tc, forest_matches_reference);
 	tcase_add_test(tc, concurrent_predict);
+	tcase_add_test(tc, special_values_compare_as_floats);
+	tcase_add_test(tc, wide_tree_falls_back);
 	tcase_add_test(tc, bundled_model);
 	suite_add_tcase(s, tc);
 	return s;

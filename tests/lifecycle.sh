@@ -341,6 +341,53 @@ else
 	echo "skip the unprivileged-peer check: needs root, setpriv and a 'nobody' user"
 fi
 
+# --- a bad model overwritten in place: the restart serves the last known good ------------
+# Version 3 pinned and marked good; then, as a bad package upgrade does, its model.json is
+# overwritten in place (with the bundled model: one leaf value differs from v3's) while its
+# golden.json stays. The restart refuses the file, serves the snapshot, and the smoke fires.
+PIN_CONF=$D/pinned.conf
+sed 's/version = "latest";/version = 3;/' "$CONF" >"$PIN_CONF"
+t_stop_daemon || t_fail "inferd did not exit 0 before the in-place overwrite"
+t_start_daemon "$PIN_CONF" "$D/inferd.log"
+t_wait_ready "$SOCK" || { t_fail "inferd with version 3 pinned did not start"; tail -n 20 "$D/inferd.log"; }
+t_ctl --config "$PIN_CONF" smoke --mark-good >"$D/out" 2>"$D/err"; rc=$?
+if [ $rc -eq 0 ] && [ "$(json_get "$LKG" '[(m["name"], m["version"], m["sha256"]) for m in j["models"]]')" = "[('breast-cancer', '3', '$SHA3')]" ]; then
+	t_pass "version 3 pinned, smoke --mark-good records it (sha256 $SHA3)"
+else
+	t_fail "smoke --mark-good of v3: exit $rc"; show
+fi
+t_stop_daemon || t_fail "inferd did not exit 0 before the in-place overwrite"
+cp "$T_BUNDLED_MODEL" "$M/3/model.json"
+
+"$T_INFERD" --check-config --config "$PIN_CONF" >"$D/out" 2>"$D/err"; rc=$?
+if [ $rc -eq 0 ] && grep -q '^inferd: warning: breast-cancer: configured version refused (version 3: golden set .*does not match' "$D/err" &&
+	grep -q 'the daemon will serve last known good v3$' "$D/err"; then
+	t_pass "inferd --check-config with v3 overwritten: exit 0, warns that last known good v3 serves"
+else
+	t_fail "inferd --check-config with v3 overwritten: exit $rc"; show
+fi
+
+t_start_daemon "$PIN_CONF" "$D/inferd.log"
+if t_wait_ready "$SOCK" && served 3 "$SHA3" && predicts_like "$D/expected-v3"; then
+	t_pass "the restart refuses the overwritten v3 and serves its snapshot (v3's XGBoost outputs)"
+else
+	t_fail "the restart with v3 overwritten: not serving the snapshot"; tail -n 20 "$D/inferd.log"
+fi
+
+t_ctl --config "$PIN_CONF" smoke --on-failure rollback >"$D/out" 2>"$D/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q '^FAIL refused .*breast-cancer v3 refused: golden set .*does not match' "$D/out" &&
+	grep -q '^smoke: FAIL (triggers: model_refused)$' "$D/out" &&
+	grep -q '^--- smoke after the rollback ---$' "$D/out" &&
+	grep -q '^ok   refused  *no refused version' "$D/out" &&
+	[ "$(tail -n 1 "$D/out")" = "smoke: FAIL (triggers: model_refused); rolled back, and the restored set passes" ] &&
+	grep -q '^\*\*\* WARNING: .*FAILED (triggers: model_refused)' "$D/err" &&
+	grep -q 'smoke after the rollback: PASS' "$D/err" &&
+	served 3 "$SHA3" && predicts_like "$D/expected-v3"; then
+	t_pass "smoke --on-failure rollback: model_refused fires, rolled back, the second smoke passes"
+else
+	t_fail "smoke --on-failure rollback with v3 refused: exit $rc"; show
+fi
+
 t_stop_daemon; st=$?
 t_check "inferd exits 0 on SIGTERM" [ $st -eq 0 ]
 t_summary

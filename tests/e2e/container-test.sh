@@ -24,6 +24,8 @@
 #                              else this script's ../.. and the inferctl on PATH
 #   CONTAINER_TEST_SKIP_REPRO=1   skip the repro stage (two full builds, the slow part)
 #   CONTAINER_TEST_KEEP=1         keep containers and the work directory
+#   CONTAINER_TEST_IMAGE=IMAGE    test this image instead of building one (the label
+#                                 checks then compare with this tree)
 #   INFERD_SUITE, INFERD_MIRROR, INFERD_CACHE_DIR   see containers/make-base.sh
 #
 # Exit status: 0 every check passed, 1 a check failed, 77 podman unusable (the reason is
@@ -58,7 +60,7 @@ check() { # check MSG CMD...
 note() { echo "       $*"; }
 now() { date +%s.%N; }
 secs() { printf '%.2f' "$(echo "$2 - $1" | bc)"; } # secs T0 T1
-stage_name= stage_t0=
+stage_name='' stage_t0=''
 timings=()
 stage() {
 	stage_end
@@ -120,17 +122,22 @@ fi
 # ---- build -----------------------------------------------------------------------------
 stage build
 t0=$(now)
-if ! "$srcdir/containers/build-image.sh" --iidfile "$work/iid" --tag localhost/inferd:test \
+if [ -n "${CONTAINER_TEST_IMAGE:-}" ]; then
+	IMAGE=$(podman image inspect --format '{{.Id}}' "$CONTAINER_TEST_IMAGE") ||
+		{ not_ok "CONTAINER_TEST_IMAGE=$CONTAINER_TEST_IMAGE exists"; finish; }
+	note "not building: CONTAINER_TEST_IMAGE=$CONTAINER_TEST_IMAGE ($IMAGE)"
+elif ! "$srcdir/containers/build-image.sh" --iidfile "$work/iid" --tag localhost/inferd:test \
 	>"$work/build.log" 2>&1; then
 	tail -n 40 "$work/build.log"
 	not_ok "the image builds (log above)"
 	finish
+else
+	images+=(localhost/inferd:test)
+	IMAGE=$(cat "$work/iid")
+	ok "the image builds: $IMAGE"
+	grep '^build-image.sh: \(size\|build time\)' "$work/build.log" | sed 's/^/       /'
+	note "(cached layers reused: $(secs "$t0" "$(now)") s wall; the repro stage times full builds)"
 fi
-images+=(localhost/inferd:test)
-IMAGE=$(cat "$work/iid")
-ok "the image builds: $IMAGE"
-grep '^build-image.sh: \(size\|build time\)' "$work/build.log" | sed 's/^/       /'
-note "(with cached layers: $(secs "$t0" "$(now)") s wall here; the repro stage times full builds)"
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 check "image size $((size / 1000000)) MB is under the $((SIZE_GOAL / 1000000)) MB goal" \
 	test "$size" -lt "$SIZE_GOAL"
@@ -210,7 +217,7 @@ else
 fi
 check "inferctl smoke passes from the host (exit $rc)" test $rc -eq 0
 echo "$smoke_out" | sed 's/^/       /'
-check "smoke checked the golden set" bash -c 'grep -qi "golden.*\(ok\|pass\|match\)" <<<"$1"' _ "$smoke_out"
+check "smoke checked the golden set" bash -c 'grep -Eq "^ok +golden " <<<"$1"' _ "$smoke_out"
 
 # Predictions of the golden inputs, against XGBoost's own outputs in the golden file.
 $PY - "$GOLDEN" >"$work/golden-body.json" <<'EOF'
@@ -312,16 +319,22 @@ check "the container exited with code 0 (got $exit_code)" test "$exit_code" = 0
 check "podman stop took $stop_s s (< 2 s)" bash -c '(( $(echo "$1 < 2" | bc) ))' _ "$stop_s"
 total=$(wc -l <"$work/load/log")
 n200=$(awk '$6 == 200' "$work/load/log" | wc -l)
-# Started before the stop: must have succeeded. Started after: may only fail to connect.
-bad_before=$(awk -v t="$t_stop" '$3 < t && ($5 != 0 || $6 != 200)' "$work/load/log")
-bad_after=$(awk -v t="$t_stop" '$3 >= t && !($5 == 0 && $6 == 200) && $5 != 7' "$work/load/log")
+# Every request must either have been answered 200 or have been refused at connect
+# (curl's exit 7: the daemon no longer accepts). Anything else (a reset or an empty
+# answer after connecting, a non-200 answer) is a request the daemon let in and dropped.
+# This needs no guess of when SIGTERM arrived; podman's log times lag too much for that.
+bad=$(awk '!($5 == 0 && $6 == 200) && $5 != 7' "$work/load/log")
 inflight=$(awk -v t="$t_stop" '$3 < t && $4 > t' "$work/load/log" | wc -l)
-note "$total requests (1,008 rows each), $n200 answered 200, $inflight in flight when the stop began"
-check "every request started before the stop was answered 200" test -z "$bad_before"
-[ -z "$bad_before" ] || echo "$bad_before" | head -n 5 | sed 's/^/       /'
-check "no request after the stop failed other than by being refused" test -z "$bad_after"
-[ -z "$bad_after" ] || { echo "$bad_after" | head -n 5 | sed 's/^/       /'; cat "$work"/load/*.err | sort | uniq -c | head -n 5; }
-check "some requests were in flight at the stop ($inflight)" test "$inflight" -gt 0
+inflight_ok=$(awk -v t="$t_stop" '$3 < t && $4 > t && $5 == 0 && $6 == 200' "$work/load/log" | wc -l)
+note "$total requests (1,008 rows each), $n200 answered 200, $inflight in flight when podman stop began"
+check "every request was answered 200 or refused at connect, none cut off once connected" test -z "$bad"
+if [ -n "$bad" ]; then
+	note "(client, request, start, end, curl exit, HTTP code; podman stop began at $t_stop)"
+	echo "$bad" | head -n 5 | sed 's/^/       /'
+	cat "$work"/load/*.err | sort | uniq -c | head -n 5 | sed 's/^/       /'
+fi
+check "some requests were in flight when the stop began ($inflight), all answered 200 ($inflight_ok)" \
+	test "$inflight" -gt 0 -a "$inflight_ok" -eq "$inflight"
 wrong=0
 for f in "$work"/load/*.json; do
 	[ -e "$f" ] || continue

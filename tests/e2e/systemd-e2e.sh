@@ -13,8 +13,9 @@
 #                same socket, no failed request
 #   crash        kill -9 under load: serving again within 1 s
 #   watchdog     SIGSTOP (a hung event loop): WatchdogSec= catches it, a new daemon serves
-#   bad-upgrade  upgrade to a version whose bundled model is wrong: the postinst smoke fires,
-#                rolls back, and the previous model's outputs keep being served
+#   bad-upgrade  upgrade to a version whose bundled model is wrong: the restart refuses it and
+#                serves the last known good snapshot (the service never fails), the postinst
+#                smoke fires model_refused, rolls back, the previous outputs keep being served
 #   purge        apt-get purge leaves no file, user, group or unit behind
 #   autopkgtest  debian/tests in a podman systemd container
 #   piuparts     install/purge and upgrade-from-the-previous-version/purge in a chroot
@@ -348,6 +349,15 @@ stop) # stop LIMIT_S: SIGSTOP the main PID (a hung event loop), then time the re
 	kill -STOP "$pid" || exit 2
 	echo "$pid $("$0" until-new "$pid" "$t0" "$2")"
 	;;
+watch) # watch STOPFILE OUT: each change of "SERVICE-STATE SOCKET-STATE", until STOPFILE (300 s)
+	last='' end=$((SECONDS + 300))
+	while [ ! -e "$2" ] && [ $SECONDS -lt $end ]; do
+		s="$(systemctl is-active inferd.service) $(systemctl is-active inferd.socket)"
+		[ "$s" != "$last" ] && echo "$s" >>"$3" && last=$s
+		sleep 0.05
+	done
+	echo end >>"$3"
+	;;
 esac
 EOF
 chmod +x "$work/ctr.sh"
@@ -598,17 +608,30 @@ fi
 stage bad-upgrade
 # The upgrade overwrites the bundled model in place with one whose leaves are shifted:
 # the golden set beside it (unchanged) no longer matches, as when a package ships a model
-# that was retrained or corrupted by mistake. Expected: the daemon refuses it, the postinst
-# smoke fires, rolls back to the last known good snapshot, and the old outputs are served.
+# that was retrained or corrupted by mistake. Expected: the restarted daemon refuses it and
+# serves the last known good snapshot instead (ExecStartPre's --check-config only warns),
+# so the service never fails; the postinst smoke fires model_refused, rolls back to the
+# snapshot, and the old outputs are served throughout.
 if r=$(py xgb-wrong-rows "$work/bad-model.json" "$golden_host"); then
 	ok "the bad model is wrong: XGBoost predicts $r golden rows outside tolerance"
 else
 	note "XGBoost check of the bad model: $r"
 fi
+n_before=$(cx systemctl show -p NRestarts --value inferd.service)
+since=$(cx date '+%Y-%m-%d %H:%M:%S')
+cx rm -f /tmp/e2e/watch.stop /tmp/e2e/watch.out
+podman exec -d "$ctr" /tmp/e2e/ctr.sh watch /tmp/e2e/watch.stop /tmp/e2e/watch.out >/dev/null
+sleep 0.2
 t0=$(date +%s%N)
 CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./debs/inferd_${bad_version}_bad.deb" \
 	>"$work/bad.log" 2>&1
 rc=$?
+watched=$(CX_TIMEOUT=30 cxsh 'touch /tmp/e2e/watch.stop
+	for _ in $(seq 1 100); do
+		grep -q "^end$" /tmp/e2e/watch.out 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -v "^end$" /tmp/e2e/watch.out' | tr '\n' ',' | sed 's/,$//')
 sed -n '/^Setting up inferd/,$p' "$work/bad.log" | sed 's/^/       | /'
 installed=$(cx dpkg-query -W -f '${Version}' inferd)
 if [ $rc = 0 ] && [ "$installed" = "$bad_version" ]; then
@@ -619,16 +642,20 @@ fi
 cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke2.json" 2>&1
 outcome=$(py get "$work/smoke2.json" outcome)
 mapfile -t triggers < <(py get "$work/smoke2.json" smoke.triggers)
-if [ ${#triggers[@]} -gt 0 ] && [ -n "${triggers[0]}" ] && ! [[ ${triggers[0]} =~ ^error ]]; then
-	missing=
-	for t in "${triggers[@]}"; do grep -q "$t" "$work/bad.log" || missing="$missing $t"; done
-	if [ -z "$missing" ]; then
-		ok "the smoke fired: triggers ${triggers[*]} in postinst-smoke.json and in the postinst output"
+if [ "${triggers[*]}" = model_refused ]; then
+	if grep -q 'triggers: model_refused' "$work/bad.log"; then
+		ok "the smoke fired model_refused (postinst-smoke.json and the postinst output)"
 	else
-		not_ok "triggers ${triggers[*]} in postinst-smoke.json, but not in the postinst output:$missing"
+		not_ok "model_refused in postinst-smoke.json, but not in the postinst output"
 	fi
 else
-	not_ok "no trigger fired (postinst-smoke.json: outcome '$outcome', triggers '${triggers[*]}')"
+	not_ok "triggers '${triggers[*]}' in postinst-smoke.json (outcome '$outcome'), expected model_refused"
+fi
+refused=$(py get "$work/smoke2.json" smoke.checks | grep -o "$model_name v$model_ver refused: golden set[^\"]*" | head -n 1)
+if [ -n "$refused" ]; then
+	ok "the smoke names the refusal: ${refused:0:160}"
+else
+	not_ok "the smoke's checks do not name the refusal of $model_name v$model_ver"
 fi
 if [ "$outcome" = rolled-back ]; then
 	ok "postinst-smoke.json: outcome rolled-back"
@@ -640,6 +667,26 @@ if [ "$svc" = active ]; then
 	ok "inferd.service active after the bad upgrade"
 else
 	not_ok "inferd.service is '$svc' after the bad upgrade (inferd.socket: $(cx systemctl is-active inferd.socket))"
+fi
+# Throughout: the restart the upgrade asked for is the only one (no failure, no automatic
+# restart, no start limit), and the socket never failed. That explicit restart resets
+# NRestarts to 0; an automatic restart after a failure would count from there.
+n_after=$(cx systemctl show -p NRestarts --value inferd.service)
+failures=$(cx journalctl -u inferd.service -u inferd.socket --since "$since" -o cat --no-pager 2>/dev/null |
+	grep -c -e 'Failed with result' -e 'Start request repeated too quickly' -e 'Failed to start')
+# (The upgrade restarts both units, so they pass through deactivating and activating; never
+# through failed, which is where the start limit left them before.)
+if [ -n "$watched" ] && ! [[ $watched =~ failed ]] &&
+	[ "${watched##*,}" = "active active" ] && [ "$n_after" = 0 ] && [ "$failures" = 0 ]; then
+	ok "inferd.service never failed during the upgrade (states seen: $watched; NRestarts $n_before -> $n_after: no automatic restart)"
+else
+	not_ok "during the upgrade: states '$watched', NRestarts $n_before -> $n_after (expected 0), $failures failure lines in the journal"
+fi
+if cx journalctl -u inferd.service --since "$since" -o cat --no-pager 2>/dev/null |
+	grep -q "configured version was refused; serving its last known good version $model_ver"; then
+	ok "the restarted daemon refused the new file and served the last known good snapshot (journal)"
+else
+	not_ok "no 'serving its last known good version $model_ver' in the journal since the upgrade"
 fi
 r=
 if cx inferctl --socket "$SOCK" --timeout 5 infer "$model_name" --output predict \
