@@ -48,7 +48,7 @@ int server_mark_good(const char *body, size_t len, struct json_t **out);
 int server_rollback(struct json_t **out);
 /* Clears rollback.json and reloads from the configuration. */
 int server_rollback_clear(struct json_t **out);
-/* {"config_file", "config_sha256", "serving", "last_known_good", "rolled_back"}. */
+/* {"config_file", "config_sha256", "serving", "last_known_good", "rolled_back", "fallback"}. */
 int server_admin_state(struct json_t **out);
 /*
  * The daemon's part of the environment fingerprint: {"inferd": {"version", "build_id"},
