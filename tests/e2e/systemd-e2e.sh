@@ -432,6 +432,21 @@ if [ "$user" = inferd ]; then
 else
 	not_ok "the daemon runs as '$user', not inferd"
 fi
+# It never needs root, and it writes nowhere but its state and runtime directories: the
+# unit says so (checked as systemd loaded it), and no file anywhere else belongs to inferd
+# after it has started, served and been marked good.
+props="$(cx systemctl show -p User --value inferd.service)/$(cx systemctl show -p ProtectSystem --value inferd.service)/$(cx systemctl show -p CapabilityBoundingSet --value inferd.service)"
+if [ "$props" = "inferd/strict/" ]; then
+	ok "unit as loaded: User=inferd, ProtectSystem=strict, no capabilities"
+else
+	not_ok "unit as loaded: User/ProtectSystem/CapabilityBoundingSet = '$props', expected 'inferd/strict/'"
+fi
+owned=$(cxsh 'find / \( -path /proc -o -path /sys -o -path /dev -o -path /var/lib/inferd -o -path /run/inferd \) -prune -o -user inferd -print 2>/dev/null')
+if [ -z "$owned" ]; then
+	ok "no file outside /var/lib/inferd and /run/inferd belongs to inferd"
+else
+	not_ok "files owned by inferd outside its state and runtime directories: $(echo "$owned" | head -5 | tr '\n' ' ')"
+fi
 cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke1.json" 2>&1
 outcome=$(py get "$work/smoke1.json" outcome)
 verdict=$(py get "$work/smoke1.json" smoke.verdict)

@@ -10,7 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
-top_builddir=$(cd "$top_builddir" && pwd)
+mkdir -p "$top_builddir" && top_builddir=$(cd "$top_builddir" && pwd) || exit 1
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
 FUZZ_HARNESSES=${FUZZ_HARNESSES:-"infer model conf"}
