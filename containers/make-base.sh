@@ -87,10 +87,12 @@ inputs_of() {
 	printf 'apt=%s\n' "${apt_lines[@]}"
 }
 
-# run_mmdebstrap VARIANT PACKAGES OUTPUT: bounded, with the mirror lines as sources.
+# run_mmdebstrap VARIANT PACKAGES OUTPUT [MMDEBSTRAP-ARGS...]: bounded, with the mirror
+# lines as sources.
 run_mmdebstrap() {
 	local variant=$1 include=$2 out=$3 args=()
-	args=(--variant="$variant" --mode=root)
+	shift 3
+	args=(--variant="$variant" --mode=root "$@")
 	[ -n "$include" ] && args+=(--include="$include")
 	# Recommends off (Debian's default for debootstrap-style bases); no apt lists kept.
 	timeout 900 mmdebstrap "${args[@]}" --quiet "$INFERD_SUITE" "$out" "${apt_lines[@]}"
@@ -110,7 +112,10 @@ build_image() {
 	t0=$SECONDS
 	tmp=$(mktemp -d "$cache/build.XXXXXX")
 	build_tmp=$tmp
-	run_mmdebstrap "$variant" "$include" "$tmp/rootfs.tar"
+	# The build host's resolver and name must not end up in an image (a leak, and a
+	# difference between build hosts); podman supplies both when a container runs.
+	run_mmdebstrap "$variant" "$include" "$tmp/rootfs.tar" \
+		--customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"'
 	local changes=(--change "LABEL org.inferd.inputs=$hash"
 		--change "LABEL org.inferd.suite=$INFERD_SUITE")
 	[ -n "$cmd" ] && changes+=(--change "CMD $cmd")

@@ -5,6 +5,8 @@
 # Knobs: BENCH_REPS (5), BENCH_SECONDS per loadgen run (3), BENCH_WARMUP (0.5),
 # BENCH_STARTS (10), BENCH_DEB=1 to run `make deb` first (else the size of a .deb that
 # `make deb` left in the build tree, if any).
+# Section 3 also sends the 1,000-row batch as binary tensor data (raw FP32 in and out, built
+# with python3's struct into a raw request for loadgen -r), after checking inferd's answer.
 # Every comparison is a ratio taken inside one repetition, A and B run back to back
 # (interleaved A B A B): this host drifts, so figures from different runs do not compare.
 set -u
@@ -191,6 +193,72 @@ done
 "$LOADGEN" -U "$NSOCK" -m POST -p "$INFER_PATH" -b "$MODELS/infer-1.json" -w 0 -d 0.2 \
 	>/dev/null 2>&1 || die "nginx does not answer"
 
+# The binary twin of infer-1000.json: the same 1,000 rows as raw little-endian FP32 after a
+# JSON header (Inference-Header-Content-Length), binary outputs asked for. Written as the raw
+# HTTP request loadgen -r sends, after checking that inferd answers it with 200 and a binary
+# body holding the same float32 values as its JSON answer to the JSON request.
+"$PYTHON3" - "$ISOCK" "$INFER_PATH" "$MODELS/infer-1000.json" "$WORK/infer-1000bin.req" \
+	>"$WORK/binprobe.txt" 2>&1 <<'EOF' || {
+import http.client, json, math, socket, struct, sys
+
+sock, path, jfile, out = sys.argv[1:5]
+
+
+class UnixConn(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(sock)
+
+
+jbody = open(jfile, "rb").read()
+inp = json.loads(jbody)["inputs"][0]
+n, f = inp["shape"]
+raw = b"".join(struct.pack("<f", float("nan") if v is None else v) for v in inp["data"])
+assert len(raw) == 4 * n * f
+head = json.dumps({"id": "bench", "inputs": [{"name": "input", "datatype": "FP32", "shape": [n, f],
+                                              "parameters": {"binary_data_size": len(raw)}}],
+                   "parameters": {"binary_data_output": True}}, separators=(",", ":")).encode()
+body = head + raw
+c = UnixConn("localhost")
+c.request("POST", path, jbody, {"Content-Type": "application/json"})
+r = c.getresponse()
+jans = r.read()
+if r.status != 200:
+    sys.exit("JSON request: HTTP %d: %s" % (r.status, jans[:500]))
+want = [struct.unpack("<f", struct.pack("<f", v))[0] for v in json.loads(jans)["outputs"][0]["data"]]
+c.request("POST", path, body, {"Content-Type": "application/octet-stream",
+                               "Inference-Header-Content-Length": str(len(head))})
+r = c.getresponse()
+ans = r.read()
+if r.status != 200:
+    sys.exit("binary request: HTTP %d: %s" % (r.status, ans[:500]))
+if r.getheader("Content-Type", "").split(";")[0] != "application/octet-stream":
+    sys.exit("binary request: Content-Type %r" % r.getheader("Content-Type"))
+hl = int(r.getheader("Inference-Header-Content-Length"))
+meta = json.loads(ans[:hl])
+o = meta["outputs"][0]
+if o["name"] != "predict" or "data" in o or o["parameters"]["binary_data_size"] != 4 * n:
+    sys.exit("binary request: unexpected output header %r" % o)
+if len(ans) != hl + 4 * n:
+    sys.exit("binary request: %d bytes after the JSON, want %d" % (len(ans) - hl, 4 * n))
+got = list(struct.unpack("<%df" % n, ans[hl:]))
+bad = [i for i in range(n) if not (got[i] == want[i] or (math.isnan(got[i]) and math.isnan(want[i])))]
+if bad:
+    sys.exit("binary request: %d of %d values differ from the JSON answer (row %d: %r vs %r)" %
+             (len(bad), n, bad[0], got[bad[0]], want[bad[0]]))
+req = ("POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+       "Inference-Header-Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (path, len(head), len(body))).encode()
+open(out, "wb").write(req + body)
+print("binary probe: %d rows, request %d bytes (JSON %d), answer %d bytes, values equal the JSON answer"
+      % (n, len(body), len(jbody), len(ans)))
+EOF
+	cat "$WORK/binprobe.txt" >&2
+	die "inferd does not answer a 1000-row binary infer request correctly"
+}
+# And loadgen, sending those bytes, must get a 2xx for them too.
+"$LOADGEN" -U "$ISOCK" -r "$WORK/infer-1000bin.req" -w 0 -d 0.2 >/dev/null 2>"$WORK/probe.txt" ||
+	die "loadgen -r: inferd does not answer the raw binary request with 2xx"
+
 LOAD_S=0 # seconds of load inferd has served, for the RSS figure
 # CPU time (ns) used so far by processes $@ and their children, every thread: a figure the
 # host's other load does not inflate, unlike wall-clock rates.
@@ -204,6 +272,7 @@ server_cpu_ns() {
 }
 # run SERVER CONNS REP PINNED BODY STAGE: one loadgen run, appended as one JSON line.
 run() {
+	r_srv=$1 r_conns=$2 r_rep=$3 r_pinned=$4 r_rows=$5 r_stage=$6
 	if [ "$1" = inferd ]; then
 		s=$ISOCK
 		sp=$INFERD_PID
@@ -213,9 +282,16 @@ run() {
 	fi
 	pre=
 	[ "$4" = true ] && pre="taskset -c 1"
+	# Stage batch-bin: the binary twin of the body, as a raw request.
+	if [ "$6" = batch-bin ]; then
+		set -- "$@" -r "$WORK/infer-${5}bin.req"
+	else
+		set -- "$@" -m POST -p "$INFER_PATH" -b "$MODELS/infer-$5.json"
+	fi
 	c0=$(server_cpu_ns "$sp")
-	$pre "$LOADGEN" -U "$s" -m POST -p "$INFER_PATH" -b "$MODELS/infer-$5.json" -c "$2" \
-		-d "$DUR" -w "$WARM" >"$WORK/run.json" 2>"$WORK/run.err" || true
+	shift 6
+	$pre "$LOADGEN" -U "$s" "$@" -c "$r_conns" -d "$DUR" -w "$WARM" >"$WORK/run.json" 2>"$WORK/run.err" || true
+	set -- "$r_srv" "$r_conns" "$r_rep" "$r_pinned" "$r_rows" "$r_stage"
 	c1=$(server_cpu_ns "$sp")
 	[ -s "$WORK/run.json" ] || echo '{"requests": 0, "errors": -1}' >"$WORK/run.json"
 	printf '{"stage": "%s", "server": "%s", "conns": %s, "rep": %s, "pinned": %s, "rows": %s, "server_cpu_s": %s, "run_s": %s, "result": %s}\n' \
@@ -262,12 +338,13 @@ else
 	say "one CPU: no pinned run"
 fi
 
-# --- 3. Batch over the socket: 1,000-row JSON requests. -------------------------------------
+# --- 3. Batch over the socket: 1,000-row requests, JSON and binary, A B A B. -----------------
 rep=1
 while [ $rep -le "$REPS" ]; do
 	for c in 1 2; do
-		say "batch: repetition $rep/$REPS, 1000-row requests, $c connection(s)"
+		say "batch: repetition $rep/$REPS, 1000-row requests, $c connection(s): JSON, binary"
 		run inferd "$c" $rep false 1000 batch
+		run inferd "$c" $rep false 1000 batch-bin
 	done
 	rep=$((rep + 1))
 done
@@ -494,21 +571,31 @@ for pinned in (False, True):
         e2e[key]["rps_ratio"] = ratio(i, g, "rps")
         e2e[key]["p50_ratio"] = ratio(i, g, "p50_us")
 P("")
-P("3. Batch over the socket: 1,000-row JSON infer requests to inferd")
-batch = {}
+P("3. Batch over the socket: 1,000-row infer requests to inferd, JSON and binary tensors (raw FP32 in and out,")
+P("   Inference-Header-Content-Length; the same rows, checked to give the same values), interleaved A B A B")
+batch, batch_bin = {}, {}
+
+
+def batch_stats(rs):
+    return {"rows_per_s": stats([r["result"].get("rps", 0) * 1000 for r in rs]),
+            "cpu_ns_per_row": stats([1e9 * r["server_cpu_s"] / (r["result"]["rps"] * 1000 * r["run_s"])
+                                     for r in rs if r["result"].get("rps")]),
+            "p50_us": stats([r["result"].get("p50_us") for r in rs]),
+            "errors": sum(abs(r["result"].get("errors", 0)) for r in rs)}
+
+
 for c in (1, 2):
-    rs = pick("batch", "inferd", c, False)
-    if not rs:
-        continue
-    st = {"rows_per_s": stats([r["result"].get("rps", 0) * 1000 for r in rs]),
-          "cpu_ns_per_row": stats([1e9 * r["server_cpu_s"] / (r["result"]["rps"] * 1000 * r["run_s"])
-                                   for r in rs if r["result"].get("rps")]),
-          "p50_us": stats([r["result"].get("p50_us") for r in rs]),
-          "errors": sum(abs(r["result"].get("errors", 0)) for r in rs)}
-    batch[str(c)] = st
-    P("%d connection(s): %s rows/s, p50 %s us per request, inferd CPU %s ns per row, errors %d" % (
-        c, fmt(st["rows_per_s"]), fmt(st["p50_us"]), fmt(st["cpu_ns_per_row"]), st["errors"]))
-P("Binary tensors (Inference-Header-Content-Length): not yet implemented in inferd: not measured.")
+    rs, rb = pick("batch", "inferd", c, False), pick("batch-bin", "inferd", c, False)
+    for kind, runs_k, out in (("JSON  ", rs, batch), ("binary", rb, batch_bin)):
+        if not runs_k:
+            continue
+        st = batch_stats(runs_k)
+        if kind == "binary":
+            st["ratio_to_json"] = ratio(rb, rs, "rps")
+        out[str(c)] = st
+        P("%d conn %s: %s rows/s, p50 %s us per request, inferd CPU %s ns per row, errors %d%s" % (
+            c, kind, fmt(st["rows_per_s"]), fmt(st["p50_us"]), fmt(st["cpu_ns_per_row"]), st["errors"],
+            (", binary/JSON %s" % fmt(st["ratio_to_json"], 1, 2, "x")) if st.get("ratio_to_json") else ""))
 P("")
 
 # 4. Start and size.
@@ -562,14 +649,22 @@ if batch:
 if st_ready:
     target("exec to READY=1 <= 20 ms", "%.2f ms (%.2f..%.2f)" % (st_ready["median"], st_ready["min"], st_ready["max"]), st_ready["median"] <= 20)
 target("RSS <= 16 MB (VmRSS after %.0f s of load)" % rss["load_s"], "%.1f MiB (peak %.1f)" % (rss["vmrss_kb"] / 1024, rss["vmhwm_kb"] / 1024), rss["vmrss_kb"] <= 16 * 1024)
-targets.append({"target": "binary tensors (Inference-Header-Content-Length)", "measured": "not yet", "pass": None})
+if batch_bin:
+    # Where binary is fastest, against JSON at the same connection count, per repetition.
+    best = max(batch_bin.items(), key=lambda kv: kv[1]["rows_per_s"]["median"])
+    s = best[1].get("ratio_to_json")
+    if s:
+        target("binary tensors, 1,000-row requests >= 3x the JSON rows/s",
+               "%.2fx at %s conn (%.2f..%.2f); %.0fk rows/s" % (s["median"], best[0], s["min"], s["max"],
+                                                               best[1]["rows_per_s"]["median"] / 1e3),
+               s["median"] >= 3)
 P("Targets")
 for t in targets:
     P("  %-4s %-72s %s" % ("PASS" if t["pass"] else ("MISS" if t["pass"] is False else "----"), t["target"], t["measured"]))
 if errors:
     P("WARNING: %d load-generator errors (non-2xx, closed or timed out): see e2e.jsonl" % errors)
 
-summary.update({"nginx": ngx, "engine": engine, "e2e": e2e, "batch": batch, "start": start, "rss": rss, "size": size,
+summary.update({"nginx": ngx, "engine": engine, "e2e": e2e, "batch": batch, "batch_binary": batch_bin, "start": start, "rss": rss, "size": size,
                 "targets": targets, "loadgen_errors": errors})
 with open(os.path.join(res, "summary.json"), "w") as f:
     json.dump(summary, f, indent=1)
