@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -112,6 +113,7 @@ struct conn {
 	bool cut;       /* shut down by http_expire(); MHD closes it */
 	int fd;         /* for shutdown() only: MHD owns and closes it */
 	uint64_t since; /* CLOCK_MONOTONIC ns: request start, else when it went idle */
+	uint64_t busy;  /* during a stop: when last seen with a request or unread bytes */
 	char peer[64];  /* for log lines */
 	uid_t uid;
 	gid_t gid;
@@ -139,7 +141,9 @@ static unsigned fd_conn_limit;   /* connections the fd limit allows */
 static struct conn *conns;       /* every open connection, for http_expire() */
 static unsigned n_conns;
 static bool quiesced;
-static unsigned in_flight; /* requests between their first call and their completion */
+static uint64_t quiesce_ns;          /* when http_quiesce() ran */
+static int listen_fds[2] = {-1, -1}; /* ours, for the last accepts at quiesce */
+static unsigned in_flight;           /* requests between their first call and their completion */
 static char *server_meta;
 static size_t server_meta_len;
 
@@ -1345,6 +1349,8 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	pool_header_bytes = lim.max_header_bytes;
 	fit_fd_limit(lim.max_connections);
 	quiesced = false;
+	listen_fds[0] = unix_fd;
+	listen_fds[1] = tcp_fd;
 	meta = json_pack("{s:s, s:s, s:[sss]}", "name", "inferd", "version", PACKAGE_VERSION,
 	                 "extensions", "model_repository", "inferd_admin", "binary_tensor_data");
 	server_meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
@@ -1429,15 +1435,66 @@ int http_run(void)
 	return rc;
 }
 
+/*
+ * Hands MHD every connection still waiting in l's listen backlog. Their clients saw
+ * connect() succeed before the stop and may already have written a request: closing the
+ * listener on exit would reset them, so they are served like any other open connection.
+ */
+static void accept_backlog(const struct listener *l, int fd)
+{
+	for (;;) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof sa;
+		int cfd = accept4(fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		/* MHD closes cfd itself when it refuses it (on_accept's limit applies). */
+		(void)MHD_add_connection(l->d, cfd, (struct sockaddr *)&sa, len);
+	}
+}
+
 void http_quiesce(void)
 {
 	if (quiesced)
 		return;
+	quiesce_ns = mono_ns();
 	/* The listening fds stay ours (the caller closes them); MHD just forgets them. */
-	for (size_t i = 0; i < 2; i++)
-		if (listeners[i].d != NULL)
-			(void)MHD_quiesce_daemon(listeners[i].d);
+	for (size_t i = 0; i < 2; i++) {
+		if (listeners[i].d == NULL)
+			continue;
+		if (listen_fds[i] >= 0)
+			accept_backlog(&listeners[i], listen_fds[i]);
+		(void)MHD_quiesce_daemon(listeners[i].d);
+	}
 	quiesced = true;
+}
+
+bool http_drained(uint64_t now_ns, uint64_t quiet_ns)
+{
+	bool drained = in_flight == 0;
+
+	for (struct conn *cn = conns; cn != NULL; cn = cn->next) {
+		int unread = 0;
+		uint64_t last = quiesce_ns;
+
+		/* Cut by request_timeout: MHD is closing it, nothing will be answered. */
+		if (cn->cut || cn->fd < 0)
+			continue;
+		/* Bytes MHD has not read yet are a request begun: exiting would reset it. */
+		if (cn->active || (ioctl(cn->fd, FIONREAD, &unread) == 0 && unread > 0))
+			cn->busy = now_ns;
+		if (cn->busy > last)
+			last = cn->busy;
+		if (cn->since > last)
+			last = cn->since;
+		if (cn->active || now_ns < last || now_ns - last < quiet_ns)
+			drained = false;
+	}
+	return drained;
 }
 
 unsigned http_connections(void)
@@ -1478,4 +1535,5 @@ void http_fini(void)
 	server_meta = NULL;
 	quiesced = false;
 	in_flight = 0;
+	listen_fds[0] = listen_fds[1] = -1;
 }

@@ -2,7 +2,9 @@
 #ifndef INFERD_HTTP_H
 #define INFERD_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct conf;
 
@@ -21,8 +23,19 @@ int http_get_tcp_fd(void);
 int http_get_timeout_ms(void);
 /* Runs libmicrohttpd once (every listener): accepts, reads, answers. */
 int http_run(void);
-/* Stops accepting new connections (SIGTERM); in-flight ones go on. */
+/*
+ * Stops accepting new connections (SIGTERM); in-flight ones go on. Connections already
+ * waiting in a listen backlog are taken in first: their clients believe they are connected.
+ */
 void http_quiesce(void);
+/*
+ * After http_quiesce(): true once no request is in progress, no connection has unread
+ * bytes (a request begun but not parsed yet), and every connection has been so for at
+ * least quiet_ns since the stop began or since its last request, so that a request written
+ * right after connect() is still read. Idle keep-alive connections then may be closed.
+ * now_ns is CLOCK_MONOTONIC.
+ */
+bool http_drained(uint64_t now_ns, uint64_t quiet_ns);
 /* Number of open connections (to know when a graceful stop is done). */
 unsigned http_connections(void);
 /*

@@ -37,6 +37,12 @@
 
 /* The status line lists models up to this length, then "...". */
 #define STATUS_MAX 1024
+/*
+ * A stop waits this long after SIGTERM (or after a connection's last answer) for requests
+ * that clients wrote right after connect() but that have not arrived yet.
+ */
+#define STOP_QUIET_NS 50000000u
+#define STOP_POLL_MS  10
 
 static struct {
 	struct conf *conf;
@@ -1200,7 +1206,7 @@ int server_run(void)
 		if (S.stopping) {
 			uint64_t t = now_ns();
 			/* Idle keep-alive connections hold nothing in flight: they may go. */
-			if (http_connections() == 0 || http_requests_in_flight() == 0)
+			if (http_connections() == 0 || http_drained(t, STOP_QUIET_NS))
 				break;
 			if (t >= S.stop_deadline_ns) {
 				log_notice("shutdown_grace over; dropping %u request%s in flight",
@@ -1210,6 +1216,9 @@ int server_run(void)
 			}
 			if (timeout < 0 || (uint64_t)timeout > (S.stop_deadline_ns - t) / 1000000u)
 				timeout = (int)((S.stop_deadline_ns - t) / 1000000u) + 1;
+			/* Unread bytes wake MHD's epoll fd; the quiet period needs the clock. */
+			if (timeout > STOP_POLL_MS)
+				timeout = STOP_POLL_MS;
 		}
 		n = epoll_wait(S.epfd, evs, 8, timeout);
 		if (n < 0) {

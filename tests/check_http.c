@@ -948,6 +948,97 @@ START_TEST(test_graceful_stop)
 }
 END_TEST
 
+/* Roomy limits: the stop test sends several hundred rows per request. */
+static const char conf_stop[] = "socket = { path = \"@SOCKET@\"; };\n"
+                                "limits = { max_body_bytes = 4194304; max_rows = 1000; };\n"
+                                "server = { shutdown_grace = 10; };\n"
+                                "log_level = \"debug\";\n"
+                                "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; "
+                                "version = 1; } );\n";
+
+static long long now_ms(void);
+
+#define STOP_CLIENTS 8
+#define STOP_ROWS    400
+
+START_TEST(test_stop_while_clients_write)
+{
+	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	float *row;
+	char *data = NULL, *body, *req;
+	size_t len = 0, cap = 0;
+	int fds[STOP_CLIENTS], idle, status;
+	struct rsp r;
+	long long t0;
+
+	load_nfeat();
+	ck_assert_msg(tu_daemon_start(&d, conf_stop) == 0, "inferd did not start");
+	row = malloc(nfeat * sizeof(float));
+	ck_assert_ptr_nonnull(row);
+	for (size_t j = 0; j < nfeat; j++)
+		row[j] = (float)j * 0.25f + 1.0f;
+	for (size_t i = 0; i < STOP_ROWS; i++)
+		append_row(&data, &len, &cap, row, nfeat);
+	body = xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                 "\"shape\":[%d,%zu],\"data\":[%s]}]}",
+	                 STOP_ROWS, nfeat, data);
+	req = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	                strlen(body), body);
+	/* An idle keep-alive connection: it must not hold the stop up. */
+	idle = conn_open(d.socket);
+	ck_assert_int_eq(roundtrip(idle, get, sizeof get - 1, &r, false), 200);
+	rsp_free(&r);
+	/*
+	 * Connected, nothing written yet when SIGTERM comes: each client wrote nothing, or its
+	 * bytes sit unread in the socket, when the daemon decides whether it may exit. Every one
+	 * of them had connect() succeed, so every one is owed an answer.
+	 */
+	for (int i = 0; i < STOP_CLIENTS; i++)
+		fds[i] = conn_open(d.socket);
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	t0 = now_ms();
+	for (int i = 0; i < STOP_CLIENTS; i++) {
+		size_t n = strlen(req);
+		for (size_t off = 0; off < n;) {
+			ssize_t w = send(fds[i], req + off, n - off, MSG_NOSIGNAL);
+			ck_assert_msg(w > 0, "client %d: send: %s", i, strerror(errno));
+			off += (size_t)w;
+		}
+	}
+	for (int i = 0; i < STOP_CLIENTS; i++) {
+		json_t *j, *o;
+		char *conn;
+
+		/* Already sent: roundtrip() only reads the answer. */
+		ck_assert_msg(roundtrip(fds[i], "", 0, &r, false) == 200,
+		              "client %d: no complete 200 answer (status %d)", i, r.status);
+		j = parse_obj(r.body, "infer during stop");
+		o = json_array_get(json_object_get(j, "outputs"), 0);
+		/* One prediction per row sent: the whole body was read and answered. */
+		ck_assert_int_eq(json_array_size(json_object_get(o, "data")), STOP_ROWS);
+		conn = header(r.head, "Connection");
+		ck_assert_msg(conn != NULL && strcasecmp(conn, "close") == 0,
+		              "client %d: no Connection: close while stopping", i);
+		free(conn);
+		json_decref(j);
+		rsp_free(&r);
+	}
+	/* shutdown_grace is 10 s: the idle connection does not count, so it exits well before. */
+	status = wait_exit(d.pid, wrapped() ? 9000 : 5000);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+	ck_assert_msg(now_ms() - t0 < 10000, "the stop took %lld ms", now_ms() - t0);
+	d.pid = 0;
+	tu_daemon_stop(&d);
+	for (int i = 0; i < STOP_CLIENTS; i++)
+		close(fds[i]);
+	close(idle);
+	free(req);
+	free(body);
+	free(data);
+	free(row);
+}
+END_TEST
+
 START_TEST(test_not_a_socket)
 {
 	char *dir = tu_mkdtemp(), *path, *conf, *text, *args, *out;
@@ -1816,6 +1907,7 @@ static Suite *http_suite(void)
 	tcase_add_test(t, test_check_config);
 	tcase_add_test(t, test_sigterm_removes_socket);
 	tcase_add_test(t, test_graceful_stop);
+	tcase_add_test(t, test_stop_while_clients_write);
 	tcase_add_test(t, test_not_a_socket);
 	tcase_add_test(t, test_sighup_bad_config_keeps_serving);
 	tcase_add_test(t, test_sighup_applies_new_config);
