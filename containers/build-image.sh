@@ -12,6 +12,9 @@
 #      --timestamp $SOURCE_DATE_EPOCH   (the last commit's time: the image's creation time
 #                                       and every file time in its layer)
 #      --format docker                  (keeps HEALTHCHECK, which OCI images cannot carry)
+#      --omit-history                   (the history names the IDs of intermediate images,
+#                                       which differ between builds without cache: without
+#                                       it two identical layers still get two image IDs)
 # 4. prints the image ID, its size and the build time.
 #
 # Environment:
@@ -114,7 +117,7 @@ tag_args=()
 for t in "${tags[@]}"; do tag_args+=(--tag "$t"); done
 iid_tmp="$ctx.iid"
 t0=$(date +%s.%N)
-podman build --format docker --timestamp "$SOURCE_DATE_EPOCH" \
+podman build --format docker --timestamp "$SOURCE_DATE_EPOCH" --omit-history \
 	--file "$ctx/containers/Containerfile" \
 	--build-arg "BASE=$base" \
 	--build-arg "VERSION=$version" \

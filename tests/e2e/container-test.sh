@@ -451,7 +451,8 @@ else
 		if [ "${ids[0]}" = "${ids[1]}" ]; then
 			note "image IDs identical (config digest): ${ids[0]}"
 		else
-			note "image IDs differ: ${ids[0]} vs ${ids[1]}"
+			note "image IDs differ: ${ids[0]} vs ${ids[1]} (docs/container.md: the Docker"
+			note "format's container and Hostname fields name each build's container)"
 			diff <(podman image inspect "${ids[0]}" | $PY -c 'import json,sys; d=json.load(sys.stdin)[0]; [print(k, json.dumps(d[k], sort_keys=True)) for k in sorted(d) if k not in ("Id", "Digest", "RepoTags", "RepoDigests", "NamesHistory")]') \
 				<(podman image inspect "${ids[1]}" | $PY -c 'import json,sys; d=json.load(sys.stdin)[0]; [print(k, json.dumps(d[k], sort_keys=True)) for k in sorted(d) if k not in ("Id", "Digest", "RepoTags", "RepoDigests", "NamesHistory")]') |
 				grep '^[<>]' | cut -c1-200 | head -n 10 | sed 's/^/         /'
