@@ -38,15 +38,9 @@ static struct tu_daemon d;
 static bool daemon_up;
 static struct golden g;
 
-static bool wrapped(void)
-{
-	const char *w = getenv("INFERD_WRAPPER");
-	return w && *w;
-}
-
 static int io_timeout_ms(void)
 {
-	return wrapped() ? 60000 : 10000;
+	return tu_wrapped() ? 60000 : 10000;
 }
 
 static long long now_ms(void)
@@ -765,7 +759,7 @@ START_TEST(keep_alive)
 {
 	struct buf jreq = {0}, hdr = {0}, bin = {0}, hdrb = {0};
 	struct resp first, r;
-	int fd, rounds = wrapped() ? 8 : 40;
+	int fd, rounds = tu_wrapped() ? 8 : 40;
 
 	need_daemon();
 	json_request(&jreq, g.inputs, g.nrows, "");
@@ -818,7 +812,7 @@ static Suite *binary_suite(void)
 	TCase *t = tcase_create("binary");
 
 	tcase_add_unchecked_fixture(t, setup, teardown);
-	tcase_set_timeout(t, wrapped() ? 600 : 60);
+	tcase_set_timeout(t, tu_wrapped() ? 600 : 60);
 	tcase_add_test(t, extension_listed);
 	tcase_add_test(t, binary_input_matches_json);
 	tcase_add_test(t, binary_integers_match_json);

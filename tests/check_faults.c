@@ -35,39 +35,12 @@
 
 static struct golden g;
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
-static bool wrapped(void)
-{
-	const char *w = getenv("INFERD_WRAPPER");
-	return w && *w;
-}
-
 static long long now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -106,33 +79,15 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	DIR *d;
-	struct dirent *e;
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* The count once it has not changed for half a second. */
 static int fd_count_stable(pid_t pid)
 {
-	int n = fd_count(pid), same = 0;
+	int n = tu_fd_count(pid), same = 0;
 
 	for (int i = 0; i < 300 && same < 5; i++) {
 		int m;
-		sleep_ms(100);
-		m = fd_count(pid);
+		tu_sleep_ms(100);
+		m = tu_fd_count(pid);
 		same = m == n ? same + 1 : 0;
 		n = m;
 	}
@@ -187,7 +142,7 @@ static char *golden_infer(const char *sock, const char *name, char *why, size_t 
 	json_t *j = NULL, *data;
 	int st;
 
-	path = xasprintf("/v2/models/%s/infer", name);
+	path = tu_xasprintf("/v2/models/%s/infer", name);
 	st = tu_http(sock, "POST", path, req, &body);
 	if (st != 200) {
 		snprintf(why, len, "status %d: %.200s", st, body ? body : "");
@@ -284,7 +239,7 @@ START_TEST(test_sighup_storm)
 {
 	struct tu_daemon d;
 	struct client c;
-	char *state = tu_mkdtemp(), *conf = xasprintf(storm_conf1, state), *text, *tmp, why[512];
+	char *state = tu_mkdtemp(), *conf = tu_xasprintf(storm_conf1, state), *text, *tmp, why[512];
 	char *v;
 	long ok, failed;
 	long long t0, spent, deadline;
@@ -294,30 +249,30 @@ START_TEST(test_sighup_storm)
 	ck_assert_int_eq(call(d.socket, "GET", "/v2/models/second/ready", NULL, NULL), 404);
 
 	/* The final config: the same model served a second time under another name. */
-	text = xasprintf("socket = { path = \"%s\"; };\n"
-	                 "log_level = \"warning\";\n"
-	                 "server = { state_dir = \"%s\"; };\n"
-	                 "models = ( { name = \"" MODEL "\"; path = \"%s\"; version = 1;\n"
-	                 "             golden = \"%s\"; },\n"
-	                 "           { name = \"second\"; path = \"%s\"; version = 7; } );\n",
-	                 d.socket, state, TU_BUNDLED_MODEL, TU_BUNDLED_GOLDEN, TU_BUNDLED_MODEL);
-	tmp = xasprintf("%s.new", d.config);
+	text = tu_xasprintf("socket = { path = \"%s\"; };\n"
+	                    "log_level = \"warning\";\n"
+	                    "server = { state_dir = \"%s\"; };\n"
+	                    "models = ( { name = \"" MODEL "\"; path = \"%s\"; version = 1;\n"
+	                    "             golden = \"%s\"; },\n"
+	                    "           { name = \"second\"; path = \"%s\"; version = 7; } );\n",
+	                    d.socket, state, TU_BUNDLED_MODEL, TU_BUNDLED_GOLDEN, TU_BUNDLED_MODEL);
+	tmp = tu_xasprintf("%s.new", d.config);
 	free(tu_write_file(d.dir, "inferd.conf.new", text));
 	ck_assert_int_eq(rename(tmp, d.config), 0);
 
 	client_start(&c, d.socket);
-	sleep_ms(100);
+	tu_sleep_ms(100);
 	t0 = now_ms();
 	/* On a fixed schedule (one every 8 ms), so a slow machine does not stretch the storm. */
 	for (int i = 0; i < 100; i++) {
 		long long due = t0 + i * 8;
 		if (now_ms() < due)
-			sleep_ms((long)(due - now_ms()));
+			tu_sleep_ms((long)(due - now_ms()));
 		ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
 	}
 	spent = now_ms() - t0;
 	/* Keep inferring while the reloads settle. */
-	sleep_ms(wrapped() ? 3000 : 500);
+	tu_sleep_ms(tu_wrapped() ? 3000 : 500);
 	client_stop(&c, &ok, &failed);
 	printf("sighup storm: 100 SIGHUPs in %lld ms; %ld requests during it, %ld failed\n", spent,
 	       ok + failed, failed);
@@ -328,10 +283,10 @@ START_TEST(test_sighup_storm)
 	ck_assert_int_gt(ok, 0);
 
 	/* The last config applies once the reloads are done. */
-	deadline = now_ms() + (wrapped() ? 60000 : 10000);
+	deadline = now_ms() + (tu_wrapped() ? 60000 : 10000);
 	while ((st = call(d.socket, "GET", "/v2/models/second/ready", NULL, NULL)) != 200 &&
 	       now_ms() < deadline)
-		sleep_ms(50);
+		tu_sleep_ms(50);
 	ck_assert_msg(st == 200, "the second model is not served after the storm (%d)", st);
 	v = golden_infer(d.socket, "second", why, sizeof why);
 	ck_assert_msg(v != NULL, "second: %s", why);
@@ -360,7 +315,7 @@ struct repo_fixture {
 
 static void mkdir_p(const char *path)
 {
-	char *cmd = xasprintf("mkdir -p '%s'", path);
+	char *cmd = tu_xasprintf("mkdir -p '%s'", path);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
 }
@@ -371,11 +326,11 @@ static void repo_init(struct repo_fixture *f)
 	size_t mlen;
 
 	f->dir = tu_mkdtemp();
-	f->repo = xasprintf("%s/repo", f->dir);
-	f->state = xasprintf("%s/state", f->dir);
-	v1 = xasprintf("%s/" MODEL "/1", f->repo);
-	f->v2 = xasprintf("%s/" MODEL "/2", f->repo);
-	f->v2_model = xasprintf("%s/model.json", f->v2);
+	f->repo = tu_xasprintf("%s/repo", f->dir);
+	f->state = tu_xasprintf("%s/state", f->dir);
+	v1 = tu_xasprintf("%s/" MODEL "/1", f->repo);
+	f->v2 = tu_xasprintf("%s/" MODEL "/2", f->repo);
+	f->v2_model = tu_xasprintf("%s/model.json", f->v2);
 	mkdir_p(v1);
 	m = slurp(TU_BUNDLED_MODEL, &mlen);
 	gl = slurp(TU_BUNDLED_GOLDEN, NULL);
@@ -386,8 +341,8 @@ static void repo_init(struct repo_fixture *f)
 	/* Version 2: another base score, so a different model with the same structure. */
 	p = strstr(m, "\"base_score\":\"5E-1\"");
 	ck_assert_msg(p != NULL, "the bundled model no longer has base_score 5E-1");
-	f->v2_bytes = xasprintf("%.*s\"base_score\":\"2.5E-1\"%s", (int)(p - m), m,
-	                        p + strlen("\"base_score\":\"5E-1\""));
+	f->v2_bytes = tu_xasprintf("%.*s\"base_score\":\"2.5E-1\"%s", (int)(p - m), m,
+	                           p + strlen("\"base_score\":\"5E-1\""));
 	f->v2_len = strlen(f->v2_bytes);
 	sha256_hex(f->v2_bytes, f->v2_len, f->v2_sha);
 	free(m);
@@ -408,12 +363,12 @@ static void repo_free(struct repo_fixture *f)
 
 static char *repo_conf(const struct repo_fixture *f)
 {
-	return xasprintf("socket = { path = \"@SOCKET@\"; };\n"
-	                 "server = { state_dir = \"%s\"; };\n"
-	                 "log_level = \"warning\";\n"
-	                 "repository = [ \"%s\" ];\n"
-	                 "models = ( { name = \"" MODEL "\"; version = \"latest\"; } );\n",
-	                 f->state, f->repo);
+	return tu_xasprintf("socket = { path = \"@SOCKET@\"; };\n"
+	                    "server = { state_dir = \"%s\"; };\n"
+	                    "log_level = \"warning\";\n"
+	                    "repository = [ \"%s\" ];\n"
+	                    "models = ( { name = \"" MODEL "\"; version = \"latest\"; } );\n",
+	                    f->state, f->repo);
 }
 
 /* The version served and the sha256 it was loaded with, from the model metadata. */
@@ -518,7 +473,7 @@ static void *writer_run(void *arg)
 		size_t n = w->len - off < piece ? w->len - off : piece;
 		if (write(fd, w->bytes + off, n) != (ssize_t)n)
 			w->rc = 2;
-		sleep_ms(10);
+		tu_sleep_ms(10);
 	}
 	if (fd >= 0 && close(fd) != 0)
 		w->rc = 3;
@@ -607,9 +562,9 @@ static const char lost_conf[] = "socket = { path = \"@SOCKET@\"; };\n"
 START_TEST(test_clients_vanish)
 {
 	struct tu_daemon d;
-	char *state = tu_mkdtemp(), *conf = xasprintf(lost_conf, state), why[512], *v;
+	char *state = tu_mkdtemp(), *conf = tu_xasprintf(lost_conf, state), why[512], *v;
 	/* Under valgrind every request costs ~50 times more: fewer rounds, same cases. */
-	int rounds = wrapped() ? 20 : 200, fd0, fd1;
+	int rounds = tu_wrapped() ? 20 : 200, fd0, fd1;
 	size_t rows = 12000, cap, len = 0;
 	char *big, *half;
 
@@ -705,9 +660,9 @@ static char *served_set_body(const char *sock)
 	ver = json_string_value(json_array_get(json_object_get(j, "versions"), 0));
 	sha = json_string_value(json_object_get(json_object_get(j, "parameters"), "sha256"));
 	if (ver && sha)
-		out = xasprintf("{\"models\": [{\"name\": \"" MODEL "\", \"version\": \"%s\", "
-		                "\"sha256\": \"%s\"}]}",
-		                ver, sha);
+		out = tu_xasprintf("{\"models\": [{\"name\": \"" MODEL "\", \"version\": \"%s\", "
+		                   "\"sha256\": \"%s\"}]}",
+		                   ver, sha);
 	json_decref(j);
 	return out;
 }
@@ -743,7 +698,7 @@ static bool storage_error_ok(const char *body, int st, int want)
  */
 static int state_fault_child(void)
 {
-	char *dir = tu_mkdtemp(), *state = xasprintf("%s/state", dir), *conf, *body = NULL,
+	char *dir = tu_mkdtemp(), *state = tu_xasprintf("%s/state", dir), *conf, *body = NULL,
 	     *rec0 = NULL, *rec = NULL, *filler = NULL, *path = NULL, *claim = NULL;
 	struct tu_daemon d = {0};
 	int rc = 0, st, fd;
@@ -755,7 +710,7 @@ static int state_fault_child(void)
 		rc = 77;
 		goto out;
 	}
-	conf = xasprintf(lost_conf, state);
+	conf = tu_xasprintf(lost_conf, state);
 	STEP(tu_daemon_start(&d, conf) == 0, 10, "inferd did not start");
 	free(conf);
 	started = true;
@@ -765,12 +720,12 @@ static int state_fault_child(void)
 	STEP(st == 200, 11, "mark-good: %d %s", st, body ? body : "");
 	free(body);
 	body = NULL;
-	path = xasprintf("%s/last-known-good.json", state);
+	path = tu_xasprintf("%s/last-known-good.json", state);
 	rec0 = slurp(path, NULL);
 	STEP(rec0 != NULL, 12, "no record after mark-good");
 
 	/* Full: a filler takes every block left. */
-	filler = xasprintf("%s/filler", state);
+	filler = tu_xasprintf("%s/filler", state);
 	fd = open(filler, O_WRONLY | O_CREAT, 0600);
 	STEP(fd >= 0, 13, "filler: %s", strerror(errno));
 	{
@@ -781,7 +736,7 @@ static int state_fault_child(void)
 			;
 	}
 	close(fd);
-	sleep_ms(1100); /* the record's time field changes with the second */
+	tu_sleep_ms(1100); /* the record's time field changes with the second */
 	st = tu_http(d.socket, "POST", "/v2/admin/mark-good", claim, &body);
 	STEP(storage_error_ok(body, st, 507), 14, "full state dir");
 	free(body);
@@ -896,7 +851,7 @@ int main(int argc, char **argv)
 		       "made for real\n");
 		skipped++;
 	}
-	tcase_set_timeout(t, wrapped() ? 1800 : 180);
+	tcase_set_timeout(t, tu_wrapped() ? 1800 : 180);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -37,28 +37,10 @@ static const char conf_fmt[] = "socket = { path = \"@SOCKET@\"; };\n"
                                "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; "
                                "version = 1; golden = \"@GOLDEN@\"; } );\n";
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
-	va_end(ap);
-	return s;
-}
-
-static bool wrapped(void)
-{
-	const char *w = getenv("INFERD_WRAPPER");
-	return w && *w;
-}
-
 /* The daemon's idle timeout: short, so that requests that never complete end quickly. */
 static int conn_timeout_s(void)
 {
-	return wrapped() ? 10 : 2;
+	return tu_wrapped() ? 10 : 2;
 }
 
 static long long now_ms(void)
@@ -94,24 +76,6 @@ static char *slurp(const char *path, size_t *len)
 
 /* --- the daemon's resources, from /proc --- */
 
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	DIR *d;
-	struct dirent *e;
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static long rss_kib(pid_t pid)
 {
 	char path[64], line[256];
@@ -132,10 +96,10 @@ static long rss_kib(pid_t pid)
 /* Closed connections are reaped by the daemon's loop: give it a moment to get there. */
 static int fd_count_settled(pid_t pid, int want)
 {
-	long long deadline = now_ms() + (wrapped() ? 20000 : 5000);
+	long long deadline = now_ms() + (tu_wrapped() ? 20000 : 5000);
 	int n;
 
-	while ((n = fd_count(pid)) != want && now_ms() < deadline)
+	while ((n = tu_fd_count(pid)) != want && now_ms() < deadline)
 		usleep(20000);
 	return n;
 }
@@ -143,12 +107,12 @@ static int fd_count_settled(pid_t pid, int want)
 /* The baseline: the count once it has not changed for half a second. */
 static int fd_count_stable(pid_t pid)
 {
-	int n = fd_count(pid), same = 0;
+	int n = tu_fd_count(pid), same = 0;
 
 	for (int i = 0; i < 200 && same < 5; i++) {
 		int m;
 		usleep(100000);
-		m = fd_count(pid);
+		m = tu_fd_count(pid);
 		same = m == n ? same + 1 : 0;
 		n = m;
 	}
@@ -421,7 +385,7 @@ static bool pipe_ok(const char *alt, const struct exchange *x, const char *subs,
 static bool run_one(const char *sock, const char *file, const char *expect, const char *subs,
                     char *why, size_t len)
 {
-	char *path = xasprintf("%s/%s", CORPUS_DIR, file), *copy, *save = NULL, *body = NULL;
+	char *path = tu_xasprintf("%s/%s", CORPUS_DIR, file), *copy, *save = NULL, *body = NULL;
 	size_t rawlen = 0;
 	char *raw = slurp(path, &rawlen);
 	bool raw_mode = strstr(expect, "close") || strstr(expect, "timeout") ||
@@ -434,7 +398,7 @@ static bool run_one(const char *sock, const char *file, const char *expect, cons
 	if (raw_mode) {
 		exchange_raw(sock, raw, rawlen, conn_timeout_s() * 1000 + 5000, &x);
 	} else {
-		status = tu_raw_request(sock, raw, rawlen, wrapped() ? 60000 : 10000, &body);
+		status = tu_raw_request(sock, raw, rawlen, tu_wrapped() ? 60000 : 10000, &body);
 	}
 	snprintf(why, len, "no alternative of %s held", expect);
 	copy = strdup(expect);
@@ -507,7 +471,7 @@ static void check_golden(const char *sock)
 START_TEST(test_corpus)
 {
 	struct tu_daemon d;
-	char *state = tu_mkdtemp(), *conf = xasprintf(conf_fmt, conn_timeout_s(), state);
+	char *state = tu_mkdtemp(), *conf = tu_xasprintf(conf_fmt, conn_timeout_s(), state);
 	char *tsv, line[4096], err[256], why[512];
 	int n = 0, failed = 0, n_known = 0, fd0, fd1, stop_status;
 	long rss0, rss1;
@@ -531,7 +495,7 @@ START_TEST(test_corpus)
 	ck_assert_int_gt(fd0, 0);
 	ck_assert_int_gt(rss0, 0);
 
-	tsv = xasprintf("%s/expect.tsv", CORPUS_DIR);
+	tsv = tu_xasprintf("%s/expect.tsv", CORPUS_DIR);
 	f = fopen(tsv, "r");
 	ck_assert_msg(f != NULL, "cannot open %s", tsv);
 	while (fgets(line, sizeof line, f)) {
@@ -592,7 +556,7 @@ START_TEST(test_corpus)
 #if defined(__SANITIZE_ADDRESS__)
 	printf("hostile: VmRSS not bounded under ASan (its quarantine keeps freed memory)\n");
 #else
-	if (wrapped())
+	if (tu_wrapped())
 		printf("hostile: VmRSS not bounded under %s\n", getenv("INFERD_WRAPPER"));
 	else
 		ck_assert_msg(rss1 <= rss0 + RSS_MARGIN_KIB, "VmRSS grew from %ld to %ld KiB", rss0,
@@ -610,7 +574,7 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	tcase_add_test(t, test_corpus);
-	tcase_set_timeout(t, wrapped() ? 1800 : 300);
+	tcase_set_timeout(t, tu_wrapped() ? 1800 : 300);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

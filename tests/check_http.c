@@ -44,34 +44,9 @@ static const char conf_main[] =
     "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; version = 1;\n"
     "             golden = \"@GOLDEN@\"; } );\n";
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
-	va_end(ap);
-	return s;
-}
-
-static bool wrapped(void)
-{
-	const char *w = getenv("INFERD_WRAPPER");
-	return w && *w;
-}
-
 static int io_timeout_ms(void)
 {
-	return wrapped() ? 60000 : 10000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return tu_wrapped() ? 60000 : 10000;
 }
 
 /* Row i of a golden-style input as a JSON data fragment: null for missing. */
@@ -103,9 +78,9 @@ static char *ones_body(void)
 	for (size_t j = 0; j < nfeat; j++)
 		row[j] = 1.0f;
 	append_row(&data, &len, &cap, row, nfeat);
-	body = xasprintf("{\"id\":\"one\",\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
-	                 "\"shape\":[1,%zu],\"data\":[%s]}]}",
-	                 nfeat, data);
+	body = tu_xasprintf("{\"id\":\"one\",\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                    "\"shape\":[1,%zu],\"data\":[%s]}]}",
+	                    nfeat, data);
 	free(row);
 	free(data);
 	return body;
@@ -198,7 +173,7 @@ static int request(const char *sock, const char *raw, size_t len, struct rsp *r)
 /* The value of header name in head, or NULL; malloc'd. */
 static char *header(const char *head, const char *name)
 {
-	char *pat = xasprintf("\r\n%s:", name);
+	char *pat = tu_xasprintf("\r\n%s:", name);
 	const char *p = strcasestr(head, pat);
 	const char *e;
 	size_t n = strlen(pat);
@@ -419,9 +394,9 @@ START_TEST(test_keepalive)
 
 	start_main();
 	body = ones_body();
-	post = xasprintf("POST /v2/models/" MODEL "/infer HTTP/1.1\r\nHost: x\r\n"
-	                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-	                 strlen(body), body);
+	post = tu_xasprintf("POST /v2/models/" MODEL "/infer HTTP/1.1\r\nHost: x\r\n"
+	                    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	                    strlen(body), body);
 	fd = conn_open(d.socket);
 	ck_assert_int_eq(roundtrip(fd, get, sizeof get - 1, &r, false), 200);
 	conn = header(r.head, "Connection");
@@ -459,10 +434,10 @@ START_TEST(test_golden_predictions)
 	ck_assert_msg(golden_load(TU_BUNDLED_GOLDEN, &g, err, sizeof err) == 0, "%s", err);
 	for (size_t i = 0; i < g.nrows; i++)
 		append_row(&data, &len, &cap, g.inputs + i * g.ncols, g.ncols);
-	req =
-	    xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],"
-	              "\"data\":[%s]}],\"outputs\":[{\"name\":\"predict\"},{\"name\":\"margin\"}]}",
-	              g.nrows, g.ncols, data);
+	req = tu_xasprintf(
+	    "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],"
+	    "\"data\":[%s]}],\"outputs\":[{\"name\":\"predict\"},{\"name\":\"margin\"}]}",
+	    g.nrows, g.ncols, data);
 	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/models/" MODEL "/infer", req, &body), 200);
 	j = parse_obj(body, "golden infer");
 	outs = json_object_get(j, "outputs");
@@ -576,11 +551,11 @@ static int send_case(const char *sock, const struct bad *b, char **body)
 	int st;
 
 	if (b->body != NULL)
-		raw = xasprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-		                "Content-Length: %zu\r\n\r\n%s",
-		                b->method, b->path, strlen(b->body), b->body);
+		raw = tu_xasprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+		                   "Content-Length: %zu\r\n\r\n%s",
+		                   b->method, b->path, strlen(b->body), b->body);
 	else
-		raw = xasprintf("%s %s HTTP/1.1\r\nHost: x\r\n\r\n", b->method, b->path);
+		raw = tu_xasprintf("%s %s HTTP/1.1\r\nHost: x\r\n\r\n", b->method, b->path);
 	st = tu_raw_request(sock, raw, strlen(raw), io_timeout_ms(), body);
 	free(raw);
 	return st;
@@ -653,40 +628,41 @@ START_TEST(test_body_limits)
 	start_main();
 
 	/* Content-Length over the limit: refused before the body is read. */
-	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s", n,
-	                big);
+	raw = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s", n,
+	                   big);
 	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 	assert_error("Content-Length over max_body_bytes", st, body, 413, "max_body_bytes");
 	free(body);
 	free(raw);
 
 	/* A huge Content-Length with no body at all. */
-	raw = xasprintf("POST " INFER
-	                " HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\n");
+	raw = tu_xasprintf("POST " INFER
+	                   " HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\n");
 	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 	assert_error("1 TiB Content-Length", st, body, 413, "max_body_bytes");
 	free(body);
 	free(raw);
 
 	/* Chunked: the running total goes over the limit. */
-	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                "%zx\r\n%s\r\n0\r\n\r\n",
-	                n, big);
+	raw =
+	    tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                 "%zx\r\n%s\r\n0\r\n\r\n",
+	                 n, big);
 	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 	assert_error("chunked body over max_body_bytes", st, body, 413, "max_body_bytes");
 	free(body);
 	free(raw);
 
 	/* Content-Length lies low: the JSON is cut where it says, and that is a 400. */
-	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-	                "Connection: close\r\n\r\n{\"inputs\":[]}");
+	raw = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+	                   "Connection: close\r\n\r\n{\"inputs\":[]}");
 	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 	assert_error("Content-Length shorter than the body", st, body, 400, "line");
 	free(body);
 	free(raw);
 
 	/* Content-Length lies high: no answer until connection_timeout closes it. */
-	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{}");
+	raw = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{}");
 	st = tu_raw_request(d.socket, raw, strlen(raw), 1000, &body);
 	ck_assert_int_eq(st, 0);
 	free(body);
@@ -699,7 +675,8 @@ START_TEST(test_body_limits)
 		ck_assert_ptr_nonnull(h);
 		memset(h, 'a', hn);
 		h[hn] = '\0';
-		raw = xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", h);
+		raw =
+		    tu_xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", h);
 		st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 		assert_error("huge header", st, body, 431, "header");
 		free(body);
@@ -713,7 +690,8 @@ START_TEST(test_body_limits)
 		ck_assert_ptr_nonnull(h);
 		memset(h, 'a', hn);
 		h[hn] = '\0';
-		raw = xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", h);
+		raw =
+		    tu_xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", h);
 		st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 		ck_assert_msg(st >= 400 && st < 500, "200 KB header: status %d", st);
 		free(body);
@@ -784,7 +762,7 @@ END_TEST
 /* Runs inferd with args (stdout and stderr together); returns the exit status. */
 static int run_inferd(const char *args, char **out)
 {
-	char *cmd = xasprintf("'%s/src/inferd' %s 2>&1", TOP_BUILDDIR, args);
+	char *cmd = tu_xasprintf("'%s/src/inferd' %s 2>&1", TOP_BUILDDIR, args);
 	FILE *p = popen(cmd, "r");
 	char buf[4096];
 	size_t len = 0, n;
@@ -810,7 +788,7 @@ START_TEST(test_check_config)
 {
 	char *dir = tu_mkdtemp(), *good, *bad, *badmodel, *args, *out, *want;
 	char *text =
-	    xasprintf("models = ( { name = \"m\"; path = \"%s\"; } );\n", TU_BUNDLED_MODEL);
+	    tu_xasprintf("models = ( { name = \"m\"; path = \"%s\"; } );\n", TU_BUNDLED_MODEL);
 
 	good = tu_write_file(dir, "good.conf", text);
 	free(text);
@@ -825,28 +803,28 @@ START_TEST(test_check_config)
 	    tu_write_file(dir, "badmodel.conf",
 	                  "models = ( { name = \"ghost\"; path = \"/nonexistent/m.json\"; } );\n");
 
-	args = xasprintf("--check-config --config '%s'", good);
+	args = tu_xasprintf("--check-config --config '%s'", good);
 	ck_assert_int_eq(run_inferd(args, &out), 0);
-	want = xasprintf("%s: OK", good);
+	want = tu_xasprintf("%s: OK", good);
 	ck_assert_msg(strstr(out, want) != NULL, "output: %s", out);
 	free(want);
 	free(out);
 	free(args);
 
-	args = xasprintf("-t -c '%s'", bad);
+	args = tu_xasprintf("-t -c '%s'", bad);
 	ck_assert_int_eq(run_inferd(args, &out), 1);
-	want = xasprintf("at line 2 in file %s", bad);
+	want = tu_xasprintf("at line 2 in file %s", bad);
 	ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in: %s", want, out);
 	ck_assert_msg(strstr(out, "no_such_key") != NULL, "unknown key not named: %s", out);
 	free(want);
-	want = xasprintf("at line 4 in file %s", bad);
+	want = tu_xasprintf("at line 4 in file %s", bad);
 	ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in: %s", want, out);
 	ck_assert_msg(strstr(out, "max_rows") != NULL, "max_rows not named: %s", out);
 	free(want);
 	free(out);
 	free(args);
 
-	args = xasprintf("--check-config --config '%s'", badmodel);
+	args = tu_xasprintf("--check-config --config '%s'", badmodel);
 	ck_assert_int_eq(run_inferd(args, &out), 1);
 	ck_assert_msg(strstr(out, "ghost") != NULL, "failed model not named: %s", out);
 	free(out);
@@ -877,7 +855,7 @@ static int wait_exit(pid_t pid, long ms)
 	for (long t = 0; t < ms; t += 20) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return st;
-		sleep_ms(20);
+		tu_sleep_ms(20);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
@@ -894,7 +872,7 @@ START_TEST(test_sigterm_removes_socket)
 	ck_assert_int_eq(lstat(d.socket, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
-	status = wait_exit(d.pid, wrapped() ? 120000 : 15000);
+	status = wait_exit(d.pid, tu_wrapped() ? 120000 : 15000);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
 	ck_assert_int_eq(lstat(d.socket, &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
@@ -910,12 +888,12 @@ START_TEST(test_graceful_stop)
 	size_t half;
 	struct rsp r;
 	int fd, idle, status;
-	long slow = wrapped() ? 2000 : 300;
+	long slow = tu_wrapped() ? 2000 : 300;
 
 	start_main();
 	body = ones_body();
-	head = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
-	                 strlen(body));
+	head = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+	                    strlen(body));
 	/* An idle keep-alive connection must not hold the stop up. */
 	idle = conn_open(d.socket);
 	ck_assert_int_eq(roundtrip(idle, get, sizeof get - 1, &r, false), 200);
@@ -925,9 +903,9 @@ START_TEST(test_graceful_stop)
 	half = strlen(body) / 2;
 	ck_assert_int_eq(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
 	ck_assert_int_eq(send(fd, body, half, MSG_NOSIGNAL), (ssize_t)half);
-	sleep_ms(slow);
+	tu_sleep_ms(slow);
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
-	sleep_ms(slow);
+	tu_sleep_ms(slow);
 	ck_assert_msg(waitpid(d.pid, &status, WNOHANG) == 0, "inferd left a request unfinished");
 	/* The rest of the body: the request is answered, and the connection is closed. */
 	ck_assert_int_eq(roundtrip(fd, body + half, strlen(body) - half, &r, false), 200);
@@ -937,7 +915,7 @@ START_TEST(test_graceful_stop)
 	free(conn);
 	rsp_free(&r);
 	/* shutdown_grace is 10 s: leaving sooner shows the idle connection did not count. */
-	status = wait_exit(d.pid, wrapped() ? 8000 : 3000);
+	status = wait_exit(d.pid, tu_wrapped() ? 8000 : 3000);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
 	d.pid = 0;
 	tu_daemon_stop(&d);
@@ -979,11 +957,11 @@ START_TEST(test_stop_while_clients_write)
 		row[j] = (float)j * 0.25f + 1.0f;
 	for (size_t i = 0; i < STOP_ROWS; i++)
 		append_row(&data, &len, &cap, row, nfeat);
-	body = xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
-	                 "\"shape\":[%d,%zu],\"data\":[%s]}]}",
-	                 STOP_ROWS, nfeat, data);
-	req = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
-	                strlen(body), body);
+	body = tu_xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                    "\"shape\":[%d,%zu],\"data\":[%s]}]}",
+	                    STOP_ROWS, nfeat, data);
+	req = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	                   strlen(body), body);
 	/* An idle keep-alive connection: it must not hold the stop up. */
 	idle = conn_open(d.socket);
 	ck_assert_int_eq(roundtrip(idle, get, sizeof get - 1, &r, false), 200);
@@ -1024,7 +1002,7 @@ START_TEST(test_stop_while_clients_write)
 		rsp_free(&r);
 	}
 	/* shutdown_grace is 10 s: the idle connection does not count, so it exits well before. */
-	status = wait_exit(d.pid, wrapped() ? 9000 : 5000);
+	status = wait_exit(d.pid, tu_wrapped() ? 9000 : 5000);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
 	ck_assert_msg(now_ms() - t0 < 10000, "the stop took %lld ms", now_ms() - t0);
 	d.pid = 0;
@@ -1047,11 +1025,11 @@ START_TEST(test_not_a_socket)
 	char buf[64] = "";
 
 	path = tu_write_file(dir, "inferd.sock", content);
-	text = xasprintf("socket = { path = \"%s\"; };\n"
-	                 "models = ( { name = \"m\"; path = \"%s\"; } );\n",
-	                 path, TU_BUNDLED_MODEL);
+	text = tu_xasprintf("socket = { path = \"%s\"; };\n"
+	                    "models = ( { name = \"m\"; path = \"%s\"; } );\n",
+	                    path, TU_BUNDLED_MODEL);
 	conf = tu_write_file(dir, "inferd.conf", text);
-	args = xasprintf("--foreground --config '%s'", conf);
+	args = tu_xasprintf("--foreground --config '%s'", conf);
 	/* popen: if inferd wrongly started serving, the test's timeout would catch it. */
 	ck_assert_int_eq(run_inferd(args, &out), 1);
 	f = fopen(path, "r");
@@ -1079,14 +1057,14 @@ static int poll_status(const char *sock, const char *path, int want, long ms)
 		free(body);
 		if (st == want)
 			return st;
-		sleep_ms(100);
+		tu_sleep_ms(100);
 	}
 	return st;
 }
 
 static bool log_contains(const char *dir, const char *needle)
 {
-	char *path = xasprintf("%s/inferd.log", dir), *text = NULL;
+	char *path = tu_xasprintf("%s/inferd.log", dir), *text = NULL;
 	size_t len = 0;
 	FILE *f = fopen(path, "r");
 	bool hit = false;
@@ -1107,17 +1085,17 @@ START_TEST(test_sighup_bad_config_keeps_serving)
 	bool seen = false;
 
 	start_main();
-	text = xasprintf("socket = { path = \"%s\"; };\n"
-	                 "bogus_setting = 3;\n"
-	                 "models = ( { name = \"other\"; path = \"%s\"; } );\n",
-	                 d.socket, TU_BUNDLED_MODEL);
+	text = tu_xasprintf("socket = { path = \"%s\"; };\n"
+	                    "bogus_setting = 3;\n"
+	                    "models = ( { name = \"other\"; path = \"%s\"; } );\n",
+	                    d.socket, TU_BUNDLED_MODEL);
 	conf = tu_write_file(d.dir, "inferd.conf", text);
 	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
-	want = xasprintf("at line 2 in file %s", conf);
+	want = tu_xasprintf("at line 2 in file %s", conf);
 	for (int i = 0; i < 100 && !seen; i++) {
 		seen = log_contains(d.dir, want);
 		if (!seen)
-			sleep_ms(wrapped() ? 500 : 100);
+			tu_sleep_ms(tu_wrapped() ? 500 : 100);
 	}
 	ck_assert_msg(seen, "the reload error \"%s\" was not logged", want);
 	/* Still the old set: the old model serves, the new one does not exist. */
@@ -1135,16 +1113,16 @@ START_TEST(test_sighup_applies_new_config)
 	char *text, *conf;
 
 	start_main();
-	text = xasprintf("socket = { path = \"%s\"; };\n"
-	                 "models = (\n"
-	                 "  { name = \"" MODEL "\"; path = \"%s\"; version = 1; },\n"
-	                 "  { name = \"second\"; path = \"%s\"; version = 7; }\n"
-	                 ");\n",
-	                 d.socket, TU_BUNDLED_MODEL, TU_BUNDLED_MODEL);
+	text = tu_xasprintf("socket = { path = \"%s\"; };\n"
+	                    "models = (\n"
+	                    "  { name = \"" MODEL "\"; path = \"%s\"; version = 1; },\n"
+	                    "  { name = \"second\"; path = \"%s\"; version = 7; }\n"
+	                    ");\n",
+	                    d.socket, TU_BUNDLED_MODEL, TU_BUNDLED_MODEL);
 	conf = tu_write_file(d.dir, "inferd.conf", text);
 	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
-	ck_assert_int_eq(poll_status(d.socket, "/v2/models/second", 200, wrapped() ? 60000 : 10000),
-	                 200);
+	ck_assert_int_eq(
+	    poll_status(d.socket, "/v2/models/second", 200, tu_wrapped() ? 60000 : 10000), 200);
 	ck_assert_int_eq(poll_status(d.socket, "/v2/models/second/versions/7/ready", 200, 100),
 	                 200);
 	assert_infer_ok(d.socket, "/v2/models/second/infer", "7");
@@ -1241,21 +1219,12 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Open file descriptors of process pid. */
+/* Open file descriptors of process pid; the test fails when they cannot be read. */
 static int fd_count(pid_t pid)
 {
-	char path[64];
-	DIR *dir;
-	struct dirent *e;
-	int n = 0;
+	int n = tu_fd_count(pid);
 
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	dir = opendir(path);
-	ck_assert_msg(dir != NULL, "%s: %s", path, strerror(errno));
-	while ((e = readdir(dir)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
+	ck_assert_msg(n >= 0, "cannot read /proc/%d/fd", (int)pid);
 	return n;
 }
 
@@ -1266,7 +1235,7 @@ static int wait_fd_count(pid_t pid, int want, long ms)
 	int n;
 
 	while ((n = fd_count(pid)) != want && now_ms() < end)
-		sleep_ms(50);
+		tu_sleep_ms(50);
 	return n;
 }
 
@@ -1276,12 +1245,12 @@ static int wait_fd_count(pid_t pid, int want, long ms)
  */
 static int settled_fd_count(pid_t pid)
 {
-	long long end = now_ms() + (wrapped() ? 20000 : 5000);
+	long long end = now_ms() + (tu_wrapped() ? 20000 : 5000);
 	int n = fd_count(pid), same = 0;
 
 	while (same < 6 && now_ms() < end) {
 		int m;
-		sleep_ms(50);
+		tu_sleep_ms(50);
 		m = fd_count(pid);
 		same = m == n ? same + 1 : 0;
 		n = m;
@@ -1310,15 +1279,15 @@ static char *head_of_size(size_t total)
 /* A GET with exactly n header fields (Host and n - 1 others). */
 static char *head_with_headers(unsigned n)
 {
-	char *h = xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n");
+	char *h = tu_xasprintf("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n");
 
 	for (unsigned i = 1; i < n; i++) {
-		char *t = xasprintf("%sX-H%u: %u\r\n", h, i, i);
+		char *t = tu_xasprintf("%sX-H%u: %u\r\n", h, i, i);
 		free(h);
 		h = t;
 	}
 	{
-		char *t = xasprintf("%s\r\n", h);
+		char *t = tu_xasprintf("%s\r\n", h);
 		free(h);
 		h = t;
 	}
@@ -1390,16 +1359,16 @@ START_TEST(test_header_and_body_edges)
 
 	/* max_body_bytes: a body of exactly 65536 bytes is inferred, 65537 is 413. */
 	b = infer_body_of_size(65536);
-	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
-	                strlen(b), b);
+	raw = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	                   strlen(b), b);
 	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 	ck_assert_msg(st == 200, "body of exactly 65536 bytes: %d %s", st, body ? body : "");
 	free(body);
 	free(raw);
 	free(b);
 	b = infer_body_of_size(65537);
-	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
-	                strlen(b), b);
+	raw = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	                   strlen(b), b);
 	st = tu_raw_request(d.socket, raw, strlen(raw), io_timeout_ms(), &body);
 	assert_error("body of 65537 bytes", st, body, 413, "max_body_bytes");
 	free(body);
@@ -1429,7 +1398,7 @@ START_TEST(test_slowloris)
 {
 	static const char line[] = "POST /v2/models/" MODEL "/infer HTTP/1.1\r\n";
 	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
-	long limit_ms = wrapped() ? 20000 : 4000;
+	long limit_ms = tu_wrapped() ? 20000 : 4000;
 	long long t0, cut_ms = -1;
 	bool served = false;
 	struct rsp r;
@@ -1450,7 +1419,7 @@ START_TEST(test_slowloris)
 	                 (ssize_t)(sizeof line - 1));
 	/* One header byte every 300 ms: never idle long enough for connection_timeout. */
 	while (now_ms() - t0 < limit_ms) {
-		sleep_ms(300);
+		tu_sleep_ms(300);
 		if (peer_closed(slow) || send(slow, "X", 1, MSG_NOSIGNAL) != 1) {
 			cut_ms = now_ms() - t0;
 			break;
@@ -1460,7 +1429,7 @@ START_TEST(test_slowloris)
 			char *req = ones_body(), *body = NULL;
 			long long t1 = now_ms();
 			ck_assert_int_eq(tu_http(d.socket, "POST", INFER, req, &body), 200);
-			ck_assert_msg(wrapped() || now_ms() - t1 < 500, "infer took %lld ms",
+			ck_assert_msg(tu_wrapped() || now_ms() - t1 < 500, "infer took %lld ms",
 			              now_ms() - t1);
 			free(req);
 			free(body);
@@ -1484,7 +1453,7 @@ START_TEST(test_slowloris)
 	for (size_t i = 0; i < sizeof get - 1; i += 8) {
 		size_t n = sizeof get - 1 - i < 8 ? sizeof get - 1 - i : 8;
 		ck_assert_int_eq(send(slow, get + i, n, MSG_NOSIGNAL), (ssize_t)n);
-		sleep_ms(30);
+		tu_sleep_ms(30);
 	}
 	ck_assert_int_eq(roundtrip(slow, "", 0, &r, false), 200);
 	rsp_free(&r);
@@ -1503,7 +1472,7 @@ static const char conf_conns[] =
 START_TEST(test_connection_limit)
 {
 	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
-	long wait_ms = wrapped() ? 10000 : 1000;
+	long wait_ms = tu_wrapped() ? 10000 : 1000;
 	int held[4], base;
 	struct rsp r;
 	char *body = NULL;
@@ -1602,12 +1571,12 @@ static int tcp_request(unsigned port, const char *raw, struct rsp *r)
 START_TEST(test_tcp_listener)
 {
 	unsigned port = free_port();
-	char *conf = xasprintf("socket = { path = \"@SOCKET@\"; };\n"
-	                       "listen_tcp = \"127.0.0.1:%u\";\n"
-	                       "log_level = \"debug\";\n"
-	                       "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\";\n"
-	                       "             version = 1; } );\n",
-	                       port);
+	char *conf = tu_xasprintf("socket = { path = \"@SOCKET@\"; };\n"
+	                          "listen_tcp = \"127.0.0.1:%u\";\n"
+	                          "log_level = \"debug\";\n"
+	                          "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\";\n"
+	                          "             version = 1; } );\n",
+	                          port);
 	char *req, *raw, *body = NULL;
 	struct rsp r;
 	json_t *j;
@@ -1627,9 +1596,10 @@ START_TEST(test_tcp_listener)
 	rsp_free(&r);
 
 	req = ones_body();
-	raw = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-	                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	                strlen(req), req);
+	raw =
+	    tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	                 strlen(req), req);
 	ck_assert_int_eq(tcp_request(port, raw, &r), 200);
 	j = parse_obj(r.body, "infer over TCP");
 	ck_assert_str_eq(json_string_value(json_object_get(j, "model_name")), MODEL);
@@ -1686,14 +1656,14 @@ START_TEST(test_listen_tcp_in_use)
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	ck_assert_int_eq(listen(fd, 1), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	text = xasprintf("socket = { path = \"%s/s.sock\"; };\n"
-	                 "listen_tcp = \"127.0.0.1:%u\";\n"
-	                 "server = { state_dir = \"%s/state\"; };\n"
-	                 "models = ( { name = \"m\"; path = \"" TU_BUNDLED_MODEL "\"; } );\n",
-	                 dir, (unsigned)ntohs(sa.sin_port), dir);
+	text = tu_xasprintf("socket = { path = \"%s/s.sock\"; };\n"
+	                    "listen_tcp = \"127.0.0.1:%u\";\n"
+	                    "server = { state_dir = \"%s/state\"; };\n"
+	                    "models = ( { name = \"m\"; path = \"" TU_BUNDLED_MODEL "\"; } );\n",
+	                    dir, (unsigned)ntohs(sa.sin_port), dir);
 	conf = tu_write_file(dir, "inferd.conf", text);
 	{
-		char *argv0 = xasprintf(TOP_BUILDDIR "/src/inferd --config %s 2>&1", conf);
+		char *argv0 = tu_xasprintf(TOP_BUILDDIR "/src/inferd --config %s 2>&1", conf);
 		FILE *p = popen(argv0, "r");
 		char buf[4096];
 		size_t n;
@@ -1723,7 +1693,7 @@ END_TEST
 /* sha256sum's digest of a file, computed outside the daemon. */
 static void sha256_of_file(const char *path, char out[65])
 {
-	char *cmd = xasprintf("sha256sum '%s'", path);
+	char *cmd = tu_xasprintf("sha256sum '%s'", path);
 	FILE *p = popen(cmd, "r");
 
 	ck_assert_ptr_nonnull(p);
@@ -1736,7 +1706,7 @@ static void sha256_of_file(const char *path, char out[65])
 /* The GNU build ID as readelf shows it, or "" when readelf is not there. */
 static void readelf_build_id(const char *exe, char *out, size_t len)
 {
-	char *cmd = xasprintf("readelf -n '%s' 2>/dev/null", exe);
+	char *cmd = tu_xasprintf("readelf -n '%s' 2>/dev/null", exe);
 	FILE *p = popen(cmd, "r");
 	char line[512];
 
@@ -1893,7 +1863,7 @@ static Suite *http_suite(void)
 	TCase *t = tcase_create("daemon");
 
 	/* Each test starts its own daemon; valgrind makes that slow. */
-	tcase_set_timeout(t, wrapped() ? 600 : 60);
+	tcase_set_timeout(t, tu_wrapped() ? 600 : 60);
 	tcase_add_test(t, test_health_and_server);
 	tcase_add_test(t, test_head_and_content_type);
 	tcase_add_test(t, test_model_endpoints);

@@ -41,35 +41,10 @@ static struct golden g1;   /* the bundled golden set: XGBoost's outputs for vers
 static double *v2_predict; /* version 2's outputs, derived from g1 by arithmetic */
 static double *v2_margin;
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
-	va_end(ap);
-	return s;
-}
-
-static bool wrapped(void)
-{
-	const char *w = getenv("INFERD_WRAPPER");
-	return w && *w;
-}
-
 /* Time limits stretch under valgrind. */
 static long slow(long ms)
 {
-	return wrapped() ? ms * 20 : ms;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return tu_wrapped() ? ms * 20 : ms;
 }
 
 static unsigned long long mono_usec(void)
@@ -116,14 +91,14 @@ struct fixture {
 
 static void mkdir_p(const char *path)
 {
-	char *cmd = xasprintf("mkdir -p '%s'", path);
+	char *cmd = tu_xasprintf("mkdir -p '%s'", path);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
 }
 
 static char *version_dir(const struct fixture *f, int v)
 {
-	char *d = xasprintf("%s/" MODEL "/%d", f->repo, v);
+	char *d = tu_xasprintf("%s/" MODEL "/%d", f->repo, v);
 	mkdir_p(d);
 	return d;
 }
@@ -152,8 +127,8 @@ static void add_v2(const struct fixture *f)
 	ck_assert_ptr_nonnull(m);
 	p = strstr(m, "\"base_score\":\"5E-1\"");
 	ck_assert_msg(p != NULL, "the bundled model no longer has base_score 5E-1");
-	text = xasprintf("%.*s\"base_score\":\"2.5E-1\"%s", (int)(p - m), m,
-	                 p + strlen("\"base_score\":\"5E-1\""));
+	text = tu_xasprintf("%.*s\"base_score\":\"2.5E-1\"%s", (int)(p - m), m,
+	                    p + strlen("\"base_score\":\"5E-1\""));
 	free(tu_write_file(d, "model.json", text));
 	free(text);
 	free(m);
@@ -188,8 +163,8 @@ static void add_truncated(const struct fixture *f, int v)
 static void fixture_init(struct fixture *f)
 {
 	f->dir = tu_mkdtemp();
-	f->repo = xasprintf("%s/repo", f->dir);
-	f->state = xasprintf("%s/state", f->dir);
+	f->repo = tu_xasprintf("%s/repo", f->dir);
+	f->state = tu_xasprintf("%s/state", f->dir);
 	mkdir_p(f->repo);
 	add_v1(f);
 }
@@ -209,19 +184,19 @@ static void fixture_free(struct fixture *f)
 static char *conf_text(const struct fixture *f, const char *sock, const char *version,
                        const char *extra)
 {
-	return xasprintf("socket = { path = \"%s\"; mode = \"0666\"; %s };\n"
-	                 "server = { state_dir = \"%s\"; };\n"
-	                 "log_level = \"info\";\n"
-	                 "repository = [ \"%s\" ];\n"
-	                 "models = ( { name = \"" MODEL
-	                 "\"; version = %s; tolerance = 1e-5; } );\n",
-	                 sock, extra ? extra : "", f->state, f->repo, version);
+	return tu_xasprintf("socket = { path = \"%s\"; mode = \"0666\"; %s };\n"
+	                    "server = { state_dir = \"%s\"; };\n"
+	                    "log_level = \"info\";\n"
+	                    "repository = [ \"%s\" ];\n"
+	                    "models = ( { name = \"" MODEL
+	                    "\"; version = %s; tolerance = 1e-5; } );\n",
+	                    sock, extra ? extra : "", f->state, f->repo, version);
 }
 
 static void write_conf(const struct tu_daemon *d, const struct fixture *f, const char *version)
 {
 	char *text = conf_text(f, d->socket, version, NULL);
-	char *tmp = xasprintf("%s.new", d->config);
+	char *tmp = tu_xasprintf("%s.new", d->config);
 	FILE *fp = fopen(tmp, "w");
 
 	/* Renamed into place so that a reload never reads a half-written file. */
@@ -264,10 +239,10 @@ static char *golden_body(size_t first, size_t nrows)
 			                         : snprintf(data + len, cap - len, "%s%.9g",
 			                                    len ? "," : "", (double)v));
 		}
-	body = xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
-	                 "\"shape\":[%zu,%zu],\"data\":[%s]}],"
-	                 "\"outputs\":[{\"name\":\"predict\"}]}",
-	                 nrows, g1.ncols, data);
+	body = tu_xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                    "\"shape\":[%zu,%zu],\"data\":[%s]}],"
+	                    "\"outputs\":[{\"name\":\"predict\"}]}",
+	                    nrows, g1.ncols, data);
 	free(data);
 	return body;
 }
@@ -351,7 +326,7 @@ static void notify_open(struct notify *n, const char *dir)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-	n->path = xasprintf("%s/notify.sock", dir);
+	n->path = tu_xasprintf("%s/notify.sock", dir);
 	ck_assert_uint_lt(strlen(n->path), sizeof sa.sun_path);
 	strcpy(sa.sun_path, n->path);
 	n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -445,7 +420,7 @@ static int wait_exit(pid_t pid, long ms)
 	for (long t = 0; t < ms; t += 20) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return st;
-		sleep_ms(20);
+		tu_sleep_ms(20);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
@@ -463,7 +438,7 @@ static int wait_ready(const char *sock, pid_t pid, long ms)
 			return 0;
 		if (waitpid(pid, &ws, WNOHANG) == pid)
 			return -1;
-		sleep_ms(50);
+		tu_sleep_ms(50);
 	}
 	return -1;
 }
@@ -511,8 +486,8 @@ START_TEST(test_notify_protocol)
 
 	fixture_init(&f);
 	notify_open(&n, f.dir);
-	sock = xasprintf("%s/inferd.sock", f.dir);
-	log = xasprintf("%s/inferd.log", f.dir);
+	sock = tu_xasprintf("%s/inferd.sock", f.dir);
+	log = tu_xasprintf("%s/inferd.log", f.dir);
 	text = conf_text(&f, sock, "\"latest\"", NULL);
 	conf = tu_write_file(f.dir, "inferd.conf", text);
 	env[0] = "NOTIFY_SOCKET";
@@ -596,9 +571,9 @@ START_TEST(test_socket_activation)
 	pid_t pid;
 
 	fixture_init(&f);
-	sock = xasprintf("%s/activated.sock", f.dir);
-	unused = xasprintf("%s/configured.sock", f.dir);
-	log = xasprintf("%s/inferd.log", f.dir);
+	sock = tu_xasprintf("%s/activated.sock", f.dir);
+	unused = tu_xasprintf("%s/configured.sock", f.dir);
+	log = tu_xasprintf("%s/inferd.log", f.dir);
 	text = conf_text(&f, unused, "\"latest\"", NULL);
 	conf = tu_write_file(f.dir, "inferd.conf", text);
 	pre[0] = socket_activate_bin();
@@ -644,7 +619,7 @@ struct worker {
 static int open_conn(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {wrapped() ? 120 : 20, 0};
+	struct timeval tv = {tu_wrapped() ? 120 : 20, 0};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -705,9 +680,9 @@ static void *load_worker(void *arg)
 	struct worker *w = arg;
 	struct load *l = w->l;
 	char *body = golden_body(w->row, 1);
-	char *req = xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Type: "
-	                      "application/json\r\nContent-Length: %zu\r\n\r\n%s",
-	                      strlen(body), body);
+	char *req = tu_xasprintf("POST " INFER " HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	                         "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	                         strlen(body), body);
 	int fd = open_conn(l->sock);
 
 	while (!atomic_load(&l->stop)) {
@@ -716,7 +691,7 @@ static void *load_worker(void *arg)
 
 		if (fd < 0) {
 			atomic_fetch_add(&l->dropped, 1);
-			sleep_ms(10);
+			tu_sleep_ms(10);
 			fd = open_conn(l->sock);
 			continue;
 		}
@@ -776,7 +751,7 @@ START_TEST(test_reload_under_load)
 		w[i].row = (size_t)i % g1.nrows;
 		ck_assert_int_eq(pthread_create(&th[i], NULL, load_worker, &w[i]), 0);
 	}
-	sleep_ms(slow(200));
+	tu_sleep_ms(slow(200));
 	for (int i = 0; i < RELOADS; i++) {
 		int want = i % 2 == 0 ? 2 : 1;
 
@@ -786,7 +761,7 @@ START_TEST(test_reload_under_load)
 			for (long t = 0; served_version(d.socket) != want; t += 20) {
 				ck_assert_msg(t < slow(10000), "SIGHUP %d: version %d not served",
 				              i, want);
-				sleep_ms(20);
+				tu_sleep_ms(20);
 			}
 		} else {
 			json_t *j = post(d.socket, "/v2/admin/reload", NULL, 200);
@@ -797,7 +772,7 @@ START_TEST(test_reload_under_load)
 		}
 		reloads++;
 		/* Let requests flow on this version before the next swap. */
-		sleep_ms(slow(30));
+		tu_sleep_ms(slow(30));
 	}
 	atomic_store(&l.stop, true);
 	for (int i = 0; i < THREADS; i++)
@@ -909,27 +884,27 @@ START_TEST(test_bad_config_refused)
 	sha_before = strdup(json_string_value(json_object_get(j, "config_sha256")));
 	json_decref(j);
 	/* Line 2 wants version 2 (valid alone); lines 3 and 5 are errors: nothing applies. */
-	text = xasprintf("socket = { path = \"%s\"; };\n"
-	                 "models = ( { name = \"" MODEL "\"; version = 2; } );\n"
-	                 "no_such_key = 1;\n"
-	                 "repository = [ \"%s\" ];\n"
-	                 "limits = { max_rows = 0; };\n"
-	                 "server = { state_dir = \"%s\"; };\n",
-	                 d.socket, f.repo, f.state);
+	text = tu_xasprintf("socket = { path = \"%s\"; };\n"
+	                    "models = ( { name = \"" MODEL "\"; version = 2; } );\n"
+	                    "no_such_key = 1;\n"
+	                    "repository = [ \"%s\" ];\n"
+	                    "limits = { max_rows = 0; };\n"
+	                    "server = { state_dir = \"%s\"; };\n",
+	                    d.socket, f.repo, f.state);
 	free(tu_write_file(d.dir, "inferd.conf", text));
 	free(text);
 	j = post(d.socket, "/v2/admin/reload", NULL, 400);
 	msg = json_string_value(json_object_get(j, "error"));
 	ck_assert_ptr_nonnull(msg);
-	want = xasprintf("at line 3 in file %s", d.config);
+	want = tu_xasprintf("at line 3 in file %s", d.config);
 	ck_assert_msg(strstr(msg, want) != NULL, "no \"%s\" in: %s", want, msg);
 	free(want);
-	want = xasprintf("at line 5 in file %s", d.config);
+	want = tu_xasprintf("at line 5 in file %s", d.config);
 	ck_assert_msg(strstr(msg, want) != NULL, "no \"%s\" in: %s", want, msg);
 	free(want);
 	json_decref(j);
 	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
-	sleep_ms(slow(300));
+	tu_sleep_ms(slow(300));
 	assert_serves(d.socket, 1);
 	j = get(d.socket, "/v2/admin/state", 200);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "config_sha256")), sha_before);
@@ -972,7 +947,7 @@ START_TEST(test_mark_good_and_rollback)
 	/* A stale claim (another sha256) is refused: compare-and-set. */
 	stale = strdup(claim);
 	*strstr(stale, "\"sha256\":\"") = '\0';
-	text = xasprintf("%s\"sha256\":\"%064d\"}]}", stale, 0);
+	text = tu_xasprintf("%s\"sha256\":\"%064d\"}]}", stale, 0);
 	j = post(d.socket, "/v2/admin/mark-good", text, 409);
 	ck_assert_ptr_nonnull(
 	    strstr(json_string_value(json_object_get(j, "error")), "changed since the smoke test"));
@@ -984,7 +959,7 @@ START_TEST(test_mark_good_and_rollback)
 	                     json_array_get(json_object_get(j, "models"), 0), "version")),
 	                 "1");
 	json_decref(j);
-	path = xasprintf("%s/last-known-good.json", f.state);
+	path = tu_xasprintf("%s/last-known-good.json", f.state);
 	ck_assert_int_eq(stat(path, &st), 0);
 	free(path);
 
@@ -1032,7 +1007,7 @@ START_TEST(test_mark_good_and_rollback)
 		free(body);
 	}
 	assert_serves(d.socket, 2);
-	path = xasprintf("%s/rollback.json", f.state);
+	path = tu_xasprintf("%s/rollback.json", f.state);
 	ck_assert_msg(stat(path, &st) < 0 && errno == ENOENT, "rollback.json is still there");
 	free(path);
 	j = get(d.socket, "/v2/admin/state", 200);
@@ -1154,7 +1129,7 @@ static void overwrite_v1_wrong(const struct fixture *f)
 static int check_config(const char *config, char **out)
 {
 	char *cmd =
-	    xasprintf("'%s/src/inferd' --check-config --config '%s' 2>&1", TOP_BUILDDIR, config);
+	    tu_xasprintf("'%s/src/inferd' --check-config --config '%s' 2>&1", TOP_BUILDDIR, config);
 	FILE *p = popen(cmd, "r");
 	size_t cap = 0;
 	int st;
@@ -1204,8 +1179,8 @@ START_TEST(test_restart_falls_back_to_lkg)
 
 	fixture_init(&f);
 	notify_open(&n, f.dir);
-	sock = xasprintf("%s/inferd.sock", f.dir);
-	log = xasprintf("%s/inferd.log", f.dir);
+	sock = tu_xasprintf("%s/inferd.sock", f.dir);
+	log = tu_xasprintf("%s/inferd.log", f.dir);
 	text = conf_text(&f, sock, "\"latest\"", NULL);
 	conf = tu_write_file(f.dir, "inferd.conf", text);
 	env[0] = "NOTIFY_SOCKET";
@@ -1287,10 +1262,10 @@ START_TEST(test_restart_falls_back_to_lkg)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
 
 	/* Without a record there is nothing to fall back to: no start, as before. */
-	lkg = xasprintf("%s/last-known-good.json", f.state);
+	lkg = tu_xasprintf("%s/last-known-good.json", f.state);
 	ck_assert_int_eq(unlink(lkg), 0);
 	ck_assert_msg(check_config(conf, &out) == 1, "--check-config passed: %s", out);
-	want = xasprintf("model %s version latest (from the repository) failed to load", MODEL);
+	want = tu_xasprintf("model %s version latest (from the repository) failed to load", MODEL);
 	ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in: %s", want, out);
 	free(want);
 	free(out);
@@ -1383,7 +1358,7 @@ START_TEST(test_admin_needs_privilege)
 	/* The same peer in socket.admin_group is allowed. */
 	ck_assert_msg(gr != NULL, "no group 65534 on this system");
 	{
-		char *extra = xasprintf("admin_group = \"%s\";", gr->gr_name);
+		char *extra = tu_xasprintf("admin_group = \"%s\";", gr->gr_name);
 		text = conf_text(&nf, "@SOCKET@", "\"latest\"", extra);
 		free(extra);
 	}
@@ -1420,7 +1395,7 @@ int main(void)
 		v2_predict[i] = 1.0 / (1.0 + exp(-v2_margin[i]));
 	}
 
-	tcase_set_timeout(t, wrapped() ? 1200 : 120);
+	tcase_set_timeout(t, tu_wrapped() ? 1200 : 120);
 	tcase_add_test(t, test_notify_protocol);
 	if (socket_activate_bin() != NULL) {
 		tcase_add_test(t, test_socket_activation);

@@ -19,18 +19,6 @@
 #include "state.h"
 #include "testutil.h"
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 /* The whole file as a string (NULL when it cannot be read). */
 static char *slurp(const char *path)
 {
@@ -52,14 +40,14 @@ static char *slurp(const char *path)
 
 static char *slurp_at(const char *dir, const char *name)
 {
-	char *p = xasprintf("%s/%s", dir, name), *t = slurp(p);
+	char *p = tu_xasprintf("%s/%s", dir, name), *t = slurp(p);
 	free(p);
 	return t;
 }
 
 static bool exists_at(const char *dir, const char *name)
 {
-	char *p = xasprintf("%s/%s", dir, name);
+	char *p = tu_xasprintf("%s/%s", dir, name);
 	bool e = access(p, F_OK) == 0;
 	free(p);
 	return e;
@@ -68,7 +56,7 @@ static bool exists_at(const char *dir, const char *name)
 /* sha256 by coreutils, an implementation independent of the one under test. */
 static void sha256sum(const char *path, char out[65])
 {
-	char *cmd = xasprintf("sha256sum '%s'", path);
+	char *cmd = tu_xasprintf("sha256sum '%s'", path);
 	FILE *p = popen(cmd, "r");
 
 	ck_assert_ptr_nonnull(p);
@@ -107,7 +95,7 @@ START_TEST(test_atomic_replace)
 	ck_assert_str_eq(text, "3");
 	free(text);
 	ck_assert(!exists_at(dir, "f.json.tmp"));
-	text = xasprintf("%s/f.json", dir);
+	text = tu_xasprintf("%s/f.json", dir);
 	ck_assert_int_eq(stat(text, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0640);
 	free(text);
@@ -122,7 +110,7 @@ START_TEST(test_atomic_symlink_temp)
 	char *dir = tu_mkdtemp(), *victim_dir = tu_mkdtemp(), *victim, *link, *text, err[256];
 
 	victim = tu_write_file(victim_dir, "victim", "untouched");
-	link = xasprintf("%s/f.json.tmp", dir);
+	link = tu_xasprintf("%s/f.json.tmp", dir);
 	ck_assert_int_eq(symlink(victim, link), 0);
 	ck_assert_int_lt(state_write_atomic(dir, "f.json", "x", 1, err, sizeof err), 0);
 	text = slurp(victim);
@@ -149,7 +137,7 @@ START_TEST(test_cut_off_write_keeps_record)
 
 	ck_assert_int_eq(
 	    state_write_atomic(dir, STATE_LKG_FILE, rec_a, strlen(rec_a), err, sizeof err), 0);
-	tmp = xasprintf("%s/%s.tmp", dir, STATE_LKG_FILE);
+	tmp = tu_xasprintf("%s/%s.tmp", dir, STATE_LKG_FILE);
 	fflush(NULL);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -275,7 +263,7 @@ static int full_and_readonly_child(const char *dir)
 	if (state_write_atomic(dir, STATE_LKG_FILE, rec_a, strlen(rec_a), err, sizeof err) < 0)
 		return 10;
 	/* Fill what is left of the filesystem. */
-	filler = xasprintf("%s/filler", dir);
+	filler = tu_xasprintf("%s/filler", dir);
 	fd = open(filler, O_WRONLY | O_CREAT, 0600);
 	big = calloc(1, n);
 	if (fd < 0 || big == NULL)
@@ -399,8 +387,8 @@ START_TEST(test_snapshot_skip_if_identical)
 
 	fake_init(&f, "m", "3");
 	ck_assert_msg(state_snapshot(state, &f.set, err, sizeof err) == 0, "%s", err);
-	snap = xasprintf("%s/lkg/m/3/model.json", state);
-	golden = xasprintf("%s/lkg/m/3/golden.json", state);
+	snap = tu_xasprintf("%s/lkg/m/3/model.json", state);
+	golden = tu_xasprintf("%s/lkg/m/3/golden.json", state);
 	ck_assert(same_file_contents(snap, f.e.path));
 	ck_assert(same_file_contents(golden, f.e.golden));
 	ino = inode_of(snap);
@@ -450,7 +438,7 @@ START_TEST(test_snapshot_refuses_bad_names)
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct fake f;
-		char *state = tu_mkdtemp(), *sub = xasprintf("%s/sub", state);
+		char *state = tu_mkdtemp(), *sub = tu_xasprintf("%s/sub", state);
 
 		fake_init(&f, bad[i][0], bad[i][1]);
 		ck_assert_int_eq(state_mkdir(sub, err, sizeof err), 0);
@@ -470,7 +458,7 @@ START_TEST(test_mark_good_and_read_back)
 	struct fake f;
 	struct state_lkg l;
 	struct repo_pin pin;
-	char *state = tu_mkdtemp(), *sub = xasprintf("%s/deep/state", state), *json = NULL;
+	char *state = tu_mkdtemp(), *sub = tu_xasprintf("%s/deep/state", state), *json = NULL;
 	char err[256], gsha[65], *want;
 	FILE *fp;
 
@@ -490,7 +478,7 @@ START_TEST(test_mark_good_and_read_back)
 	sha256sum(f.e.golden, gsha);
 	ck_assert_str_eq(l.models[0].golden_sha256, gsha);
 	ck_assert_str_eq(l.config_file, "/etc/inferd.conf");
-	want = xasprintf("%s/lkg/breast-cancer/2/model.json", sub);
+	want = tu_xasprintf("%s/lkg/breast-cancer/2/model.json", sub);
 	ck_assert_str_eq(l.models[0].model_path, want);
 	free(want);
 	ck_assert_int_eq(l.time[4], '-');
@@ -564,29 +552,29 @@ static char *model_elem(const char *state, int defect)
 	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	switch (defect) {
 	case 0:
-		return xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"%s\", "
-		                 "\"golden_sha256\": null, \"snapshot\": \"%s/lkg/m/1\"}",
-		                 sha, state);
+		return tu_xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"%s\", "
+		                    "\"golden_sha256\": null, \"snapshot\": \"%s/lkg/m/1\"}",
+		                    sha, state);
 	case 1: /* the snapshot points elsewhere */
-		return xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"%s\", "
-		                 "\"snapshot\": \"/etc\"}",
-		                 sha);
+		return tu_xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"%s\", "
+		                    "\"snapshot\": \"/etc\"}",
+		                    sha);
 	case 2: /* a name that climbs out */
-		return xasprintf("{\"name\": \"..\", \"version\": \"1\", \"sha256\": \"%s\", "
-		                 "\"snapshot\": \"%s/lkg/../1\"}",
-		                 sha, state);
+		return tu_xasprintf("{\"name\": \"..\", \"version\": \"1\", \"sha256\": \"%s\", "
+		                    "\"snapshot\": \"%s/lkg/../1\"}",
+		                    sha, state);
 	case 3: /* upper-case, short sha */
-		return xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"ABC\", "
-		                 "\"snapshot\": \"%s/lkg/m/1\"}",
-		                 state);
+		return tu_xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"ABC\", "
+		                    "\"snapshot\": \"%s/lkg/m/1\"}",
+		                    state);
 	case 4: /* version is a number */
-		return xasprintf("{\"name\": \"m\", \"version\": 1, \"sha256\": \"%s\", "
-		                 "\"snapshot\": \"%s/lkg/m/1\"}",
-		                 sha, state);
+		return tu_xasprintf("{\"name\": \"m\", \"version\": 1, \"sha256\": \"%s\", "
+		                    "\"snapshot\": \"%s/lkg/m/1\"}",
+		                    sha, state);
 	default: /* unknown key */
-		return xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"%s\", "
-		                 "\"path\": \"/x\", \"snapshot\": \"%s/lkg/m/1\"}",
-		                 sha, state);
+		return tu_xasprintf("{\"name\": \"m\", \"version\": \"1\", \"sha256\": \"%s\", "
+		                    "\"path\": \"/x\", \"snapshot\": \"%s/lkg/m/1\"}",
+		                    sha, state);
 	}
 }
 
@@ -600,9 +588,9 @@ START_TEST(test_corrupt_records)
 	/* The valid template, to show the defects below are what is refused. */
 	{
 		char *text =
-		    xasprintf("{\"time\": \"t\", \"config_file\": null, \"config_sha256\": "
-		              "\"\", \"models\": [%s]}",
-		              good);
+		    tu_xasprintf("{\"time\": \"t\", \"config_file\": null, \"config_sha256\": "
+		                 "\"\", \"models\": [%s]}",
+		                 good);
 		free(tu_write_file(state, STATE_LKG_FILE, text));
 		ck_assert_msg(state_lkg_read(state, &l, err, sizeof err) == 0, "%s", err);
 		ck_assert_ptr_null(l.models[0].golden_path);
@@ -611,7 +599,7 @@ START_TEST(test_corrupt_records)
 		free(text);
 	}
 	for (size_t i = 0; i < sizeof corrupt_records / sizeof corrupt_records[0]; i++) {
-		char *text = xasprintf(corrupt_records[i], good, good);
+		char *text = tu_xasprintf(corrupt_records[i], good, good);
 		free(tu_write_file(state, STATE_LKG_FILE, text));
 		ck_assert_msg(state_lkg_read(state, &l, err, sizeof err) == -EBADMSG,
 		              "record %zu accepted: %s", i, text);
@@ -621,9 +609,9 @@ START_TEST(test_corrupt_records)
 	for (int defect = 1; defect <= 5; defect++) {
 		char *m = model_elem(state, defect);
 		char *text =
-		    xasprintf("{\"time\": \"t\", \"config_file\": null, \"config_sha256\": "
-		              "\"\", \"models\": [%s]}",
-		              m);
+		    tu_xasprintf("{\"time\": \"t\", \"config_file\": null, \"config_sha256\": "
+		                 "\"\", \"models\": [%s]}",
+		                 m);
 		free(tu_write_file(state, STATE_LKG_FILE, text));
 		ck_assert_msg(state_lkg_read(state, &l, err, sizeof err) == -EBADMSG,
 		              "model defect %d accepted: %s", defect, text);
@@ -638,7 +626,7 @@ END_TEST
 
 START_TEST(test_rollback_flag)
 {
-	char *state = tu_mkdtemp(), *sub = xasprintf("%s/s", state), *text, err[256];
+	char *state = tu_mkdtemp(), *sub = tu_xasprintf("%s/s", state), *text, err[256];
 
 	ck_assert(!state_rollback_active(sub));
 	ck_assert_int_eq(state_rollback_clear(sub, err, sizeof err), 0);

@@ -1,4 +1,5 @@
 /* testutil.c: helpers shared by the Check suites: temp dirs, a real inferd, raw HTTP. */
+#include <dirent.h>
 #include "testutil.h"
 
 #include <errno.h>
@@ -42,8 +43,7 @@ static char *tu_xstrdup(const char *s)
 	return p;
 }
 
-static char *tu_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *tu_xasprintf(const char *fmt, ...)
+char *tu_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
@@ -63,7 +63,7 @@ static long long tu_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void tu_sleep_ms(long ms)
+void tu_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -145,7 +145,7 @@ static char *tu_subst(char *s, const char *key, const char *value)
 	return out;
 }
 
-static bool tu_wrapped(void)
+bool tu_wrapped(void)
 {
 	const char *w = getenv("INFERD_WRAPPER");
 
@@ -592,4 +592,22 @@ int tu_http(const char *socket_path, const char *method, const char *path, const
 	st = tu_raw_request(socket_path, req, strlen(req), timeout, body);
 	free(req);
 	return st;
+}
+
+int tu_fd_count(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }

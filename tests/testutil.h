@@ -2,6 +2,7 @@
 #ifndef INFERD_TESTUTIL_H
 #define INFERD_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -43,5 +44,14 @@ int tu_raw_request(const char *socket, const char *raw, size_t rawlen, int timeo
 /* Convenience: a full HTTP/1.1 request with method, path and optional JSON body. */
 int tu_http(const char *socket, const char *method, const char *path, const char *json,
             char **body);
+
+/* asprintf() that aborts when out of memory (tests have no way to recover). */
+char *tu_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when the daemon runs under a wrapper (INFERD_WRAPPER, e.g. valgrind): slower. */
+bool tu_wrapped(void);
+/* Open file descriptors of process pid (/proc/PID/fd), or -1 when unreadable. */
+int tu_fd_count(pid_t pid);
+/* Sleeps ms milliseconds, resuming after signals. */
+void tu_sleep_ms(long ms);
 
 #endif
