@@ -50,69 +50,26 @@ static long long now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* --- a growing byte buffer --- */
+/* --- tensor bytes, little-endian (struct tu_buf, testutil.h) --- */
 
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		ck_assert_ptr_nonnull(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	buf_add(b, s, (size_t)n);
-	free(s);
-}
-
-/* Little-endian bytes, written byte by byte so the test does not assume the host's order. */
-static void put_le(struct buf *b, uint64_t v, size_t n)
-{
-	unsigned char t[8];
-
-	for (size_t i = 0; i < n; i++)
-		t[i] = (unsigned char)(v >> (8 * i));
-	buf_add(b, t, n);
-}
-
-static void put_f32(struct buf *b, float f)
+static void put_f32(struct tu_buf *b, float f)
 {
 	uint32_t u;
 	memcpy(&u, &f, sizeof u);
-	put_le(b, u, 4);
+	tu_buf_le(b, u, 4);
 }
 
-static void put_f64(struct buf *b, double x)
+static void put_f64(struct tu_buf *b, double x)
 {
 	uint64_t u;
 	memcpy(&u, &x, sizeof u);
-	put_le(b, u, 8);
+	tu_buf_le(b, u, 8);
 }
 
-static float get_f32(const unsigned char *p)
+/* The little-endian FP32 at bytes (any pointer type: a tu_buf holds char). */
+static float get_f32(const void *bytes)
 {
+	const unsigned char *p = bytes;
 	uint32_t u =
 	    (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 	float f;
@@ -127,7 +84,7 @@ struct resp {
 	char ctype[64];
 	long long ihcl; /* Inference-Header-Content-Length, -1 when absent */
 	bool close;
-	struct buf body;
+	struct tu_buf body;
 };
 
 static void resp_free(struct resp *r)
@@ -164,7 +121,7 @@ static void send_all(int fd, const void *p, size_t n)
 }
 
 /* Reads more bytes into in; false on EOF or timeout. */
-static bool fill(int fd, struct buf *in, long long deadline)
+static bool fill(int fd, struct tu_buf *in, long long deadline)
 {
 	char chunk[16384];
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -176,14 +133,14 @@ static bool fill(int fd, struct buf *in, long long deadline)
 	n = recv(fd, chunk, sizeof chunk, 0);
 	if (n <= 0)
 		return false;
-	buf_add(in, chunk, (size_t)n);
+	tu_buf_add(in, chunk, (size_t)n);
 	return true;
 }
 
 /* One response with its Content-Length body. Returns false on EOF before a full response. */
 static bool read_resp(int fd, struct resp *r)
 {
-	struct buf in = {0};
+	struct tu_buf in = {0};
 	long long deadline = now_ms() + io_timeout_ms();
 	char *head_end = NULL, *line;
 	long long clen = -1;
@@ -221,9 +178,9 @@ static bool read_resp(int fd, struct resp *r)
 	while (in.len - head_len < (size_t)clen)
 		ck_assert_msg(fill(fd, &in, deadline), "response body cut short");
 	ck_assert_uint_eq(in.len - head_len, (size_t)clen);
-	buf_add(&r->body, in.p + head_len, (size_t)clen);
+	tu_buf_add(&r->body, in.p + head_len, (size_t)clen);
 	if (!r->body.p)
-		buf_add(&r->body, "", 0);
+		tu_buf_add(&r->body, "", 0);
 	free(in.p);
 	return true;
 }
@@ -231,26 +188,26 @@ static bool read_resp(int fd, struct resp *r)
 /* POSTs body (with extra header lines, each ending in \r\n) on fd and reads the answer. */
 static void post(int fd, const char *extra, const void *body, size_t len, struct resp *r)
 {
-	struct buf req = {0};
+	struct tu_buf req = {0};
 
-	buf_printf(&req,
-	           "POST " INFER " HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n%s\r\n",
-	           len, extra ? extra : "");
-	buf_add(&req, body, len);
+	tu_buf_printf(&req,
+	              "POST " INFER " HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n%s\r\n",
+	              len, extra ? extra : "");
+	tu_buf_add(&req, body, len);
 	send_all(fd, req.p, req.len);
 	free(req.p);
 	ck_assert_msg(read_resp(fd, r), "no response");
 }
 
 /* POSTs a binary request: json followed by bin, with the header giving the JSON's length. */
-static void post_binary(int fd, const struct buf *json, const struct buf *bin, struct resp *r)
+static void post_binary(int fd, const struct tu_buf *json, const struct tu_buf *bin, struct resp *r)
 {
-	struct buf body = {0};
+	struct tu_buf body = {0};
 	char hdr[96];
 
-	buf_add(&body, json->p, json->len);
+	tu_buf_add(&body, json->p, json->len);
 	if (bin->len)
-		buf_add(&body, bin->p, bin->len);
+		tu_buf_add(&body, bin->p, bin->len);
 	snprintf(hdr, sizeof hdr, IHCL ": %zu\r\nContent-Type: application/octet-stream\r\n",
 	         json->len);
 	post(fd, hdr, body.p, body.len, r);
@@ -260,30 +217,31 @@ static void post_binary(int fd, const struct buf *json, const struct buf *bin, s
 /* --- requests --- */
 
 /* The golden rows as a JSON FP32 request; outputs is a JSON fragment (may be ""). */
-static void json_request(struct buf *b, const float *rows, size_t n, const char *extra)
+static void json_request(struct tu_buf *b, const float *rows, size_t n, const char *extra)
 {
-	buf_printf(b,
-	           "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],"
-	           "\"data\":[",
-	           n, g.ncols);
+	tu_buf_printf(b,
+	              "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],"
+	              "\"data\":[",
+	              n, g.ncols);
 	for (size_t i = 0; i < n * g.ncols; i++) {
 		if (i)
-			buf_add(b, ",", 1);
+			tu_buf_add(b, ",", 1);
 		if (isnan(rows[i]))
-			buf_add(b, "null", 4);
+			tu_buf_add(b, "null", 4);
 		else
-			buf_printf(b, "%.9g", (double)rows[i]);
+			tu_buf_printf(b, "%.9g", (double)rows[i]);
 	}
-	buf_printf(b, "]}]%s}", extra ? extra : "");
+	tu_buf_printf(b, "]}]%s}", extra ? extra : "");
 }
 
 /* The JSON header of a binary request of n rows of datatype dt taking bytes bytes. */
-static void binary_header(struct buf *b, const char *dt, size_t n, size_t bytes, const char *extra)
+static void binary_header(struct tu_buf *b, const char *dt, size_t n, size_t bytes,
+                          const char *extra)
 {
-	buf_printf(b,
-	           "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"%s\",\"shape\":[%zu,%zu],"
-	           "\"parameters\":{\"binary_data_size\":%zu}}]%s}",
-	           dt, n, g.ncols, bytes, extra ? extra : "");
+	tu_buf_printf(b,
+	              "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"%s\",\"shape\":[%zu,%zu],"
+	              "\"parameters\":{\"binary_data_size\":%zu}}]%s}",
+	              dt, n, g.ncols, bytes, extra ? extra : "");
 }
 
 /*
@@ -405,7 +363,7 @@ END_TEST
 START_TEST(binary_input_matches_json)
 {
 	static const char outs[] = ",\"outputs\":[{\"name\":\"predict\"},{\"name\":\"margin\"}]";
-	struct buf jreq = {0}, hdr32 = {0}, bin32 = {0}, hdr64 = {0}, bin64 = {0};
+	struct tu_buf jreq = {0}, hdr32 = {0}, bin32 = {0}, hdr64 = {0}, bin64 = {0};
 	struct resp a, b, c;
 	float *pred = malloc(g.nrows * sizeof(float));
 	double tol = g.tolerance > 0 ? g.tolerance : 1e-6;
@@ -459,12 +417,12 @@ START_TEST(binary_integers_match_json)
 
 	need_daemon();
 	for (size_t t = 0; t < 2; t++) {
-		struct buf jreq = {0}, hdr = {0}, bin = {0};
+		struct tu_buf jreq = {0}, hdr = {0}, bin = {0};
 		struct resp a, b;
 		size_t esz = t ? 8 : 4;
 		int fd;
 
-		buf_printf(
+		tu_buf_printf(
 		    &jreq,
 		    "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"%s\",\"shape\":[%zu,%zu],"
 		    "\"data\":[",
@@ -475,10 +433,10 @@ START_TEST(binary_integers_match_json)
 			    isnan(g.inputs[i]) ? 0 : llround((double)g.inputs[i] * 1000.0);
 			if (t == 1 && i % 7 == 3)
 				v = v * 1000000007LL + 1; /* beyond 2^24: float rounding matters */
-			buf_printf(&jreq, "%s%lld", i ? "," : "", v);
-			put_le(&bin, (uint64_t)v, esz);
+			tu_buf_printf(&jreq, "%s%lld", i ? "," : "", v);
+			tu_buf_le(&bin, (uint64_t)v, esz);
 		}
-		buf_printf(&jreq, "]}]}");
+		tu_buf_printf(&jreq, "]}]}");
 		binary_header(&hdr, dts[t], g.nrows, bin.len, "");
 		fd = cconnect();
 		post(fd, NULL, jreq.p, jreq.len, &a);
@@ -524,7 +482,7 @@ static void check_floats(const struct resp *r, size_t off, const float *want, si
 START_TEST(binary_output_matches_json)
 {
 	static const char both[] = ",\"outputs\":[{\"name\":\"predict\"},{\"name\":\"margin\"}]";
-	struct buf jreq = {0}, jall = {0}, jone = {0}, hdr = {0}, bin = {0}, jover = {0};
+	struct tu_buf jreq = {0}, jall = {0}, jone = {0}, hdr = {0}, bin = {0}, jover = {0};
 	struct resp a, b, c, e, f;
 	float *pred = calloc(g.nrows, sizeof(float)), *marg = calloc(g.nrows, sizeof(float));
 	float *tmp = calloc(g.nrows, sizeof(float));
@@ -701,28 +659,28 @@ static const struct bad_case bad[] = {
 START_TEST(refused_over_http)
 {
 	const struct bad_case *bc = &bad[_i];
-	struct buf req = {0}, body = {0}, hdr = {0}, good = {0}, bin = {0};
+	struct tu_buf req = {0}, body = {0}, hdr = {0}, good = {0}, bin = {0};
 	size_t jlen = strlen(bc->json);
 	struct resp r;
 	json_t *j;
 	int fd;
 
 	need_daemon();
-	buf_add(&body, bc->json, jlen);
+	tu_buf_add(&body, bc->json, jlen);
 	for (size_t i = 0; i < bc->nbytes; i++) {
 		unsigned char byte = (unsigned char)(i * 37 + 1);
-		buf_add(&body, &byte, 1);
+		tu_buf_add(&body, &byte, 1);
 	}
-	buf_printf(&req, "POST " INFER " HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n",
-	           body.len);
+	tu_buf_printf(&req, "POST " INFER " HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n",
+	              body.len);
 	if (!bc->ihcl)
-		buf_printf(&req, IHCL ": %zu\r\n", jlen);
+		tu_buf_printf(&req, IHCL ": %zu\r\n", jlen);
 	else if (bc->ihcl[0])
-		buf_printf(&req, IHCL ": %s\r\n", bc->ihcl);
+		tu_buf_printf(&req, IHCL ": %s\r\n", bc->ihcl);
 	if (bc->dup)
-		buf_printf(&req, IHCL ": %s\r\n", bc->dup);
-	buf_add(&req, "\r\n", 2);
-	buf_add(&req, body.p, body.len);
+		tu_buf_printf(&req, IHCL ": %s\r\n", bc->dup);
+	tu_buf_add(&req, "\r\n", 2);
+	tu_buf_add(&req, body.p, body.len);
 	fd = cconnect();
 	send_all(fd, req.p, req.len);
 	ck_assert_msg(read_resp(fd, &r), "%s: no response", bc->what);
@@ -757,7 +715,7 @@ END_TEST
 /* Many requests on one connection, binary and JSON mixed, all answered and consistent. */
 START_TEST(keep_alive)
 {
-	struct buf jreq = {0}, hdr = {0}, bin = {0}, hdrb = {0};
+	struct tu_buf jreq = {0}, hdr = {0}, bin = {0}, hdrb = {0};
 	struct resp first, r;
 	int fd, rounds = tu_wrapped() ? 8 : 40;
 

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "infer.h"
+#include "testutil.h"
 
 static const struct infer_limits lim = {.max_rows = 4, .max_elements = 12, .max_depth = 8};
 static char err[512];
@@ -1113,53 +1114,7 @@ END_TEST
 
 /* --- the binary tensor data extension --- */
 
-/* A byte buffer for building binary requests. */
-struct bbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void bb_add(struct bbuf *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		ck_assert_ptr_nonnull(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void bb_printf(struct bbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bb_printf(struct bbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	bb_add(b, s, (size_t)n);
-	free(s);
-}
-
-/* n little-endian bytes of v, written byte by byte whatever the host's order. */
-static void bb_le(struct bbuf *b, uint64_t v, size_t n)
-{
-	unsigned char t[8];
-
-	for (size_t i = 0; i < n; i++)
-		t[i] = (unsigned char)(v >> (8 * i));
-	bb_add(b, t, n);
-}
-
-static int decode_bin(const struct bbuf *b, size_t json_len, size_t nf,
+static int decode_bin(const struct tu_buf *b, size_t json_len, size_t nf,
                       const struct infer_limits *l, struct infer_request *req)
 {
 	err[0] = '\0';
@@ -1167,18 +1122,18 @@ static int decode_bin(const struct bbuf *b, size_t json_len, size_t nf,
 }
 
 /* A one-input binary request: JSON header (with extra at the top level) and its bytes. */
-static size_t bin_request(struct bbuf *b, const char *dt, const char *shape, size_t bds,
+static size_t bin_request(struct tu_buf *b, const char *dt, const char *shape, size_t bds,
                           const char *extra, const void *bytes, size_t nbytes)
 {
 	size_t jl;
 
-	bb_printf(b,
-	          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", \"shape\": %s, "
-	          "\"parameters\": {\"binary_data_size\": %zu}}]%s}",
-	          dt, shape, bds, extra ? extra : "");
+	tu_buf_printf(b,
+	              "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", \"shape\": %s, "
+	              "\"parameters\": {\"binary_data_size\": %zu}}]%s}",
+	              dt, shape, bds, extra ? extra : "");
 	jl = b->len;
 	if (nbytes)
-		bb_add(b, bytes, nbytes);
+		tu_buf_add(b, bytes, nbytes);
 	return jl;
 }
 
@@ -1262,13 +1217,13 @@ static const struct {
 
 START_TEST(binary_malformed)
 {
-	struct bbuf b = {0};
+	struct tu_buf b = {0};
 	struct infer_request r;
 	size_t jl = strlen(bad_bin[_i].json);
 
-	bb_add(&b, bad_bin[_i].json, jl);
+	tu_buf_add(&b, bad_bin[_i].json, jl);
 	for (size_t i = 0; i < bad_bin[_i].nbytes; i++)
-		bb_le(&b, 0x3f, 1);
+		tu_buf_le(&b, 0x3f, 1);
 	if (bad_bin[_i].json_len >= 0)
 		jl = (size_t)bad_bin[_i].json_len;
 	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), -EINVAL);
@@ -1308,7 +1263,7 @@ END_TEST
 /* Values written by hand with their float32 results worked out by hand. */
 START_TEST(binary_known_values)
 {
-	struct bbuf b = {0};
+	struct tu_buf b = {0};
 	struct infer_request r;
 	size_t jl;
 
@@ -1328,11 +1283,11 @@ START_TEST(binary_known_values)
 	free(b.p);
 
 	/* FP64 0.1 (0x3FB999999999999A) narrows to 0.1f; 1e300 to inf; NaN stays missing. */
-	b = (struct bbuf){0};
+	b = (struct tu_buf){0};
 	jl = bin_request(&b, "FP64", "[1,3]", 24, NULL, NULL, 0);
-	bb_le(&b, 0x3FB999999999999Aull, 8);
-	bb_le(&b, 0x7E37E43C8800759Cull, 8); /* 1e300 */
-	bb_le(&b, 0xFFF8000000000000ull, 8);
+	tu_buf_le(&b, 0x3FB999999999999Aull, 8);
+	tu_buf_le(&b, 0x7E37E43C8800759Cull, 8); /* 1e300 */
+	tu_buf_le(&b, 0xFFF8000000000000ull, 8);
 	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
 	ck_assert(r.data[0] == 0.1f);
 	ck_assert(isinf(r.data[1]) && r.data[1] > 0);
@@ -1341,11 +1296,11 @@ START_TEST(binary_known_values)
 	free(b.p);
 
 	/* INT32: 2^24 + 1 rounds to even (2^24), INT32_MIN is exact, -7. */
-	b = (struct bbuf){0};
+	b = (struct tu_buf){0};
 	jl = bin_request(&b, "INT32", "[1,3]", 12, NULL, NULL, 0);
-	bb_le(&b, 16777217u, 4);
-	bb_le(&b, 0x80000000u, 4);
-	bb_le(&b, (uint32_t)-7, 4);
+	tu_buf_le(&b, 16777217u, 4);
+	tu_buf_le(&b, 0x80000000u, 4);
+	tu_buf_le(&b, (uint32_t)-7, 4);
 	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
 	ck_assert(r.data[0] == 16777216.0f);
 	ck_assert(r.data[1] == -2147483648.0f);
@@ -1354,14 +1309,14 @@ START_TEST(binary_known_values)
 	free(b.p);
 
 	/* INT64: 2^53 + 1 and INT64_MAX round to 2^53 and 2^63; -1. Two rows, id echoed. */
-	b = (struct bbuf){0};
+	b = (struct tu_buf){0};
 	jl = bin_request(&b, "INT64", "[2,3]", 48, ",\"id\": \"b1\"", NULL, 0);
-	bb_le(&b, (1ull << 53) + 1, 8);
-	bb_le(&b, 0x7fffffffffffffffull, 8);
-	bb_le(&b, (uint64_t)-1, 8);
-	bb_le(&b, 0, 8);
-	bb_le(&b, 1, 8);
-	bb_le(&b, 0x8000000000000000ull, 8);
+	tu_buf_le(&b, (1ull << 53) + 1, 8);
+	tu_buf_le(&b, 0x7fffffffffffffffull, 8);
+	tu_buf_le(&b, (uint64_t)-1, 8);
+	tu_buf_le(&b, 0, 8);
+	tu_buf_le(&b, 1, 8);
+	tu_buf_le(&b, 0x8000000000000000ull, 8);
 	ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
 	ck_assert_uint_eq(r.nrows, 2);
 	ck_assert_str_eq(r.id, "b1");
@@ -1397,21 +1352,21 @@ START_TEST(binary_matches_json)
 	struct infer_limits l = {.max_rows = 1000, .max_elements = 4000, .max_depth = 8};
 	uint64_t seed = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
 	int t = _i;
-	struct bbuf js = {0}, bin = {0};
+	struct tu_buf js = {0}, bin = {0};
 	struct infer_request a, b;
 	char shape[32];
 	size_t jl;
 
 	snprintf(shape, sizeof(shape), "[%zu,%zu]", nrows, nf);
-	bb_printf(&js,
-	          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", \"shape\": %s, "
-	          "\"data\": [",
-	          dts[t], shape);
+	tu_buf_printf(&js,
+	              "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", \"shape\": %s, "
+	              "\"data\": [",
+	              dts[t], shape);
 	jl = bin_request(&bin, dts[t], shape, n * esz[t], NULL, NULL, 0);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t u = rnd(&seed);
 		if (i)
-			bb_add(&js, ",", 1);
+			tu_buf_add(&js, ",", 1);
 		if (t == 0) {
 			static const uint32_t edge[] = {0x00000000u, 0x80000000u, 0x7f7fffffu,
 			                                0xff7fffffu, 0x00000001u, 0x807fffffu,
@@ -1426,14 +1381,14 @@ START_TEST(binary_matches_json)
 				memcpy(&f, &v, sizeof(f));
 			}
 			if (isnan(f))
-				bb_printf(&js, "null");
+				tu_buf_printf(&js, "null");
 			else if (isinf(f))
-				bb_printf(&js, "%sInfinity", f < 0 ? "-" : "");
+				tu_buf_printf(&js, "%sInfinity", f < 0 ? "-" : "");
 			else if (f == 0 && signbit(f))
-				bb_printf(&js, "-0.0"); /* "-0" is the JSON integer 0 */
+				tu_buf_printf(&js, "-0.0"); /* "-0" is the JSON integer 0 */
 			else
-				bb_printf(&js, "%.17g", (double)f);
-			bb_le(&bin, v, 4);
+				tu_buf_printf(&js, "%.17g", (double)f);
+			tu_buf_le(&bin, v, 4);
 		} else if (t == 1) {
 			static const double edge[] = {0.0,
 			                              -0.0,
@@ -1460,10 +1415,10 @@ START_TEST(binary_matches_json)
 			uint64_t xb;
 			memcpy(&xb, &x, sizeof(xb));
 			if (x == 0 && signbit(x))
-				bb_printf(&js, "-0.0");
+				tu_buf_printf(&js, "-0.0");
 			else
-				bb_printf(&js, "%.17g", x);
-			bb_le(&bin, xb, 8);
+				tu_buf_printf(&js, "%.17g", x);
+			tu_buf_le(&bin, xb, 8);
 		} else if (t == 2) {
 			static const int32_t edge[] = {INT32_MIN, INT32_MAX, 0,
 			                               -1,        16777217,  -16777217};
@@ -1471,8 +1426,8 @@ START_TEST(binary_matches_json)
 			    i < sizeof(edge) / sizeof(edge[0]) ? edge[i] : (int32_t)(uint32_t)u;
 			if (i % 5 == 4)
 				v >>= (u >> 40) % 31;
-			bb_printf(&js, "%" PRId32, v);
-			bb_le(&bin, (uint32_t)v, 4);
+			tu_buf_printf(&js, "%" PRId32, v);
+			tu_buf_le(&bin, (uint32_t)v, 4);
 		} else {
 			static const int64_t edge[] = {
 			    INT64_MIN,       INT64_MAX,         0, -1, (1ll << 53) + 1,
@@ -1480,11 +1435,11 @@ START_TEST(binary_matches_json)
 			int64_t v = i < sizeof(edge) / sizeof(edge[0]) ? edge[i] : (int64_t)u;
 			if (i % 5 == 4)
 				v >>= (u >> 40) % 63;
-			bb_printf(&js, "%" PRId64, v);
-			bb_le(&bin, (uint64_t)v, 8);
+			tu_buf_printf(&js, "%" PRId64, v);
+			tu_buf_le(&bin, (uint64_t)v, 8);
 		}
 	}
-	bb_printf(&js, "]}]}");
+	tu_buf_printf(&js, "]}]}");
 	ck_assert_uint_eq(bin.len - jl, n * esz[t]);
 	ck_assert_msg(infer_decode(js.p, js.len, nf, &l, &a, err, sizeof(err)) == 0, "%s JSON: %s",
 	              dts[t], err);
@@ -1553,13 +1508,13 @@ END_TEST
 START_TEST(binary_limits)
 {
 	struct infer_limits l = {.max_rows = 100, .max_elements = 9, .max_depth = 8};
-	struct bbuf b = {0};
+	struct tu_buf b = {0};
 	struct infer_request r;
 	size_t jl;
 
 	jl = bin_request(&b, "FP32", "[4,3]", 48, NULL, NULL, 0);
 	for (int i = 0; i < 12; i++)
-		bb_le(&b, 0, 4);
+		tu_buf_le(&b, 0, 4);
 	ck_assert_int_eq(decode_bin(&b, jl, 3, &l, &r), -EINVAL);
 	ck_assert_msg(strstr(err, "inputs[0].shape: 4 x 3 elements exceed the limit of 9") != NULL,
 	              "%s", err);

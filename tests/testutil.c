@@ -1,7 +1,7 @@
 /* testutil.c: helpers shared by the Check suites: temp dirs, a real inferd, raw HTTP. */
-#include <dirent.h>
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -339,29 +339,6 @@ int tu_daemon_stop(struct tu_daemon *d)
 	return status;
 }
 
-/* A growable byte buffer, always NUL-terminated. */
-struct tu_buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void tu_buf_add(struct tu_buf *b, const char *data, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			tu_die("realloc");
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* What has been understood of the response so far. */
 struct tu_resp {
 	int status;
@@ -610,4 +587,45 @@ int tu_fd_count(pid_t pid)
 			n++;
 	closedir(d);
 	return n;
+}
+
+void tu_buf_add(struct tu_buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			tu_die("realloc");
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void tu_buf_printf(struct tu_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	tu_buf_add(b, s, (size_t)n);
+	free(s);
+}
+
+void tu_buf_le(struct tu_buf *b, uint64_t v, size_t n)
+{
+	unsigned char t[8];
+
+	for (size_t i = 0; i < n && i < sizeof t; i++)
+		t[i] = (unsigned char)(v >> (8 * i));
+	tu_buf_add(b, t, n < sizeof t ? n : sizeof t);
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Path of the bundled model and golden set in the source tree. */
@@ -53,5 +54,17 @@ bool tu_wrapped(void);
 int tu_fd_count(pid_t pid);
 /* Sleeps ms milliseconds, resuming after signals. */
 void tu_sleep_ms(long ms);
+
+/* A growing byte buffer, always NUL-terminated; start from {0}, free(p) when done. */
+struct tu_buf {
+	char *p;
+	size_t len, cap;
+};
+/* Appends n bytes of p. Aborts when out of memory. */
+void tu_buf_add(struct tu_buf *b, const void *p, size_t n);
+/* Appends formatted text. */
+void tu_buf_printf(struct tu_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the n low bytes of v little-endian, whatever the host's byte order. */
+void tu_buf_le(struct tu_buf *b, uint64_t v, size_t n);
 
 #endif
