@@ -1125,6 +1125,10 @@ int server_init(const struct server_opts *o, struct conf *c)
 	if ((rc = http_init(c, S.listen_fd, S.tcp_fd)) < 0)
 		return rc;
 	S.inited_http = true;
+	/* The key is validated for the worker pool to come; until then, say what it does. */
+	if (c->threads > 1)
+		log_notice("server.threads = %ld: this release serves HTTP from one thread",
+		           c->threads);
 
 	S.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (S.epfd < 0)
