@@ -995,6 +995,191 @@ out:
 	return 0;
 }
 
+/* ---- @include preflight ---- */
+
+/* libconfig's own nesting limit; deeper includes are its error, not ours to follow. */
+#define INCLUDE_DEPTH_MAX 10
+/* All @include directives followed in one load, counted across every file. */
+#define INCLUDE_TOTAL_MAX 256
+
+/* What an included path is, for the error: only regular files are read. */
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* A regular file's bytes, NUL-terminated; -errno when it cannot be read whole. */
+static int slurp_regular(const char *path, char **text)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	char *buf;
+	size_t n = 0;
+	int err = 0;
+
+	*text = NULL;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uintmax_t)st.st_size > CONF_MAX_BYTES) {
+		close(fd);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (n < (size_t)st.st_size) {
+		ssize_t got = read(fd, buf + n, (size_t)st.st_size - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			err = got < 0 ? -errno : 0;
+			break;
+		}
+		n += (size_t)got;
+	}
+	close(fd);
+	if (err < 0) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	return 0;
+}
+
+static void check_includes(struct loader *ld, const char *file, const char *text, int depth,
+                           unsigned *total);
+
+/*
+ * One directive's file name, unescaped as libconfig's scanner does (\\ and \"; a backslash
+ * before anything else is dropped). Returns where the name ends, or NULL when the closing
+ * quote is missing (then libconfig includes nothing).
+ */
+static const char *include_name(const char *p, char **name)
+{
+	size_t n = 0;
+	char *buf = malloc(strlen(p) + 1);
+
+	*name = NULL;
+	if (!buf)
+		return NULL;
+	for (; *p && *p != '"'; p++) {
+		if (*p == '\\') {
+			p++;
+			if (!*p)
+				break;
+		}
+		buf[n++] = *p;
+	}
+	if (*p != '"') {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*name = buf;
+	return p + 1;
+}
+
+/* Checks the file one directive names, and the directives inside it. */
+static void check_include(struct loader *ld, const char *file, int line, const char *name,
+                          int depth, unsigned *total)
+{
+	struct stat st;
+	char *full, *text = NULL, *msg;
+	int rc;
+
+	/* libconfig 1.5 prefixes the include directory to every name, absolute ones too. */
+	if (asprintf(&full, "%s/%s", ld->dir, name) < 0) {
+		ld->oom = true;
+		return;
+	}
+	if (stat(full, &st) < 0) {
+		free(full); /* libconfig reports "cannot open include file" itself */
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ld->nerr++;
+		if (asprintf(&msg, "@include \"%s\": %s is %s; only a regular file can be included",
+		             name, full, file_kind(st.st_mode)) < 0)
+			ld->oom = true;
+		else
+			add_error_at(ld, file, line, msg);
+		free(full);
+		return;
+	}
+	rc = depth < INCLUDE_DEPTH_MAX ? slurp_regular(full, &text) : -ELOOP;
+	if (rc == -ENOMEM)
+		ld->oom = true;
+	if (rc == 0)
+		check_includes(ld, full, text, depth + 1, total);
+	free(text);
+	free(full);
+}
+
+/*
+ * libconfig 1.5's scanner calls exit() when an @include names a directory ("input in flex
+ * scanner failed"), blocks on a FIFO and reads a device without end; and a file that
+ * includes itself many times multiplies at every level. A reload must never do any of
+ * that to the running daemon, so before libconfig sees the text, every directive it would
+ * follow (a line starting with optional blanks, @include, blanks and a quoted name) must
+ * name a regular file, and there may be at most INCLUDE_TOTAL_MAX of them. Directives
+ * inside comments are checked too: refusing one there is harmless.
+ */
+static void check_includes(struct loader *ld, const char *file, const char *text, int depth,
+                           unsigned *total)
+{
+	static const char kw[] = "@include";
+	int line = 1;
+
+	for (const char *p = text; *p && *total <= INCLUDE_TOTAL_MAX;) {
+		const char *q = p + strspn(p, " \t");
+
+		if (strncmp(q, kw, sizeof(kw) - 1) == 0 &&
+		    (q[sizeof(kw) - 1] == ' ' || q[sizeof(kw) - 1] == '\t')) {
+			q += sizeof(kw) - 1;
+			q += strspn(q, " \t");
+			if (*q == '"') {
+				char *name;
+				const char *end = include_name(q + 1, &name);
+
+				if (end && ++*total > INCLUDE_TOTAL_MAX) {
+					free(name);
+					ld->nerr++;
+					if (asprintf(&name,
+					             "more than %d @include directives in all",
+					             INCLUDE_TOTAL_MAX) < 0)
+						ld->oom = true;
+					else
+						add_error_at(ld, file, line, name);
+					return;
+				}
+				if (end)
+					check_include(ld, file, line, name, depth, total);
+				free(name);
+			}
+		}
+		/* On to the next line (a name spanning lines is rare; counting them is not). */
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+		line++;
+	}
+}
+
 int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 {
 	struct conf_errors scratch = {NULL, 0};
@@ -1022,6 +1207,15 @@ int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 	}
 	sha256_hex(text, len, c->sha256);
 
+	{
+		unsigned total = 0;
+
+		check_includes(&ld, path, text, 0, &total);
+	}
+	if (ld.oom || ld.nerr) {
+		rc = ld.oom ? -ENOMEM : -EINVAL;
+		goto done;
+	}
 	config_init(&cfg);
 	/* @include "x.conf" then means next to this file, like the relative paths inside. */
 	config_set_include_dir(&cfg, ld.dir);

@@ -1165,6 +1165,14 @@ static void begin_stop(int sig)
 	         http_requests_in_flight() == 1 ? "" : "s");
 	log_info("%s", st);
 	sysd_notify_stopping(st);
+	/*
+	 * On a socket we made ourselves, connect() is refused from now on instead of queueing
+	 * clients in the backlog only to reset them when the socket closes at exit; those
+	 * already queued are still accepted and served by http_quiesce(). A socket passed by
+	 * systemd is left alone: its queue is the next instance's to serve.
+	 */
+	if (S.sock_path != NULL && S.listen_fd >= 0 && shutdown(S.listen_fd, SHUT_RD) < 0)
+		log_debug("shutdown of the listening socket: %s", strerror(errno));
 	http_quiesce();
 }
 

@@ -673,6 +673,83 @@ START_TEST(test_include_errors_name_their_file)
 }
 END_TEST
 
+/*
+ * libconfig 1.5 exit()s the process when an @include names a directory and blocks on a
+ * FIFO: such directives are refused before libconfig runs, with the directive's own line.
+ */
+START_TEST(test_include_must_be_a_regular_file)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+	char *sub, *fifo, *want, *inc, *self;
+	char many[20 * sizeof("@include \"self.conf\"\n")] = "";
+
+	ck_assert_int_ge(asprintf(&sub, "%s/conf.d", tmpdir), 0);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(load_text(ONE_MODEL "@include \"conf.d\"\n", &c, &errs), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].line, 2);
+	ck_assert_ptr_nonnull(strstr(errs.v[0].msg, "@include \"conf.d\": "));
+	ck_assert_ptr_nonnull(strstr(errs.v[0].msg, "is a directory"));
+	conf_errors_clear(&errs);
+
+	/* The empty name and "." are the config's own directory. */
+	ck_assert_int_eq(load_text(ONE_MODEL "\n  @include \"\"\n", &c, &errs), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].line, 3);
+	ck_assert_ptr_nonnull(strstr(errs.v[0].msg, "is a directory"));
+	conf_errors_clear(&errs);
+	ck_assert_int_eq(load_text(ONE_MODEL "\t@include\t\".\"\n", &c, &errs), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	conf_errors_clear(&errs);
+
+	/* A FIFO would block the reload forever: refused without opening it. */
+	ck_assert_int_ge(asprintf(&fifo, "%s/pipe", tmpdir), 0);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(load_text(ONE_MODEL "@include \"pipe\"\n", &c, &errs), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_nonnull(strstr(errs.v[0].msg, "is a FIFO"));
+	conf_errors_clear(&errs);
+
+	/* Inside an included file, the error names that file and its line. */
+	inc = write_file("nested.conf", "# nested\n\n@include \"conf.d\"\n");
+	ck_assert_int_eq(load_text(ONE_MODEL "@include \"nested.conf\"\n", &c, &errs), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].line, 3);
+	want = in_dir("nested.conf");
+	ck_assert_str_eq(errs.v[0].file, want);
+	free(want);
+	conf_errors_clear(&errs);
+
+	/* A file including itself 20 times per level would multiply to 20^10 reads. */
+	for (int i = 0; i < 20; i++)
+		strcat(many, "@include \"self.conf\"\n");
+	self = write_file("self.conf", many);
+	ck_assert_int_eq(load_text(ONE_MODEL "@include \"self.conf\"\n", &c, &errs), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_nonnull(strstr(errs.v[0].msg, "more than 256 @include directives"));
+	conf_errors_clear(&errs);
+
+	/* A regular file is still included, and so is one named in a comment. */
+	free(inc);
+	inc = write_file("ok.conf", "log_level = \"debug\";\n");
+	ck_assert_int_eq(load_text(ONE_MODEL "@include \"ok.conf\"\n", &c, &errs), 0);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(errs.n, 0);
+	conf_free(c);
+
+	unlink(fifo);
+	unlink(self);
+	unlink(inc);
+	rmdir(sub);
+	free(fifo);
+	free(self);
+	free(inc);
+	free(sub);
+}
+END_TEST
+
 START_TEST(test_log_levels)
 {
 	static const struct {
@@ -1232,6 +1309,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_relative_paths);
 	tcase_add_test(tc, test_include_errors_name_their_file);
+	tcase_add_test(tc, test_include_must_be_a_regular_file);
 	tcase_add_test(tc, test_log_levels);
 	tcase_add_test(tc, test_null_errs);
 	tcase_add_test(tc, test_errors_append);

@@ -907,6 +907,20 @@ START_TEST(test_graceful_stop)
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	tu_sleep_ms(slow);
 	ck_assert_msg(waitpid(d.pid, &status, WNOHANG) == 0, "inferd left a request unfinished");
+	/*
+	 * Stopping, a new client is refused at connect(): queued in the backlog instead, it
+	 * would be reset when the socket closes, after it had sent its request.
+	 */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int late = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		ck_assert_int_ge(late, 0);
+		strcpy(sa.sun_path, d.socket);
+		ck_assert_int_eq(connect(late, (struct sockaddr *)&sa, sizeof sa), -1);
+		ck_assert_int_eq(errno, ECONNREFUSED);
+		close(late);
+	}
 	/* The rest of the body: the request is answered, and the connection is closed. */
 	ck_assert_int_eq(roundtrip(fd, body + half, strlen(body) - half, &r, false), 200);
 	conn = header(r.head, "Connection");
