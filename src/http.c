@@ -568,6 +568,41 @@ static int header_length(struct MHD_Connection *c, bool *framed, size_t *json_le
 	return 0;
 }
 
+/*
+ * The floats of the predict (pw) and margin (mw) outputs a request asks for. One output may
+ * hold at most max(max_rows, max_body_bytes / 2) values: one per row, or as many as an
+ * input tensor could. A model with many classes (up to 65536, see model.c) then cannot turn
+ * an allowed batch into gigabytes of response. The arithmetic cannot overflow.
+ */
+static int output_size(const struct model_info *mi, const struct infer_request *in, size_t *pw,
+                       size_t *mw, char *err, size_t errlen)
+{
+	size_t cap = lim.max_body_bytes / 2 > lim.max_rows ? lim.max_body_bytes / 2 : lim.max_rows;
+	size_t width = 0, values, total;
+
+	if (in->want_predict)
+		width = mi->predict_width;
+	if (in->want_margin && mi->margin_width > width)
+		width = mi->margin_width;
+	if (__builtin_mul_overflow(in->nrows, width, &values) || values > cap) {
+		snprintf(
+		    err, errlen,
+		    "inputs[0].shape[0]: %zu rows of %zu output values each exceed the limit "
+		    "of %zu values per output (max_rows or max_body_bytes / 2); send fewer rows",
+		    in->nrows, width, cap);
+		return -EFBIG;
+	}
+	*pw = in->want_predict ? mi->predict_width * in->nrows : 0;
+	*mw = in->want_margin ? mi->margin_width * in->nrows : 0;
+	if (__builtin_add_overflow(*pw, *mw, &total) || total > SIZE_MAX / sizeof(float)) {
+		snprintf(err, errlen,
+		         "inputs[0].shape[0]: %zu rows: the outputs do not fit in memory",
+		         in->nrows);
+		return -EFBIG;
+	}
+	return 0;
+}
+
 static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const struct repo_entry *e)
 {
 	const struct model_info *mi = model_get_info(e->model);
@@ -619,8 +654,12 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const s
 				repacked[i * mf + j] = j < keep ? in.data[i * nf + j] : NAN;
 		rows = repacked;
 	}
-	pw = in.want_predict ? mi->predict_width * in.nrows : 0;
-	mw = in.want_margin ? mi->margin_width * in.nrows : 0;
+	rc = output_size(mi, &in, &pw, &mw, err, sizeof err);
+	if (rc < 0) {
+		free(repacked);
+		infer_request_free(&in);
+		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, err);
+	}
 	need = pw + mw;
 	if (need > HTTP_STACK_FLOATS) {
 		buf = malloc(need * sizeof(float));

@@ -1676,15 +1676,23 @@ int infer_encode_binary(const char *model_name, const char *model_version, const
 	*out = NULL;
 	*outlen = 0;
 	*json_len = 0;
-	/* About 12 bytes per JSON value, 4 per binary one; one allocation in the usual case. */
+	/*
+	 * About 12 bytes per JSON value, 4 per binary one; one allocation in the usual case.
+	 * A tensor whose size overflows could never be written: refused here, so the products
+	 * below (nrows * width, n * sizeof(float)) are known to fit.
+	 */
 	for (size_t i = 0; i < n_outs; i++) {
-		size_t n = outs[i].nrows * outs[i].width;
-		if (outs[i].binary) {
-			if (n > (SIZE_MAX - bin_bytes) / sizeof(float))
-				return -ENOMEM;
-			bin_bytes += n * sizeof(float);
-		}
-		guess += (outs[i].binary ? 4 : 12) * n + 128;
+		size_t n, bytes;
+		if (__builtin_mul_overflow(outs[i].nrows, outs[i].width, &n) ||
+		    __builtin_mul_overflow(n, sizeof(float), &bytes))
+			return -ENOMEM;
+		if (outs[i].binary && __builtin_add_overflow(bin_bytes, bytes, &bin_bytes))
+			return -ENOMEM;
+		/* Only a hint: saturated rather than wrapped; sb_reserve() grows as needed. */
+		if (__builtin_mul_overflow(n, (size_t)(outs[i].binary ? 4 : 12), &bytes) ||
+		    __builtin_add_overflow(guess, bytes, &guess) ||
+		    __builtin_add_overflow(guess, (size_t)128, &guess))
+			guess = SIZE_MAX / 2;
 	}
 	sb_reserve(&b, guess);
 	b.oom = false;

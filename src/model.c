@@ -20,8 +20,14 @@
 /* XGBoost's documents nest about eight levels; anything far deeper is not a model. */
 #define MODEL_JSON_DEPTH 64
 #define MAX_NUM_FEATURE  0x7fffffffu
-#define MAX_NUM_CLASS    (1u << 20)
-#define MAX_TOTAL_NODES  0x7ffffffeu
+/*
+ * A hard sanity cap on learner_model_param.num_class. Every row's output holds num_class
+ * floats, so this (together with one tree per class, see load_trees()) keeps a corrupt or
+ * hostile count from turning each request into a huge allocation. Generous: XGBoost
+ * trains one tree per class and round, so a model near the cap is already enormous.
+ */
+#define MAX_NUM_CLASS   65536u
+#define MAX_TOTAL_NODES 0x7ffffffeu
 /* Rows per block; also the number of (row, tree) walks advanced in lockstep, which lets the
  * CPU overlap their dependent loads instead of waiting on one walk at a time. */
 #define BLOCK_ROWS 32
@@ -216,7 +222,7 @@ static int parse_base_score(json_t *v, uint32_t ngroup, float *out, char *err, s
 		bracket = true;
 		s++;
 	}
-	uint32_t n = 0;
+	size_t n = 0;
 	for (;;) {
 		char *end;
 		while (*s == ' ')
@@ -251,8 +257,9 @@ static int parse_base_score(json_t *v, uint32_t ngroup, float *out, char *err, s
 			out[g] = out[0];
 	} else if (n != ngroup) {
 		return fail(err, errlen, -EINVAL,
-		            "learner_model_param.base_score has %u values for %u output groups", n,
-		            ngroup);
+		            "learner_model_param.base_score has %zu values for %u output groups "
+		            "(1 or num_class are accepted)",
+		            n, ngroup);
 	}
 	return 0;
 bad:
@@ -668,6 +675,18 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	if (json_array_size(info) != ntrees)
 		return fail(err, errlen, -EINVAL, "tree_info has %zu entries for %zu trees",
 		            json_array_size(info), ntrees);
+	/*
+	 * XGBoost grows one tree per class in every round, so a real multi-class model has at
+	 * least num_class trees. Requiring it ties the output width (num_class floats per row)
+	 * to what the file itself paid for, instead of to a number it merely claims.
+	 */
+	uint32_t G = m->num_group;
+	if (G > 1 && ntrees < G)
+		return fail(err, errlen, -EINVAL,
+		            "learner_model_param.num_class is %u but the model has %zu trees: a "
+		            "multi-class tree model needs at least one tree per class "
+		            "(num_class <= num_trees)",
+		            G, ntrees);
 	json_t *wd = NULL;
 	if (dart) {
 		wd =
@@ -680,7 +699,6 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 			            json_array_size(wd), ntrees);
 	}
 
-	uint32_t G = m->num_group;
 	uint32_t *group = malloc((ntrees ? ntrees : 1) * sizeof(*group));
 	struct forest_build fb = {0};
 	fb.roots = malloc((ntrees ? ntrees : 1) * sizeof(*fb.roots));
@@ -694,10 +712,15 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	}
 	for (size_t t = 0; t < ntrees; t++) {
 		json_t *gv = json_array_get(info, t);
-		if (!json_is_integer(gv) || json_integer_value(gv) < 0 ||
-		    json_integer_value(gv) >= (json_int_t)G) {
+		if (!json_is_integer(gv)) {
+			rc = fail(err, errlen, -EINVAL, "tree_info[%zu] is %s, not an integer", t,
+			          json_kind(gv));
+			goto out;
+		}
+		if (json_integer_value(gv) < 0 || json_integer_value(gv) >= (json_int_t)G) {
 			rc = fail(err, errlen, -EINVAL,
-			          "tree_info[%zu] is not an output group below num_group %u", t, G);
+			          "tree_info[%zu] = %lld is out of range (0 .. num_class - 1 = %u)",
+			          t, (long long)json_integer_value(gv), G - 1);
 			goto out;
 		}
 		group[t] = (uint32_t)json_integer_value(gv);
@@ -719,8 +742,17 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	/* Stable grouping keeps each group's file order, the order XGBoost sums in. */
 	for (size_t t = 0; t < ntrees; t++)
 		m->group_start[group[t] + 1]++;
-	for (uint32_t g = 0; g < G; g++)
+	for (uint32_t g = 0; g < G; g++) {
+		/* A class without trees is no model XGBoost writes (see the check above). */
+		if (G > 1 && m->group_start[g + 1] == 0) {
+			rc = fail(err, errlen, -EINVAL,
+			          "tree_info: class %u has no tree; each of the num_class = %u "
+			          "classes needs at least one",
+			          g, G);
+			goto out;
+		}
 		m->group_start[g + 1] += m->group_start[g];
+	}
 	{
 		size_t *fill = calloc(G, sizeof(*fill));
 		if (!fill) {
@@ -775,12 +807,21 @@ static int load_linear(struct model *m, json_t *gb, char *err, size_t errlen)
 	    model ? get_member(model, "weights", JSON_ARRAY, "model", &rc, err, errlen) : NULL;
 	if (!w)
 		return rc;
-	size_t want = ((size_t)m->num_feature + 1) * m->num_group;
+	/* The only accepted length; overflow-checked, so no wrapped count can match it. */
+	size_t want;
+	if (__builtin_mul_overflow((size_t)m->num_feature + 1, (size_t)m->num_group, &want) ||
+	    want > SIZE_MAX / sizeof(float))
+		return fail(
+		    err, errlen, -EFBIG,
+		    "gblinear: (num_feature + 1) * num_class = (%u + 1) * %u weights are too "
+		    "many",
+		    m->num_feature, m->num_group);
 	if (json_array_size(w) != want)
-		return fail(err, errlen, -EINVAL,
-		            "gblinear weights has %zu entries, expected (num_feature + 1) * "
-		            "num_group = %zu",
-		            json_array_size(w), want);
+		return fail(
+		    err, errlen, -EINVAL,
+		    "gblinear weights has %zu entries; exactly (num_feature + 1) * num_class "
+		    "= (%u + 1) * %u = %zu are accepted",
+		    json_array_size(w), m->num_feature, m->num_group, want);
 	m->linear_weights = malloc(want * sizeof(float));
 	if (!m->linear_weights)
 		return fail(err, errlen, -ENOMEM, "out of memory");

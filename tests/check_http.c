@@ -1061,6 +1061,90 @@ START_TEST(test_not_a_socket)
 }
 END_TEST
 
+/* A multi:softprob model of k classes over 1 feature: one leaf tree per class. */
+static char *wide_model(int k)
+{
+	char *trees = tu_xasprintf("%s", ""), *info = tu_xasprintf("%s", ""), *t, *doc;
+	for (int c = 0; c < k; c++) {
+		t = tu_xasprintf(
+		    "%s%s{\"tree_param\": {\"num_nodes\": \"1\"}, \"left_children\": [-1],"
+		    " \"right_children\": [-1], \"split_indices\": [0],"
+		    " \"split_conditions\": [%d], \"default_left\": [0]}",
+		    trees, c ? ", " : "", c);
+		free(trees);
+		trees = t;
+		t = tu_xasprintf("%s%s%d", info, c ? ", " : "", c);
+		free(info);
+		info = t;
+	}
+	doc = tu_xasprintf("{\"learner\": {\"gradient_booster\": {\"name\": \"gbtree\", \"model\": "
+	                   "{\"gbtree_model_param\": {\"num_trees\": \"%d\"}, \"tree_info\": [%s],"
+	                   " \"trees\": [%s]}}, \"learner_model_param\": {\"base_score\": \"0\","
+	                   " \"num_class\": \"%d\", \"num_feature\": \"1\"}, \"objective\":"
+	                   " {\"name\": \"multi:softprob\"}}}",
+	                   k, info, trees, k);
+	free(trees);
+	free(info);
+	return doc;
+}
+
+/* n rows of one feature, all 0. */
+static char *zero_rows(int n)
+{
+	char *data = tu_xasprintf("%s", ""), *t;
+	for (int i = 0; i < n; i++) {
+		t = tu_xasprintf("%s%s0", data, i ? "," : "");
+		free(data);
+		data = t;
+	}
+	t = tu_xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[%d,1],"
+	                 "\"data\":[%s]}]}",
+	                 n, data);
+	free(data);
+	return t;
+}
+
+/*
+ * One output holds at most max(max_rows, max_body_bytes / 2) values: here 512, so 12 rows
+ * of a 40-class model (480 values) are served and 13 (520) are refused with a 400 that
+ * names the limit; the daemon keeps serving.
+ */
+START_TEST(test_output_limit)
+{
+	char *dir = tu_mkdtemp(), *doc = wide_model(40), *path, *conf, *req, *body = NULL;
+	json_t *j, *out;
+	int st;
+
+	path = tu_write_file(dir, "wide.json", doc);
+	conf = tu_xasprintf("socket = { path = \"@SOCKET@\"; };\n"
+	                    "limits = { max_body_bytes = 1024; max_rows = 20; };\n"
+	                    "models = ( { name = \"wide\"; path = \"%s\"; } );\n",
+	                    path);
+	ck_assert_msg(tu_daemon_start(&d, conf) == 0, "inferd did not start");
+	req = zero_rows(13);
+	st = tu_http(d.socket, "POST", "/v2/models/wide/infer", req, &body);
+	assert_error("13 rows x 40 classes", st, body, 400, "limit of 512 values per output");
+	free(body);
+	free(req);
+	req = zero_rows(12);
+	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/models/wide/infer", req, &body), 200);
+	j = parse_obj(body, "12 rows x 40 classes");
+	out = json_array_get(json_object_get(j, "outputs"), 0);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(out, "shape"), 0)), 12);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(out, "shape"), 1)), 40);
+	ck_assert_uint_eq(json_array_size(json_object_get(out, "data")), 480);
+	json_decref(j);
+	free(body);
+	free(req);
+	stop_main();
+	free(conf);
+	free(path);
+	free(doc);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 /* Polls path until it answers want (or the time is up); returns the last status. */
 static int poll_status(const char *sock, const char *path, int want, long ms)
 {
@@ -1887,6 +1971,7 @@ static Suite *http_suite(void)
 	tcase_add_test(t, test_hostile_requests);
 	tcase_add_test(t, test_405_allow);
 	tcase_add_test(t, test_body_limits);
+	tcase_add_test(t, test_output_limit);
 	tcase_add_test(t, test_metrics);
 	tcase_add_test(t, test_check_config);
 	tcase_add_test(t, test_sigterm_removes_socket);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,6 +473,117 @@ START_TEST(refuse_model_level)
 	free(doc);
 	expect_refusal("  \n", -EINVAL, "empty");
 	free(t);
+}
+END_TEST
+
+static void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A multi:softprob document of ntrees one-leaf trees (leaf t / 8) with the given tree_info. */
+static char *leaves_doc(int num_class, int ntrees, const char *info)
+{
+	char *all = NULL;
+	for (int t = 0; t < ntrees; t++) {
+		char cond[32];
+		snprintf(cond, sizeof(cond), "[%g]", t / 8.0);
+		char *tj = tree("[-1]", "[-1]", "[0]", cond, "[0]");
+		append(&all, "%s%s", t ? ", " : "", tj);
+		free(tj);
+	}
+	char *doc =
+	    gbtree_doc("multi:softprob", 2, num_class, "5E-1", all ? all : "", ntrees, info);
+	free(all);
+	return doc;
+}
+
+START_TEST(refuse_class_bounds)
+{
+	char *doc, *s;
+	struct model *m = NULL;
+
+	/* One tree per class (what XGBoost writes for one round): loads, widths follow. */
+	doc = leaves_doc(3, 3, "[0, 1, 2]");
+	ck_assert_msg(load(doc, &m) == 0, "%s", err);
+	ck_assert_uint_eq(model_get_info(m)->predict_width, 3);
+	ck_assert_uint_eq(model_get_info(m)->margin_width, 3);
+	model_unref(m);
+	free(doc);
+	/* The fixture with an uneven split of trees (2, 1, 1) also loads. */
+	m = multiclass("multi:softprob");
+	ck_assert_uint_eq(model_get_info(m)->num_group, 3);
+	model_unref(m);
+
+	/* A huge num_class with 3 trees: over the hard cap, refused before any allocation. */
+	doc = leaves_doc(INT32_MAX, 3, "[0, 1, 2]");
+	expect_refusal(doc, -EINVAL, "learner_model_param.num_class = 2147483647 is out of range");
+	ck_assert_ptr_nonnull(strstr(err, "max 65536"));
+	free(doc);
+	doc = leaves_doc(65537, 3, "[0, 1, 2]");
+	expect_refusal(doc, -EINVAL, "num_class = 65537 is out of range (max 65536)");
+	free(doc);
+	/* 2^32 would wrap a 32-bit count: refused all the same. */
+	doc = leaves_doc(7, 3, "[0, 1, 2]");
+	char *at = strstr(doc, "\"num_class\": \"7\"");
+	ck_assert_ptr_nonnull(at);
+	ck_assert_int_ge(asprintf(&s, "%.*s\"num_class\": \"4294967296\"%s", (int)(at - doc), doc,
+	                          at + strlen("\"num_class\": \"7\"")),
+	                 0);
+	expect_refusal(s, -EINVAL, "num_class = 4294967296 is out of range (max 65536)");
+	free(s);
+	free(doc);
+
+	/* Within the cap but more classes than trees: the memory bomb the cap alone allows. */
+	doc = leaves_doc(65536, 3, "[0, 1, 2]");
+	expect_refusal(doc, -EINVAL, "num_class is 65536 but the model has 3 trees");
+	ck_assert_ptr_nonnull(strstr(err, "num_class <= num_trees"));
+	free(doc);
+	doc = leaves_doc(4, 3, "[0, 1, 2]");
+	expect_refusal(doc, -EINVAL, "num_class is 4 but the model has 3 trees");
+	free(doc);
+
+	/* A tree_info value naming a class at or past num_class, and a negative one. */
+	doc = leaves_doc(3, 4, "[0, 1, 2, 3]");
+	expect_refusal(doc, -EINVAL, "tree_info[3] = 3 is out of range (0 .. num_class - 1 = 2)");
+	free(doc);
+	doc = leaves_doc(3, 3, "[0, -1, 2]");
+	expect_refusal(doc, -EINVAL, "tree_info[1] = -1 is out of range (0 .. num_class - 1 = 2)");
+	free(doc);
+	doc = leaves_doc(3, 3, "[0, \"1\", 2]");
+	expect_refusal(doc, -EINVAL, "tree_info[1] is a string, not an integer");
+	free(doc);
+	/* A base_score vector holds 1 or num_class values. */
+	doc = leaves_doc(3, 3, "[0, 1, 2]");
+	at = strstr(doc, "\"base_score\": \"5E-1\"");
+	ck_assert_ptr_nonnull(at);
+	ck_assert_int_ge(asprintf(&s, "%.*s\"base_score\": \"[5E-1, 5E-1]\"%s", (int)(at - doc),
+	                          doc, at + strlen("\"base_score\": \"5E-1\"")),
+	                 0);
+	expect_refusal(s, -EINVAL, "base_score has 2 values for 3 output groups");
+	free(s);
+	free(doc);
+	/* Enough trees, but one class owns none of them. */
+	doc = leaves_doc(3, 4, "[0, 1, 1, 0]");
+	expect_refusal(doc, -EINVAL, "class 2 has no tree");
+	free(doc);
+
+	/* gblinear: exactly (num_feature + 1) * num_class weights, here (2 + 1) * 3 = 9. */
+	static const char *const wrong[] = {"[1, 2, 3, 4, 5, 6, 7, 8]",
+	                                    "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", "[]"};
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		ck_assert_int_ge(asprintf(&s, LINEAR_FMT, wrong[i], 3, "multi:softprob"), 0);
+		expect_refusal(s, -EINVAL,
+		               "exactly (num_feature + 1) * num_class = (2 + 1) * 3 = 9");
+		free(s);
+	}
+	ck_assert_int_ge(
+	    asprintf(&s, LINEAR_FMT, "[1, 2, 3, 4, 5, 6, 7, 8, 9]", 3, "multi:softprob"), 0);
+	ck_assert_msg(load(s, &m) == 0, "%s", err);
+	ck_assert_uint_eq(model_get_info(m)->margin_width, 3);
+	model_unref(m);
+	free(s);
+	/* The gblinear class count is under the same cap. */
+	ck_assert_int_ge(asprintf(&s, LINEAR_FMT, "[1, 2, 3]", 70000, "multi:softprob"), 0);
+	expect_refusal(s, -EINVAL, "num_class = 70000 is out of range (max 65536)");
+	free(s);
 }
 END_TEST
 
@@ -1074,6 +1186,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, xgboost2_format);
 	tcase_add_test(tc, refuse_structure);
 	tcase_add_test(tc, refuse_model_level);
+	tcase_add_test(tc, refuse_class_bounds);
 	tcase_add_test(tc, refuse_unsupported);
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, files);
