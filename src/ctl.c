@@ -42,6 +42,7 @@ static const char usage_text[] =
     "                         (predict, margin) one line per row.\n"
     "  smoke [--timeout SEC] [--requests N] [--p99-ms MS] [--json] [--mark-good]\n"
     "        [--on-failure rollback|fail|warn|config | --rollback-on-fail]\n"
+    "        [--client-access]\n"
     "                         readiness, refused versions (the repository index), each\n"
     "                         model's metadata, golden outputs and latency; exit 1 on a\n"
     "                         trigger. --mark-good: on a pass, record the set\n"
@@ -52,7 +53,10 @@ static const char usage_text[] =
     "                         known good set and smokes once more (exit 1); fail only\n"
     "                         reports (exit 1); warn reports and exits 0; config takes the\n"
     "                         config's smoke.on_failure (the package's post-install check).\n"
-    "                         --rollback-on-fail = --on-failure rollback.\n"
+    "                         --rollback-on-fail = --on-failure rollback. --client-access\n"
+    "                         (as root): also connect as user nobody with only the\n"
+    "                         socket's group; a refusal fires client_access, which no\n"
+    "                         rollback fixes (rollback then only reports it).\n"
     "  reload                 POST /v2/admin/reload: re-read the config and the repository;\n"
     "                         prints the served models, or every config error (exit 1)\n"
     "  rollback [--clear]     POST /v2/admin/rollback: serve the last known good set (kept\n"
@@ -923,6 +927,7 @@ struct rollback_outcome {
 	json_t *answer; /* the parsed 2xx answer (with "changed", "serving"), or NULL */
 	json_t *served; /* borrowed from answer or state */
 	json_t *state;  /* GET /v2/admin/state when the answer lists no set */
+	bool skipped;   /* not asked for: only client_access fired, which no rollback fixes */
 };
 
 static void rollback_outcome_free(struct rollback_outcome *o)
@@ -1238,7 +1243,11 @@ static void print_warning_block(const struct smoke_opts *o, const struct smoke_r
 	fprintf(f, "*** WARNING: the inferd smoke test FAILED (triggers: %s)\n",
 	        trigger_list(first->triggers, tl, sizeof(tl)));
 	fprintf(f, "***   on failure: %s\n", smoke_on_failure_name(o->on_failure));
-	if (o->on_failure != SMOKE_ON_FAILURE_ROLLBACK) {
+	if (o->on_failure != SMOKE_ON_FAILURE_ROLLBACK || rb->skipped) {
+		if (rb->skipped)
+			fprintf(f,
+			        "***   a rollback restores models, not the socket's mode or group: "
+			        "fix SocketMode=/SocketGroup= of the socket unit\n");
 		fprintf(f, "***   nothing was rolled back: the set that failed keeps serving\n");
 		fprintf(f, "***   serving now (as observed):\n");
 		print_observed(first, "***     ", f);
@@ -1285,7 +1294,7 @@ static void print_warning_block(const struct smoke_opts *o, const struct smoke_r
 static json_t *rollback_json(const struct smoke_opts *o, const struct rollback_outcome *rb,
                              const struct smoke_result *second)
 {
-	bool attempted = o->on_failure == SMOKE_ON_FAILURE_ROLLBACK;
+	bool attempted = o->on_failure == SMOKE_ON_FAILURE_ROLLBACK && !rb->skipped;
 	json_t *changed = attempted && rb->ok ? json_object_get(rb->answer, "changed") : NULL;
 	json_t *j;
 
@@ -1299,6 +1308,11 @@ static json_t *rollback_json(const struct smoke_opts *o, const struct rollback_o
 	    json_object_set_new(j, "changed", json_array()) < 0)
 		goto nomem;
 	if (attempted && !rb->ok && json_object_set_new(j, "error", json_string(rb->why)) < 0)
+		goto nomem;
+	if (rb->skipped &&
+	    json_object_set_new(j, "reason",
+	                        json_string("a rollback restores models, not the socket's mode or "
+	                                    "group (client_access)")) < 0)
 		goto nomem;
 	if (attempted && rb->ok && rb->served && json_object_set(j, "serving", rb->served) < 0)
 		goto nomem;
@@ -1392,6 +1406,8 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 			json = true;
 		} else if (strcmp(argv[i], "--mark-good") == 0) {
 			o.mark_good = true;
+		} else if (strcmp(argv[i], "--client-access") == 0) {
+			o.client_access_socket = ctl->socket_path;
 		} else if (strcmp(argv[i], "--rollback-on-fail") == 0) {
 			o.on_failure = SMOKE_ON_FAILURE_ROLLBACK;
 			policy_given = true;
@@ -1454,7 +1470,17 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 	}
 	if (!json)
 		smoke_print_text(&res, &o, stdout);
-	if (policy_ran && o.on_failure == SMOKE_ON_FAILURE_ROLLBACK) {
+	/* Going back to other models cannot change who may open the socket. */
+	rb.skipped = policy_ran && o.on_failure == SMOKE_ON_FAILURE_ROLLBACK &&
+	             !(res.triggers & ~(unsigned)SMOKE_CLIENT_ACCESS);
+	if (rb.skipped && !json) {
+		trigger_list(res.triggers, tl, sizeof(tl));
+		printf("--- rollback (on failure: rollback) ---\n");
+		printf("smoke: FAIL (triggers: %s); not rolled back: a rollback restores models, "
+		       "not the socket's mode or group\n",
+		       tl);
+	}
+	if (policy_ran && o.on_failure == SMOKE_ON_FAILURE_ROLLBACK && !rb.skipped) {
 		rollback_call(ctl, &rb);
 		if (!json) {
 			printf("--- rollback (on failure: rollback) ---\n");

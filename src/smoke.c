@@ -3,14 +3,20 @@
 
 #include <errno.h>
 #include <float.h>
+#include <grp.h>
 #include <jansson.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "conf.h"
@@ -44,7 +50,8 @@ struct lat_req {
 };
 
 static const char *const trigger_names[SMOKE_TRIGGER_COUNT] = {
-    "not_ready", "output_mismatch", "http_error", "p99_latency", "set_changed", "model_refused",
+    "not_ready",   "output_mismatch", "http_error",    "p99_latency",
+    "set_changed", "model_refused",   "client_access",
 };
 
 static const char *const on_failure_names[] = {
@@ -68,6 +75,7 @@ void smoke_opts_init(struct smoke_opts *o, const struct conf *c)
 	o->requests = c->smoke.requests;
 	o->p99_ms = c->smoke.p99_ms;
 	o->mark_good = false;
+	o->client_access_socket = NULL;
 	/* conf.c accepts only the three names; an absent one means the documented default. */
 	if (!c->smoke.on_failure || smoke_on_failure_parse(c->smoke.on_failure, &o->on_failure) < 0)
 		o->on_failure = SMOKE_ON_FAILURE_ROLLBACK;
@@ -684,6 +692,109 @@ static int golden_for(const struct conf *c, const struct conf_model *cm, const c
 	return 0;
 }
 
+/* Exit codes of the client access child other than 0 and connect()'s errno. */
+#define CA_EXIT_SETGROUPS 250
+#define CA_EXIT_SETGID    251
+#define CA_EXIT_SETUID    252
+#define CA_EXIT_SOCKET    253
+
+/* "0660 root:inferd" for the socket at path, from st. */
+static void describe_owner(const struct stat *st, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(st->st_uid);
+	struct group *gr = getgrgid(st->st_gid);
+	char u[32], g[32];
+
+	if (pw)
+		snprintf(u, sizeof(u), "%s", pw->pw_name);
+	else
+		snprintf(u, sizeof(u), "%lu", (unsigned long)st->st_uid);
+	if (gr)
+		snprintf(g, sizeof(g), "%s", gr->gr_name);
+	else
+		snprintf(g, sizeof(g), "%lu", (unsigned long)st->st_gid);
+	snprintf(buf, len, "mode %04o, owner %s:%s", (unsigned)(st->st_mode & 07777), u, g);
+}
+
+int smoke_check_client_access(const char *socket_path, struct smoke_result *r)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct passwd *nobody;
+	struct stat st;
+	char owner[128];
+	uid_t uid;
+	pid_t pid;
+	int status, code;
+
+	if (geteuid() != 0)
+		return add_check(
+		    r, "client-access", 0, 0, NULL,
+		    "not root: this run's own connection was an unprivileged client's");
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return add_check(r, "client-access", SMOKE_CLIENT_ACCESS, 0, NULL,
+		                 "socket path too long: %s", socket_path);
+	if (stat(socket_path, &st) < 0)
+		return add_check(r, "client-access", SMOKE_CLIENT_ACCESS, 0, NULL, "%s: %s",
+		                 socket_path, strerror(errno));
+	describe_owner(&st, owner, sizeof(owner));
+	strcpy(sa.sun_path, socket_path);
+	/* Resolved before the fork: the child makes system calls only. */
+	nobody = getpwnam("nobody");
+	uid = nobody ? nobody->pw_uid : 65534;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return add_check(r, "client-access", SMOKE_CLIENT_ACCESS, 0, NULL,
+		                 "cannot fork the unprivileged client: %s", strerror(errno));
+	if (pid == 0) {
+		int fd;
+
+		/* The child's status is its only report: it never returns into the caller. */
+		if (setgroups(0, NULL) < 0)
+			_exit(CA_EXIT_SETGROUPS);
+		if (setgid(st.st_gid) < 0)
+			_exit(CA_EXIT_SETGID);
+		if (setuid(uid) < 0)
+			_exit(CA_EXIT_SETUID);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			_exit(CA_EXIT_SOCKET);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(errno > 0 && errno < CA_EXIT_SETGROUPS ? errno : EIO);
+		close(fd);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return add_check(r, "client-access", SMOKE_CLIENT_ACCESS, 0, NULL,
+			                 "cannot wait for the unprivileged client: %s",
+			                 strerror(errno));
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (code == 0)
+		return add_check(
+		    r, "client-access", 0, 0, NULL,
+		    "a client with only the socket's group (uid %lu, gid %lu) connects "
+		    "to %s (%s)",
+		    (unsigned long)uid, (unsigned long)st.st_gid, socket_path, owner);
+	if (code > 0 && code < CA_EXIT_SETGROUPS)
+		/* A model rollback cannot change a socket: say what to fix instead. */
+		return add_check(
+		    r, "client-access", SMOKE_CLIENT_ACCESS, 0, NULL,
+		    "a client with only the socket's group (uid %lu, gid %lu) is refused: "
+		    "connect(%s): %s; the socket has %s; a rollback cannot fix this "
+		    "(it restores models, not the socket's SocketMode=/SocketGroup=)",
+		    (unsigned long)uid, (unsigned long)st.st_gid, socket_path, strerror(code),
+		    owner);
+	return add_check(r, "client-access", SMOKE_CLIENT_ACCESS, 0, NULL,
+	                 "the unprivileged client could not run (%s)",
+	                 code == CA_EXIT_SETGROUPS ? "setgroups failed"
+	                 : code == CA_EXIT_SETGID  ? "setgid failed"
+	                 : code == CA_EXIT_SETUID  ? "setuid failed"
+	                 : code == CA_EXIT_SOCKET  ? "socket failed"
+	                                           : "killed");
+}
+
 int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *o,
               struct smoke_result *r, char *err, size_t errlen)
 {
@@ -727,7 +838,15 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 	}
 
 	rc = check_ready(cl, o, r, &ready);
-	if (rc < 0 || !ready)
+	if (rc < 0)
+		goto out;
+	/* Independent of readiness: under systemd the socket accepts before the daemon is up. */
+	if (o->client_access_socket) {
+		rc = smoke_check_client_access(o->client_access_socket, r);
+		if (rc < 0)
+			goto out;
+	}
+	if (!ready)
 		goto out; /* nothing else can pass without a ready daemon */
 	rc = check_refused(cl, r);
 	if (rc < 0)

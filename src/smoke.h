@@ -17,8 +17,9 @@ enum smoke_trigger {
 	SMOKE_P99_LATENCY = 1u << 3,     /* client-side p99 above the limit */
 	SMOKE_SET_CHANGED = 1u << 4,     /* mark-good refused: the served set changed meanwhile */
 	SMOKE_MODEL_REFUSED = 1u << 5,   /* the repository index has a refused version */
+	SMOKE_CLIENT_ACCESS = 1u << 6,   /* a client only in the socket's group cannot connect */
 };
-#define SMOKE_TRIGGER_COUNT 6
+#define SMOKE_TRIGGER_COUNT 7
 
 /* What inferctl does when a trigger fires (the config's smoke.on_failure). */
 enum smoke_on_failure {
@@ -43,6 +44,8 @@ struct smoke_opts {
 	double p99_ms;            /* p99 trigger */
 	bool mark_good;           /* on a pass, record the observed set as known good */
 	enum smoke_on_failure on_failure;
+	/* --client-access: the socket to try as a group-only client (root only), or NULL */
+	const char *client_access_socket;
 };
 
 /* One check as reported: a line of text, or an element of "checks" in JSON. */
@@ -82,7 +85,8 @@ const char *smoke_on_failure_name(enum smoke_on_failure p);
 
 /*
  * Runs the checks against the daemon behind cl, for the models configured in c:
- * readiness (polled with backoff), the repository index (POST /v2/repository/index: a
+ * readiness (polled with backoff), with o->client_access_socket set the client access
+ * check (smoke_check_client_access()), the repository index (POST /v2/repository/index: a
  * version refused by the daemon's validation fires model_refused; a 403, when the caller
  * is not an admin, skips the check with a note), each model's metadata, each golden set,
  * then latency.
@@ -96,6 +100,15 @@ const char *smoke_on_failure_name(enum smoke_on_failure p);
 int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *o,
               struct smoke_result *r, char *err, size_t errlen);
 /*
+ * The "client-access" check: can a client that is neither root nor the socket's owner,
+ * only a member of the socket's group, connect to socket_path? Run as root, it forks a
+ * child that drops to user nobody with the socket's group as its only group and connects
+ * (connect() is where a Unix socket's mode and the directories' search bits apply).
+ * A refusal fires SMOKE_CLIENT_ACCESS with the socket's mode and owner. Not root, it only
+ * notes that the run's own connection is an unprivileged client's. 0 or -ENOMEM.
+ */
+int smoke_check_client_access(const char *socket_path, struct smoke_result *r);
+/*
  * Appends a check done by the caller (e.g. "mark-good") to r; a non-zero trigger makes
  * the verdict fail. 0 or -ENOMEM.
  */
@@ -106,7 +119,7 @@ void smoke_result_free(struct smoke_result *r);
 
 /*
  * The trigger's name as printed: "not_ready", "output_mismatch", "http_error",
- * "p99_latency", "set_changed", "model_refused" ("?" for others).
+ * "p99_latency", "set_changed", "model_refused", "client_access" ("?" for others).
  */
 const char *smoke_trigger_name(unsigned trigger);
 

@@ -341,6 +341,50 @@ else
 	echo "skip the unprivileged-peer check: needs root, setpriv and a 'nobody' user"
 fi
 
+# --- smoke --client-access: a client with only the socket's group -------------------------
+# What setpriv (util-linux, not inferctl) finds for a group-only client is what the check
+# must report: refused at mode 0600, admitted at 0660. A rollback cannot fix a socket's mode,
+# so the rollback policy reports it without rolling back.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+	chmod 0711 "$D"
+	sgid=$(stat -c %g "$SOCK")
+	as_group_client() {
+		setpriv --reuid=nobody --regid="$sgid" --clear-groups \
+			"$T_INFERCTL" --socket "$SOCK" ready >/dev/null 2>&1
+	}
+	served_now() {
+		t_http_status "$SOCK" GET /v2/models/breast-cancer >/dev/null &&
+			json_get "$D/curl.body" '(j["versions"], j["parameters"]["sha256"])'
+	}
+	before=$(served_now)
+	chmod 0600 "$SOCK"
+	as_group_client && t_fail "setpriv: a group-only client connects to a 0600 socket (test setup)"
+	t_ctl --config "$CONF" smoke --client-access --json --on-failure rollback >"$D/out" 2>"$D/err"; rc=$?
+	if [ $rc -eq 1 ] && [ "$(json_get "$D/out" 'j["triggers"]')" = "['client_access']" ] &&
+		json_get "$D/out" '[c["detail"] for c in j["checks"] if c["name"] == "client-access"][0]' |
+		grep -q "is refused: connect($SOCK): Permission denied; the socket has mode 0600, .*a rollback cannot fix this" &&
+		[ "$(json_get "$D/out" '(j["rollback"]["attempted"], j["rollback"]["ok"])')" = "(False, False)" ] &&
+		grep -q "a rollback restores models, not the socket's mode or group" "$D/err" &&
+		[ -n "$before" ] && [ "$(served_now)" = "$before" ]; then
+		t_pass "smoke --client-access, socket 0600: client_access fires (mode in the message), nothing rolled back"
+	else
+		t_fail "smoke --client-access with a 0600 socket: exit $rc"; show
+	fi
+	chmod 0660 "$SOCK"
+	as_group_client || t_fail "setpriv: a group-only client cannot connect to a 0660 socket (test setup)"
+	t_ctl --config "$CONF" smoke --client-access >"$D/out" 2>"$D/err"; rc=$?
+	if [ $rc -eq 0 ] && grep -q "^ok   client-access  a client with only the socket's group (uid $(id -u nobody), gid $sgid) connects" "$D/out" &&
+		[ "$(tail -n 1 "$D/out")" = "smoke: PASS" ]; then
+		t_pass "smoke --client-access, socket 0660: the group-only client connects, PASS"
+	else
+		t_fail "smoke --client-access with a 0660 socket: exit $rc"; show
+	fi
+	chmod 0600 "$SOCK"
+	chmod 0700 "$D"
+else
+	echo "skip the client-access checks: need root, setpriv and a 'nobody' user"
+fi
+
 # --- a bad model overwritten in place: the restart serves the last known good ------------
 # Version 3 pinned and marked good; then, as a bad package upgrade does, its model.json is
 # overwritten in place (with the bundled model: one leaf value differs from v3's) while its

@@ -13,6 +13,14 @@
 #                same socket, no failed request
 #   crash        kill -9 under load: serving again within 1 s
 #   watchdog     SIGSTOP (a hung event loop): WatchdogSec= catches it, a new daemon serves
+#   reinstall    apt-get install --reinstall, then dpkg -i of the same files as a new version,
+#                under a client loop (inferctl ready, 5 ms pauses): none refused; only inferd.service is
+#                restarted; the postinst smoke's client-access check passes
+#   config-typo  upgrade to a conffile with an unknown key and on_failure "fail": nothing
+#                restarted, correct answers throughout, the error's file:line printed and in
+#                the journal, config-refused recorded, the installation fails; then fixed
+#   sockperm     upgrade to SocketMode=0600: the socket is restarted (its unit changed), the
+#                smoke fires client_access (no rollback); then the package's socket again
 #   bad-upgrade  upgrade to a version whose bundled model is wrong: the restart refuses it and
 #                serves the last known good snapshot (the service never fails), the postinst
 #                smoke fires model_refused, rolls back, the previous outputs keep being served
@@ -274,21 +282,68 @@ py csv "$golden_host" "$work/golden.csv"
 n_golden=$(wc -l <"$work/golden.csv")
 
 # repack SRC DST VERSION [FILE-IN-PACKAGE NEW-CONTENT]: the same package under another
-# version, optionally with one file replaced (its md5sum updated, so debsums agrees).
+# version, optionally with one file replaced (its md5sum updated, so debsums agrees;
+# conffiles have no line there, dh_md5sums leaves them out).
 repack() {
 	local d=$work/repack.$$ f=${4:-}
 	rm -rf "$d" && dpkg-deb -R "$1" "$d" || return 1
 	sed -i "s/^Version: .*/Version: $3/" "$d/DEBIAN/control"
 	if [ -n "$f" ]; then
-		cp "$5" "$d/$f"
-		sed -i "\\|  $f\$|d" "$d/DEBIAN/md5sums"
-		(cd "$d" && md5sum "$f") >>"$d/DEBIAN/md5sums"
+		cp "$5" "$d/$f" || return 1
+		if grep -q "  $f\$" "$d/DEBIAN/md5sums"; then
+			sed -i "\\|  $f\$|d" "$d/DEBIAN/md5sums"
+			(cd "$d" && md5sum "$f") >>"$d/DEBIAN/md5sums"
+		fi
 	fi
 	dpkg-deb --root-owner-group -b "$d" "$2" >/dev/null || return 1
 	rm -rf "$d"
 }
 bad_version=$version+e2ebad1
 mkdir -p "$work/debs"
+# The upgrade path of the stages below, in version order: a no-change rebuild (reinstall
+# stage), a conffile with a typo and smoke.on_failure "fail" (config-typo), the good files
+# again, inferd.socket with SocketMode=0600 (sockperm), the good files again; then the bad
+# model (bad-upgrade).
+same_version=$version+e2e1
+typo_version=$version+e2e2
+fixed_version=$version+e2e3
+sock_version=$version+e2e4
+unsock_version=$version+e2e5
+conf_rel=etc/inferd/inferd.conf
+socket_rel=lib/systemd/system/inferd.socket
+prev=$version
+for v in $same_version $typo_version $fixed_version $sock_version $unsock_version $bad_version; do
+	dpkg --compare-versions "$v" gt "$prev" || {
+		not_ok "test setup: version $v does not sort after $prev"
+		finish
+	}
+	prev=$v
+done
+# The typo: an unknown key in the limits section (a plural's "s" forgotten), and the policy
+# that makes a failed check fail the installation. Its line, found here, is what the error
+# must name.
+sed -e 's/^limits = {$/limits = {\n  max_row = 5;/' -e 's/on_failure = "[a-z]*";/on_failure = "fail";/' \
+	"$work/orig/$conf_rel" >"$work/typo.conf"
+typo_line=$(grep -n '^  max_row = 5;$' "$work/typo.conf" | cut -d: -f1)
+if [ -z "$typo_line" ] || ! grep -q 'on_failure = "fail";' "$work/typo.conf"; then
+	not_ok "test setup: cannot make the typo conffile (no 'limits = {' or on_failure in $conf_rel)"
+	finish
+fi
+sed 's/^SocketMode=.*/SocketMode=0600/' "$work/orig/$socket_rel" >"$work/sockperm.socket"
+grep -q '^SocketMode=0600$' "$work/sockperm.socket" || {
+	not_ok "test setup: no SocketMode= in $socket_rel"
+	finish
+}
+repack "$main_deb" "$work/debs/inferd_${same_version}.deb" "$same_version" &&
+	repack "$main_deb" "$work/debs/inferd_${typo_version}.deb" "$typo_version" \
+		"$conf_rel" "$work/typo.conf" &&
+	repack "$main_deb" "$work/debs/inferd_${fixed_version}.deb" "$fixed_version" &&
+	repack "$main_deb" "$work/debs/inferd_${sock_version}.deb" "$sock_version" \
+		"$socket_rel" "$work/sockperm.socket" &&
+	repack "$main_deb" "$work/debs/inferd_${unsock_version}.deb" "$unsock_version" || {
+	not_ok "could not build the upgrade packages"
+	finish
+}
 py bad-model "$work/orig/$model_rel" "$work/bad-model.json" | sed 's/^/       bad model: /'
 bad_sha=$(sha256sum "$work/bad-model.json" | cut -d' ' -f1)
 repack "$main_deb" "$work/debs/inferd_${bad_version}_bad.deb" "$bad_version" \
@@ -348,6 +403,17 @@ stop) # stop LIMIT_S: SIGSTOP the main PID (a hung event loop), then time the re
 	t0=$(now)
 	kill -STOP "$pid" || exit 2
 	echo "$pid $("$0" until-new "$pid" "$t0" "$2")"
+	;;
+connect) # connect STOPFILE OUT: "inferctl ready", 5 ms pauses, until STOPFILE (at most 300 s);
+	# OUT: "ready not-ready refused" (exit 0, 1, 2: 2 is no connection at all)
+	r=0 n=0 x=0 end=$((SECONDS + 300))
+	while [ ! -e "$2" ] && [ $SECONDS -lt $end ]; do
+		rc=0
+		inferctl --socket "$SOCK" --timeout 5 ready >/dev/null 2>>/tmp/e2e/connect.err || rc=$?
+		case $rc in 0) r=$((r + 1)) ;; 1) n=$((n + 1)) ;; *) x=$((x + 1)) ;; esac
+		sleep 0.005
+	done
+	echo "$r $n $x" >"$3.tmp" && mv "$3.tmp" "$3"
 	;;
 watch) # watch STOPFILE OUT: each change of "SERVICE-STATE SOCKET-STATE", until STOPFILE (300 s)
 	last='' end=$((SECONDS + 300))
@@ -619,6 +685,195 @@ else
 	fi
 fi
 
+# ---- stage: reinstall and a no-change upgrade: no connection refused -------------------
+stage reinstall
+# The postinst restarts inferd.service only: inferd.socket (unchanged) keeps listening, and
+# a client connecting again and again (inferctl ready, 5 ms pauses) is never refused. Twice: apt-get install
+# --reinstall of the installed version, then dpkg -i of the same files as a new version.
+connect_start() { cx rm -f /tmp/e2e/cstop /tmp/e2e/connect.out /tmp/e2e/connect.err && podman exec -d "$ctr" /tmp/e2e/ctr.sh connect /tmp/e2e/cstop /tmp/e2e/connect.out >/dev/null; }
+# connect_stop: prints "ready not-ready refused" of the connect loop (bounded wait).
+connect_stop() {
+	CX_TIMEOUT=30 cxsh 'touch /tmp/e2e/cstop
+		for _ in $(seq 1 150); do
+			cat /tmp/e2e/connect.out 2>/dev/null && exit 0
+			sleep 0.1
+		done
+		echo "? ? ?"'
+}
+unit_ids() { # "socket-invocation socket-inode service-pid"
+	echo "$(cx systemctl show -p InvocationID --value inferd.socket) $(cx stat -c %i "$SOCK") $(cx systemctl show -p MainPID --value inferd.service)"
+}
+# no_refusal WHAT CMD: runs CMD (a shell line in the container) under the connect loop.
+no_refusal() {
+	local what=$1 cmd=$2 rc c_ok c_nr c_ref s_inv s_ino s_pid a_inv a_ino a_pid
+	read -r s_inv s_ino s_pid < <(unit_ids)
+	connect_start
+	sleep 0.5
+	t0=$(date +%s%N)
+	CX_TIMEOUT=180 cxsh "cd /tmp/e2e && $cmd" >"$work/reinstall.log" 2>&1
+	rc=$?
+	ms=$(ms_since "$t0")
+	sleep 0.5 # connections made right after the restart count too
+	read -r c_ok c_nr c_ref < <(connect_stop)
+	read -r a_inv a_ino a_pid < <(unit_ids)
+	if [ $rc = 0 ]; then
+		ok "$what: exit 0 in $ms ms"
+	else
+		not_ok "$what: exit $rc"
+		tail -n 20 "$work/reinstall.log" | sed 's/^/       /'
+	fi
+	if [ "$c_ref" = 0 ] && [ "$c_nr" = 0 ] && [ "${c_ok:-0}" -gt 0 ] 2>/dev/null; then
+		ok "$what: a client loop (inferctl ready, 5 ms pauses) from 0.5 s before to 0.5 s after: $c_ok ready answers, 0 refused, 0 not ready"
+	else
+		not_ok "$what: connect loop: $c_ok ready, $c_nr not ready, $c_ref refused or failed"
+		cx tail -n 5 /tmp/e2e/connect.err 2>/dev/null | sed 's/^/       /'
+	fi
+	if [ "$s_inv" = "$a_inv" ] && [ "$s_ino" = "$a_ino" ] && [ "$s_pid" != "$a_pid" ] &&
+		[ "$a_pid" != 0 ]; then
+		ok "$what: inferd.service restarted (PID $s_pid -> $a_pid), inferd.socket not (same invocation, inode $a_ino)"
+	else
+		not_ok "$what: socket invocation $s_inv -> $a_inv, inode $s_ino -> $a_ino, PID $s_pid -> $a_pid"
+	fi
+	cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke-r.json" 2>&1
+	outcome=$(py get "$work/smoke-r.json" outcome)
+	access=$(py get "$work/smoke-r.json" smoke.checks | grep '"client-access"' | head -n 1)
+	if [ "$outcome" = passed ] && [[ $access == *'"ok": true'* ]]; then
+		ok "$what: postinst smoke passed, client-access checked: $(echo "$access" | grep -o '"detail": "[^"]*"' | sed 's/^"detail": "//; s/"$//')"
+	else
+		not_ok "$what: postinst smoke outcome '$outcome', client-access check: ${access:-none}"
+	fi
+}
+no_refusal "apt-get install --reinstall ($version)" \
+	"DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall ./debs/$(basename "$main_deb")"
+no_refusal "dpkg -i of the same files as $same_version" "dpkg -i ./debs/inferd_${same_version}.deb"
+
+# ---- stage: an upgrade whose conffile has a typo ------------------------------------------
+stage config-typo
+# The new conffile has an unknown key and smoke.on_failure "fail". Expected: the postinst's
+# inferd --check-config refuses it, nothing is restarted (the old daemon keeps serving
+# correct answers throughout), the error names the file and line, the record says
+# config-refused, and the installation fails. Putting the good file back and configuring
+# again recovers.
+read -r s_inv s_ino s_pid < <(unit_ids)
+load_start
+sleep 0.5
+DPKG_OPTS='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confnew'
+CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${typo_version}.deb" \
+	>"$work/typo.log" 2>&1
+rc=$?
+sleep 0.5
+read -r l_ok l_fail < <(load_stop)
+read -r a_inv a_ino a_pid < <(unit_ids)
+sed -n '/^Setting up inferd/,$p' "$work/typo.log" | head -n 12 | sed 's/^/       | /'
+dstat=$(cx dpkg-query -W -f '${db:Status-Abbrev}' inferd | tr -d ' ')
+if [ $rc != 0 ] && [ "$dstat" = iF ]; then
+	ok "apt-get install of $typo_version fails (exit $rc), dpkg leaves inferd half-configured ($dstat)"
+else
+	not_ok "apt-get install of $typo_version: exit $rc, dpkg status '$dstat' (expected a failure, iF)"
+fi
+err_re="unknown setting \"limits.max_row\".* at line $typo_line in file /etc/inferd/inferd.conf"
+if grep -q "$err_re" "$work/typo.log" && grep -q 'inferd was NOT restarted' "$work/typo.log"; then
+	ok "the postinst prints the error with its file and line: $(grep -o "$err_re" "$work/typo.log" | head -n 1)"
+else
+	not_ok "no '$err_re' (or no 'NOT restarted') in the apt-get output"
+fi
+if cx journalctl -t inferd-postinst -o cat --no-pager 2>/dev/null | grep -q "$err_re"; then
+	ok "the error is in the journal (journalctl -t inferd-postinst)"
+else
+	not_ok "the error is not in the journal under inferd-postinst"
+fi
+cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke-t.json" 2>&1
+outcome=$(py get "$work/smoke-t.json" outcome)
+policy=$(py get "$work/smoke-t.json" policy)
+if [ "$outcome" = config-refused ] && [ "$policy" = fail ] &&
+	py get "$work/smoke-t.json" config_errors | grep -q "$err_re"; then
+	ok "postinst-smoke.json: outcome config-refused, policy fail, the error in config_errors"
+else
+	not_ok "postinst-smoke.json: outcome '$outcome', policy '$policy': $(head -c 300 "$work/smoke-t.json")"
+fi
+if [ "$s_inv" = "$a_inv" ] && [ "$s_ino" = "$a_ino" ] && [ "$s_pid" = "$a_pid" ] &&
+	[ "$(cx systemctl is-active inferd.service)" = active ]; then
+	ok "nothing was restarted: the daemon (PID $a_pid) and the socket are the ones from before"
+else
+	not_ok "after the refused config: socket $s_inv -> $a_inv, inode $s_ino -> $a_ino, PID $s_pid -> $a_pid, service $(cx systemctl is-active inferd.service)"
+fi
+if [ "$l_fail" = 0 ] && [ "${l_ok:-0}" -gt 0 ] 2>/dev/null; then
+	ok "client load during the refused upgrade: $l_ok correct answers, 0 failed"
+else
+	not_ok "client load during the refused upgrade: ok=$l_ok failed=$l_fail"
+	cx tail -n 5 /tmp/e2e/probe.err 2>/dev/null | sed 's/^/       /'
+fi
+podman cp "$work/orig/$conf_rel" "$ctr:/etc/inferd/inferd.conf"
+if CX_TIMEOUT=180 cx dpkg --configure inferd >"$work/typo-fix.log" 2>&1 &&
+	[ "$(cx dpkg-query -W -f '${db:Status-Abbrev}' inferd | tr -d ' ')" = ii ] &&
+	cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke-t2.json" 2>&1 &&
+	[ "$(py get "$work/smoke-t2.json" outcome)" = passed ] &&
+	[ "$(cx systemctl show -p MainPID --value inferd.service)" != "$a_pid" ]; then
+	ok "with the good file back, dpkg --configure inferd restarts it and the smoke passes"
+else
+	not_ok "dpkg --configure after fixing the config"
+	tail -n 20 "$work/typo-fix.log" | sed 's/^/       /'
+fi
+# The same files as before, so that the next stages upgrade from a package whose conffile
+# is the original one.
+CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${fixed_version}.deb" \
+	>"$work/fixed.log" 2>&1 || {
+	not_ok "apt-get install of $fixed_version"
+	tail -n 20 "$work/fixed.log" | sed 's/^/       /'
+}
+
+# ---- stage: an upgrade whose socket unit locks clients out --------------------------------
+stage sockperm
+# inferd.socket with SocketMode=0600: only root may connect. The socket unit changed, so the
+# postinst restarts it; the smoke (as root) connects, but its client-access check, as a
+# client that has only the socket's group, is refused: client_access. The default policy
+# (rollback) cannot fix a socket: the installation succeeds with the warning.
+read -r s_inv s_ino s_pid < <(unit_ids)
+CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${sock_version}.deb" \
+	>"$work/sock.log" 2>&1
+rc=$?
+read -r a_inv a_ino a_pid < <(unit_ids)
+sed -n '/^Setting up inferd/,$p' "$work/sock.log" | head -n 16 | sed 's/^/       | /'
+st=$(cx stat -c '%a %G' "$SOCK")
+gid=$(cx stat -c %g "$SOCK")
+if cx setpriv --reuid=nobody --regid="$gid" --clear-groups inferctl --socket "$SOCK" ready >/dev/null 2>&1; then
+	not_ok "test setup: a client with only group $gid connects to the socket ($st)"
+else
+	ok "the fault is real: setpriv --reuid=nobody --regid=$gid --clear-groups inferctl ready is refused (socket $st)"
+fi
+if [ $rc = 0 ] && [ "$s_inv" != "$a_inv" ]; then
+	ok "apt-get install of $sock_version: exit 0 (policy rollback), inferd.socket restarted (its unit changed)"
+else
+	not_ok "apt-get install of $sock_version: exit $rc, socket invocation $s_inv -> $a_inv"
+fi
+cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke-s.json" 2>&1
+outcome=$(py get "$work/smoke-s.json" outcome)
+mapfile -t triggers < <(py get "$work/smoke-s.json" smoke.triggers)
+detail=$(py get "$work/smoke-s.json" smoke.checks | grep '"client-access"' | grep -o '"detail": "[^"]*"')
+if [ "${triggers[*]}" = client_access ] && [ "$outcome" = failed ] &&
+	[[ $detail == *"mode 0600"* ]] && [[ $detail == *"a rollback cannot fix this"* ]] &&
+	[ "$(py get "$work/smoke-s.json" smoke.rollback.attempted)" = false ]; then
+	ok "postinst-smoke.json: trigger client_access, outcome failed, no rollback attempted: ${detail:11:200}"
+else
+	not_ok "postinst-smoke.json: triggers '${triggers[*]}', outcome '$outcome', detail '$detail'"
+fi
+if grep -q 'triggers: client_access' "$work/sock.log" &&
+	grep -q "a rollback restores models, not the socket's mode or group" "$work/sock.log"; then
+	ok "the postinst output names client_access and says a rollback cannot fix it"
+else
+	not_ok "the postinst output does not name client_access (or the rollback note)"
+fi
+# Back to the package's socket: changed again, restarted again, the check passes.
+if CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${unsock_version}.deb" \
+	>"$work/unsock.log" 2>&1 && [ "$(cx stat -c '%a %G' "$SOCK")" = "660 inferd" ] &&
+	cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke-u.json" 2>&1 &&
+	[ "$(py get "$work/smoke-u.json" outcome)" = passed ]; then
+	ok "upgrade to $unsock_version (the package's socket again): mode 0660 group inferd, the smoke passes"
+else
+	not_ok "upgrade to $unsock_version: socket $(cx stat -c '%a %G' "$SOCK"), outcome $(py get "$work/smoke-u.json" outcome 2>/dev/null)"
+	tail -n 20 "$work/unsock.log" | sed 's/^/       /'
+fi
+
 # ---- stage: upgrade to a package whose model is wrong ------------------------------------
 stage bad-upgrade
 # The upgrade overwrites the bundled model in place with one whose leaves are shifted:
@@ -689,8 +944,8 @@ fi
 n_after=$(cx systemctl show -p NRestarts --value inferd.service)
 failures=$(cx journalctl -u inferd.service -u inferd.socket --since "$since" -o cat --no-pager 2>/dev/null |
 	grep -c -e 'Failed with result' -e 'Start request repeated too quickly' -e 'Failed to start')
-# (The upgrade restarts both units, so they pass through deactivating and activating; never
-# through failed, which is where the start limit left them before.)
+# (The upgrade restarts inferd.service, which passes through deactivating and activating;
+# never through failed, which is where the start limit left it before.)
 if [ -n "$watched" ] && ! [[ $watched =~ failed ]] &&
 	[ "${watched##*,}" = "active active" ] && [ "$n_after" = 0 ] && [ "$failures" = 0 ]; then
 	ok "inferd.service never failed during the upgrade (states seen: $watched; NRestarts $n_before -> $n_after: no automatic restart)"
