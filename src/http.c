@@ -31,11 +31,16 @@
 #include "sock.h"
 
 /*
- * MHD's per-connection memory pool holds the request line and headers (parsed in place)
- * plus the read and write buffers; this much on top of max_header_bytes lets a head one
- * byte over the limit still reach our JSON 431 (far larger ones MHD refuses itself).
+ * MHD's per-connection memory pool holds the request line and headers (parsed in place),
+ * a list entry per header field, and the read and write buffers. It is sized so that a head
+ * one byte over max_header_bytes, with up to max_headers + 1 fields, still reaches our JSON
+ * 431: max_header_bytes, HTTP_POOL_PER_FIELD per field, and HTTP_POOL_SLACK for the answer.
+ * Heads beyond that MHD refuses itself (431, its own page). No larger: libmicrohttpd 0.9.75
+ * zeroes the pool between the requests of a connection, and at the 64 KiB used before, that
+ * memset was the largest single cost of a one-row infer request (docs/performance.md).
  */
-#define HTTP_POOL_SLACK (48 * 1024)
+#define HTTP_POOL_SLACK     (2 * 1024)
+#define HTTP_POOL_PER_FIELD 96
 /* MHD's own connection cap, above any max_connections: on_accept enforces the real one. */
 #define HTTP_MHD_CONN_LIMIT 65537u
 /* File descriptors kept for everything but client connections (models, logs, state). */
@@ -137,6 +142,7 @@ static struct listener listeners[2]; /* [0] the Unix socket, [1] TCP (d NULL whe
 static struct http_limits lim;
 static unsigned start_timeout;
 static size_t pool_header_bytes; /* the max_header_bytes MHD's pool was sized for */
+static size_t pool_fields;       /* and the max_headers */
 static unsigned fd_conn_limit;   /* connections the fd limit allows */
 static struct conn *conns;       /* every open connection, for http_expire() */
 static unsigned n_conns;
@@ -975,6 +981,15 @@ static bool head_is_ambiguous(struct MHD_Connection *c, struct req *r, const cha
 	return true;
 }
 
+/* snprintf(dst, n, "%s", src) without the formatter: this runs for every request. */
+static void copy_cut(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /* The first call of a request: headers only. Decides everything that needs no body. */
 static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char *url,
                              const char *method, const char *version)
@@ -1002,10 +1017,10 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 	if (head_is_ambiguous(c, r, version))
 		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, r->err);
 
-	snprintf(r->path, sizeof r->path, "%s", url);
+	copy_cut(r->path, sizeof r->path, url);
 	sanitize(r->path);
 	r->is_delete = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
-	snprintf(r->method, sizeof r->method, "%s", method);
+	copy_cut(r->method, sizeof r->method, method);
 	sanitize(r->method);
 	route_path(r, url);
 	if (r->err_status == 0 && is_admin_route(r->route)) {
@@ -1361,9 +1376,10 @@ static struct MHD_Daemon *start_one(struct listener *l, int fd)
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    MHD_OPTION_CONNECTION_LIMIT, HTTP_MHD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
 	    lim.connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    pool_header_bytes + HTTP_POOL_SLACK, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-	    NULL, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_END);
+	    pool_header_bytes + pool_fields * HTTP_POOL_PER_FIELD + HTTP_POOL_SLACK,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_END);
 }
 
 static void stop_all(void)
@@ -1386,6 +1402,7 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	limits_from_conf(c);
 	start_timeout = lim.connection_timeout;
 	pool_header_bytes = lim.max_header_bytes;
+	pool_fields = lim.max_headers;
 	fit_fd_limit(lim.max_connections);
 	quiesced = false;
 	listen_fds[0] = unix_fd;

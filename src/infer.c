@@ -224,11 +224,15 @@ static int decode_outputs(const json_t *outputs, bool all_binary, struct infer_r
 	return 0;
 }
 
+static int shape_bounds(const size_t *dims, size_t n, size_t num_feature,
+                        const struct infer_limits *lim, size_t *nrows, size_t *ncols, size_t *ndim,
+                        char *err, size_t errlen);
+
 /* Reads shape into nrows/ncols with every bound checked. */
 static int decode_shape(const json_t *shape, size_t num_feature, const struct infer_limits *lim,
                         size_t *nrows, size_t *ncols, size_t *ndim, char *err, size_t errlen)
 {
-	size_t dims[2], n, elems;
+	size_t dims[2], n;
 
 	if (!shape)
 		return fail(err, errlen, "inputs[0].shape: required");
@@ -254,6 +258,16 @@ static int decode_shape(const json_t *shape, size_t num_feature, const struct in
 			return fail(err, errlen, "inputs[0].shape[%zu]: too large", i);
 		dims[i] = (size_t)json_integer_value(d);
 	}
+	return shape_bounds(dims, n, num_feature, lim, nrows, ncols, ndim, err, errlen);
+}
+
+/* The checks on a shape's n (1 or 2) positive dimensions against the model and the limits. */
+static int shape_bounds(const size_t *dims, size_t n, size_t num_feature,
+                        const struct infer_limits *lim, size_t *nrows, size_t *ncols, size_t *ndim,
+                        char *err, size_t errlen)
+{
+	size_t elems;
+
 	*ndim = n;
 	*nrows = n == 2 ? dims[0] : 1;
 	*ncols = dims[n - 1];
@@ -1148,6 +1162,259 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
 	return 0;
 }
 
+/*
+ * The skeleton fast path. Once the bulk parser has read inputs[0].data, what is left of a
+ * plain one-row request is a handful of short strings, and building it as jansson values
+ * (hash tables, an allocation per value) cost more than the inference. So the common
+ * spelling is read here: a request object holding "id" and "inputs" (one input object with
+ * "name", "datatype", "shape" and the data already parsed), plus any other key whose value
+ * is a plain scalar. Strings must be printable ASCII without escapes, integers at most 18
+ * digits without fraction or exponent, keys unique. Like the bulk path it only ever says
+ * yes: "outputs", "parameters", anything else, and every error go to jansson, which then
+ * gives the same answer or the message.
+ */
+struct skel_str {
+	const char *p;
+	size_t n;
+};
+
+/* Keys of one object the skeleton path checks for duplicates: its own four and this many more. */
+#define SKEL_MAX_OTHER 8
+
+/* p at a quote: a string of printable ASCII without escapes, returned past its closing quote. */
+static const char *skel_string(const char *p, const char *end, struct skel_str *out)
+{
+	const char *q = ++p;
+
+	while (q < end && *q != '"') {
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e || *q == '\\')
+			return NULL;
+		q++;
+	}
+	if (q >= end)
+		return NULL;
+	out->p = p;
+	out->n = (size_t)(q - p);
+	return q + 1;
+}
+
+/* A JSON integer of at most 18 digits (so jansson reads it without overflow). */
+static const char *skel_int(const char *p, const char *end, bool *neg, uint64_t *v)
+{
+	const char *d;
+
+	*neg = p < end && *p == '-';
+	if (*neg)
+		p++;
+	d = p;
+	*v = 0;
+	while (p < end && is_digit(*p) && p - d < 18)
+		*v = *v * 10 + (uint64_t)(*p++ - '0');
+	if (p == d || (p < end && (is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E')) ||
+	    (*d == '0' && p - d > 1))
+		return NULL;
+	return p;
+}
+
+/* A value of a key the request does not use: a plain string, integer, true, false or null. */
+static const char *skel_scalar(const char *p, const char *end)
+{
+	static const char *const words[] = {"true", "false", "null"};
+	struct skel_str s;
+	uint64_t v;
+	bool neg;
+
+	if (p >= end)
+		return NULL;
+	if (*p == '"')
+		return skel_string(p, end, &s);
+	if (*p == '-' || is_digit(*p))
+		return skel_int(p, end, &neg, &v);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		size_t n = strlen(words[i]);
+		if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0)
+			return p + n;
+	}
+	return NULL;
+}
+
+static bool skel_is(const struct skel_str *k, const char *lit)
+{
+	return k->n == strlen(lit) && memcmp(k->p, lit, k->n) == 0;
+}
+
+/* Keys seen in one object: false when k repeats one of them (or there are too many). */
+static bool skel_note(struct skel_str *seen, size_t *n, const struct skel_str *k)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (seen[i].n == k->n && memcmp(seen[i].p, k->p, k->n) == 0)
+			return false;
+	if (*n == SKEL_MAX_OTHER + 4)
+		return false;
+	seen[(*n)++] = *k;
+	return true;
+}
+
+/* p at '{': reads members until '}' through member(), which reads each value. */
+static const char *skel_object(const char *p, const char *end,
+                               const char *(*member)(const struct skel_str *key, const char *p,
+                                                     const char *end, void *ctx),
+                               void *ctx)
+{
+	struct skel_str seen[SKEL_MAX_OTHER + 4], key;
+	size_t nseen = 0;
+
+	p = skip_ws(p + 1, end);
+	if (p >= end || *p != '"')
+		return NULL;
+	for (;;) {
+		if (p >= end || *p != '"' || !(p = skel_string(p, end, &key)) ||
+		    !skel_note(seen, &nseen, &key))
+			return NULL;
+		p = skip_ws(p, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		p = member(&key, skip_ws(p + 1, end), end, ctx);
+		if (!p)
+			return NULL;
+		p = skip_ws(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == '}')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = skip_ws(p + 1, end);
+	}
+}
+
+struct skel {
+	const char *data, *data_end; /* inputs[0].data, as the bulk parser read it */
+	struct skel_str id, name, datatype;
+	bool have_id, have_inputs, have_name, have_datatype, have_data;
+	size_t dims[2], ndims;
+};
+
+static const char *skel_input_member(const struct skel_str *key, const char *p, const char *end,
+                                     void *ctx)
+{
+	struct skel *k = ctx;
+
+	if (skel_is(key, "name")) {
+		k->have_name = p < end && *p == '"';
+		return k->have_name ? skel_string(p, end, &k->name) : NULL;
+	}
+	if (skel_is(key, "datatype")) {
+		k->have_datatype = p < end && *p == '"';
+		return k->have_datatype ? skel_string(p, end, &k->datatype) : NULL;
+	}
+	if (skel_is(key, "data")) {
+		k->have_data = p == k->data;
+		return k->have_data ? k->data_end : NULL;
+	}
+	if (skel_is(key, "shape")) {
+		if (p >= end || *p != '[')
+			return NULL;
+		for (p = skip_ws(p + 1, end); k->ndims < 2; p = skip_ws(p + 1, end)) {
+			uint64_t v;
+			bool neg;
+			p = skel_int(p, end, &neg, &v);
+			if (!p || neg || v == 0 || v > SIZE_MAX)
+				return NULL;
+			k->dims[k->ndims++] = (size_t)v;
+			p = skip_ws(p, end);
+			if (p < end && *p == ']')
+				return p + 1;
+			if (p >= end || *p != ',')
+				return NULL;
+		}
+		return NULL;
+	}
+	if (skel_is(key, "parameters"))
+		return NULL;
+	return skel_scalar(p, end);
+}
+
+static const char *skel_request_member(const struct skel_str *key, const char *p, const char *end,
+                                       void *ctx)
+{
+	struct skel *k = ctx;
+
+	if (skel_is(key, "id")) {
+		k->have_id = p < end && *p == '"';
+		return k->have_id ? skel_string(p, end, &k->id) : NULL;
+	}
+	if (skel_is(key, "inputs")) {
+		if (p >= end || *p != '[')
+			return NULL;
+		p = skip_ws(p + 1, end);
+		if (p >= end || *p != '{' || !(p = skel_object(p, end, skel_input_member, k)))
+			return NULL;
+		p = skip_ws(p, end);
+		k->have_inputs = p < end && *p == ']';
+		return k->have_inputs ? p + 1 : NULL;
+	}
+	if (skel_is(key, "outputs") || skel_is(key, "parameters"))
+		return NULL;
+	return skel_scalar(p, end);
+}
+
+static char *skel_dup(const struct skel_str *s)
+{
+	char *d = malloc(s->n + 1);
+
+	if (d) {
+		memcpy(d, s->p, s->n);
+		d[s->n] = '\0';
+	}
+	return d;
+}
+
+/*
+ * Decodes the request around the bulk-parsed data [data, data_end) without jansson; false
+ * (req untouched) when the request is not of the skeleton form or would be refused.
+ */
+static bool decode_skeleton(const char *body, const char *end, const char *data,
+                            const char *data_end, size_t num_feature,
+                            const struct infer_limits *lim, struct bulk *b,
+                            struct infer_request *req)
+{
+	struct skel k = {.data = data, .data_end = data_end};
+	size_t nrows, ncols, ndim;
+	enum dtype dt = DT_FP32;
+	bool known = false;
+	const char *p = skip_ws(body, end);
+
+	/* The skeleton nests 4 deep (request, inputs, inputs[0], shape); data checked its own. */
+	if (lim->max_depth < 5 || p >= end || *p != '{' ||
+	    !(p = skel_object(p, end, skel_request_member, &k)) || skip_ws(p, end) != end)
+		return false;
+	if (!k.have_inputs || !k.have_name || !k.have_datatype || !k.have_data || !k.ndims)
+		return false;
+	for (size_t i = 0; i < sizeof(dtype_names) / sizeof(dtype_names[0]); i++) {
+		if (skel_is(&k.datatype, dtype_names[i])) {
+			dt = (enum dtype)i;
+			known = true;
+		}
+	}
+	if (!known ||
+	    shape_bounds(k.dims, k.ndims, num_feature, lim, &nrows, &ncols, &ndim, NULL, 0) < 0 ||
+	    !bulk_fits(b, dt, nrows, ncols, ndim))
+		return false;
+	req->input_name = skel_dup(&k.name);
+	req->id = k.have_id ? skel_dup(&k.id) : NULL;
+	if (!req->input_name || (k.have_id && !req->id)) {
+		infer_request_free(req);
+		return false;
+	}
+	req->want_predict = true;
+	req->data = b->v;
+	b->v = NULL;
+	req->nrows = nrows;
+	req->ncols = ncols;
+	return true;
+}
+
 /* The bulk path: true when it decoded the request, false to use the reference path. */
 static bool decode_bulk(const char *body, size_t len, size_t num_feature,
                         const struct infer_limits *lim, const struct binpart *bin,
@@ -1174,6 +1441,16 @@ static bool decode_bulk(const char *body, size_t len, size_t num_feature,
 	stop = parse_bulk(start, end, lim->max_depth, &b);
 	if (!stop)
 		goto out;
+	/* The estimate was generous; give the rest back. */
+	if (b.n < b.cap) {
+		float *v = realloc(b.v, b.n ? b.n * sizeof(float) : 1);
+		if (v)
+			b.v = v;
+	}
+	if (!bin && decode_skeleton(body, end, start, stop, num_feature, lim, &b, req)) {
+		ok = true;
+		goto out;
+	}
 	head = (size_t)(start - body);
 	tail = (size_t)(end - stop);
 	rest = malloc(head + 2 + tail);
@@ -1185,12 +1462,6 @@ static bool decode_bulk(const char *body, size_t len, size_t num_feature,
 	if (jsonx_parse(rest, head + 2 + tail, lim->max_depth, 1, &root, scratch, sizeof(scratch)) <
 	    0)
 		goto out;
-	/* The estimate was generous; give the rest back. */
-	if (b.n < b.cap) {
-		float *v = realloc(b.v, b.n ? b.n * sizeof(float) : 1);
-		if (v)
-			b.v = v;
-	}
 	ok = decode_tree(root, num_feature, lim, &b, bin, req, scratch, sizeof(scratch)) == 0;
 out:
 	json_decref(root);

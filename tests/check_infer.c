@@ -1062,6 +1062,163 @@ START_TEST(bulk_matches_reference)
 }
 END_TEST
 
+/*
+ * Differential test of the skeleton fast path: requests in and around the plain form the
+ * server decodes without jansson (printable strings, scalar extension keys, integer shape),
+ * each decoded as is and with an escaped key of the same length in front, which sends it
+ * through jansson. '@' in a template stands for that key. Both must agree on acceptance,
+ * message and every field; accepted ones also say what they hold.
+ */
+static const struct {
+	const char *body;
+	const char *id; /* expected id when accepted, "-" for none; NULL: refused */
+} skel_cases[] = {
+    {"{@\"id\":\"abc\",\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],"
+     "\"data\":[1,2,3]}]}",
+     "abc"},
+    {" {\n\t@\"inputs\" : [ {\r\n\"data\" : [ 1 , 2 , 3 ] , \"shape\" : [ 3 ] , \"datatype\""
+     " : \"FP64\" , \"name\" : \"in put\" } ] , \"id\" : \"\" }\n ",
+     ""},
+    {"{@\"k1\":true,\"k2\":null,\"k3\":-0,\"k4\":\"s\",\"k5\":123456789012345678,\"\":false,"
+     "\"inputs\":[{\"q\":1,\"name\":\"x\",\"datatype\":\"INT64\",\"shape\":[1,3],"
+     "\"data\":[[1,2,3]]}]}",
+     "-"},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}],"
+     "\"parameters\":{}}",
+     "-"},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3],"
+     "\"parameters\":{}}]}",
+     "-"},
+    {"{@\"id\":\"r\xc3\xa9\",\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],"
+     "\"data\":[1,2,3]}]}",
+     "r\xc3\xa9"},
+    {"{@\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,"
+     "\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}]}",
+     "-"},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}],"
+     "\"outputs\":[{\"name\":\"margin\"}]}",
+     "-"},
+    {"{@\"k\":1.5e3,\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],"
+     "\"data\":[1,2,3]}]}",
+     "-"},
+    /* Refused. */
+    {"{@\"k\":1234567890123456789012,\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\","
+     "\"shape\":[1,3],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"id\":\"a\",\"id\":\"b\",\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\","
+     "\"shape\":[1,3],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"k\":1,\"k\":1,\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],"
+     "\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"name\":\"y\",\"datatype\":\"FP32\",\"shape\":[1,3],"
+     "\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[0,3],\"data\":[]}]}", NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[-1,3],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1.0,3],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[01,3],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3,1],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[],\"data\":[1,2,3]}]}", NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[5,3],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"fp32\",\"shape\":[1,3],\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":5,\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}]}", NULL},
+    {"{@\"inputs\":[{\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}]}", NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"shape\":[1,3],\"data\":[1,2,3]}]}", NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"data\":[1,2,3]}]}", NULL},
+    {"{@\"id\":7,\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],"
+     "\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"id\":\"a\x01\",\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],"
+     "\"data\":[1,2,3]}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}]}x",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]},"
+     "{}]}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}],}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}]",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}],"
+     "\"k\":tru}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}],"
+     "\"k\":NaN}",
+     NULL},
+    {"{@\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,3],\"data\":[1,2,3]}],"
+     "\"outputs\":[{\"name\":\"nope\"}]}",
+     NULL},
+};
+
+/* tmpl with the '@' at at replaced by pad and ":0,". */
+static char *with_pad(const char *tmpl, const char *at, const char *pad)
+{
+	size_t n = strlen(tmpl) + strlen(pad) + 3;
+	char *s = malloc(n);
+
+	ck_assert_ptr_nonnull(s);
+	snprintf(s, n, "%.*s%s:0,%s", (int)(at - tmpl), tmpl, pad, at + 1);
+	return s;
+}
+
+START_TEST(skeleton_matches_reference)
+{
+	const struct infer_limits l = {.max_rows = 4, .max_elements = 12, .max_depth = 8};
+	const char *tmpl = skel_cases[_i].body;
+	const char *at = strchr(tmpl, '@');
+	struct infer_request a, b;
+	char erra[512], errb[512];
+	char *fast, *ref;
+	int ra, rb;
+
+	ck_assert_ptr_nonnull(at);
+	fast = with_pad(tmpl, at, PAD_BULK);
+	ref = with_pad(tmpl, at, PAD_REF);
+	ck_assert_uint_eq(strlen(fast), strlen(ref));
+	ra = infer_decode(fast, strlen(fast), 3, &l, &a, erra, sizeof(erra));
+	rb = infer_decode(ref, strlen(ref), 3, &l, &b, errb, sizeof(errb));
+	ck_assert_msg(ra == rb, "%s: as is %d (%s), through jansson %d (%s)", fast, ra,
+	              ra ? erra : "", rb, rb ? errb : "");
+	if (skel_cases[_i].id == NULL) {
+		ck_assert_msg(ra < 0, "%s: accepted", fast);
+		ck_assert_str_eq(erra, errb);
+	} else {
+		ck_assert_msg(ra == 0, "%s: %s", fast, erra);
+		ck_assert_uint_eq(a.nrows, 1);
+		ck_assert_uint_eq(a.ncols, 3);
+		ck_assert_uint_eq(a.nrows, b.nrows);
+		ck_assert_uint_eq(a.ncols, b.ncols);
+		ck_assert(a.want_predict == b.want_predict && a.want_margin == b.want_margin);
+		ck_assert(a.predict_binary == b.predict_binary &&
+		          a.margin_binary == b.margin_binary);
+		ck_assert_str_eq(a.input_name, b.input_name);
+		if (strcmp(skel_cases[_i].id, "-") == 0) {
+			ck_assert_ptr_null(a.id);
+			ck_assert_ptr_null(b.id);
+		} else {
+			ck_assert_str_eq(a.id, skel_cases[_i].id);
+			ck_assert_str_eq(b.id, skel_cases[_i].id);
+		}
+		for (size_t i = 0; i < 3; i++)
+			ck_assert(a.data[i] == (float)(i + 1) && b.data[i] == a.data[i]);
+	}
+	infer_request_free(&a);
+	infer_request_free(&b);
+	free(fast);
+	free(ref);
+}
+END_TEST
+
 /* Big tensors in the usual spellings: every alignment of the 8-byte digit reader. */
 START_TEST(bulk_large_tensors)
 {
@@ -1606,6 +1763,8 @@ static Suite *infer_suite(void)
 	tcase_add_test(dec, row_and_element_limits);
 	tcase_add_loop_test(dec, bulk_matches_reference, 0, 5);
 	tcase_add_test(dec, bulk_large_tensors);
+	tcase_add_loop_test(dec, skeleton_matches_reference, 0,
+	                    (int)(sizeof(skel_cases) / sizeof(skel_cases[0])));
 	tcase_add_loop_test(dec, binary_malformed, 0, (int)(sizeof(bad_bin) / sizeof(bad_bin[0])));
 	tcase_add_test(dec, binary_needs_header);
 	tcase_add_test(dec, binary_known_values);
