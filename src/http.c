@@ -79,7 +79,7 @@ static bool is_admin_route(enum route rt)
 
 /* One request; it lives inside its connection since HTTP/1.1 runs one at a time. */
 struct req {
-	struct timespec start;
+	uint64_t start; /* CLOCK_MONOTONIC ns: when the request line came in */
 	enum route route;
 	enum metrics_endpoint ep;
 	bool head_only;       /* HEAD: MHD drops the body for us */
@@ -185,14 +185,6 @@ static struct conn *conn_of(struct req *r)
 	return (struct conn *)(void *)r;
 }
 
-static uint64_t elapsed_ns(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
-	       (uint64_t)t0->tv_nsec;
-}
-
 /*
  * The one response helper: queues status with body (taken over per mode), records the
  * request in the metrics.
@@ -204,6 +196,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
 	enum MHD_Result ret;
+	uint64_t now;
 
 	if (resp == NULL) {
 		if (mode == MHD_RESPMEM_MUST_FREE)
@@ -220,9 +213,11 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
 	}
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
-	metrics_observe(r->ep, status, elapsed_ns(&r->start));
+	/* One clock read serves the latency and the answer's own request_timeout. */
+	now = mono_ns();
+	metrics_observe(r->ep, status, now - r->start);
 	/* The answer gets a request_timeout of its own to be read by a slow client. */
-	conn_of(r)->since = mono_ns();
+	conn_of(r)->since = now;
 	return ret;
 }
 
@@ -923,17 +918,21 @@ static bool is_tchar(unsigned char ch)
 	       (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
+/* A field name of key_size bytes equals the literal lit, case aside. */
+#define KEY_IS(key, key_size, lit) ((key_size) == sizeof(lit) - 1 && strcasecmp((key), (lit)) == 0)
+
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
 	struct head_scan *hs = cls;
 
 	(void)kind;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+	/* The length first: most fields are none of these, and this runs for every field. */
+	if (KEY_IS(key, key_size, MHD_HTTP_HEADER_CONTENT_LENGTH))
 		hs->content_length++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_TRANSFER_ENCODING))
 		hs->transfer_encoding = true;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_HOST))
 		hs->host = true;
 	if (hs->bad[0] != '\0')
 		return MHD_YES;
@@ -1089,7 +1088,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		memset(r, 0, sizeof *r);
 		r->body = body;
 		r->cap = cap;
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		/* on_uri() read the clock as the request line came in: the request starts there. */
+		r->start = cn->active ? cn->since : mono_ns();
 		r->uid = cn->uid;
 		r->gid = cn->gid;
 		r->pid = cn->pid;

@@ -19,6 +19,9 @@ enum dtype { DT_FP32, DT_FP64, DT_INT32, DT_INT64 };
 
 static const char *const dtype_names[] = {"FP32", "FP64", "INT32", "INT64"};
 
+/* A decoded tensor's unused tail worth a realloc to give back (smaller ones are kept). */
+#define INFER_SHRINK_BYTES (64 * 1024)
+
 #ifdef __SIZEOF_INT128__
 /* The exact fast paths need 128-bit integers (every 64-bit Debian architecture has them). */
 typedef unsigned __int128 u128;
@@ -1441,8 +1444,11 @@ static bool decode_bulk(const char *body, size_t len, size_t num_feature,
 	stop = parse_bulk(start, end, lim->max_depth, &b);
 	if (!stop)
 		goto out;
-	/* The estimate was generous; give the rest back. */
-	if (b.n < b.cap) {
+	/*
+	 * The estimate was generous; give the rest back when it is worth a realloc. The
+	 * buffer lives only until the answer is built, so a smaller surplus stays in place.
+	 */
+	if ((b.cap - b.n) * sizeof(float) > INFER_SHRINK_BYTES) {
 		float *v = realloc(b.v, b.n ? b.n * sizeof(float) : 1);
 		if (v)
 			b.v = v;
@@ -1582,12 +1588,17 @@ static void sb_puts(struct sbuf *b, const char *s)
 	sb_put(b, s, strlen(s));
 }
 
+/* Decimal digits by hand: every answer has a shape, and snprintf costs more than the rest. */
 static void sb_size(struct sbuf *b, size_t v)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%zu", v);
+	size_t i = sizeof(tmp);
 
-	sb_put(b, tmp, (size_t)n);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_put(b, tmp + i, sizeof(tmp) - i);
 }
 
 /* Length of the valid UTF-8 sequence at s (0 when invalid or truncated). */
