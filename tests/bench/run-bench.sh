@@ -3,8 +3,8 @@
 #
 # Environment (set by tests/Makefile.am): top_srcdir, top_builddir, PYTHON3, MAKE.
 # Knobs: BENCH_REPS (5), BENCH_SECONDS per loadgen run (3), BENCH_WARMUP (0.5),
-# BENCH_STARTS (10), BENCH_DEB=1 to run `make deb` first (else the size of a .deb that
-# `make deb` left in the build tree, if any).
+# BENCH_STARTS (10), BENCH_DEB=1 to run `make deb` first even when the build tree has a
+# .deb (by default one is built only when there is none; BENCH_DEB=0 never builds one).
 # Section 3 also sends the 1,000-row batch as binary tensor data (raw FP32 in and out, built
 # with python3's struct into a raw request for loadgen -r), after checking inferd's answer.
 # Every comparison is a ratio taken inside one repetition, A and B run back to back
@@ -437,21 +437,32 @@ EOF
 # Binary sizes (as built, and stripped), and the .deb when asked for.
 strip -o "$WORK/inferd.stripped" "$INFERD" 2>/dev/null || cp "$INFERD" "$WORK/inferd.stripped"
 strip -o "$WORK/inferctl.stripped" "$INFERCTL" 2>/dev/null || : >"$WORK/inferctl.stripped"
-# The .deb: what `make deb` left in the build tree, or, with BENCH_DEB=1, a fresh one.
-if [ "${BENCH_DEB:-0}" = 1 ]; then
-	say "building the .deb (BENCH_DEB=1: make deb, tests skipped)"
+# The .deb: what `make deb` left in the build tree, else a fresh one (tests skipped: this
+# is a size, and make check is not the bench's business).
+have_deb=
+for f in "$top_builddir"/deb-build/inferd_*.deb; do
+	[ -f "$f" ] && have_deb=1
+done
+if [ "${BENCH_DEB:-}" = 1 ] || { [ -z "$have_deb" ] && [ "${BENCH_DEB:-}" != 0 ]; }; then
+	say "building the .deb for its size (make deb, tests skipped; BENCH_DEB=0 skips this)"
 	DEB_BUILD_OPTIONS=nocheck $MAKE -C "$top_builddir" deb >"$RESULTS/deb.log" 2>&1 ||
 		say "make deb failed (log: $RESULTS/deb.log)"
 fi
 DEB=null
+INSTALLED=null
 for f in "$top_builddir"/deb-build/inferd_*.deb; do
 	case $f in *dbgsym*) continue ;; esac
-	[ -f "$f" ] && DEB=$(stat -c %s "$f") && break
+	[ -f "$f" ] || continue
+	DEB=$(stat -c %s "$f")
+	# The installed files: dpkg's Installed-Size field (KiB), which dpkg-gencontrol sums.
+	INSTALLED=$(dpkg-deb -f "$f" Installed-Size 2>/dev/null) || INSTALLED=null
+	[ -n "$INSTALLED" ] || INSTALLED=null
+	break
 done
-printf '{"inferd_bytes": %s, "inferctl_bytes": %s, "inferd_stripped_bytes": %s, "inferctl_stripped_bytes": %s, "deb_bytes": %s}\n' \
+printf '{"inferd_bytes": %s, "inferctl_bytes": %s, "inferd_stripped_bytes": %s, "inferctl_stripped_bytes": %s, "deb_bytes": %s, "deb_installed_kib": %s}\n' \
 	"$(stat -c %s "$INFERD")" "$(stat -c %s "$INFERCTL" 2>/dev/null || echo 0)" \
 	"$(stat -c %s "$WORK/inferd.stripped")" "$(stat -c %s "$WORK/inferctl.stripped")" \
-	"$DEB" >"$RESULTS/size.json"
+	"$DEB" "$INSTALLED" >"$RESULTS/size.json"
 
 # --- The table. ------------------------------------------------------------------------------
 T_END=$(date +%s)
@@ -612,7 +623,8 @@ P("  of which inferd's own CPU time (all threads, from /proc/PID/task/*/schedsta
 P("RSS after %.0f s of load: VmRSS %.1f MiB, peak VmHWM %.1f MiB" % (rss["load_s"], rss["vmrss_kb"] / 1024, rss["vmhwm_kb"] / 1024))
 binaries = "binaries: inferd %d bytes (%d stripped), inferctl %d bytes (%d stripped); .deb: %s" % (
     size["inferd_bytes"], size["inferd_stripped_bytes"], size["inferctl_bytes"], size["inferctl_stripped_bytes"],
-    "%d bytes" % size["deb_bytes"] if size.get("deb_bytes") else "n/a (no .deb yet: make deb, or BENCH_DEB=1)")
+    ("%d bytes, installed %s KiB" % (size["deb_bytes"], size.get("deb_installed_kib") or "n/a"))
+    if size.get("deb_bytes") else "n/a (make deb failed, or BENCH_DEB=0)")
 P(binaries.replace("inferctl 0 bytes (0 stripped)", "inferctl n/a (did not build)"))
 P("")
 
