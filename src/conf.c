@@ -914,30 +914,19 @@ static char *config_dir(const char *path)
 }
 
 /*
- * Reads the whole file into a NUL-terminated buffer, reporting why it cannot be read in
- * errno's words (not libconfig's). The bytes are parsed from this buffer too, so the
- * recorded sha256 is of exactly what was parsed.
+ * Reads fd to its end into a NUL-terminated buffer of at most CONF_MAX_BYTES (-EFBIG
+ * beyond); st_size, when fd is a regular file, sizes the first allocation.
  */
-static int read_config(struct loader *ld, char **text, size_t *len)
+static int read_fd(int fd, const struct stat *st, char **text, size_t *len)
 {
-	struct stat st;
 	char *buf = NULL;
 	size_t n = 0, cap;
-	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
-	int err = 0;
 
 	*text = NULL;
 	*len = 0;
-	if (fd < 0)
-		err = errno;
-	else if (fstat(fd, &st) < 0)
-		err = errno;
-	else if (S_ISDIR(st.st_mode))
-		err = EISDIR;
-	if (err)
-		goto out;
-	cap = S_ISREG(st.st_mode) && (uintmax_t)st.st_size < CONF_MAX_BYTES ? (size_t)st.st_size + 1
-	                                                                    : 4096;
+	cap = S_ISREG(st->st_mode) && (uintmax_t)st->st_size < CONF_MAX_BYTES
+	          ? (size_t)st->st_size + 1
+	          : 4096;
 	for (;;) {
 		ssize_t got;
 
@@ -948,8 +937,8 @@ static int read_config(struct loader *ld, char **text, size_t *len)
 				cap *= 2;
 			nb = realloc(buf, cap);
 			if (!nb) {
-				err = ENOMEM;
-				goto out;
+				free(buf);
+				return -ENOMEM;
 			}
 			buf = nb;
 		}
@@ -957,41 +946,68 @@ static int read_config(struct loader *ld, char **text, size_t *len)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			err = errno;
-			goto out;
+			int err = -errno;
+
+			free(buf);
+			return err;
 		}
 		if (got == 0)
 			break;
 		n += (size_t)got;
 		if (n > CONF_MAX_BYTES) {
-			close(fd);
 			free(buf);
-			add_error(ld, NULL, "larger than %zu bytes", CONF_MAX_BYTES);
 			return -EFBIG;
 		}
 	}
 	buf[n] = '\0';
-	/* libconfig reads a C string: a NUL would silently hide whatever follows it. */
-	if (strlen(buf) != n) {
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+/*
+ * Reads the whole file into a NUL-terminated buffer, reporting why it cannot be read in
+ * errno's words (not libconfig's). The bytes are parsed from this buffer too, so the
+ * recorded sha256 is of exactly what was parsed.
+ */
+static int read_config(struct loader *ld, char **text, size_t *len)
+{
+	struct stat st;
+	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	if (fd < 0)
+		rc = -errno;
+	else if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	else
+		rc = read_fd(fd, &st, text, len);
+	if (fd >= 0)
 		close(fd);
-		free(buf);
+	if (rc == -ENOMEM) {
+		ld->oom = true;
+		return rc;
+	}
+	if (rc == -EFBIG) {
+		add_error(ld, NULL, "larger than %zu bytes", CONF_MAX_BYTES);
+		return rc;
+	}
+	if (rc < 0) {
+		add_error(ld, NULL, "%s", strerror(-rc));
+		return rc;
+	}
+	/* libconfig reads a C string: a NUL would silently hide whatever follows it. */
+	if (strlen(*text) != *len) {
+		free(*text);
+		*text = NULL;
+		*len = 0;
 		add_error(ld, NULL, "contains a NUL byte");
 		return -EINVAL;
 	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (err) {
-		free(buf);
-		if (err == ENOMEM) {
-			ld->oom = true;
-			return -ENOMEM;
-		}
-		add_error(ld, NULL, "%s", strerror(err));
-		return -err;
-	}
-	*text = buf;
-	*len = n;
 	return 0;
 }
 
@@ -1023,41 +1039,20 @@ static int slurp_regular(const char *path, char **text)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
-	char *buf;
-	size_t n = 0;
-	int err = 0;
+	size_t len;
+	int rc;
 
 	*text = NULL;
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uintmax_t)st.st_size > CONF_MAX_BYTES) {
-		close(fd);
-		return -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (n < (size_t)st.st_size) {
-		ssize_t got = read(fd, buf + n, (size_t)st.st_size - n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			err = got < 0 ? -errno : 0;
-			break;
-		}
-		n += (size_t)got;
-	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		rc = -EINVAL;
+	else if ((uintmax_t)st.st_size > CONF_MAX_BYTES)
+		rc = -EFBIG;
+	else
+		rc = read_fd(fd, &st, text, &len);
 	close(fd);
-	if (err < 0) {
-		free(buf);
-		return err;
-	}
-	buf[n] = '\0';
-	*text = buf;
-	return 0;
+	return rc;
 }
 
 static void check_includes(struct loader *ld, const char *file, const char *text, int depth,
