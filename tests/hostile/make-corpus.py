@@ -350,7 +350,10 @@ add("203-nul-in-header-value.http",
 add("204-nul-in-header-name.http", get("/v2/health/live", b"X-\x00A: b\r\n"), "400|close")
 add("205-nul-in-path.http",
     b"GET /v2/health/live\x00/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    "200|400|close", '"live"|invalid path')
+    "400|close", "invalid path",
+    known="libmicrohttpd 0.9.75 ends the request target at a NUL before inferd sees it, "
+          "so the path up to the NUL is served (RFC 9112 3 asks for a 400); "
+          "see docs/security.md")
 add("206-nul-in-method.http",
     b"GE\x00T /v2/health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     "400|405|close", "not allowed")
