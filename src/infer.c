@@ -1292,25 +1292,27 @@ static const char *skel_object(const char *p, const char *end,
 }
 
 struct skel {
-	const char *data, *data_end; /* inputs[0].data, as the bulk parser read it */
-	struct skel_str id, name, datatype;
-	bool have_id, have_inputs, have_name, have_datatype, have_data;
+	const char *data, *data_end;        /* inputs[0].data, as the bulk parser read it */
+	struct skel_str id, name, datatype; /* .p NULL: not in the request */
+	bool have_inputs, have_data;
 	size_t dims[2], ndims;
 };
+
+/* A member whose value must be a string (anything else leaves the skeleton path). */
+static const char *skel_string_member(const char *p, const char *end, struct skel_str *out)
+{
+	return p < end && *p == '"' ? skel_string(p, end, out) : NULL;
+}
 
 static const char *skel_input_member(const struct skel_str *key, const char *p, const char *end,
                                      void *ctx)
 {
 	struct skel *k = ctx;
 
-	if (skel_is(key, "name")) {
-		k->have_name = p < end && *p == '"';
-		return k->have_name ? skel_string(p, end, &k->name) : NULL;
-	}
-	if (skel_is(key, "datatype")) {
-		k->have_datatype = p < end && *p == '"';
-		return k->have_datatype ? skel_string(p, end, &k->datatype) : NULL;
-	}
+	if (skel_is(key, "name"))
+		return skel_string_member(p, end, &k->name);
+	if (skel_is(key, "datatype"))
+		return skel_string_member(p, end, &k->datatype);
 	if (skel_is(key, "data")) {
 		k->have_data = p == k->data;
 		return k->have_data ? k->data_end : NULL;
@@ -1343,10 +1345,8 @@ static const char *skel_request_member(const struct skel_str *key, const char *p
 {
 	struct skel *k = ctx;
 
-	if (skel_is(key, "id")) {
-		k->have_id = p < end && *p == '"';
-		return k->have_id ? skel_string(p, end, &k->id) : NULL;
-	}
+	if (skel_is(key, "id"))
+		return skel_string_member(p, end, &k->id);
 	if (skel_is(key, "inputs")) {
 		if (p >= end || *p != '[')
 			return NULL;
@@ -1392,7 +1392,7 @@ static bool decode_skeleton(const char *body, const char *end, const char *data,
 	if (lim->max_depth < 5 || p >= end || *p != '{' ||
 	    !(p = skel_object(p, end, skel_request_member, &k)) || skip_ws(p, end) != end)
 		return false;
-	if (!k.have_inputs || !k.have_name || !k.have_datatype || !k.have_data || !k.ndims)
+	if (!k.have_inputs || !k.name.p || !k.datatype.p || !k.have_data || !k.ndims)
 		return false;
 	for (size_t i = 0; i < sizeof(dtype_names) / sizeof(dtype_names[0]); i++) {
 		if (skel_is(&k.datatype, dtype_names[i])) {
@@ -1405,8 +1405,8 @@ static bool decode_skeleton(const char *body, const char *end, const char *data,
 	    !bulk_fits(b, dt, nrows, ncols, ndim))
 		return false;
 	req->input_name = skel_dup(&k.name);
-	req->id = k.have_id ? skel_dup(&k.id) : NULL;
-	if (!req->input_name || (k.have_id && !req->id)) {
+	req->id = k.id.p ? skel_dup(&k.id) : NULL;
+	if (!req->input_name || (k.id.p && !req->id)) {
 		infer_request_free(req);
 		return false;
 	}
