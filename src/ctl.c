@@ -920,6 +920,9 @@ static int cmd_reload(struct ctl *ctl, int argc, char **argv)
 }
 
 /* What a rollback did, for the command and for the smoke policy. */
+/* Why client_access alone is never rolled back: printed, and in the JSON's rollback. */
+#define NO_ROLLBACK_WHY "a rollback restores models, not the socket's mode or group"
+
 struct rollback_outcome {
 	bool ok;        /* 2xx */
 	long status;    /* 0 when no answer came */
@@ -1245,9 +1248,8 @@ static void print_warning_block(const struct smoke_opts *o, const struct smoke_r
 	fprintf(f, "***   on failure: %s\n", smoke_on_failure_name(o->on_failure));
 	if (o->on_failure != SMOKE_ON_FAILURE_ROLLBACK || rb->skipped) {
 		if (rb->skipped)
-			fprintf(f,
-			        "***   a rollback restores models, not the socket's mode or group: "
-			        "fix SocketMode=/SocketGroup= of the socket unit\n");
+			fprintf(f, "***   " NO_ROLLBACK_WHY
+			           ": fix SocketMode=/SocketGroup= of the socket unit\n");
 		fprintf(f, "***   nothing was rolled back: the set that failed keeps serving\n");
 		fprintf(f, "***   serving now (as observed):\n");
 		print_observed(first, "***     ", f);
@@ -1310,9 +1312,7 @@ static json_t *rollback_json(const struct smoke_opts *o, const struct rollback_o
 	if (attempted && !rb->ok && json_object_set_new(j, "error", json_string(rb->why)) < 0)
 		goto nomem;
 	if (rb->skipped &&
-	    json_object_set_new(j, "reason",
-	                        json_string("a rollback restores models, not the socket's mode or "
-	                                    "group (client_access)")) < 0)
+	    json_object_set_new(j, "reason", json_string(NO_ROLLBACK_WHY " (client_access)")) < 0)
 		goto nomem;
 	if (attempted && rb->ok && rb->served && json_object_set(j, "serving", rb->served) < 0)
 		goto nomem;
@@ -1476,9 +1476,7 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
 	if (rb.skipped && !json) {
 		trigger_list(res.triggers, tl, sizeof(tl));
 		printf("--- rollback (on failure: rollback) ---\n");
-		printf("smoke: FAIL (triggers: %s); not rolled back: a rollback restores models, "
-		       "not the socket's mode or group\n",
-		       tl);
+		printf("smoke: FAIL (triggers: %s); not rolled back: " NO_ROLLBACK_WHY "\n", tl);
 	}
 	if (policy_ran && o.on_failure == SMOKE_ON_FAILURE_ROLLBACK && !rb.skipped) {
 		rollback_call(ctl, &rb);
