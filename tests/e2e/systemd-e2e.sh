@@ -310,6 +310,12 @@ fixed_version=$version+e2e3
 sock_version=$version+e2e4
 unsock_version=$version+e2e5
 conf_rel=etc/inferd/inferd.conf
+# upgrade_to VERSION LOG: apt-get install of ./debs/inferd_VERSION.deb in the container,
+# taking the package's conffile (some of these versions change it on purpose).
+DPKG_OPTS='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confnew'
+upgrade_to() {
+	CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_$1.deb" >"$2" 2>&1
+}
 socket_rel=lib/systemd/system/inferd.socket
 prev=$version
 for v in $same_version $typo_version $fixed_version $sock_version $unsock_version $bad_version; do
@@ -543,15 +549,18 @@ fi
 # ---- stage: reload under load, then restart --------------------------------------------
 stage reload
 load_start() { cx rm -f /tmp/e2e/stop /tmp/e2e/load.out && podman exec -d "$ctr" /tmp/e2e/ctr.sh load /tmp/e2e/stop /tmp/e2e/load.out >/dev/null; }
-# load_stop: prints "ok failed" of the load run (bounded wait).
-load_stop() {
-	CX_TIMEOUT=30 cxsh 'touch /tmp/e2e/stop
-		for _ in $(seq 1 150); do
-			cat /tmp/e2e/load.out 2>/dev/null && exit 0
+# bg_stop STOPFILE OUT UNKNOWN: stops a loop that ctr.sh runs in the background (it ends
+# when STOPFILE appears) and prints its result OUT, or UNKNOWN if none comes within 15 s.
+bg_stop() {
+	CX_TIMEOUT=30 cxsh "touch $1
+		for _ in \$(seq 1 150); do
+			cat $2 2>/dev/null && exit 0
 			sleep 0.1
 		done
-		echo "? ?"'
+		echo '$3'"
 }
+# load_stop: prints "ok failed" of the load run.
+load_stop() { bg_stop /tmp/e2e/stop /tmp/e2e/load.out "? ?"; }
 served_version() {
 	cx inferctl --socket "$SOCK" metadata "$model_name" >"$work/meta.json" 2>/dev/null &&
 		py get "$work/meta.json" versions | tr '\n' ' ' | sed 's/ $//'
@@ -691,15 +700,8 @@ stage reinstall
 # a client connecting again and again (inferctl ready, 5 ms pauses) is never refused. Twice: apt-get install
 # --reinstall of the installed version, then dpkg -i of the same files as a new version.
 connect_start() { cx rm -f /tmp/e2e/cstop /tmp/e2e/connect.out /tmp/e2e/connect.err && podman exec -d "$ctr" /tmp/e2e/ctr.sh connect /tmp/e2e/cstop /tmp/e2e/connect.out >/dev/null; }
-# connect_stop: prints "ready not-ready refused" of the connect loop (bounded wait).
-connect_stop() {
-	CX_TIMEOUT=30 cxsh 'touch /tmp/e2e/cstop
-		for _ in $(seq 1 150); do
-			cat /tmp/e2e/connect.out 2>/dev/null && exit 0
-			sleep 0.1
-		done
-		echo "? ? ?"'
-}
+# connect_stop: prints "ready not-ready refused" of the connect loop.
+connect_stop() { bg_stop /tmp/e2e/cstop /tmp/e2e/connect.out "? ? ?"; }
 unit_ids() { # "socket-invocation socket-inode service-pid"
 	echo "$(cx systemctl show -p InvocationID --value inferd.socket) $(cx stat -c %i "$SOCK") $(cx systemctl show -p MainPID --value inferd.service)"
 }
@@ -757,9 +759,7 @@ stage config-typo
 read -r s_inv s_ino s_pid < <(unit_ids)
 load_start
 sleep 0.5
-DPKG_OPTS='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confnew'
-CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${typo_version}.deb" \
-	>"$work/typo.log" 2>&1
+upgrade_to "$typo_version" "$work/typo.log"
 rc=$?
 sleep 0.5
 read -r l_ok l_fail < <(load_stop)
@@ -816,8 +816,7 @@ else
 fi
 # The same files as before, so that the next stages upgrade from a package whose conffile
 # is the original one.
-CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${fixed_version}.deb" \
-	>"$work/fixed.log" 2>&1 || {
+upgrade_to "$fixed_version" "$work/fixed.log" || {
 	not_ok "apt-get install of $fixed_version"
 	tail -n 20 "$work/fixed.log" | sed 's/^/       /'
 }
@@ -829,8 +828,7 @@ stage sockperm
 # client that has only the socket's group, is refused: client_access. The default policy
 # (rollback) cannot fix a socket: the installation succeeds with the warning.
 read -r s_inv s_ino s_pid < <(unit_ids)
-CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${sock_version}.deb" \
-	>"$work/sock.log" 2>&1
+upgrade_to "$sock_version" "$work/sock.log"
 rc=$?
 read -r a_inv a_ino a_pid < <(unit_ids)
 sed -n '/^Setting up inferd/,$p' "$work/sock.log" | head -n 16 | sed 's/^/       | /'
@@ -864,8 +862,8 @@ else
 	not_ok "the postinst output does not name client_access (or the rollback note)"
 fi
 # Back to the package's socket: changed again, restarted again, the check passes.
-if CX_TIMEOUT=180 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DPKG_OPTS ./debs/inferd_${unsock_version}.deb" \
-	>"$work/unsock.log" 2>&1 && [ "$(cx stat -c '%a %G' "$SOCK")" = "660 inferd" ] &&
+if upgrade_to "$unsock_version" "$work/unsock.log" &&
+	[ "$(cx stat -c '%a %G' "$SOCK")" = "660 inferd" ] &&
 	cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke-u.json" 2>&1 &&
 	[ "$(py get "$work/smoke-u.json" outcome)" = passed ]; then
 	ok "upgrade to $unsock_version (the package's socket again): mode 0660 group inferd, the smoke passes"
