@@ -439,26 +439,26 @@ strip -o "$WORK/inferd.stripped" "$INFERD" 2>/dev/null || cp "$INFERD" "$WORK/in
 strip -o "$WORK/inferctl.stripped" "$INFERCTL" 2>/dev/null || : >"$WORK/inferctl.stripped"
 # The .deb: what `make deb` left in the build tree, else a fresh one (tests skipped: this
 # is a size, and make check is not the bench's business).
-have_deb=
-for f in "$top_builddir"/deb-build/inferd_*.deb; do
-	[ -f "$f" ] && have_deb=1
-done
-if [ "${BENCH_DEB:-}" = 1 ] || { [ -z "$have_deb" ] && [ "${BENCH_DEB:-}" != 0 ]; }; then
+built_deb() { # prints the path of the package's .deb in the build tree (not dbgsym's)
+	for f in "$top_builddir"/deb-build/inferd_*.deb; do
+		case $f in *dbgsym*) continue ;; esac
+		[ -f "$f" ] && echo "$f" && return 0
+	done
+	return 1
+}
+if [ "${BENCH_DEB:-}" = 1 ] || { ! built_deb >/dev/null && [ "${BENCH_DEB:-}" != 0 ]; }; then
 	say "building the .deb for its size (make deb, tests skipped; BENCH_DEB=0 skips this)"
 	DEB_BUILD_OPTIONS=nocheck $MAKE -C "$top_builddir" deb >"$RESULTS/deb.log" 2>&1 ||
 		say "make deb failed (log: $RESULTS/deb.log)"
 fi
 DEB=null
 INSTALLED=null
-for f in "$top_builddir"/deb-build/inferd_*.deb; do
-	case $f in *dbgsym*) continue ;; esac
-	[ -f "$f" ] || continue
+if f=$(built_deb); then
 	DEB=$(stat -c %s "$f")
 	# The installed files: dpkg's Installed-Size field (KiB), which dpkg-gencontrol sums.
 	INSTALLED=$(dpkg-deb -f "$f" Installed-Size 2>/dev/null) || INSTALLED=null
 	[ -n "$INSTALLED" ] || INSTALLED=null
-	break
-done
+fi
 printf '{"inferd_bytes": %s, "inferctl_bytes": %s, "inferd_stripped_bytes": %s, "inferctl_stripped_bytes": %s, "deb_bytes": %s, "deb_installed_kib": %s}\n' \
 	"$(stat -c %s "$INFERD")" "$(stat -c %s "$INFERCTL" 2>/dev/null || echo 0)" \
 	"$(stat -c %s "$WORK/inferd.stripped")" "$(stat -c %s "$WORK/inferctl.stripped")" \
