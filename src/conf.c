@@ -2,11 +2,9 @@
 #include "conf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <libconfig.h>
 #include <libgen.h>
-#include <nettle/sha2.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +18,7 @@
 
 #include "log.h"
 #include "sock.h"
+#include "util.h"
 
 /* Normally set by src/Makefile.am; the tests compile without them. */
 #ifndef INFERD_RUNSTATEDIR
@@ -46,7 +45,6 @@
 /* Far above any sane config; a bound so a wrong path (a device, a log) is not slurped. */
 #define CONF_MAX_BYTES ((size_t)16 << 20)
 #define VERSION_LATEST "latest"
-#define MODEL_NAME_MAX 64
 /* sun_path must hold the path and its terminating NUL. */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -62,7 +60,7 @@ enum kind {
 	K_ON_FAILURE, /* char *, rollback | fail | warn */
 	K_VERSION,    /* char *, integer lo .. hi stored as decimal text, or "latest" */
 	K_REPOSITORY, /* char **, an array or list of paths, resolved like K_PATH */
-	K_NAME,       /* char *, [A-Za-z0-9_.-]{1,64} */
+	K_NAME,       /* char *, util_valid_name() */
 	K_INET,       /* char *, "ADDR:PORT" or "[ADDR6]:PORT" (sock_parse_inet) */
 };
 
@@ -146,22 +144,6 @@ struct loader {
 	size_t nerr;              /* errors added by this load */
 	bool oom;
 };
-
-static void sha256_hex(const void *buf, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	struct sha256_ctx ctx;
-	uint8_t digest[SHA256_DIGEST_SIZE];
-
-	sha256_init(&ctx);
-	sha256_update(&ctx, len, buf);
-	sha256_digest(&ctx, sizeof(digest), digest);
-	for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) {
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 15];
-	}
-	out[64] = '\0';
-}
 
 /* ---- errors ---- */
 
@@ -385,15 +367,6 @@ static char *resolve_path(const struct loader *ld, const char *p)
 	return out;
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > MODEL_NAME_MAX)
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
 /* Parses "0660" style modes: one to four octal digits, at most 0777. */
 static int parse_mode(const char *s, unsigned *out)
 {
@@ -605,8 +578,12 @@ static void apply_string_kind(struct loader *ld, const config_setting_t *s, cons
 		set_string(ld, base, k->off, strdup(v));
 		return;
 	case K_NAME:
-		if (!valid_name(v)) {
-			add_error(ld, s, "%s: \"%s\" must match [A-Za-z0-9_.-]{1,64}", full, v);
+		if (!util_valid_name(v)) {
+			/* "." and ".." match the pattern but would name another directory. */
+			bool dots = strcmp(v, ".") == 0 || strcmp(v, "..") == 0;
+
+			add_error(ld, s, "%s: \"%s\" must match [A-Za-z0-9_.-]{1,%d}%s", full, v,
+			          UTIL_NAME_MAX, dots ? " and not be \".\" or \"..\"" : "");
 			return;
 		}
 		set_string(ld, base, k->off, strdup(v));
@@ -889,7 +866,7 @@ int conf_default(struct conf **out)
 	c->repository[c->n_repository++] = strdup(DEFAULT_REPOSITORY_1);
 	if (!c->repository[0] || !c->repository[1])
 		goto oom;
-	sha256_hex(DEFAULT_CONF_TEXT, strlen(DEFAULT_CONF_TEXT), c->sha256);
+	util_sha256_hex(DEFAULT_CONF_TEXT, strlen(DEFAULT_CONF_TEXT), c->sha256);
 	*out = c;
 	return 0;
 oom:
@@ -914,86 +891,27 @@ static char *config_dir(const char *path)
 }
 
 /*
- * Reads fd to its end into a NUL-terminated buffer of at most CONF_MAX_BYTES (-EFBIG
- * beyond); st_size, when fd is a regular file, sizes the first allocation.
- */
-static int read_fd(int fd, const struct stat *st, char **text, size_t *len)
-{
-	char *buf = NULL;
-	size_t n = 0, cap;
-
-	*text = NULL;
-	*len = 0;
-	cap = S_ISREG(st->st_mode) && (uintmax_t)st->st_size < CONF_MAX_BYTES
-	          ? (size_t)st->st_size + 1
-	          : 4096;
-	for (;;) {
-		ssize_t got;
-
-		if (!buf || n + 1 >= cap) {
-			char *nb;
-
-			if (buf)
-				cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		got = read(fd, buf + n, cap - n - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			int err = -errno;
-
-			free(buf);
-			return err;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-		if (n > CONF_MAX_BYTES) {
-			free(buf);
-			return -EFBIG;
-		}
-	}
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
-}
-
-/*
  * Reads the whole file into a NUL-terminated buffer, reporting why it cannot be read in
  * errno's words (not libconfig's). The bytes are parsed from this buffer too, so the
- * recorded sha256 is of exactly what was parsed.
+ * recorded sha256 is of exactly what was parsed. A FIFO, a socket or a device in the
+ * config's place is refused without being opened, so a reload can never block on it.
  */
 static int read_config(struct loader *ld, char **text, size_t *len)
 {
-	struct stat st;
-	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
-	int rc;
+	char why[PATH_MAX + 128];
+	int rc = util_read_file(ld->path, CONF_MAX_BYTES, 0, text, len, why, sizeof(why));
 
-	*text = NULL;
-	*len = 0;
-	if (fd < 0)
-		rc = -errno;
-	else if (fstat(fd, &st) < 0)
-		rc = -errno;
-	else if (S_ISDIR(st.st_mode))
-		rc = -EISDIR;
-	else
-		rc = read_fd(fd, &st, text, len);
-	if (fd >= 0)
-		close(fd);
 	if (rc == -ENOMEM) {
 		ld->oom = true;
 		return rc;
 	}
 	if (rc == -EFBIG) {
 		add_error(ld, NULL, "larger than %zu bytes", CONF_MAX_BYTES);
+		return rc;
+	}
+	/* -EINVAL: neither a regular file nor a directory; why names its kind. */
+	if (rc == -EINVAL) {
+		add_error(ld, NULL, "%s", why);
 		return rc;
 	}
 	if (rc < 0) {
@@ -1017,43 +935,6 @@ static int read_config(struct loader *ld, char **text, size_t *len)
 #define INCLUDE_DEPTH_MAX 10
 /* All @include directives followed in one load, counted across every file. */
 #define INCLUDE_TOTAL_MAX 256
-
-/* What an included path is, for the error: only regular files are read. */
-static const char *file_kind(mode_t m)
-{
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	if (S_ISSOCK(m))
-		return "a socket";
-	return "not a regular file";
-}
-
-/* A regular file's bytes, NUL-terminated; -errno when it cannot be read whole. */
-static int slurp_regular(const char *path, char **text)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
-	size_t len;
-	int rc;
-
-	*text = NULL;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		rc = -EINVAL;
-	else if ((uintmax_t)st.st_size > CONF_MAX_BYTES)
-		rc = -EFBIG;
-	else
-		rc = read_fd(fd, &st, text, &len);
-	close(fd);
-	return rc;
-}
 
 static void check_includes(struct loader *ld, const char *file, const char *text, int depth,
                            unsigned *total);
@@ -1088,34 +969,45 @@ static const char *include_name(const char *p, char **name)
 	return p + 1;
 }
 
-/* Checks the file one directive names, and the directives inside it. */
+/*
+ * Checks the file one directive names, and the directives inside it. Only a regular file
+ * is opened (util_open_regular); any other kind is this directive's error. libconfig opens
+ * the file again afterwards: swapping it in between needs write access to the config's
+ * directory, which already grants anything a swap could.
+ */
 static void check_include(struct loader *ld, const char *file, int line, const char *name,
                           int depth, unsigned *total)
 {
 	struct stat st;
 	char *full, *text = NULL, *msg;
-	int rc;
+	char why[PATH_MAX + 128];
+	size_t len;
+	int fd, rc;
 
 	/* libconfig 1.5 prefixes the include directory to every name, absolute ones too. */
 	if (asprintf(&full, "%s/%s", ld->dir, name) < 0) {
 		ld->oom = true;
 		return;
 	}
-	if (stat(full, &st) < 0) {
-		free(full); /* libconfig reports "cannot open include file" itself */
-		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	fd = util_open_regular(full, 0, &st, why, sizeof(why));
+	if (fd < 0 && st.st_mode != 0 && !S_ISREG(st.st_mode)) {
 		ld->nerr++;
 		if (asprintf(&msg, "@include \"%s\": %s is %s; only a regular file can be included",
-		             name, full, file_kind(st.st_mode)) < 0)
+		             name, full, util_file_kind(st.st_mode)) < 0)
 			ld->oom = true;
 		else
 			add_error_at(ld, file, line, msg);
 		free(full);
 		return;
 	}
-	rc = depth < INCLUDE_DEPTH_MAX ? slurp_regular(full, &text) : -ELOOP;
+	if (fd < 0) {
+		free(full); /* libconfig reports "cannot open include file" itself */
+		return;
+	}
+	rc = depth < INCLUDE_DEPTH_MAX
+	         ? util_read_fd(fd, full, CONF_MAX_BYTES, &text, &len, why, sizeof(why))
+	         : -ELOOP;
+	close(fd);
 	if (rc == -ENOMEM)
 		ld->oom = true;
 	if (rc == 0)
@@ -1200,7 +1092,7 @@ int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 		rc = -ENOMEM;
 		goto done;
 	}
-	sha256_hex(text, len, c->sha256);
+	util_sha256_hex(text, len, c->sha256);
 
 	{
 		unsigned total = 0;

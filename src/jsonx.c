@@ -2,7 +2,6 @@
 #include "jsonx.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -10,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "util.h"
 
 /* Each rewritten token gains two quote characters. */
 #define JSONX_GROWTH 2
@@ -350,90 +349,17 @@ int jsonx_number(const json_t *v, double *out)
 	return -EINVAL;
 }
 
-/* Reads at most max_bytes of fd into a malloc'd buffer; -EFBIG when there is more. */
-static int read_all(int fd, size_t max_bytes, char **out, size_t *outlen)
-{
-	struct stat st;
-	size_t cap = 65536, len = 0;
-	char *buf;
-
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		if ((uintmax_t)st.st_size > max_bytes)
-			return -EFBIG;
-		/* One more byte than the size, so EOF shows without another grow. */
-		cap = (size_t)st.st_size + 1;
-	}
-	if (cap > max_bytes && max_bytes < SIZE_MAX)
-		cap = max_bytes + 1;
-	buf = malloc(cap ? cap : 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-		if (len == cap) {
-			size_t ncap = cap * 2;
-			char *nb;
-			if (cap > max_bytes) {
-				free(buf);
-				return -EFBIG;
-			}
-			if (ncap < cap)
-				ncap = SIZE_MAX;
-			if (ncap > max_bytes && max_bytes < SIZE_MAX)
-				ncap = max_bytes + 1;
-			nb = realloc(buf, ncap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			free(buf);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max_bytes) {
-			free(buf);
-			return -EFBIG;
-		}
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
 int jsonx_load_file(const char *path, size_t max_bytes, unsigned max_depth, int allow_nonfinite,
                     json_t **out, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(-r));
+	r = util_read_file(path, max_bytes, 0, &buf, &len, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	r = read_all(fd, max_bytes, &buf, &len);
-	close(fd);
-	if (r == -EFBIG) {
-		snprintf(err, errlen, "%s is larger than %zu bytes", path, max_bytes);
-		return r;
-	}
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
-		return r;
-	}
 	r = jsonx_parse(buf, len, max_depth, allow_nonfinite, out, err, errlen);
 	free(buf);
 	return r;

@@ -26,7 +26,10 @@ int jsonx_parse(const char *buf, size_t len, unsigned max_depth, int allow_nonfi
  */
 int jsonx_number(const json_t *v, double *out);
 
-/* Reads a whole file (at most max_bytes) and parses it as jsonx_parse() does. -EFBIG if larger. */
+/*
+ * Reads a whole regular file (at most max_bytes; util_read_file(): a FIFO, socket, device
+ * or directory is refused at once) and parses it as jsonx_parse() does. -EFBIG if larger.
+ */
 int jsonx_load_file(const char *path, size_t max_bytes, unsigned max_depth, int allow_nonfinite,
                     json_t **out, char *err, size_t errlen);
 

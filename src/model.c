@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include "jsonx.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1012,71 +1013,18 @@ int model_load_file(const char *path, const struct model_limits *lim, struct mod
                     size_t errlen)
 {
 	size_t max = lim && lim->max_file_bytes ? lim->max_file_bytes : DEFAULT_MAX_FILE_BYTES;
+	char *buf;
+	size_t len;
+	int rc;
+
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		return fail(err, errlen, -e, "%s: %s", path, strerror(e));
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		return fail(err, errlen, -e, "%s: %s", path, strerror(e));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return fail(err, errlen, -EINVAL, "%s: not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return fail(err, errlen, -EFBIG, "%s: %lld bytes, the limit is %zu", path,
-		            (long long)st.st_size, max);
-	}
-	/* One spare byte tells a file that grew past the limit after fstat(). */
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > max) {
-				free(buf);
-				close(fd);
-				return fail(err, errlen, -EFBIG, "%s: larger than the limit of %zu",
-				            path, max);
-			}
-			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			char *p = realloc(buf, ncap);
-			if (!p) {
-				free(buf);
-				close(fd);
-				return fail(err, errlen, -ENOMEM, "out of memory");
-			}
-			buf = p;
-			cap = ncap;
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			return fail(err, errlen, -e, "%s: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if (len > max) {
-		free(buf);
-		return fail(err, errlen, -EFBIG, "%s: larger than the limit of %zu", path, max);
-	}
-	int rc = model_load_buffer(buf, len, lim, out, err, errlen);
+	rc = util_read_file(path, max, 0, &buf, &len, err, errlen);
+	/* Any file that is not a regular one, a directory too, is -EINVAL here (model.h). */
+	if (rc == -EISDIR)
+		rc = -EINVAL;
+	if (rc < 0)
+		return rc;
+	rc = model_load_buffer(buf, len, lim, out, err, errlen);
 	free(buf);
 	if (rc < 0 && err && errlen) {
 		char tmp[512];

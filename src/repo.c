@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +18,7 @@
 #include "golden.h"
 #include "log.h"
 #include "model.h"
+#include "util.h"
 
 /* The same cap the model loader applies by default; checked before reading anything. */
 
@@ -65,111 +65,6 @@ void repo_set_free(struct repo_set *s)
 		entry_clear(&s->v[i]);
 	free(s->v);
 	free(s);
-}
-
-/* Reads a whole regular file of at most max bytes into a malloc'd buffer. 0 or -errno. */
-static int read_file(const char *path, size_t max, char **buf, size_t *len, char *err,
-                     size_t errlen)
-{
-	struct stat st;
-	size_t cap, n = 0;
-	char *p = NULL;
-	int fd, r;
-
-	*buf = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		snprintf(err, errlen, "%s is not a regular file", path);
-		goto fail;
-	}
-	if ((uintmax_t)st.st_size > max) {
-		r = -EFBIG;
-		snprintf(err, errlen,
-		         "%s is too large (%jd bytes, at most %zu: limits.max_model_bytes)", path,
-		         (intmax_t)st.st_size, max);
-		goto fail;
-	}
-	/* The size is only a hint: the file may change while we read it. */
-	cap = (size_t)st.st_size + 1;
-	for (;;) {
-		ssize_t got;
-
-		if (n == cap) {
-			char *np;
-
-			if (cap > max) {
-				r = -EFBIG;
-				snprintf(
-				    err, errlen,
-				    "%s is too large (more than %zu bytes: limits.max_model_bytes)",
-				    path, max);
-				goto fail;
-			}
-			cap *= 2;
-			np = realloc(p, cap);
-			if (!np) {
-				r = -ENOMEM;
-				snprintf(err, errlen, "out of memory reading %s", path);
-				goto fail;
-			}
-			p = np;
-		}
-		if (!p) {
-			p = malloc(cap);
-			if (!p) {
-				r = -ENOMEM;
-				snprintf(err, errlen, "out of memory reading %s", path);
-				goto fail;
-			}
-		}
-		got = read(fd, p + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	*buf = p;
-	*len = n;
-	return 0;
-fail:
-	free(p);
-	close(fd);
-	return r;
-}
-
-static void sha256_hex(const char *buf, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	struct sha256_ctx ctx;
-	uint8_t digest[SHA256_DIGEST_SIZE];
-
-	sha256_init(&ctx);
-	sha256_update(&ctx, len, (const uint8_t *)buf);
-	sha256_digest(&ctx, sizeof(digest), digest);
-	for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) {
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 /* Versions are positive integers as text; anything else sorts lowest. */
@@ -447,12 +342,16 @@ static int load_cand(const struct build *b, const struct cand *k, struct repo_en
 		return r;
 	/* Hash and parse one buffer, so a file replaced meanwhile cannot make them disagree. */
 	/* 0 (a conf built without conf_load) means the engine's default, as for model_limits. */
-	r = read_file(open_path, lim.max_file_bytes ? lim.max_file_bytes : REPO_DEFAULT_MAX_BYTES,
-	              &buf, &len, err, errlen);
+	/* A confined path is already resolved and a snapshot is ours: neither is a symlink. */
+	r = util_read_file(
+	    open_path, lim.max_file_bytes ? lim.max_file_bytes : REPO_DEFAULT_MAX_BYTES,
+	    k->pinned || b->c->n_repository ? UTIL_NOFOLLOW : 0, &buf, &len, err, errlen);
 	free(open_path);
+	if (r == -EFBIG)
+		snprintf(err + strlen(err), errlen - strlen(err), " (limits.max_model_bytes)");
 	if (r < 0)
 		return r;
-	sha256_hex(buf, len, e->sha256);
+	util_sha256_hex(buf, len, e->sha256);
 	*hashed = true;
 	if (k->sha256 && strcmp(k->sha256, e->sha256) != 0) {
 		free(buf);

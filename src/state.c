@@ -13,30 +13,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <nettle/sha2.h>
 
 #include "repo.h"
+#include "util.h"
 
 /* The same cap the model loader applies; snapshots are whole model files. */
 #define STATE_MAX_FILE_BYTES ((size_t)256 << 20)
 /* A record lists a few models; anything near this size is not one of ours. */
 #define STATE_MAX_RECORD_BYTES ((size_t)4 << 20)
-
-void state_sha256_hex(const void *data, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	struct sha256_ctx ctx;
-	uint8_t d[SHA256_DIGEST_SIZE];
-
-	sha256_init(&ctx);
-	sha256_update(&ctx, len, data);
-	sha256_digest(&ctx, sizeof d, d);
-	for (size_t i = 0; i < sizeof d; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[64] = '\0';
-}
 
 /* Joins a and b (and c when not NULL) with '/'; -ENAMETOOLONG when it does not fit. */
 static int path_join(char *out, size_t len, const char *a, const char *b, const char *c)
@@ -46,27 +30,11 @@ static int path_join(char *out, size_t len, const char *a, const char *b, const 
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Names and versions become directory names: the model-name alphabet, never "." or "..". */
-static bool component_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
 static bool sha_ok(const char *s)
 {
-	if (s == NULL || strlen(s) != 64)
+	if (s == NULL || strlen(s) != UTIL_SHA256_HEX_LEN)
 		return false;
-	for (size_t i = 0; i < 64; i++)
+	for (size_t i = 0; i < UTIL_SHA256_HEX_LEN; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
@@ -183,99 +151,16 @@ int state_mkdir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Reads a regular file of at most max bytes. 0 or -errno; the reason goes to err. */
-static int read_all(const char *path, size_t max, char **buf, size_t *len, char *err, size_t errlen)
-{
-	struct stat st;
-	size_t n = 0, cap;
-	char *p;
-	int fd, r;
-
-	*buf = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
-		close(fd);
-		return -EINVAL;
-	}
-	if ((uintmax_t)st.st_size > max) {
-		snprintf(err, errlen, "%s is too large (%jd bytes, at most %zu)", path,
-		         (intmax_t)st.st_size, max);
-		close(fd);
-		return -EFBIG;
-	}
-	cap = (size_t)st.st_size + 1;
-	p = malloc(cap);
-	if (p == NULL) {
-		close(fd);
-		snprintf(err, errlen, "out of memory reading %s", path);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t got;
-		if (n + 1 >= cap) {
-			char *np;
-			/* The file grew while we read it: allow that up to max. */
-			if (cap > max) {
-				r = -EFBIG;
-				snprintf(err, errlen, "%s is too large (over %zu bytes)", path,
-				         max);
-				goto fail;
-			}
-			np = realloc(p, cap * 2);
-			if (np == NULL) {
-				r = -ENOMEM;
-				snprintf(err, errlen, "out of memory reading %s", path);
-				goto fail;
-			}
-			p = np;
-			cap *= 2;
-		}
-		got = read(fd, p + n, cap - n - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	p[n] = '\0';
-	*buf = p;
-	*len = n;
-	return 0;
-fail:
-	free(p);
-	close(fd);
-	return r;
-}
-
 /* sha256 of a file, or -errno (-ENOENT when it is absent) with a reason. */
 static int file_sha256(const char *path, char out[65], char *err, size_t errlen)
 {
 	char *buf;
 	size_t len;
-	int r = read_all(path, STATE_MAX_FILE_BYTES, &buf, &len, err, errlen);
+	int r = util_read_file(path, STATE_MAX_FILE_BYTES, UTIL_NOFOLLOW, &buf, &len, err, errlen);
 
 	if (r < 0)
 		return r;
-	state_sha256_hex(buf, len, out);
+	util_sha256_hex(buf, len, out);
 	free(buf);
 	return 0;
 }
@@ -305,7 +190,7 @@ static int snapshot_entry(const char *state_dir, const struct repo_entry *e, cha
 	int r;
 
 	golden_sha[0] = '\0';
-	if (!component_ok(e->name) || !component_ok(e->version)) {
+	if (!util_valid_name(e->name) || !util_valid_name(e->version)) {
 		snprintf(err, errlen,
 		         "model name \"%.64s\" or version \"%.64s\" cannot name a "
 		         "snapshot directory",
@@ -317,10 +202,10 @@ static int snapshot_entry(const char *state_dir, const struct repo_entry *e, cha
 		snprintf(err, errlen, "snapshot path for %s too long", e->name);
 		return -ENAMETOOLONG;
 	}
-	r = read_all(e->path, STATE_MAX_FILE_BYTES, &buf, &len, err, errlen);
+	r = util_read_file(e->path, STATE_MAX_FILE_BYTES, UTIL_NOFOLLOW, &buf, &len, err, errlen);
 	if (r < 0)
 		return r;
-	state_sha256_hex(buf, len, sha);
+	util_sha256_hex(buf, len, sha);
 	/* The record must name the bytes served, not whatever is in the file now. */
 	if (strcmp(sha, e->sha256) != 0) {
 		snprintf(err, errlen,
@@ -336,10 +221,10 @@ static int snapshot_entry(const char *state_dir, const struct repo_entry *e, cha
 	free(buf);
 	if (r < 0 || e->golden == NULL)
 		return r;
-	r = read_all(e->golden, STATE_MAX_FILE_BYTES, &buf, &len, err, errlen);
+	r = util_read_file(e->golden, STATE_MAX_FILE_BYTES, UTIL_NOFOLLOW, &buf, &len, err, errlen);
 	if (r < 0)
 		return r;
-	state_sha256_hex(buf, len, golden_sha);
+	util_sha256_hex(buf, len, golden_sha);
 	r = put_copy(dir, "golden.json", buf, len, golden_sha, err, errlen);
 	free(buf);
 	if (r < 0)
@@ -494,9 +379,9 @@ static const char *parse_model(const char *state_dir, json_t *j, struct state_mo
 	version = json_string_value(json_object_get(j, "version"));
 	sha = json_string_value(json_object_get(j, "sha256"));
 	snap = json_string_value(json_object_get(j, "snapshot"));
-	if (!component_ok(name))
+	if (!util_valid_name(name))
 		return "a model name is missing or invalid";
-	if (!component_ok(version))
+	if (!util_valid_name(version))
 		return "a model version is missing or invalid";
 	if (!sha_ok(sha))
 		return "a model sha256 is missing or not 64 lowercase hex digits";
@@ -544,7 +429,7 @@ int state_lkg_read(const char *state_dir, struct state_lkg *out, char *err, size
 		snprintf(err, errlen, "state directory path too long");
 		return -ENAMETOOLONG;
 	}
-	r = read_all(path, STATE_MAX_RECORD_BYTES, &buf, &len, err, errlen);
+	r = util_read_file(path, STATE_MAX_RECORD_BYTES, UTIL_NOFOLLOW, &buf, &len, err, errlen);
 	if (r == -EFBIG) {
 		return -EBADMSG;
 	} else if (r < 0) {

@@ -45,9 +45,6 @@ int state_write_atomic(const char *dir, const char *name, const void *data, size
 /* Creates dir and its missing parents (mode 0750). 0 or -errno with a reason. */
 int state_mkdir(const char *dir, char *err, size_t errlen);
 
-/* Hex sha256 of len bytes (out gets 64 digits and a NUL). */
-void state_sha256_hex(const void *data, size_t len, char out[65]);
-
 /*
  * Copies every model of s (its file, and its golden set when it has one) to
  * <state_dir>/lkg/<name>/<version>/{model.json,golden.json}, each atomically, skipping a

@@ -9,8 +9,9 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "util.h"
 
 /* Read once by sysd_init(): the environment is not supposed to change under us. */
 static bool notify_on;
@@ -69,14 +70,11 @@ void sysd_notify_status(const char *status)
 
 void sysd_notify_reloading(const char *status)
 {
-	struct timespec ts;
 	char head[96];
 
 	/* systemd (Type=notify-reload) matches the reload to our clock by MONOTONIC_USEC. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(head, sizeof(head), "RELOADING=1\nMONOTONIC_USEC=%llu",
-	         (unsigned long long)ts.tv_sec * 1000000ULL +
-	             (unsigned long long)ts.tv_nsec / 1000);
+	         (unsigned long long)(util_monotonic_ns() / 1000));
 	notify2(head, status);
 }
 
