@@ -1,0 +1,565 @@
+/* check_robust.c: a FIFO, socket, directory or device where inferd expects a file (a
+ * version's model.json or golden.json, the config, an @include, a state file) is refused at
+ * once with a reason naming the path, while the daemon keeps serving the golden answers. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "golden.h"
+#include "testutil.h"
+
+#define MODEL "bc"
+#define INFER "/v2/models/" MODEL "/infer"
+
+/* The bundled golden set: XGBoost's own outputs for the model every test serves. */
+static struct golden g1;
+
+/* What takes the place of a file. */
+enum kind { K_FIFO, K_SOCKET, K_DIR, K_ZERO, K_URANDOM, K_COUNT };
+static const char *const kind_label[K_COUNT] = {"a FIFO", "a socket", "a directory", "/dev/zero",
+                                                "/dev/urandom"};
+
+/* Time limits stretch under valgrind. */
+static long slow(long ms)
+{
+	return tu_wrapped() ? ms * 20 : ms;
+}
+
+/* The fixture: a repository holding version 1 (the bundled model and golden set). */
+struct fixture {
+	char *dir, *repo, *real_repo, *state;
+	struct tu_daemon d;
+	char *conf; /* the config text the daemon started with */
+};
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t cap = 0;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	if (getdelim(&text, &cap, '\0', f) < 0) {
+		free(text);
+		text = strdup("");
+	}
+	fclose(f);
+	return text;
+}
+
+static void copy_file(const char *from, const char *dir, const char *name)
+{
+	char *text = slurp(from);
+
+	free(tu_write_file(dir, name, text));
+	free(text);
+}
+
+/* Removes whatever is at path: a file of any kind, or an empty directory. */
+static void clear_path(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (S_ISDIR(st.st_mode))
+		ck_assert_int_eq(rmdir(path), 0);
+	else
+		ck_assert_int_eq(unlink(path), 0);
+}
+
+/*
+ * Puts kind k at path. A device is a device node when mknod() is allowed (root), else a
+ * symlink to /dev/zero or /dev/urandom; returns true in that second case.
+ */
+static bool place(const char *path, enum kind k)
+{
+	clear_path(path);
+	switch (k) {
+	case K_FIFO:
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+		return false;
+	case K_SOCKET: {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		ck_assert_int_ge(s, 0);
+		ck_assert_uint_lt(strlen(path), sizeof sa.sun_path);
+		strcpy(sa.sun_path, path);
+		ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+		close(s); /* the socket file stays */
+		return false;
+	}
+	case K_DIR:
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+		return false;
+	case K_ZERO:
+	case K_URANDOM:
+	default: {
+		const char *dev = k == K_ZERO ? "/dev/zero" : "/dev/urandom";
+
+		if (mknod(path, S_IFCHR | 0600, makedev(1, k == K_ZERO ? 5 : 9)) == 0)
+			return false;
+		ck_assert_int_eq(symlink(dev, path), 0);
+		return true;
+	}
+	}
+}
+
+/*
+ * What the refusal must say. A device reached through a symlink is refused for being a
+ * link where links are not followed (state files), for leading out of the repository
+ * (files inside it), or for what it points at (the config and its includes).
+ */
+static const char *reason_for(enum kind k, bool linked, bool in_repo, bool nofollow)
+{
+	if (linked && in_repo)
+		return "outside the configured repository roots";
+	if (linked && nofollow)
+		return "is a symbolic link";
+	switch (k) {
+	case K_FIFO:
+		return "is a FIFO";
+	case K_SOCKET:
+		return "is a socket";
+	case K_DIR:
+		return "is a directory";
+	default:
+		return "is a character device";
+	}
+}
+
+/*
+ * One request with a short deadline: a daemon blocked on a file answers nothing and the
+ * status is 0. Returns the status; *j gets the parsed JSON body (NULL when there is none).
+ */
+static int call(const struct fixture *f, const char *method, const char *path, const char *json,
+                json_t **j)
+{
+	char *raw, *body = NULL;
+	int st;
+
+	if (json)
+		raw =
+		    tu_xasprintf("%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+		                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		                 method, path, strlen(json), json);
+	else
+		raw = tu_xasprintf("%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+		                   "Content-Length: 0\r\n\r\n",
+		                   method, path);
+	st = tu_raw_request(f->d.socket, raw, strlen(raw), (int)slow(5000), &body);
+	/* A daemon stuck on a file ignores SIGTERM too: kill it, so no failure leaves it. */
+	if (st == 0) {
+		kill(f->d.pid, SIGKILL);
+		waitpid(f->d.pid, NULL, 0);
+	}
+	if (j)
+		*j = body ? json_loads(body, 0, NULL) : NULL;
+	free(body);
+	free(raw);
+	return st;
+}
+
+/* The golden inputs as one infer request body. */
+static char *golden_body(void)
+{
+	size_t cap = 64 + g1.nrows * g1.ncols * 24, len = 0;
+	char *data = malloc(cap), *body;
+
+	ck_assert_ptr_nonnull(data);
+	data[0] = '\0';
+	for (size_t i = 0; i < g1.nrows * g1.ncols; i++) {
+		float v = g1.inputs[i];
+
+		len += (size_t)(isnan(v) ? snprintf(data + len, cap - len, "%snull", len ? "," : "")
+		                         : snprintf(data + len, cap - len, "%s%.9g", len ? "," : "",
+		                                    (double)v));
+	}
+	body = tu_xasprintf("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                    "\"shape\":[%zu,%zu],\"data\":[%s]}],"
+	                    "\"outputs\":[{\"name\":\"predict\"}]}",
+	                    g1.nrows, g1.ncols, data);
+	free(data);
+	return body;
+}
+
+/* The daemon lives, is ready, and answers the golden inputs with XGBoost's outputs (v1). */
+static void assert_serving(const struct fixture *f, const char *after)
+{
+	double tol = g1.tolerance > 1e-6 ? g1.tolerance : 1e-6;
+	char *req = golden_body();
+	json_t *j, *data;
+	int st;
+
+	ck_assert_msg(waitpid(f->d.pid, &st, WNOHANG) == 0, "inferd died after %s", after);
+	st = call(f, "GET", "/v2/health/ready", NULL, NULL);
+	ck_assert_msg(st == 200, "after %s: ready answered %d", after, st);
+	st = call(f, "POST", INFER, req, &j);
+	ck_assert_msg(st == 200 && j, "after %s: infer answered %d", after, st);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "model_version")), "1");
+	data = json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "data");
+	ck_assert_uint_eq(json_array_size(data), g1.nrows);
+	for (size_t i = 0; i < g1.nrows; i++) {
+		double got = json_number_value(json_array_get(data, i));
+
+		ck_assert_msg(fabs(got - g1.predict[i]) <= tol,
+		              "after %s: row %zu predicts %.9g, XGBoost %.9g", after, i, got,
+		              g1.predict[i]);
+	}
+	json_decref(j);
+	free(req);
+}
+
+/* Asserts that text names path and says why (case aside: strerror capitalises). */
+static void assert_reason(const char *text, const char *path, const char *why, const char *ctx)
+{
+	ck_assert_msg(text != NULL, "%s: no reason given", ctx);
+	ck_assert_msg(strstr(text, path) != NULL, "%s: the reason does not name %s: %s", ctx, path,
+	              text);
+	ck_assert_msg(strcasestr(text, why) != NULL, "%s: the reason lacks \"%s\": %s", ctx, why,
+	              text);
+}
+
+/* How many lines of the daemon's log contain needle. */
+static int log_count(const struct fixture *f, const char *needle)
+{
+	char *path = tu_xasprintf("%s/inferd.log", f->d.dir), *text = slurp(path);
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	free(text);
+	free(path);
+	return n;
+}
+
+/* Waits until the log has more than n lines containing needle. */
+static void wait_log(const struct fixture *f, const char *needle, int n, const char *ctx)
+{
+	for (long t = 0; log_count(f, needle) <= n; t += 20) {
+		ck_assert_msg(t < slow(5000), "%s: no \"%s\" in the log", ctx, needle);
+		tu_sleep_ms(20);
+	}
+}
+
+static char *conf_text(const struct fixture *f, const char *sock, const char *extra)
+{
+	return tu_xasprintf("socket = { path = \"%s\"; mode = \"0600\"; };\n"
+	                    "server = { state_dir = \"%s\"; };\n"
+	                    "log_level = \"info\";\n"
+	                    "repository = [ \"%s\" ];\n"
+	                    "models = ( { name = \"" MODEL "\"; version = \"latest\"; "
+	                    "tolerance = 1e-5; } );\n%s",
+	                    sock, f->state, f->repo, extra ? extra : "");
+}
+
+/* Replaces the daemon's config through a rename, so no reload reads half a file. */
+static void write_conf(const struct fixture *f, const char *extra)
+{
+	char *text = conf_text(f, f->d.socket, extra);
+	char *tmp = tu_xasprintf("%s/next.conf", f->d.dir);
+	FILE *fp = fopen(tmp, "w");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fputs(text, fp) >= 0, 1);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(rename(tmp, f->d.config), 0);
+	free(tmp);
+	free(text);
+}
+
+static void start(struct fixture *f)
+{
+	char *v1, *text;
+
+	f->dir = tu_mkdtemp();
+	f->repo = tu_xasprintf("%s/repo", f->dir);
+	f->state = tu_xasprintf("%s/state", f->dir);
+	v1 = tu_xasprintf("%s/" MODEL "/1", f->repo);
+	ck_assert_int_eq(mkdir(f->repo, 0700), 0);
+	ck_assert_int_eq(mkdir(f->state, 0700), 0);
+	text = tu_xasprintf("%s/" MODEL, f->repo);
+	ck_assert_int_eq(mkdir(text, 0700), 0);
+	free(text);
+	ck_assert_int_eq(mkdir(v1, 0700), 0);
+	copy_file(TU_BUNDLED_MODEL, v1, "model.json");
+	copy_file(TU_BUNDLED_GOLDEN, v1, "golden.json");
+	free(v1);
+	/* Reasons name resolved paths: the temp dir may sit behind a symlink. */
+	f->real_repo = realpath(f->repo, NULL);
+	ck_assert_ptr_nonnull(f->real_repo);
+	text = conf_text(f, "@SOCKET@", NULL);
+	ck_assert_msg(tu_daemon_start(&f->d, text) == 0, "inferd did not start");
+	free(text);
+	assert_serving(f, "the start");
+}
+
+static void stop(struct fixture *f)
+{
+	/* SIGTERM is answered promptly: nothing ever blocked the event loop. */
+	int st = tu_daemon_stop(&f->d);
+
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "inferd exit status %d", st);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f->repo);
+	free(f->real_repo);
+	free(f->state);
+}
+
+/* The refused-versions entry of a reload answer for version v, or NULL. */
+static json_t *refused_version(json_t *reload, const char *v)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(reload, "refused"), i, e)
+	{
+		const char *ev = json_string_value(json_object_get(e, "version"));
+
+		if (ev && strcmp(ev, v) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Version 2 with kind k as its model.json (golden true: as its golden.json, next to a good
+ * model): the reload answers at once, refuses version 2 naming the file, serves version 1.
+ */
+static void check_version_file(struct fixture *f, bool golden)
+{
+	const char *name = golden ? "golden.json" : "model.json";
+	char *v2 = tu_xasprintf("%s/" MODEL "/2", f->repo);
+	char *shown = tu_xasprintf("%s/" MODEL "/2/%s", f->real_repo, name);
+	char *target = tu_xasprintf("%s/%s", v2, name);
+
+	for (enum kind k = 0; k < K_COUNT; k++) {
+		char ctx[128];
+		json_t *j;
+		bool linked;
+		int st;
+
+		snprintf(ctx, sizeof ctx, "%s as version 2's %s", kind_label[k], name);
+		ck_assert_int_eq(mkdir(v2, 0700), 0);
+		copy_file(golden ? TU_BUNDLED_MODEL : TU_BUNDLED_GOLDEN, v2,
+		          golden ? "model.json" : "golden.json");
+		linked = place(target, k);
+		st = call(f, "POST", "/v2/admin/reload", NULL, &j);
+		ck_assert_msg(st == 200, "%s: reload answered %d", ctx, st);
+		assert_reason(json_string_value(json_object_get(refused_version(j, "2"), "reason")),
+		              linked ? target : shown, reason_for(k, linked, true, true), ctx);
+		json_decref(j);
+		assert_serving(f, ctx);
+		clear_path(target);
+		tu_rmtree(v2);
+	}
+	free(target);
+	free(shown);
+	free(v2);
+}
+
+START_TEST(test_model_file)
+{
+	struct fixture f;
+
+	start(&f);
+	check_version_file(&f, false);
+	stop(&f);
+}
+END_TEST
+
+START_TEST(test_golden_file)
+{
+	struct fixture f;
+
+	start(&f);
+	check_version_file(&f, true);
+	stop(&f);
+}
+END_TEST
+
+/*
+ * The config itself replaced by each kind: POST /v2/admin/reload is refused at once naming
+ * the file, and so is a SIGHUP (the daemon answers right after it); the served set stays.
+ */
+START_TEST(test_config_file)
+{
+	struct fixture f;
+	char *saved;
+
+	start(&f);
+	saved = tu_xasprintf("%s/saved.conf", f.d.dir);
+	for (enum kind k = 0; k < K_COUNT; k++) {
+		char ctx[128];
+		json_t *j;
+		bool linked;
+		int st, n;
+
+		snprintf(ctx, sizeof ctx, "%s as the config", kind_label[k]);
+		ck_assert_int_eq(rename(f.d.config, saved), 0);
+		linked = place(f.d.config, k);
+		st = call(&f, "POST", "/v2/admin/reload", NULL, &j);
+		ck_assert_msg(st == 400, "%s: reload answered %d", ctx, st);
+		assert_reason(json_string_value(json_object_get(j, "error")), f.d.config,
+		              reason_for(k, linked, false, false), ctx);
+		json_decref(j);
+		assert_serving(&f, ctx);
+		n = log_count(&f, "has errors; keeping the current configuration");
+		ck_assert_int_eq(kill(f.d.pid, SIGHUP), 0);
+		wait_log(&f, "has errors; keeping the current configuration", n, ctx);
+		assert_serving(&f, "a SIGHUP with it");
+		clear_path(f.d.config);
+		ck_assert_int_eq(rename(saved, f.d.config), 0);
+	}
+	/* The restored config reloads. */
+	ck_assert_int_eq(call(&f, "POST", "/v2/admin/reload", NULL, NULL), 200);
+	assert_serving(&f, "the restored config");
+	free(saved);
+	stop(&f);
+}
+END_TEST
+
+/* An @include'd file replaced by each kind: the reload names the directive's file:line. */
+START_TEST(test_include_file)
+{
+	struct fixture f;
+	char *inc, *line, *real, *shown;
+	int at;
+
+	start(&f);
+	inc = tu_write_file(f.d.dir, "extra.conf", "limits = { max_rows = 100000; };\n");
+	/* The reason names the include as read: below the config's resolved directory. */
+	real = realpath(f.d.dir, NULL);
+	ck_assert_ptr_nonnull(real);
+	shown = tu_xasprintf("%s/extra.conf", real);
+	free(real);
+	write_conf(&f, "\n@include \"extra.conf\"\n");
+	/* conf_text's five lines, a blank one, then the directive. */
+	at = 7;
+	line = tu_xasprintf("at line %d in file %s", at, f.d.config);
+	ck_assert_int_eq(call(&f, "POST", "/v2/admin/reload", NULL, NULL), 200);
+	for (enum kind k = 0; k < K_COUNT; k++) {
+		char ctx[128];
+		json_t *j;
+		bool linked;
+		int st;
+		const char *e;
+
+		snprintf(ctx, sizeof ctx, "%s as an @include'd file", kind_label[k]);
+		linked = place(inc, k);
+		st = call(&f, "POST", "/v2/admin/reload", NULL, &j);
+		ck_assert_msg(st == 400, "%s: reload answered %d", ctx, st);
+		e = json_string_value(json_object_get(j, "error"));
+		assert_reason(e, shown, reason_for(k, linked, false, false), ctx);
+		ck_assert_msg(strstr(e, line) != NULL, "%s: no \"%s\" in %s", ctx, line, e);
+		json_decref(j);
+		assert_serving(&f, ctx);
+	}
+	clear_path(inc);
+	free(tu_write_file(f.d.dir, "extra.conf", "limits = { max_rows = 100000; };\n"));
+	ck_assert_int_eq(call(&f, "POST", "/v2/admin/reload", NULL, NULL), 200);
+	free(line);
+	free(shown);
+	free(inc);
+	stop(&f);
+}
+END_TEST
+
+/*
+ * The state files: last-known-good.json as each kind is reported by GET /v2/admin/state
+ * and refuses a rollback, at once and naming it; rollback.json as each kind does not pin
+ * the set (only a regular file does) and a reload goes through.
+ */
+START_TEST(test_state_files)
+{
+	struct fixture f;
+	char *lkg, *flag;
+
+	start(&f);
+	lkg = tu_xasprintf("%s/last-known-good.json", f.state);
+	flag = tu_xasprintf("%s/rollback.json", f.state);
+	for (enum kind k = 0; k < K_COUNT; k++) {
+		char ctx[128];
+		const char *why;
+		json_t *j;
+		bool linked;
+		int st;
+
+		snprintf(ctx, sizeof ctx, "%s as last-known-good.json", kind_label[k]);
+		linked = place(lkg, k);
+		why = reason_for(k, linked, false, true);
+		st = call(&f, "GET", "/v2/admin/state", NULL, &j);
+		ck_assert_msg(st == 200, "%s: state answered %d", ctx, st);
+		assert_reason(json_string_value(json_object_get(j, "last_known_good_error")), lkg,
+		              why, ctx);
+		json_decref(j);
+		st = call(&f, "POST", "/v2/admin/rollback", NULL, &j);
+		ck_assert_msg(st == 500, "%s: rollback answered %d", ctx, st);
+		assert_reason(json_string_value(json_object_get(j, "error")), lkg, why, ctx);
+		json_decref(j);
+		assert_serving(&f, ctx);
+		clear_path(lkg);
+
+		snprintf(ctx, sizeof ctx, "%s as rollback.json", kind_label[k]);
+		place(flag, k);
+		st = call(&f, "POST", "/v2/admin/reload", NULL, &j);
+		ck_assert_msg(st == 200, "%s: reload answered %d", ctx, st);
+		ck_assert_msg(json_is_false(json_object_get(j, "rolled_back")), "%s: rolled back",
+		              ctx);
+		json_decref(j);
+		assert_serving(&f, ctx);
+		clear_path(flag);
+	}
+	free(lkg);
+	free(flag);
+	stop(&f);
+}
+END_TEST
+
+static Suite *robust_suite(void)
+{
+	Suite *s = suite_create("robust");
+	TCase *t = tcase_create("files");
+
+	tcase_set_timeout(t, tu_wrapped() ? 1200 : 120);
+	tcase_add_test(t, test_model_file);
+	tcase_add_test(t, test_golden_file);
+	tcase_add_test(t, test_config_file);
+	tcase_add_test(t, test_include_file);
+	tcase_add_test(t, test_state_files);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	char err[512];
+	SRunner *sr;
+	int failed;
+
+	if (golden_load(TU_BUNDLED_GOLDEN, &g1, err, sizeof err) < 0) {
+		fprintf(stderr, "check_robust: %s\n", err);
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(robust_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	golden_free(&g1);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
