@@ -899,8 +899,13 @@ static char *config_dir(const char *path)
 static int read_config(struct loader *ld, char **text, size_t *len)
 {
 	char why[PATH_MAX + 128];
-	int rc = util_read_file(ld->path, CONF_MAX_BYTES, 0, text, len, why, sizeof(why));
+	struct stat st;
+	int fd = util_open_regular(ld->path, 0, &st, why, sizeof(why));
+	int rc =
+	    fd < 0 ? fd : util_read_fd(fd, ld->path, CONF_MAX_BYTES, text, len, why, sizeof(why));
 
+	if (fd >= 0)
+		close(fd);
 	if (rc == -ENOMEM) {
 		ld->oom = true;
 		return rc;
@@ -909,9 +914,9 @@ static int read_config(struct loader *ld, char **text, size_t *len)
 		add_error(ld, NULL, "larger than %zu bytes", CONF_MAX_BYTES);
 		return rc;
 	}
-	/* -EINVAL: neither a regular file nor a directory; why names its kind. */
-	if (rc == -EINVAL) {
-		add_error(ld, NULL, "%s", why);
+	/* The error names the file; the message says what it is instead of a regular file. */
+	if (fd < 0 && st.st_mode != 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		add_error(ld, NULL, "not a regular file (it is %s)", util_file_kind(st.st_mode));
 		return rc;
 	}
 	if (rc < 0) {
