@@ -475,6 +475,13 @@ START_TEST(test_model_names)
 	                 "models[0].name: \"\" must match [A-Za-z0-9_.-]{1,64}");
 	expect_one_error("models = ( { name = \"x/y\"; path = \"p\"; } );\n", 1,
 	                 "models[0].name: \"x/y\" must match [A-Za-z0-9_.-]{1,64}");
+	/* "." and ".." match the pattern but would name the repository or its parent. */
+	expect_one_error("models = ( { name = \".\"; path = \"p\"; } );\n", 1,
+	                 "models[0].name: \".\" must match [A-Za-z0-9_.-]{1,64} and not be \".\" "
+	                 "or \"..\"");
+	expect_one_error("models = ( { name = \"..\"; path = \"p\"; } );\n", 1,
+	                 "models[0].name: \"..\" must match [A-Za-z0-9_.-]{1,64} and not be \".\" "
+	                 "or \"..\"");
 	memset(name, 'n', 65);
 	name[65] = '\0';
 	snprintf(text, sizeof(text), "models = ( { name = \"%s\"; path = \"p\"; } );\n", name);
