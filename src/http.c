@@ -711,10 +711,9 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
 /* POST /v2/repository/index: the body is empty or {"ready": bool}. */
 static enum MHD_Result do_repo_index(struct MHD_Connection *c, struct req *r)
 {
+	struct repo_index idx = {0};
 	bool ready_only = false;
-	json_t *idx, *out, *v;
-	char *text;
-	size_t i;
+	json_t *out, *v;
 
 	if (r->len > 0) {
 		json_error_t je;
@@ -749,24 +748,21 @@ static enum MHD_Result do_repo_index(struct MHD_Connection *c, struct req *r)
 		ready_only = json_is_true(rd);
 		json_decref(body);
 	}
-	text = repo_index_json();
-	idx = text ? json_loads(text, 0, NULL) : NULL;
-	free(text);
-	if (!json_is_array(idx)) {
-		json_decref(idx);
+	if (repo_index_get(&idx) < 0)
 		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 		                "the repository index is unavailable");
-	}
-	if (!ready_only)
-		return respond_json(c, r, MHD_HTTP_OK, idx, NULL, NULL);
 	out = json_array();
-	json_array_foreach(idx, i, v)
-	{
-		const char *st = json_string_value(json_object_get(v, "state"));
-		if (out != NULL && st != NULL && strcmp(st, "READY") == 0)
-			json_array_append(out, v);
+	for (size_t i = 0; out != NULL && i < idx.n; i++) {
+		const struct repo_index_row *row = &idx.v[i];
+
+		if (ready_only && !row->ready)
+			continue;
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", row->name,
+		                                     "version", row->version, "state",
+		                                     row->ready ? "READY" : "UNAVAILABLE", "reason",
+		                                     row->reason, "refused", row->refused));
 	}
-	json_decref(idx);
+	repo_index_free(&idx);
 	return respond_json(c, r, MHD_HTTP_OK, out, NULL, NULL);
 }
 

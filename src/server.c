@@ -225,26 +225,21 @@ static int open_tcp(const struct conf *c)
 /* "name version: reason" of every refusal of the last build, joined by "; ". */
 static void describe_refusals(char *buf, size_t len)
 {
-	char *text = repo_index_json();
-	json_t *idx = text ? json_loads(text, 0, NULL) : NULL;
-	size_t i, off = strlen(buf);
-	json_t *v;
+	struct repo_index idx = {0};
+	size_t off = strlen(buf);
 
-	free(text);
-	json_array_foreach(idx, i, v)
-	{
-		const char *reason = json_string_value(json_object_get(v, "reason"));
+	(void)repo_index_get(&idx);
+	for (size_t i = 0; i < idx.n; i++) {
+		const struct repo_index_row *v = &idx.v[i];
 		int w;
 
-		if (!json_is_true(json_object_get(v, "refused")) || off >= len)
+		if (!v->refused || off >= len)
 			continue;
-		w = snprintf(buf + off, len - off, "%s%s version %s: %s", off ? "; " : "",
-		             json_string_value(json_object_get(v, "name")),
-		             json_string_value(json_object_get(v, "version")),
-		             reason ? reason : "unavailable");
+		w = snprintf(buf + off, len - off, "%s%s version %s: %s", off ? "; " : "", v->name,
+		             v->version, v->reason);
 		off = w < 0 ? len : off + (size_t)w;
 	}
-	json_decref(idx);
+	repo_index_free(&idx);
 }
 
 /* Reads the last-known-good record and checks its snapshots. 0 or -errno with a reason. */
@@ -327,20 +322,25 @@ static json_t *serving_json(const struct repo_set *s)
 	return a;
 }
 
+/* One index row as the model-repository extension shows it. */
+static json_t *index_row_json(const struct repo_index_row *v)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", v->name, "version", v->version,
+	                 "state", v->ready ? "READY" : "UNAVAILABLE", "reason", v->reason,
+	                 "refused", v->refused);
+}
+
 /* The refused versions of the last build (the index without the READY ones). */
 static json_t *refused_json(void)
 {
-	char *text = repo_index_json();
-	json_t *idx = text ? json_loads(text, 0, NULL) : NULL, *out = json_array(), *v;
-	size_t i;
+	struct repo_index idx = {0};
+	json_t *out = json_array();
 
-	free(text);
-	json_array_foreach(idx, i, v)
-	{
-		if (json_is_true(json_object_get(v, "refused")))
-			json_array_append(out, v);
-	}
-	json_decref(idx);
+	(void)repo_index_get(&idx);
+	for (size_t i = 0; out && i < idx.n; i++)
+		if (idx.v[i].refused)
+			json_array_append_new(out, index_row_json(&idx.v[i]));
+	repo_index_free(&idx);
 	return out;
 }
 
@@ -833,36 +833,30 @@ static json_t *lkg_json(const struct state_lkg *l)
  */
 static json_t *fallback_json(const struct repo_set *s)
 {
-	char *text = NULL;
-	json_t *a = json_array(), *idx = NULL;
+	struct repo_index idx = {0};
+	bool have_idx = false;
+	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && s != NULL && i < s->n; i++) {
 		char why[2048];
-		size_t k, off, base;
-		json_t *v;
+		size_t off, base;
 		int w;
 
 		if (!s->v[i].fallback)
 			continue;
-		if (idx == NULL) {
-			text = repo_index_json();
-			idx = text ? json_loads(text, 0, NULL) : NULL;
-			free(text);
+		if (!have_idx) {
+			(void)repo_index_get(&idx);
+			have_idx = true;
 		}
 		w = snprintf(why, sizeof why, "configured version refused");
 		off = base = w < 0 ? 0 : (size_t)w;
-		json_array_foreach(idx, k, v)
-		{
-			const char *name = json_string_value(json_object_get(v, "name"));
-			const char *reason = json_string_value(json_object_get(v, "reason"));
+		for (size_t k = 0; k < idx.n; k++) {
+			const struct repo_index_row *v = &idx.v[k];
 
-			if (!json_is_true(json_object_get(v, "refused")) || name == NULL ||
-			    strcmp(name, s->v[i].name) != 0 || off >= sizeof why)
+			if (!v->refused || strcmp(v->name, s->v[i].name) != 0 || off >= sizeof why)
 				continue;
 			w = snprintf(why + off, sizeof why - off, "%sversion %s: %s",
-			             off > base ? "; " : ": ",
-			             json_string_value(json_object_get(v, "version")),
-			             reason ? reason : "unavailable");
+			             off > base ? "; " : ": ", v->version, v->reason);
 			off = w < 0 ? sizeof why : off + (size_t)w;
 		}
 		/* Cut short, a multi-byte character may be split: keep it valid UTF-8. */
@@ -872,7 +866,7 @@ static json_t *fallback_json(const struct repo_set *s)
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", s->v[i].name,
 		                                   "version", s->v[i].version, "reason", why));
 	}
-	json_decref(idx);
+	repo_index_free(&idx);
 	return a;
 }
 
