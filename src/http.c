@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "http.h"
 #include "infer.h"
@@ -27,7 +28,6 @@
 #include "metrics.h"
 #include "model.h"
 #include "repo.h"
-#include "server.h"
 #include "sock.h"
 
 /*
@@ -708,96 +708,44 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
 	               NULL);
 }
 
-/* POST /v2/repository/index: the body is empty or {"ready": bool}. */
-static enum MHD_Result do_repo_index(struct MHD_Connection *c, struct req *r)
-{
-	struct repo_index idx = {0};
-	bool ready_only = false;
-	json_t *out, *v;
-
-	if (r->len > 0) {
-		json_error_t je;
-		json_t *body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je), *rd;
-		char msg[256];
-		const char *k;
-
-		if (body == NULL) {
-			snprintf(msg, sizeof msg, "request body: line %d column %d: %s", je.line,
-			         je.column, je.text);
-			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, msg);
-		}
-		if (!json_is_object(body)) {
-			json_decref(body);
-			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL,
-			                "request body must be a JSON object: {\"ready\": bool}");
-		}
-		json_object_foreach(body, k, v)
-		{
-			if (strcmp(k, "ready") != 0) {
-				snprintf(msg, sizeof msg, "request body: unknown key \"%.64s\"", k);
-				json_decref(body);
-				return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, msg);
-			}
-		}
-		rd = json_object_get(body, "ready");
-		if (rd != NULL && !json_is_boolean(rd)) {
-			json_decref(body);
-			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL,
-			                "request body: \"ready\" must be true or false");
-		}
-		ready_only = json_is_true(rd);
-		json_decref(body);
-	}
-	if (repo_index_get(&idx) < 0)
-		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-		                "the repository index is unavailable");
-	out = json_array();
-	for (size_t i = 0; out != NULL && i < idx.n; i++) {
-		const struct repo_index_row *row = &idx.v[i];
-
-		if (ready_only && !row->ready)
-			continue;
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", row->name,
-		                                     "version", row->version, "state",
-		                                     row->ready ? "READY" : "UNAVAILABLE", "reason",
-		                                     row->reason, "refused", row->refused));
-	}
-	repo_index_free(&idx);
-	return respond_json(c, r, MHD_HTTP_OK, out, NULL, NULL);
-}
-
 /* The admin and repository routes; the peer was authorized in begin(). */
 static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
 {
 	json_t *out = NULL;
 	int st;
 
+	struct admin_req rq = {
+	    .name = r->name, .body = r->body, .len = r->len, .is_delete = r->is_delete};
+	admin_fn *fn;
+
 	switch (r->route) {
 	case ROUTE_REPO_INDEX:
-		return do_repo_index(c, r);
+		fn = admin_repo_index;
+		break;
 	case ROUTE_REPO_LOAD:
-		st = server_repo_load(r->name, &out);
+		fn = admin_repo_load;
 		break;
 	case ROUTE_REPO_UNLOAD:
-		st = server_repo_unload(r->name, &out);
+		fn = admin_repo_unload;
 		break;
 	case ROUTE_ADMIN_RELOAD:
-		st = server_admin_reload(&out);
+		fn = admin_reload;
 		break;
 	case ROUTE_ADMIN_MARK_GOOD:
-		st = server_mark_good(r->body, r->len, &out);
+		fn = admin_mark_good;
 		break;
 	case ROUTE_ADMIN_ROLLBACK:
-		st = r->is_delete ? server_rollback_clear(&out) : server_rollback(&out);
+		fn = admin_rollback;
 		break;
 	case ROUTE_ADMIN_FINGERPRINT:
-		st = server_admin_fingerprint(&out);
+		fn = admin_fingerprint;
 		break;
 	default:
-		st = server_admin_state(&out);
+		fn = admin_state;
 		break;
 	}
-	{
+	st = fn(&rq, &out);
+	if (r->route != ROUTE_REPO_INDEX) {
 		/* Who changed what is worth a journal line of its own. */
 		char uid[24];
 		const struct log_field f[] = {{"PEER_UID", uid}};
@@ -1028,7 +976,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 		else if (!r->have_cred)
 			set_error(r, MHD_HTTP_FORBIDDEN, NULL,
 			          "admin endpoint: the peer's credentials could not be read");
-		else if (!server_peer_is_admin(r->uid, r->gid, why, sizeof why))
+		else if (!admin_peer_allowed(r->uid, r->gid, why, sizeof why))
 			set_error(r, MHD_HTTP_FORBIDDEN, NULL, "admin endpoint: %s", why);
 	}
 	if (r->err_status == 0)

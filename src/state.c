@@ -669,6 +669,30 @@ int state_rollback_set(const char *state_dir, const char *json, char *err, size_
 	return state_write_atomic(state_dir, STATE_ROLLBACK_FILE, json, strlen(json), err, errlen);
 }
 
+int state_rollback_record(const char *state_dir, const char *lkg_time, const char *reason,
+                          const struct repo_set *s, char *err, size_t errlen)
+{
+	json_t *models = json_array(), *flag;
+	char *text;
+	int r;
+
+	for (size_t i = 0; models && s && i < s->n; i++)
+		json_array_append_new(models,
+		                      json_pack("{s:s, s:s, s:s}", "name", s->v[i].name, "version",
+		                                s->v[i].version, "sha256", s->v[i].sha256));
+	flag = json_pack("{s:s, s:s, s:o}", "last_known_good_time", lkg_time, "reason", reason,
+	                 "models", models);
+	text = flag ? json_dumps(flag, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(flag);
+	if (text == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = state_rollback_set(state_dir, text, err, errlen);
+	free(text);
+	return r;
+}
+
 int state_rollback_clear(const char *state_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
