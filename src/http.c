@@ -158,8 +158,8 @@ static bool quiesced;
 static uint64_t quiesce_ns;          /* when http_quiesce() ran */
 static int listen_fds[2] = {-1, -1}; /* ours, for the last accepts at quiesce */
 static unsigned in_flight;           /* requests between their first call and their completion */
-static char *server_meta;
-static size_t server_meta_len;
+static char *meta_body;
+static size_t meta_body_len;
 
 static const char live_body[] = "{\"live\":true}";
 static const char ctype_json[] = "application/json";
@@ -428,6 +428,12 @@ static int output_size(const struct model_info *mi, const struct infer_request *
 	return 0;
 }
 
+/*
+ * POST .../infer: decodes the request (JSON, or binary tensors after the JSON), repacks
+ * the rows when the served width differs from the model's, bounds the output, predicts
+ * and encodes. Outputs of up to HTTP_STACK_FLOATS floats stay on the stack: this is the
+ * hot path, and most requests are small.
+ */
 static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 {
 	const struct repo_entry *e = r->entry;
@@ -571,7 +577,7 @@ static enum MHD_Result do_ready(struct MHD_Connection *c, struct req *r)
 
 static enum MHD_Result do_server_meta(struct MHD_Connection *c, struct req *r)
 {
-	return respond(c, r, MHD_HTTP_OK, ctype_json, server_meta, server_meta_len,
+	return respond(c, r, MHD_HTTP_OK, ctype_json, meta_body, meta_body_len,
 	               MHD_RESPMEM_PERSISTENT, NULL, NULL);
 }
 
@@ -1188,6 +1194,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	return NULL;
 }
 
+/*
+ * MHD's connection start and end: a struct conn per connection, with the peer's
+ * credentials read once (admin routes authorize on them), linked for http_expire() and
+ * http_drained(); freed with the connection, releasing a set a request still held.
+ */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -1425,6 +1436,10 @@ static void stop_all(void)
 	}
 }
 
+/*
+ * Fixes what a reload cannot change (MHD's pool size, the fd budget), renders the server
+ * metadata once, and starts one MHD daemon per listener in epoll mode; see http.h.
+ */
 int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 {
 	json_t *meta;
@@ -1440,18 +1455,18 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	listen_fds[1] = tcp_fd;
 	meta = json_pack("{s:s, s:s, s:[sss]}", "name", "inferd", "version", PACKAGE_VERSION,
 	                 "extensions", "model_repository", "inferd_admin", "binary_tensor_data");
-	server_meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	meta_body = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
 	json_decref(meta);
-	if (server_meta == NULL)
+	if (meta_body == NULL)
 		return -ENOMEM;
-	server_meta_len = strlen(server_meta);
+	meta_body_len = strlen(meta_body);
 
 	/* MHD accepts in a loop until EAGAIN; a blocking listener would stall the loop. */
 	if ((rc = set_nonblocking(unix_fd)) < 0 ||
 	    (tcp_fd >= 0 && (rc = set_nonblocking(tcp_fd)) < 0)) {
 		log_err("cannot make a listening socket non-blocking: %s", strerror(-rc));
-		free(server_meta);
-		server_meta = NULL;
+		free(meta_body);
+		meta_body = NULL;
 		return rc;
 	}
 	listeners[0].tcp = false;
@@ -1468,8 +1483,8 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	return 0;
 fail:
 	stop_all();
-	free(server_meta);
-	server_meta = NULL;
+	free(meta_body);
+	meta_body = NULL;
 	return -EIO;
 }
 
@@ -1618,8 +1633,8 @@ void http_reconfigure(const struct conf *c)
 void http_fini(void)
 {
 	stop_all();
-	free(server_meta);
-	server_meta = NULL;
+	free(meta_body);
+	meta_body = NULL;
 	quiesced = false;
 	in_flight = 0;
 	listen_fds[0] = listen_fds[1] = -1;

@@ -147,6 +147,10 @@ static int check_models(const struct conf *c, int *fallbacks)
 	return bad;
 }
 
+/*
+ * Parses the options, makes the config path absolute, loads the config (every error to
+ * stderr), and either checks it (--check-config) or runs the server until it stops.
+ */
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -1080,6 +1080,11 @@ static void dedupe(struct build *b)
 	}
 }
 
+/*
+ * One build: every configured model is tried (so one reload reports every problem), or
+ * copied or dropped for a single load or unload; the index replaces the last build's even
+ * when the build fails, so its refusals can be shown; see repo.h.
+ */
 int repo_build(const struct conf *c, const struct repo_build_opts *o, struct repo_set **out)
 {
 	const struct repo_set *cur = o ? o->current : NULL;

@@ -26,7 +26,7 @@ static struct {
 	unsigned events; /* SERVE_EV_* for the loop */
 } V;
 
-static void log_conf_errors(const struct conf_errors *errs)
+static void report_conf_errors(const struct conf_errors *errs)
 {
 	for (size_t i = 0; i < errs->n; i++) {
 		char buf[1024], line[24];
@@ -37,7 +37,7 @@ static void log_conf_errors(const struct conf_errors *errs)
 	}
 }
 
-static void log_models(const char *what)
+static void report_models(const char *what)
 {
 	struct repo_set *s = repo_acquire();
 
@@ -150,7 +150,7 @@ static int build_set(const struct conf *c, const struct state_lkg *lkg,
 static void publish(struct repo_set *set, const char *what)
 {
 	repo_publish(set);
-	log_models(what);
+	report_models(what);
 }
 
 /* Puts a new config that has just been served in force; takes ownership of nc. */
@@ -184,7 +184,7 @@ static int reread_conf(struct conf **nc, char *err, size_t errlen)
 	rc = conf_load(V.config_path, nc, &errs);
 	if (rc < 0) {
 		/* Every error, each with its line, so one round trip fixes them all. */
-		log_conf_errors(&errs);
+		report_conf_errors(&errs);
 		err[0] = '\0';
 		for (size_t i = 0; i < errs.n && off < errlen; i++) {
 			char buf[1024];

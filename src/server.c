@@ -337,6 +337,11 @@ static void on_tick(void)
 	}
 }
 
+/*
+ * The event loop: waits on signals, the timer and MHD's epoll fds, runs MHD after every
+ * wakeup and applies what the served set's owner did. After SIGTERM it waits, bounded by
+ * shutdown_grace, until the requests in flight are answered and the connections quiet.
+ */
 int server_run(void)
 {
 	struct epoll_event evs[8];

@@ -86,6 +86,10 @@ static int sync_dir(const char *dir)
 	return r;
 }
 
+/*
+ * Temp file, fsync, rename, fsync of the directory: the only way a crash or a full disk
+ * leaves either the old file or the new one. Cleans the temp file up on every error.
+ */
 int state_write_atomic(const char *dir, const char *name, const void *data, size_t len, char *err,
                        size_t errlen)
 {
@@ -366,6 +370,10 @@ static void utc_now(char *buf, size_t len)
 		snprintf(buf, len, "1970-01-01T00:00:00Z");
 }
 
+/*
+ * Snapshots every served model first and writes the record last, so that the record never
+ * names a snapshot that is not on disk; see state.h.
+ */
 int state_mark_good(const char *state_dir, const char *config_file, const char *config_sha256,
                     const struct repo_set *s, char **json, char *err, size_t errlen)
 {
@@ -527,6 +535,11 @@ static const char *parse_model(const char *state_dir, json_t *j, struct state_mo
 	return NULL;
 }
 
+/*
+ * Reads last-known-good.json and checks every member strictly (types, names, versions,
+ * digests), deriving the snapshot paths from state_dir rather than trusting the file: a
+ * record edited by hand must not point a rollback outside the state directory.
+ */
 int state_lkg_read(const char *state_dir, struct state_lkg *out, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"time", "config_file", "config_sha256", "models", NULL};
