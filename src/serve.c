@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static struct {
 	bool rolled_back;     /* serving the last-known-good set because rollback.json exists */
 	bool stopping;        /* reloads are refused */
 	bool inited_repo;
-	unsigned events; /* SERVE_EV_* for the loop */
+	atomic_uint events; /* SERVE_EV_* for the loop (atomic: a loader thread may raise them) */
 } V;
 
 static void report_conf_errors(const struct conf_errors *errs)
@@ -54,7 +55,7 @@ static void report_models(const char *what)
 static void begin_change(const char *what)
 {
 	sysd_notify_reloading(what);
-	V.events |= SERVE_EV_READY;
+	atomic_fetch_or(&V.events, SERVE_EV_READY);
 }
 
 /* "name version: reason" of every refusal of the last build, joined by "; ". */
@@ -165,7 +166,7 @@ static void adopt_conf(struct conf *nc)
 		log_warn("reload: a new listen_tcp takes effect after a restart");
 	conf_free(V.conf);
 	V.conf = nc;
-	V.events |= SERVE_EV_CONF;
+	atomic_fetch_or(&V.events, SERVE_EV_CONF);
 }
 
 /* Reads the config anew (the built-in default when there is no file). 0 or -errno. */
@@ -600,10 +601,7 @@ bool serve_rolled_back(void)
 
 unsigned serve_take_events(void)
 {
-	unsigned ev = V.events;
-
-	V.events = 0;
-	return ev;
+	return atomic_exchange(&V.events, 0u);
 }
 
 void serve_stop(void)
