@@ -748,34 +748,60 @@ static bool seg_is(const struct seg *s, const char *lit)
 	return s->n == strlen(lit) && memcmp(s->p, lit, s->n) == 0;
 }
 
-/* True when the n segments sg have the shape of pattern: its literals, its length. */
-static bool shape_matches(const char *pattern, const struct seg *sg, size_t n)
-{
-	struct seg ps;
-	size_t i = 0;
+enum seg_kind { SEG_LITERAL, SEG_NAME, SEG_VERSION };
 
-	while (next_pattern_seg(&pattern, &ps)) {
-		if (seg_is(&ps, "**"))
-			return true;
-		if (i == n)
-			return false;
-		if (ps.p[0] != '{' && !seg_eq(&ps, &sg[i]))
-			return false;
-		i++;
+/* A route's pattern split once by compile_routes(): matching then scans no strings. */
+struct route_shape {
+	struct seg seg[HTTP_MAX_SEGS];
+	enum seg_kind kind[HTTP_MAX_SEGS];
+	size_t n;
+	bool tail; /* ends in "**": any further segments match */
+};
+
+static struct route_shape shapes[sizeof routes / sizeof routes[0]];
+static bool routes_compiled;
+
+/* Splits every pattern of the table into shapes[] (once; the table is constant). */
+static void compile_routes(void)
+{
+	for (size_t k = 0; k < sizeof routes / sizeof routes[0] && !routes_compiled; k++) {
+		const char *pat = routes[k].pattern;
+		struct route_shape *sh = &shapes[k];
+		struct seg ps;
+
+		while (sh->n < HTTP_MAX_SEGS && next_pattern_seg(&pat, &ps)) {
+			if (seg_is(&ps, "**")) {
+				sh->tail = true;
+				break;
+			}
+			sh->kind[sh->n] = seg_is(&ps, "{name}")      ? SEG_NAME
+			                  : seg_is(&ps, "{version}") ? SEG_VERSION
+			                                             : SEG_LITERAL;
+			sh->seg[sh->n++] = ps;
+		}
 	}
-	return i == n;
+	routes_compiled = true;
+}
+
+/* True when the n segments sg have the shape sh: its length, its literals. */
+static bool shape_matches(const struct route_shape *sh, const struct seg *sg, size_t n)
+{
+	if (sh->tail ? n < sh->n : n != sh->n)
+		return false;
+	for (size_t i = 0; i < sh->n; i++)
+		if (sh->kind[i] == SEG_LITERAL && !seg_eq(&sh->seg[i], &sg[i]))
+			return false;
+	return true;
 }
 
 /* Copies the path's {name} and {version} into r; a bad one leaves a 400 pending. */
-static void take_placeholders(struct req *r, const char *pattern, const struct seg *sg)
+static void take_placeholders(struct req *r, const struct route_shape *sh, const struct seg *sg)
 {
-	struct seg ps;
-
-	for (size_t i = 0; next_pattern_seg(&pattern, &ps) && !seg_is(&ps, "**"); i++) {
-		bool version = seg_is(&ps, "{version}");
+	for (size_t i = 0; i < sh->n; i++) {
+		bool version = sh->kind[i] == SEG_VERSION;
 		char *dst = version ? r->version : r->name;
 
-		if (!version && !seg_is(&ps, "{name}"))
+		if (sh->kind[i] == SEG_LITERAL)
 			continue;
 		if (!name_ok(sg[i].p, sg[i].n)) {
 			set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid model %s: must match %s",
@@ -835,9 +861,9 @@ static void route_path(struct req *r, const char *url)
 		p = s + len;
 	}
 	for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
-		if (!shape_matches(routes[k].pattern, sg, n))
+		if (!shape_matches(&shapes[k], sg, n))
 			continue;
-		take_placeholders(r, routes[k].pattern, sg);
+		take_placeholders(r, &shapes[k], sg);
 		if (r->err_status != 0)
 			return;
 		if (routes[k].handler == NULL)
@@ -1446,6 +1472,7 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	json_t *meta;
 	int rc;
 
+	compile_routes();
 	limits_from_conf(c);
 	start_timeout = lim.connection_timeout;
 	pool_header_bytes = lim.max_header_bytes;
