@@ -1523,11 +1523,11 @@ static int cmd_smoke(struct ctl *ctl, int argc, char **argv)
  * fingerprint --diff A B [--ignore PATH]...: needs neither the daemon nor a config, so it
  * runs before either is looked at.
  */
-static int fingerprint_diff(int argc, char **argv)
+static int cmd_fingerprint_diff(int argc, char **argv)
 {
 	const char *files[2] = {NULL, NULL}, *val, **ignore;
 	json_t *m[2] = {NULL, NULL};
-	struct fp_lines lines = {0};
+	struct fingerprint_lines lines = {0};
 	size_t n_ignore = 0;
 	char err[1024];
 	int i, rc, ret = EXIT_USAGE;
@@ -1557,11 +1557,11 @@ static int fingerprint_diff(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < 2; i++)
-		if (fp_load(files[i], &m[i], err, sizeof(err)) < 0) {
+		if (fingerprint_load(files[i], &m[i], err, sizeof(err)) < 0) {
 			errorf("%s", err);
 			goto out;
 		}
-	if (fp_diff(m[0], m[1], ignore, n_ignore, &lines) < 0) {
+	if (fingerprint_diff(m[0], m[1], ignore, n_ignore, &lines) < 0) {
 		errorf("out of memory");
 		goto out;
 	}
@@ -1569,7 +1569,7 @@ static int fingerprint_diff(int argc, char **argv)
 		printf("%s\n", lines.v[k]);
 	ret = lines.n ? EXIT_CHECK : EXIT_OK;
 out:
-	fp_lines_free(&lines);
+	fingerprint_lines_free(&lines);
 	json_decref(m[0]);
 	json_decref(m[1]);
 	free(ignore);
@@ -1625,14 +1625,14 @@ static void fetch_fingerprint(struct ctl *ctl, json_t **out, char *why, size_t l
 
 static int cmd_fingerprint(struct ctl *ctl, int argc, char **argv)
 {
-	struct fp_sources src = {.libcurl_version = client_libcurl_version()};
+	struct fingerprint_sources src = {.libcurl_version = client_libcurl_version()};
 	json_t *daemon, *manifest;
 	char why[1024];
 	char *text;
 	int rc;
 
 	if (wants_diff(argc, argv))
-		return fingerprint_diff(argc, argv);
+		return cmd_fingerprint_diff(argc, argv);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--json") != 0)
 			return usage_error(strncmp(argv[i], "--ignore", 8) == 0
@@ -1642,7 +1642,7 @@ static int cmd_fingerprint(struct ctl *ctl, int argc, char **argv)
 	fetch_fingerprint(ctl, &daemon, why, sizeof(why));
 	if (!daemon)
 		errorf("%s", why);
-	rc = fp_manifest(daemon, daemon ? NULL : why, &src, &manifest);
+	rc = fingerprint_manifest(daemon, daemon ? NULL : why, &src, &manifest);
 	json_decref(daemon);
 	if (rc < 0) {
 		errorf("cannot assemble the manifest: %s", strerror(-rc));
@@ -1744,7 +1744,7 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return usage_error("unknown command", argv[i]);
 	if (cmd->run == cmd_fingerprint && wants_diff(argc - i, argv + i))
-		return fingerprint_diff(argc - i, argv + i);
+		return cmd_fingerprint_diff(argc - i, argv + i);
 
 	if (load_conf(config_path, &ctl.conf) < 0)
 		return EXIT_USAGE;

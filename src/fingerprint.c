@@ -19,15 +19,15 @@
 extern char **environ;
 
 /* Manifests nest a few levels (config.effective); this leaves room, and bounds the stack. */
-#define FP_MAX_DEPTH 64
+#define FINGERPRINT_MAX_DEPTH 64
 /* An os-release line or a package version longer than this is not one. */
-#define FP_MAX_LINE 4096
+#define FINGERPRINT_MAX_LINE 4096
 
 static const char *const default_os_release[] = {"/etc/os-release", "/usr/lib/os-release"};
 
 /* Format and the package name are fixed: nothing from the caller reaches a shell. */
 static const char *const default_pkg_query[] = {
-    "dpkg-query", "-W", "--showformat=${db:Status-Status} ${Version}", FP_PACKAGE, NULL};
+    "dpkg-query", "-W", "--showformat=${db:Status-Status} ${Version}", FINGERPRINT_PACKAGE, NULL};
 
 /* ---- the client's facts ---- */
 
@@ -89,7 +89,11 @@ static void unquote(char *s)
 	*w = '\0';
 }
 
-int fp_os_release(const char *path, json_t **out)
+/*
+ * Reads os-release line by line and keeps the four keys the fingerprint compares, each
+ * unquoted; the object starts with all four null. See fingerprint.h.
+ */
+int fingerprint_os_release(const char *path, json_t **out)
 {
 	static const struct {
 		const char *var, *key;
@@ -118,7 +122,7 @@ int fp_os_release(const char *path, json_t **out)
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
 		char *p = line, *eq;
 
-		if (n > FP_MAX_LINE)
+		if (n > FINGERPRINT_MAX_LINE)
 			continue;
 		p += strspn(p, " \t");
 		eq = strchr(p, '=');
@@ -146,7 +150,7 @@ int fp_os_release(const char *path, json_t **out)
 	return 0;
 }
 
-int fp_kernel(json_t **out)
+int fingerprint_kernel(json_t **out)
 {
 	struct utsname u;
 
@@ -172,7 +176,12 @@ static int spawn_actions(posix_spawn_file_actions_t *fa, int wfd)
 	return 0;
 }
 
-int fp_run_capture(const char *const argv[], size_t max, char **out)
+/*
+ * Runs argv with posix_spawnp (no shell, stdin and stderr on /dev/null, an empty signal
+ * mask), keeps up to max bytes of its stdout and reads the rest so that the child never
+ * blocks on a full pipe; exit status 0 is success. See fingerprint.h.
+ */
+int fingerprint_run_capture(const char *const argv[], size_t max, char **out)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -250,14 +259,14 @@ int fp_run_capture(const char *const argv[], size_t max, char **out)
 	return 0;
 }
 
-int fp_package_version(const char *const argv[], json_t **out)
+int fingerprint_package_version(const char *const argv[], json_t **out)
 {
 	char *text = NULL, *version;
 	size_t n;
 	int rc;
 
 	*out = NULL;
-	rc = fp_run_capture(argv ? argv : default_pkg_query, FP_MAX_LINE, &text);
+	rc = fingerprint_run_capture(argv ? argv : default_pkg_query, FINGERPRINT_MAX_LINE, &text);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
@@ -333,9 +342,9 @@ static int os_part(const char *path, json_t **out)
 	int rc = -ENOENT;
 
 	if (path)
-		rc = fp_os_release(path, out);
+		rc = fingerprint_os_release(path, out);
 	for (size_t i = 0; !path && rc < 0 && rc != -ENOMEM && i < 2; i++)
-		rc = fp_os_release(default_os_release[i], out);
+		rc = fingerprint_os_release(default_os_release[i], out);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0)
@@ -343,10 +352,14 @@ static int os_part(const char *path, json_t **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int fp_manifest(const json_t *daemon, const char *daemon_error, const struct fp_sources *src,
-                json_t **out)
+/*
+ * Copies the daemon's part (models sorted), then adds the client's parts one by one
+ * (inferctl, os, kernel, package), stopping at the first failure. See fingerprint.h.
+ */
+int fingerprint_manifest(const json_t *daemon, const char *daemon_error,
+                         const struct fingerprint_sources *src, json_t **out)
 {
-	static const struct fp_sources none;
+	static const struct fingerprint_sources none;
 	json_t *m, *part = NULL;
 	int rc;
 
@@ -371,13 +384,13 @@ int fp_manifest(const json_t *daemon, const char *daemon_error, const struct fp_
 	if (rc == 0 && json_object_set_new(m, "os", part) < 0)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = fp_kernel(&part);
+		rc = fingerprint_kernel(&part);
 	if (rc == 0 && json_object_set_new(m, "kernel", part) < 0)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = fp_package_version(src->pkg_query, &part);
+		rc = fingerprint_package_version(src->pkg_query, &part);
 	if (rc == 0) {
-		part = json_pack("{s:s, s:o}", "name", FP_PACKAGE, "version", part);
+		part = json_pack("{s:s, s:o}", "name", FINGERPRINT_PACKAGE, "version", part);
 		if (!part || json_object_set_new(m, "package", part) < 0)
 			rc = -ENOMEM;
 	}
@@ -397,10 +410,11 @@ struct differ {
 	size_t len, cap;
 	const char *const *ignore;
 	size_t n_ignore;
-	struct fp_lines *out;
+	struct fingerprint_lines *out;
 };
 
-__attribute__((format(printf, 2, 3))) static int add_line(struct fp_lines *l, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int add_line(struct fingerprint_lines *l,
+                                                          const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -424,7 +438,7 @@ __attribute__((format(printf, 2, 3))) static int add_line(struct fp_lines *l, co
 	return 0;
 }
 
-void fp_lines_free(struct fp_lines *l)
+void fingerprint_lines_free(struct fingerprint_lines *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
@@ -699,9 +713,9 @@ static int diff_value(struct differ *d, const json_t *a, const json_t *b, unsign
 	if (ignored(d))
 		return 0;
 	/* Past the depth bound, a subtree is compared whole rather than walked. */
-	if (depth < FP_MAX_DEPTH && json_is_object(a) && json_is_object(b))
+	if (depth < FINGERPRINT_MAX_DEPTH && json_is_object(a) && json_is_object(b))
 		return diff_object(d, a, b, depth);
-	if (depth < FP_MAX_DEPTH && json_is_array(a) && json_is_array(b))
+	if (depth < FINGERPRINT_MAX_DEPTH && json_is_array(a) && json_is_array(b))
 		return diff_array(d, a, b, depth);
 	/* json_equal tells 1 from 1.0 and true from false: each is a difference of its own. */
 	if (json_equal((json_t *)a, (json_t *)b))
@@ -714,8 +728,8 @@ static int diff_value(struct differ *d, const json_t *a, const json_t *b, unsign
 	return rc;
 }
 
-int fp_diff(const json_t *a, const json_t *b, const char *const *ignore, size_t n_ignore,
-            struct fp_lines *out)
+int fingerprint_diff(const json_t *a, const json_t *b, const char *const *ignore, size_t n_ignore,
+                     struct fingerprint_lines *out)
 {
 	struct differ d = {.ignore = ignore, .n_ignore = n_ignore, .out = out};
 	int rc = diff_value(&d, a, b, 0);
@@ -724,14 +738,15 @@ int fp_diff(const json_t *a, const json_t *b, const char *const *ignore, size_t 
 	return rc;
 }
 
-int fp_load(const char *path, json_t **out, char *err, size_t errlen)
+int fingerprint_load(const char *path, json_t **out, char *err, size_t errlen)
 {
 	char why[512];
 	json_t *j;
 	int rc;
 
 	*out = NULL;
-	rc = jsonx_load_file(path, FP_MAX_MANIFEST_BYTES, FP_MAX_DEPTH, 0, &j, why, sizeof(why));
+	rc = jsonx_load_file(path, FINGERPRINT_MAX_MANIFEST_BYTES, FINGERPRINT_MAX_DEPTH, 0, &j,
+	                     why, sizeof(why));
 	if (rc == -EINVAL) {
 		snprintf(err, errlen, "%s: not JSON: %s", path, why);
 		return rc;

@@ -6,16 +6,16 @@
 #include <stddef.h>
 
 /* The Debian package whose version the manifest records. */
-#define FP_PACKAGE "inferd"
+#define FINGERPRINT_PACKAGE "inferd"
 
 /* Manifests are small; anything this large is not one. */
-#define FP_MAX_MANIFEST_BYTES ((size_t)64 << 20)
+#define FINGERPRINT_MAX_MANIFEST_BYTES ((size_t)64 << 20)
 
 /*
  * Where the client's facts come from. Every field may be NULL: the defaults are what
  * inferctl uses; the tests point them at hand-written files and commands.
  */
-struct fp_sources {
+struct fingerprint_sources {
 	const char *inferctl_version; /* NULL: PACKAGE_VERSION */
 	const char *libcurl_version;  /* the runtime one; NULL: recorded as null */
 	/* os-release(5) file; NULL: /etc/os-release, else /usr/lib/os-release */
@@ -32,10 +32,10 @@ struct fp_sources {
  * "pretty_name"}, each a string or null when the file does not set it. Quoted values are
  * unquoted as the shell would. 0 and *out, or -errno when the file cannot be read.
  */
-int fp_os_release(const char *path, json_t **out);
+int fingerprint_os_release(const char *path, json_t **out);
 
 /* {"sysname", "release", "machine"} from uname(2). 0 and *out, or -errno. */
-int fp_kernel(json_t **out);
+int fingerprint_kernel(json_t **out);
 
 /*
  * Runs argv[0] (looked up in PATH) with argv, no shell, stdin and stderr on /dev/null, and
@@ -43,29 +43,29 @@ int fp_kernel(json_t **out);
  * malloc'd NUL-terminated *out when it exits 0; -ENOENT when it cannot be started (or
  * exits 127, "not found"), -EIO when it fails or dies, -ENOMEM.
  */
-int fp_run_capture(const char *const argv[], size_t max, char **out);
+int fingerprint_run_capture(const char *const argv[], size_t max, char **out);
 
 /*
- * The package's version from a "STATUS VERSION" query (see struct fp_sources): a string
+ * The package's version from a "STATUS VERSION" query (see struct fingerprint_sources): a string
  * when the package is on the system (installed, or being configured), null when it is not
  * (unknown, removed with its config files left, or the query cannot run). 0 and *out, or
  * -ENOMEM.
  */
-int fp_package_version(const char *const argv[], json_t **out);
+int fingerprint_package_version(const char *const argv[], json_t **out);
 
 /*
  * Assembles a manifest: every member of the daemon's part (GET /v2/admin/fingerprint, or
  * NULL when it could not be had, then daemon_error is recorded as "error"), and the
- * client's: "inferctl" {"version", "libcurl"}, "os" (fp_os_release, null when unreadable),
- * "kernel" (fp_kernel) and "package" {"name", "version"}. "models" is sorted by name so
- * that two manifests print in the same order. No timestamps: the same installation always
- * gives the same manifest. 0 and *out, or -ENOMEM / -errno.
+ * client's: "inferctl" {"version", "libcurl"}, "os" (fingerprint_os_release, null when
+ * unreadable), "kernel" (fingerprint_kernel) and "package" {"name", "version"}. "models" is
+ * sorted by name so that two manifests print in the same order. No timestamps: the same
+ * installation always gives the same manifest. 0 and *out, or -ENOMEM / -errno.
  */
-int fp_manifest(const json_t *daemon, const char *daemon_error, const struct fp_sources *src,
-                json_t **out);
+int fingerprint_manifest(const json_t *daemon, const char *daemon_error,
+                         const struct fingerprint_sources *src, json_t **out);
 
-/* The differences found by fp_diff(), one malloc'd line each. */
-struct fp_lines {
+/* The differences found by fingerprint_diff(), one malloc'd line each. */
+struct fingerprint_lines {
 	char **v;
 	size_t n, cap;
 };
@@ -83,16 +83,16 @@ struct fp_lines {
  * A path equal to one of ignore, or below it (followed by '.' or '['), is skipped.
  * 0 (out->n is the count of differences), or -ENOMEM.
  */
-int fp_diff(const json_t *a, const json_t *b, const char *const *ignore, size_t n_ignore,
-            struct fp_lines *out);
+int fingerprint_diff(const json_t *a, const json_t *b, const char *const *ignore, size_t n_ignore,
+                     struct fingerprint_lines *out);
 
 /* Frees the lines and empties the list. */
-void fp_lines_free(struct fp_lines *l);
+void fingerprint_lines_free(struct fingerprint_lines *l);
 
 /*
- * Reads a manifest file (a JSON object, at most FP_MAX_MANIFEST_BYTES). 0 and *out, or
+ * Reads a manifest file (a JSON object, at most FINGERPRINT_MAX_MANIFEST_BYTES). 0 and *out, or
  * -errno with the reason in err: unreadable, not JSON, not an object (-EINVAL).
  */
-int fp_load(const char *path, json_t **out, char *err, size_t errlen);
+int fingerprint_load(const char *path, json_t **out, char *err, size_t errlen);
 
 #endif

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "http.h"
 #include "infer.h"
@@ -27,7 +28,6 @@
 #include "metrics.h"
 #include "model.h"
 #include "repo.h"
-#include "server.h"
 #include "sock.h"
 
 /*
@@ -52,35 +52,43 @@
 /* Most path segments any route has: v2 models NAME versions V infer. */
 #define HTTP_MAX_SEGS 6
 
-enum route {
-	ROUTE_NONE,
-	ROUTE_LIVE,
-	ROUTE_READY,
-	ROUTE_SERVER,
-	ROUTE_MODEL_META,
-	ROUTE_MODEL_READY,
-	ROUTE_INFER,
-	ROUTE_METRICS,
-	/* Admin routes from here on (see is_admin_route()). */
-	ROUTE_REPO_INDEX,
-	ROUTE_REPO_LOAD,
-	ROUTE_REPO_UNLOAD,
-	ROUTE_ADMIN_RELOAD,
-	ROUTE_ADMIN_MARK_GOOD,
-	ROUTE_ADMIN_ROLLBACK,
-	ROUTE_ADMIN_STATE,
-	ROUTE_ADMIN_FINGERPRINT,
+struct req;
+
+/* Methods a route accepts (a bit each). */
+enum {
+	M_GET = 1u << 0,
+	M_HEAD = 1u << 1,
+	M_POST = 1u << 2,
+	M_DELETE = 1u << 3,
 };
 
-static bool is_admin_route(enum route rt)
-{
-	return rt >= ROUTE_REPO_INDEX;
-}
+/*
+ * One row of the routing table: everything the front end decides about a path before the
+ * body is read. The first row whose shape matches the path wins; see route_path().
+ */
+struct route {
+	/*
+	 * Segments separated by '/': literals, "{name}" (a model name) and "{version}" (a
+	 * model version), both checked against [A-Za-z0-9_.-]{1,64}; a last "**" matches any
+	 * further segments (a row without handler then answers 404, after its checks).
+	 */
+	const char *pattern;
+	unsigned methods;         /* M_*: anything else is a 405 with Allow */
+	const char *what;         /* named in the 405 message ("on infer"), or NULL */
+	bool admin;               /* peer credentials and admin_peer_allowed() required */
+	bool audit;               /* who called it is worth a journal line of its own */
+	bool needs_set;           /* holds the served set from the head to the completion */
+	bool needs_model;         /* and finds the path's model in it (404 or 503 otherwise) */
+	enum metrics_endpoint ep; /* the metrics label */
+	enum MHD_Result (*handler)(struct MHD_Connection *c, struct req *r);
+	admin_fn *act; /* the admin action behind do_admin() */
+};
 
 /* One request; it lives inside its connection since HTTP/1.1 runs one at a time. */
 struct req {
-	uint64_t start; /* CLOCK_MONOTONIC ns: when the request line came in */
-	enum route route;
+	uint64_t start;                 /* CLOCK_MONOTONIC ns: when the request line came in */
+	const struct route *route;      /* NULL until routed, and when no route matched */
+	const struct repo_entry *entry; /* the path's model, for needs_model routes */
 	enum metrics_endpoint ep;
 	bool head_only;       /* HEAD: MHD drops the body for us */
 	bool discard;         /* an error is pending: read and drop the body */
@@ -150,8 +158,8 @@ static bool quiesced;
 static uint64_t quiesce_ns;          /* when http_quiesce() ran */
 static int listen_fds[2] = {-1, -1}; /* ours, for the last accepts at quiesce */
 static unsigned in_flight;           /* requests between their first call and their completion */
-static char *server_meta;
-static size_t server_meta_len;
+static char *meta_body;
+static size_t meta_body_len;
 
 static const char live_body[] = "{\"live\":true}";
 static const char ctype_json[] = "application/json";
@@ -289,190 +297,6 @@ static bool name_ok(const char *s, size_t n)
 	return true;
 }
 
-struct seg {
-	const char *p;
-	size_t n;
-};
-
-static bool seg_is(const struct seg *s, const char *lit)
-{
-	return s->n == strlen(lit) && memcmp(s->p, lit, s->n) == 0;
-}
-
-/* Splits and matches the path; on failure leaves a 400 or 404 pending in r. */
-static void route_path(struct req *r, const char *url)
-{
-	struct seg sg[HTTP_MAX_SEGS];
-	size_t n = 0;
-	const char *p = url;
-
-	r->route = ROUTE_NONE;
-	r->ep = METRICS_EP_OTHER;
-	if (*p != '/') {
-		set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid path: must start with '/'");
-		return;
-	}
-	for (const char *q = p; *q; q++) {
-		unsigned char ch = (unsigned char)*q;
-		if (ch < 0x21 || ch >= 0x7f || ch == '%' || ch == '\\') {
-			set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
-			          "invalid path: byte 0x%02x at offset %zu is not allowed", ch,
-			          (size_t)(q - url));
-			return;
-		}
-	}
-	while (*p == '/') {
-		const char *s = p + 1, *e = strchr(s, '/');
-		size_t len = e ? (size_t)(e - s) : strlen(s);
-
-		if (len == 0) {
-			set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid path: empty segment");
-			return;
-		}
-		if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
-			set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
-			          "invalid path: '.' and '..' segments are not allowed");
-			return;
-		}
-		if (n == HTTP_MAX_SEGS) {
-			set_error(r, MHD_HTTP_NOT_FOUND, NULL, "no such route: %.100s", url);
-			return;
-		}
-		sg[n].p = s;
-		sg[n].n = len;
-		n++;
-		p = s + len;
-	}
-
-	if (n == 1 && seg_is(&sg[0], "metrics")) {
-		r->route = ROUTE_METRICS;
-		r->ep = METRICS_EP_METRICS;
-		return;
-	}
-	if (n >= 1 && seg_is(&sg[0], "v2")) {
-		if (n == 1) {
-			r->route = ROUTE_SERVER;
-			r->ep = METRICS_EP_SERVER_META;
-			return;
-		}
-		if (n == 3 && seg_is(&sg[1], "health") && seg_is(&sg[2], "live")) {
-			r->route = ROUTE_LIVE;
-			r->ep = METRICS_EP_LIVE;
-			return;
-		}
-		if (n == 3 && seg_is(&sg[1], "health") && seg_is(&sg[2], "ready")) {
-			r->route = ROUTE_READY;
-			r->ep = METRICS_EP_READY;
-			return;
-		}
-		if (n == 3 && seg_is(&sg[1], "repository") && seg_is(&sg[2], "index")) {
-			r->route = ROUTE_REPO_INDEX;
-			r->ep = METRICS_EP_REPOSITORY;
-			return;
-		}
-		if (n == 5 && seg_is(&sg[1], "repository") && seg_is(&sg[2], "models") &&
-		    (seg_is(&sg[4], "load") || seg_is(&sg[4], "unload"))) {
-			if (!name_ok(sg[3].p, sg[3].n)) {
-				set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
-				          "invalid model name: must match [A-Za-z0-9_.-]{1,64}");
-				return;
-			}
-			memcpy(r->name, sg[3].p, sg[3].n);
-			r->name[sg[3].n] = '\0';
-			r->route = seg_is(&sg[4], "load") ? ROUTE_REPO_LOAD : ROUTE_REPO_UNLOAD;
-			r->ep = METRICS_EP_REPOSITORY;
-			return;
-		}
-		if (n == 3 && seg_is(&sg[1], "admin")) {
-			static const struct {
-				const char *seg;
-				enum route rt;
-			} admin[] = {{"reload", ROUTE_ADMIN_RELOAD},
-			             {"mark-good", ROUTE_ADMIN_MARK_GOOD},
-			             {"rollback", ROUTE_ADMIN_ROLLBACK},
-			             {"state", ROUTE_ADMIN_STATE},
-			             {"fingerprint", ROUTE_ADMIN_FINGERPRINT}};
-			for (size_t k = 0; k < sizeof admin / sizeof admin[0]; k++)
-				if (seg_is(&sg[2], admin[k].seg)) {
-					r->route = admin[k].rt;
-					r->ep = METRICS_EP_REPOSITORY;
-					return;
-				}
-			goto notfound;
-		}
-		if (n >= 3 && seg_is(&sg[1], "models")) {
-			size_t i = 3;
-			enum route rt = ROUTE_MODEL_META;
-
-			if (!name_ok(sg[2].p, sg[2].n)) {
-				set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
-				          "invalid model name: must match [A-Za-z0-9_.-]{1,64}");
-				return;
-			}
-			memcpy(r->name, sg[2].p, sg[2].n);
-			r->name[sg[2].n] = '\0';
-			r->version[0] = '\0';
-			if (i < n && seg_is(&sg[i], "versions")) {
-				if (i + 1 >= n)
-					goto notfound;
-				if (!name_ok(sg[i + 1].p, sg[i + 1].n)) {
-					set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
-					          "invalid model version: must match "
-					          "[A-Za-z0-9_.-]{1,64}");
-					return;
-				}
-				memcpy(r->version, sg[i + 1].p, sg[i + 1].n);
-				r->version[sg[i + 1].n] = '\0';
-				i += 2;
-			}
-			if (i < n) {
-				if (seg_is(&sg[i], "ready"))
-					rt = ROUTE_MODEL_READY;
-				else if (seg_is(&sg[i], "infer"))
-					rt = ROUTE_INFER;
-				else
-					goto notfound;
-				i++;
-			}
-			if (i != n)
-				goto notfound;
-			r->route = rt;
-			r->ep = rt == ROUTE_INFER         ? METRICS_EP_INFER
-			        : rt == ROUTE_MODEL_READY ? METRICS_EP_MODEL_READY
-			                                  : METRICS_EP_MODEL_META;
-			return;
-		}
-	}
-notfound:
-	set_error(r, MHD_HTTP_NOT_FOUND, NULL, "no such route: %.100s", url);
-}
-
-/* Checks the method against the route; leaves a 405 pending when it is wrong. */
-static void check_method(struct req *r, const char *method)
-{
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	bool del = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
-
-	r->head_only = head;
-	if (r->route == ROUTE_ADMIN_ROLLBACK) {
-		if (!post && !del)
-			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, DELETE",
-			          "method %.16s not allowed on rollback: use POST or DELETE",
-			          method);
-	} else if (r->route != ROUTE_ADMIN_STATE && r->route != ROUTE_ADMIN_FINGERPRINT &&
-	           (r->route == ROUTE_INFER || is_admin_route(r->route))) {
-		if (!post)
-			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
-			          "method %.16s not allowed on %s: use POST", method,
-			          r->route == ROUTE_INFER ? "infer" : "this endpoint");
-	} else if (!get && !head) {
-		set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
-		          "method %.16s not allowed: use GET or HEAD", method);
-	}
-}
-
 /* Finds the model of the path in the held set; leaves a 404 or 503 pending otherwise. */
 static const struct repo_entry *find_entry(struct req *r)
 {
@@ -498,9 +322,9 @@ static json_t *shape_of(size_t width)
 	return width == 1 ? json_pack("[i]", -1) : json_pack("[iI]", -1, (json_int_t)width);
 }
 
-static enum MHD_Result do_model_meta(struct MHD_Connection *c, struct req *r,
-                                     const struct repo_entry *e)
+static enum MHD_Result do_model_meta(struct MHD_Connection *c, struct req *r)
 {
+	const struct repo_entry *e = r->entry;
 	const struct model_info *mi = model_get_info(e->model);
 	json_t *versions = json_array();
 	json_t *obj;
@@ -604,8 +428,15 @@ static int output_size(const struct model_info *mi, const struct infer_request *
 	return 0;
 }
 
-static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r, const struct repo_entry *e)
+/*
+ * POST .../infer: decodes the request (JSON, or binary tensors after the JSON), repacks
+ * the rows when the served width differs from the model's, bounds the output, predicts
+ * and encodes. Outputs of up to HTTP_STACK_FLOATS floats stay on the stack: this is the
+ * hot path, and most requests are small.
+ */
+static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 {
+	const struct repo_entry *e = r->entry;
 	const struct model_info *mi = model_get_info(e->model);
 	struct infer_request in = {0};
 	struct infer_limits il;
@@ -708,100 +539,15 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
 	               NULL);
 }
 
-/* POST /v2/repository/index: the body is empty or {"ready": bool}. */
-static enum MHD_Result do_repo_index(struct MHD_Connection *c, struct req *r)
-{
-	bool ready_only = false;
-	json_t *idx, *out, *v;
-	char *text;
-	size_t i;
-
-	if (r->len > 0) {
-		json_error_t je;
-		json_t *body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je), *rd;
-		char msg[256];
-		const char *k;
-
-		if (body == NULL) {
-			snprintf(msg, sizeof msg, "request body: line %d column %d: %s", je.line,
-			         je.column, je.text);
-			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, msg);
-		}
-		if (!json_is_object(body)) {
-			json_decref(body);
-			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL,
-			                "request body must be a JSON object: {\"ready\": bool}");
-		}
-		json_object_foreach(body, k, v)
-		{
-			if (strcmp(k, "ready") != 0) {
-				snprintf(msg, sizeof msg, "request body: unknown key \"%.64s\"", k);
-				json_decref(body);
-				return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, msg);
-			}
-		}
-		rd = json_object_get(body, "ready");
-		if (rd != NULL && !json_is_boolean(rd)) {
-			json_decref(body);
-			return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL,
-			                "request body: \"ready\" must be true or false");
-		}
-		ready_only = json_is_true(rd);
-		json_decref(body);
-	}
-	text = repo_index_json();
-	idx = text ? json_loads(text, 0, NULL) : NULL;
-	free(text);
-	if (!json_is_array(idx)) {
-		json_decref(idx);
-		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-		                "the repository index is unavailable");
-	}
-	if (!ready_only)
-		return respond_json(c, r, MHD_HTTP_OK, idx, NULL, NULL);
-	out = json_array();
-	json_array_foreach(idx, i, v)
-	{
-		const char *st = json_string_value(json_object_get(v, "state"));
-		if (out != NULL && st != NULL && strcmp(st, "READY") == 0)
-			json_array_append(out, v);
-	}
-	json_decref(idx);
-	return respond_json(c, r, MHD_HTTP_OK, out, NULL, NULL);
-}
-
 /* The admin and repository routes; the peer was authorized in begin(). */
 static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
 {
+	struct admin_req rq = {
+	    .name = r->name, .body = r->body, .len = r->len, .is_delete = r->is_delete};
 	json_t *out = NULL;
-	int st;
+	int st = r->route->act(&rq, &out);
 
-	switch (r->route) {
-	case ROUTE_REPO_INDEX:
-		return do_repo_index(c, r);
-	case ROUTE_REPO_LOAD:
-		st = server_repo_load(r->name, &out);
-		break;
-	case ROUTE_REPO_UNLOAD:
-		st = server_repo_unload(r->name, &out);
-		break;
-	case ROUTE_ADMIN_RELOAD:
-		st = server_admin_reload(&out);
-		break;
-	case ROUTE_ADMIN_MARK_GOOD:
-		st = server_mark_good(r->body, r->len, &out);
-		break;
-	case ROUTE_ADMIN_ROLLBACK:
-		st = r->is_delete ? server_rollback_clear(&out) : server_rollback(&out);
-		break;
-	case ROUTE_ADMIN_FINGERPRINT:
-		st = server_admin_fingerprint(&out);
-		break;
-	default:
-		st = server_admin_state(&out);
-		break;
-	}
-	{
+	if (r->route->audit) {
 		/* Who changed what is worth a journal line of its own. */
 		char uid[24];
 		const struct log_field f[] = {{"PEER_UID", uid}};
@@ -812,11 +558,367 @@ static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
 	return respond_json(c, r, (unsigned)st, out, NULL, NULL);
 }
 
+static enum MHD_Result do_live(struct MHD_Connection *c, struct req *r)
+{
+	return respond(c, r, MHD_HTTP_OK, ctype_json, (void *)live_body, sizeof live_body - 1,
+	               MHD_RESPMEM_PERSISTENT, NULL, NULL);
+}
+
+static enum MHD_Result do_ready(struct MHD_Connection *c, struct req *r)
+{
+	if (r->set == NULL || r->set->n == 0)
+		return respond_json(
+		    c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    json_pack("{s:b, s:s}", "ready", 0, "error",
+		              r->set ? "no models are served" : "no models loaded yet"),
+		    NULL, NULL);
+	return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:b}", "ready", 1), NULL, NULL);
+}
+
+static enum MHD_Result do_server_meta(struct MHD_Connection *c, struct req *r)
+{
+	return respond(c, r, MHD_HTTP_OK, ctype_json, meta_body, meta_body_len,
+	               MHD_RESPMEM_PERSISTENT, NULL, NULL);
+}
+
+static enum MHD_Result do_model_ready(struct MHD_Connection *c, struct req *r)
+{
+	return respond_json(c, r, MHD_HTTP_OK,
+	                    json_pack("{s:s, s:s, s:b}", "name", r->entry->name, "version",
+	                              r->entry->version, "ready", 1),
+	                    NULL, NULL);
+}
+
+/*
+ * The routing table: every route, its methods, who may call it, its metrics label and its
+ * handler. Order matters only for the catch-all rows ("**"), which come after the routes
+ * they stand behind: they make a bad name or version under /v2/models a 400, and anything
+ * else there a 404. The model routes come first because infer is the hot path. A new
+ * endpoint is one row here (and its handler).
+ */
+static const struct route routes[] = {
+    {.pattern = "/v2/models/{name}",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_MODEL_META,
+     .handler = do_model_meta},
+    {.pattern = "/v2/models/{name}/versions/{version}",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_MODEL_META,
+     .handler = do_model_meta},
+    {.pattern = "/v2/models/{name}/ready",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_MODEL_READY,
+     .handler = do_model_ready},
+    {.pattern = "/v2/models/{name}/versions/{version}/ready",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_MODEL_READY,
+     .handler = do_model_ready},
+    {.pattern = "/v2/models/{name}/infer",
+     .methods = M_POST,
+     .what = "infer",
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_INFER,
+     .handler = do_infer},
+    {.pattern = "/v2/models/{name}/versions/{version}/infer",
+     .methods = M_POST,
+     .what = "infer",
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_INFER,
+     .handler = do_infer},
+    {.pattern = "/metrics",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .ep = METRICS_EP_METRICS,
+     .handler = do_metrics},
+    {.pattern = "/v2",
+     .methods = M_GET | M_HEAD,
+     .ep = METRICS_EP_SERVER_META,
+     .handler = do_server_meta},
+    {.pattern = "/v2/health/live",
+     .methods = M_GET | M_HEAD,
+     .ep = METRICS_EP_LIVE,
+     .handler = do_live},
+    {.pattern = "/v2/health/ready",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .ep = METRICS_EP_READY,
+     .handler = do_ready},
+    {.pattern = "/v2/repository/index",
+     .methods = M_POST,
+     .what = "this endpoint",
+     .admin = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_repo_index},
+    {.pattern = "/v2/repository/models/{name}/load",
+     .methods = M_POST,
+     .what = "this endpoint",
+     .admin = true,
+     .audit = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_repo_load},
+    {.pattern = "/v2/repository/models/{name}/unload",
+     .methods = M_POST,
+     .what = "this endpoint",
+     .admin = true,
+     .audit = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_repo_unload},
+    {.pattern = "/v2/admin/reload",
+     .methods = M_POST,
+     .what = "this endpoint",
+     .admin = true,
+     .audit = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_reload},
+    {.pattern = "/v2/admin/mark-good",
+     .methods = M_POST,
+     .what = "this endpoint",
+     .admin = true,
+     .audit = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_mark_good},
+    {.pattern = "/v2/admin/rollback",
+     .methods = M_POST | M_DELETE,
+     .what = "rollback",
+     .admin = true,
+     .audit = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_rollback},
+    {.pattern = "/v2/admin/state",
+     .methods = M_GET | M_HEAD,
+     .admin = true,
+     .audit = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_state},
+    {.pattern = "/v2/admin/fingerprint",
+     .methods = M_GET | M_HEAD,
+     .admin = true,
+     .audit = true,
+     .ep = METRICS_EP_REPOSITORY,
+     .handler = do_admin,
+     .act = admin_fingerprint},
+    {.pattern = "/v2/models/{name}/versions/{version}/**", .methods = 0, .ep = METRICS_EP_OTHER},
+    {.pattern = "/v2/models/{name}/**", .methods = 0, .ep = METRICS_EP_OTHER},
+};
+
+struct seg {
+	const char *p;
+	size_t n;
+};
+
+/* The pattern's next segment from *pat on (advancing it); false at the pattern's end. */
+static bool next_pattern_seg(const char **pat, struct seg *out)
+{
+	const char *s, *e;
+
+	if (**pat != '/')
+		return false;
+	s = *pat + 1;
+	e = strchr(s, '/');
+	out->p = s;
+	out->n = e ? (size_t)(e - s) : strlen(s);
+	*pat = s + out->n;
+	return true;
+}
+
+static bool seg_eq(const struct seg *a, const struct seg *b)
+{
+	return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
+}
+
+static bool seg_is(const struct seg *s, const char *lit)
+{
+	return s->n == strlen(lit) && memcmp(s->p, lit, s->n) == 0;
+}
+
+enum seg_kind { SEG_LITERAL, SEG_NAME, SEG_VERSION };
+
+/* A route's pattern split once by compile_routes(): matching then scans no strings. */
+struct route_shape {
+	struct seg seg[HTTP_MAX_SEGS];
+	enum seg_kind kind[HTTP_MAX_SEGS];
+	size_t n;
+	bool tail; /* ends in "**": any further segments match */
+};
+
+static struct route_shape shapes[sizeof routes / sizeof routes[0]];
+static bool routes_compiled;
+
+/* Splits every pattern of the table into shapes[] (once; the table is constant). */
+static void compile_routes(void)
+{
+	for (size_t k = 0; k < sizeof routes / sizeof routes[0] && !routes_compiled; k++) {
+		const char *pat = routes[k].pattern;
+		struct route_shape *sh = &shapes[k];
+		struct seg ps;
+
+		while (sh->n < HTTP_MAX_SEGS && next_pattern_seg(&pat, &ps)) {
+			if (seg_is(&ps, "**")) {
+				sh->tail = true;
+				break;
+			}
+			sh->kind[sh->n] = seg_is(&ps, "{name}")      ? SEG_NAME
+			                  : seg_is(&ps, "{version}") ? SEG_VERSION
+			                                             : SEG_LITERAL;
+			sh->seg[sh->n++] = ps;
+		}
+	}
+	routes_compiled = true;
+}
+
+/* True when the n segments sg have the shape sh: its length, its literals. */
+static bool shape_matches(const struct route_shape *sh, const struct seg *sg, size_t n)
+{
+	if (sh->tail ? n < sh->n : n != sh->n)
+		return false;
+	for (size_t i = 0; i < sh->n; i++)
+		if (sh->kind[i] == SEG_LITERAL && !seg_eq(&sh->seg[i], &sg[i]))
+			return false;
+	return true;
+}
+
+/* Copies the path's {name} and {version} into r; a bad one leaves a 400 pending. */
+static void take_placeholders(struct req *r, const struct route_shape *sh, const struct seg *sg)
+{
+	for (size_t i = 0; i < sh->n; i++) {
+		bool version = sh->kind[i] == SEG_VERSION;
+		char *dst = version ? r->version : r->name;
+
+		if (sh->kind[i] == SEG_LITERAL)
+			continue;
+		if (!name_ok(sg[i].p, sg[i].n)) {
+			set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid model %s: must match %s",
+			          version ? "version" : "name", "[A-Za-z0-9_.-]{1,64}");
+			return;
+		}
+		memcpy(dst, sg[i].p, sg[i].n);
+		dst[sg[i].n] = '\0';
+	}
+}
+
+/*
+ * Splits the path into segments (refusing bytes, empty, '.' and '..' segments with a 400)
+ * and finds its row in the routing table; on failure leaves a 400 or 404 pending in r.
+ */
+static void route_path(struct req *r, const char *url)
+{
+	struct seg sg[HTTP_MAX_SEGS];
+	size_t n = 0;
+	const char *p = url;
+
+	r->route = NULL;
+	r->ep = METRICS_EP_OTHER;
+	if (*p != '/') {
+		set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid path: must start with '/'");
+		return;
+	}
+	for (const char *q = p; *q; q++) {
+		unsigned char ch = (unsigned char)*q;
+		if (ch < 0x21 || ch >= 0x7f || ch == '%' || ch == '\\') {
+			set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
+			          "invalid path: byte 0x%02x at offset %zu is not allowed", ch,
+			          (size_t)(q - url));
+			return;
+		}
+	}
+	while (*p == '/') {
+		const char *s = p + 1, *e = strchr(s, '/');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+
+		if (len == 0) {
+			set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid path: empty segment");
+			return;
+		}
+		if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+			set_error(r, MHD_HTTP_BAD_REQUEST, NULL,
+			          "invalid path: '.' and '..' segments are not allowed");
+			return;
+		}
+		if (n == HTTP_MAX_SEGS) {
+			set_error(r, MHD_HTTP_NOT_FOUND, NULL, "no such route: %.100s", url);
+			return;
+		}
+		sg[n].p = s;
+		sg[n].n = len;
+		n++;
+		p = s + len;
+	}
+	for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
+		if (!shape_matches(&shapes[k], sg, n))
+			continue;
+		take_placeholders(r, &shapes[k], sg);
+		if (r->err_status != 0)
+			return;
+		if (routes[k].handler == NULL)
+			break;
+		r->route = &routes[k];
+		r->ep = routes[k].ep;
+		return;
+	}
+	set_error(r, MHD_HTTP_NOT_FOUND, NULL, "no such route: %.100s", url);
+}
+
+/* Checks the method against the route's; leaves a 405 with Allow pending when it is wrong. */
+static void check_method(struct req *r, const char *method)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} known[] = {{M_GET, MHD_HTTP_METHOD_GET},
+	             {M_HEAD, MHD_HTTP_METHOD_HEAD},
+	             {M_POST, MHD_HTTP_METHOD_POST},
+	             {M_DELETE, MHD_HTTP_METHOD_DELETE}};
+	/* The Allow values and the advice, by the methods a route accepts. */
+	static const struct {
+		unsigned methods;
+		const char *allow;
+		const char *use;
+	} allows[] = {{M_GET | M_HEAD, "GET, HEAD", "GET or HEAD"},
+	              {M_POST, "POST", "POST"},
+	              {M_POST | M_DELETE, "POST, DELETE", "POST or DELETE"}};
+	unsigned bit = 0;
+
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(method, known[i].name) == 0)
+			bit = known[i].bit;
+	r->head_only = bit == M_HEAD;
+	if (bit & r->route->methods)
+		return;
+	for (size_t i = 0; i < sizeof allows / sizeof allows[0]; i++) {
+		if (allows[i].methods != r->route->methods)
+			continue;
+		if (r->route->what)
+			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, allows[i].allow,
+			          "method %.16s not allowed on %s: use %s", method, r->route->what,
+			          allows[i].use);
+		else
+			set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, allows[i].allow,
+			          "method %.16s not allowed: use %s", method, allows[i].use);
+		return;
+	}
+	set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "method %.16s not allowed", method);
+}
+
 /* The final call: the whole request is in; answer it. */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 {
-	const struct repo_entry *e;
-
 	if (r->too_big) {
 		snprintf(r->err, sizeof r->err, "request body exceeds max_body_bytes (%zu)",
 		         lim.max_body_bytes);
@@ -824,50 +926,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 	}
 	if (r->err_status != 0)
 		return fail_msg(c, r, r->err_status, r->allow, r->err);
-	switch (r->route) {
-	case ROUTE_LIVE:
-		return respond(c, r, MHD_HTTP_OK, ctype_json, (void *)live_body,
-		               sizeof live_body - 1, MHD_RESPMEM_PERSISTENT, NULL, NULL);
-	case ROUTE_READY:
-		if (r->set == NULL || r->set->n == 0)
-			return respond_json(
-			    c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
-			    json_pack("{s:b, s:s}", "ready", 0, "error",
-			              r->set ? "no models are served" : "no models loaded yet"),
-			    NULL, NULL);
-		return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:b}", "ready", 1), NULL, NULL);
-	case ROUTE_SERVER:
-		return respond(c, r, MHD_HTTP_OK, ctype_json, server_meta, server_meta_len,
-		               MHD_RESPMEM_PERSISTENT, NULL, NULL);
-	case ROUTE_METRICS:
-		return do_metrics(c, r);
-	case ROUTE_MODEL_META:
-	case ROUTE_MODEL_READY:
-	case ROUTE_INFER:
-		e = find_entry(r);
-		if (e == NULL)
+	if (r->route == NULL)
+		return fail_msg(c, r, MHD_HTTP_NOT_FOUND, NULL, "no such route");
+	if (r->route->needs_model) {
+		r->entry = find_entry(r);
+		if (r->entry == NULL)
 			return fail_msg(c, r, r->err_status, NULL, r->err);
-		if (r->route == ROUTE_MODEL_META)
-			return do_model_meta(c, r, e);
-		if (r->route == ROUTE_MODEL_READY)
-			return respond_json(c, r, MHD_HTTP_OK,
-			                    json_pack("{s:s, s:s, s:b}", "name", e->name, "version",
-			                              e->version, "ready", 1),
-			                    NULL, NULL);
-		return do_infer(c, r, e);
-	case ROUTE_REPO_INDEX:
-	case ROUTE_REPO_LOAD:
-	case ROUTE_REPO_UNLOAD:
-	case ROUTE_ADMIN_RELOAD:
-	case ROUTE_ADMIN_MARK_GOOD:
-	case ROUTE_ADMIN_ROLLBACK:
-	case ROUTE_ADMIN_STATE:
-	case ROUTE_ADMIN_FINGERPRINT:
-		return do_admin(c, r);
-	case ROUTE_NONE:
-		break;
 	}
-	return fail_msg(c, r, MHD_HTTP_NOT_FOUND, NULL, "no such route");
+	return r->route->handler(c, r);
 }
 
 /* Keeps upload bytes (or drops them when an error is pending), bounded by max_body_bytes. */
@@ -1022,7 +1088,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 	copy_cut(r->method, sizeof r->method, method);
 	sanitize(r->method);
 	route_path(r, url);
-	if (r->err_status == 0 && is_admin_route(r->route)) {
+	if (r->err_status == 0 && r->route->admin) {
 		/* Credentials were read when the connection opened, before any request. */
 		char why[200];
 		if (conn_of(r)->tcp)
@@ -1032,17 +1098,15 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 		else if (!r->have_cred)
 			set_error(r, MHD_HTTP_FORBIDDEN, NULL,
 			          "admin endpoint: the peer's credentials could not be read");
-		else if (!server_peer_is_admin(r->uid, r->gid, why, sizeof why))
+		else if (!admin_peer_allowed(r->uid, r->gid, why, sizeof why))
 			set_error(r, MHD_HTTP_FORBIDDEN, NULL, "admin endpoint: %s", why);
 	}
 	if (r->err_status == 0)
 		check_method(r, method);
-	if (r->err_status == 0 &&
-	    (r->route == ROUTE_READY || r->route == ROUTE_METRICS || r->route == ROUTE_MODEL_META ||
-	     r->route == ROUTE_MODEL_READY || r->route == ROUTE_INFER)) {
+	if (r->err_status == 0 && r->route->needs_set) {
 		/* Held until completion: in-flight requests finish on the set they began on. */
 		r->set = repo_acquire();
-		if (r->route >= ROUTE_MODEL_META && r->route <= ROUTE_INFER)
+		if (r->route->needs_model)
 			(void)find_entry(r);
 	}
 	if (lim.connection_timeout != start_timeout)
@@ -1157,6 +1221,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	return NULL;
 }
 
+/*
+ * MHD's connection start and end: a struct conn per connection, with the peer's
+ * credentials read once (admin routes authorize on them), linked for http_expire() and
+ * http_drained(); freed with the connection, releasing a set a request still held.
+ */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -1394,11 +1463,16 @@ static void stop_all(void)
 	}
 }
 
+/*
+ * Fixes what a reload cannot change (MHD's pool size, the fd budget), renders the server
+ * metadata once, and starts one MHD daemon per listener in epoll mode; see http.h.
+ */
 int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 {
 	json_t *meta;
 	int rc;
 
+	compile_routes();
 	limits_from_conf(c);
 	start_timeout = lim.connection_timeout;
 	pool_header_bytes = lim.max_header_bytes;
@@ -1409,18 +1483,18 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	listen_fds[1] = tcp_fd;
 	meta = json_pack("{s:s, s:s, s:[sss]}", "name", "inferd", "version", PACKAGE_VERSION,
 	                 "extensions", "model_repository", "inferd_admin", "binary_tensor_data");
-	server_meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	meta_body = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
 	json_decref(meta);
-	if (server_meta == NULL)
+	if (meta_body == NULL)
 		return -ENOMEM;
-	server_meta_len = strlen(server_meta);
+	meta_body_len = strlen(meta_body);
 
 	/* MHD accepts in a loop until EAGAIN; a blocking listener would stall the loop. */
 	if ((rc = set_nonblocking(unix_fd)) < 0 ||
 	    (tcp_fd >= 0 && (rc = set_nonblocking(tcp_fd)) < 0)) {
 		log_err("cannot make a listening socket non-blocking: %s", strerror(-rc));
-		free(server_meta);
-		server_meta = NULL;
+		free(meta_body);
+		meta_body = NULL;
 		return rc;
 	}
 	listeners[0].tcp = false;
@@ -1437,8 +1511,8 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	return 0;
 fail:
 	stop_all();
-	free(server_meta);
-	server_meta = NULL;
+	free(meta_body);
+	meta_body = NULL;
 	return -EIO;
 }
 
@@ -1587,8 +1661,8 @@ void http_reconfigure(const struct conf *c)
 void http_fini(void)
 {
 	stop_all();
-	free(server_meta);
-	server_meta = NULL;
+	free(meta_body);
+	meta_body = NULL;
 	quiesced = false;
 	in_flight = 0;
 	listen_fds[0] = listen_fds[1] = -1;

@@ -49,7 +49,7 @@ unsigned http_requests_in_flight(void);
  * connection_timeout + request_timeout. Called from the periodic timer.
  */
 void http_expire(void);
-/* Applies the limits of a new config to new connections. */
+/* Applies the limits of a new config to new connections (the loop calls it after a reload). */
 void http_reconfigure(const struct conf *c);
 /* Stops and frees everything. */
 void http_fini(void);

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "conf.h"
 #include "log.h"
 #include "repo.h"
@@ -51,27 +49,22 @@ static int load_conf(const char *path, struct conf **c)
 /* "version V: reason" of each refusal of name in the last build, "; "-joined, into buf. */
 static void refusals_of(const char *name, char *buf, size_t len)
 {
-	char *text = repo_index_json();
-	json_t *idx = text ? json_loads(text, 0, NULL) : NULL, *v;
-	size_t i, off = 0;
+	struct repo_index idx = {0};
+	size_t off = 0;
 
-	free(text);
 	buf[0] = '\0';
-	json_array_foreach(idx, i, v)
-	{
-		const char *n = json_string_value(json_object_get(v, "name"));
-		const char *reason = json_string_value(json_object_get(v, "reason"));
+	(void)repo_index_get(&idx);
+	for (size_t i = 0; i < idx.n; i++) {
+		const struct repo_index_row *v = &idx.v[i];
 		int w;
 
-		if (!json_is_true(json_object_get(v, "refused")) || !n || strcmp(n, name) != 0 ||
-		    off >= len)
+		if (!v->refused || strcmp(v->name, name) != 0 || off >= len)
 			continue;
-		w = snprintf(buf + off, len - off, "%sversion %s: %s", off ? "; " : "",
-		             json_string_value(json_object_get(v, "version")),
-		             reason ? reason : "unavailable");
+		w = snprintf(buf + off, len - off, "%sversion %s: %s", off ? "; " : "", v->version,
+		             v->reason);
 		off = w < 0 ? len : off + (size_t)w;
 	}
-	json_decref(idx);
+	repo_index_free(&idx);
 }
 
 /*
@@ -154,6 +147,10 @@ static int check_models(const struct conf *c, int *fallbacks)
 	return bad;
 }
 
+/*
+ * Parses the options, makes the config path absolute, loads the config (every error to
+ * stderr), and either checks it (--check-config) or runs the server until it stops.
+ */
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {

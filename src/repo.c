@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,15 +24,25 @@
 /* Guards current and every published set's refs. Held only for a few instructions. */
 static pthread_mutex_t repo_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct repo_set *current;
-/* The last build's repository index (a JSON array); also guarded by repo_lock. */
-static json_t *last_index;
+/* The last build's repository index; also guarded by repo_lock. */
+static struct repo_index last_index;
+
+static void index_clear(struct repo_index *ix)
+{
+	for (size_t i = 0; i < ix->n; i++) {
+		free(ix->v[i].name);
+		free(ix->v[i].version);
+		free(ix->v[i].reason);
+	}
+	free(ix->v);
+	memset(ix, 0, sizeof(*ix));
+}
 
 int repo_init(void)
 {
 	pthread_mutex_lock(&repo_lock);
 	current = NULL;
-	json_decref(last_index);
-	last_index = NULL;
+	index_clear(&last_index);
 	pthread_mutex_unlock(&repo_lock);
 	return 0;
 }
@@ -42,8 +51,7 @@ void repo_fini(void)
 {
 	repo_publish(NULL);
 	pthread_mutex_lock(&repo_lock);
-	json_decref(last_index);
-	last_index = NULL;
+	index_clear(&last_index);
 	pthread_mutex_unlock(&repo_lock);
 }
 
@@ -107,9 +115,9 @@ struct build {
 	bool *fallback_used;
 	struct repo_entry *v; /* the new set's entries */
 	size_t n, cap;
-	json_t *index;      /* this build's rows */
-	json_t *prev_index; /* the last build's, for models copied unchanged */
-	int first;          /* first error of a model that has nothing to serve */
+	struct repo_index index;      /* this build's rows */
+	struct repo_index prev_index; /* the last build's, for models copied unchanged */
+	int first;                    /* first error of a model that has nothing to serve */
 	bool oom;
 };
 
@@ -123,8 +131,8 @@ static void build_free(struct build *b)
 	for (size_t i = 0; i < b->n; i++)
 		entry_clear(&b->v[i]);
 	free(b->v);
-	json_decref(b->index);
-	json_decref(b->prev_index);
+	index_clear(&b->index);
+	index_clear(&b->prev_index);
 }
 
 static int resolve_roots(struct build *b)
@@ -194,6 +202,74 @@ static int confine(const struct build *b, const char *path, bool exempt, char **
 
 /* ---- the repository index ---- */
 
+/* Appends a row (copies of the strings). 0 or -ENOMEM. */
+static int index_append(struct repo_index *ix, const char *name, const char *version,
+                        const char *reason, bool ready, bool refused)
+{
+	struct repo_index_row *row;
+
+	if (ix->n == ix->cap) {
+		size_t cap = ix->cap ? 2 * ix->cap : 8;
+		struct repo_index_row *v = realloc(ix->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ix->v = v;
+		ix->cap = cap;
+	}
+	row = &ix->v[ix->n];
+	row->name = strdup(name);
+	row->version = strdup(version);
+	row->reason = strdup(reason ? reason : "");
+	row->ready = ready;
+	row->refused = refused;
+	if (!row->name || !row->version || !row->reason) {
+		free(row->name);
+		free(row->version);
+		free(row->reason);
+		return -ENOMEM;
+	}
+	ix->n++;
+	return 0;
+}
+
+/* A deep copy of src into dst (empty on failure). 0 or -ENOMEM. */
+static int index_copy(struct repo_index *dst, const struct repo_index *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++) {
+		const struct repo_index_row *r = &src->v[i];
+
+		if (index_append(dst, r->name, r->version, r->reason, r->ready, r->refused) < 0) {
+			index_clear(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static struct repo_index_row *index_row_of(struct repo_index *ix, const char *name,
+                                           const char *version)
+{
+	for (size_t i = 0; i < ix->n; i++)
+		if (strcmp(ix->v[i].name, name) == 0 && strcmp(ix->v[i].version, version) == 0)
+			return &ix->v[i];
+	return NULL;
+}
+
+/* Replaces a row's reason; sets b->oom when out of memory. */
+static void index_set_reason(struct build *b, struct repo_index_row *row, const char *reason)
+{
+	char *r = strdup(reason);
+
+	if (!r) {
+		b->oom = true;
+		return;
+	}
+	free(row->reason);
+	row->reason = r;
+}
+
 /*
  * Adds a row; a version seen twice keeps its first row unless the new one is READY.
  * refused marks a version that failed validation, as opposed to one not served by
@@ -202,26 +278,17 @@ static int confine(const struct build *b, const char *path, bool exempt, char **
 static void index_add(struct build *b, const char *name, const char *version, const char *reason,
                       bool refused)
 {
-	const char *state = reason ? "UNAVAILABLE" : "READY";
-	size_t i;
-	json_t *row, *it;
+	struct repo_index_row *it = index_row_of(&b->index, name, version);
 
-	json_array_foreach(b->index, i, it)
-	{
-		if (strcmp(json_string_value(json_object_get(it, "name")), name) != 0 ||
-		    strcmp(json_string_value(json_object_get(it, "version")), version) != 0)
-			continue;
+	if (it) {
 		if (reason)
 			return;
-		if (json_object_set_new(it, "state", json_string(state)) < 0 ||
-		    json_object_set_new(it, "reason", json_string("")) < 0 ||
-		    json_object_set_new(it, "refused", json_false()) < 0)
-			b->oom = true;
+		it->ready = true;
+		it->refused = false;
+		index_set_reason(b, it, "");
 		return;
 	}
-	row = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", name, "version", version, "state",
-	                state, "reason", reason ? reason : "", "refused", reason && refused);
-	if (!row || json_array_append_new(b->index, row) < 0)
+	if (index_append(&b->index, name, version, reason, !reason, reason && refused) < 0)
 		b->oom = true;
 }
 
@@ -232,23 +299,16 @@ static void index_add(struct build *b, const char *name, const char *version, co
  */
 static void index_add_fallback(struct build *b, const char *name, const char *version)
 {
-	size_t i;
-	json_t *row, *it;
+	for (size_t i = 0; i < b->index.n; i++) {
+		struct repo_index_row *it = &b->index.v[i];
 
-	json_array_foreach(b->index, i, it)
-	{
-		if (strcmp(json_string_value(json_object_get(it, "name")), name) != 0 ||
-		    strcmp(json_string_value(json_object_get(it, "version")), version) != 0 ||
-		    json_is_true(json_object_get(it, "refused")))
+		if (strcmp(it->name, name) != 0 || strcmp(it->version, version) != 0 || it->refused)
 			continue;
-		if (json_object_set_new(it, "state", json_string("READY")) < 0 ||
-		    json_object_set_new(it, "reason", json_string(REPO_FALLBACK_REASON)) < 0)
-			b->oom = true;
+		it->ready = true;
+		index_set_reason(b, it, REPO_FALLBACK_REASON);
 		return;
 	}
-	row = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", name, "version", version, "state",
-	                "READY", "reason", REPO_FALLBACK_REASON, "refused", 0);
-	if (!row || json_array_append_new(b->index, row) < 0)
+	if (index_append(&b->index, name, version, REPO_FALLBACK_REASON, true, false) < 0)
 		b->oom = true;
 }
 
@@ -850,25 +910,24 @@ static void build_model(struct build *b, const struct conf_model *cm)
 static void copy_model(struct build *b, const char *name)
 {
 	const struct repo_set *cur = b->o->current;
-	size_t i;
-	json_t *it;
 	bool rows = false;
+	size_t i;
 
 	/* Several entries may share a name: copy once. */
-	json_array_foreach(b->index, i, it)
-	{
-		if (strcmp(json_string_value(json_object_get(it, "name")), name) == 0)
+	for (i = 0; i < b->index.n; i++)
+		if (strcmp(b->index.v[i].name, name) == 0)
 			return;
-	}
 	for (size_t j = 0; j < b->n; j++)
 		if (strcmp(b->v[j].name, name) == 0)
 			return;
-	json_array_foreach(b->prev_index, i, it)
-	{
-		if (strcmp(json_string_value(json_object_get(it, "name")), name) != 0)
+	for (i = 0; i < b->prev_index.n; i++) {
+		const struct repo_index_row *it = &b->prev_index.v[i];
+
+		if (strcmp(it->name, name) != 0)
 			continue;
 		rows = true;
-		if (json_array_append(b->index, it) < 0)
+		if (index_append(&b->index, it->name, it->version, it->reason, it->ready,
+		                 it->refused) < 0)
 			b->oom = true;
 	}
 	for (i = 0; i < cur->n; i++) {
@@ -920,6 +979,11 @@ static void dedupe(struct build *b)
 	}
 }
 
+/*
+ * One build: every configured model is tried (so one reload reports every problem), or
+ * copied or dropped for a single load or unload; the index replaces the last build's even
+ * when the build fails, so its refusals can be shown; see repo.h.
+ */
 int repo_build(const struct conf *c, const struct repo_build_opts *o, struct repo_set **out)
 {
 	const struct repo_set *cur = o ? o->current : NULL;
@@ -937,9 +1001,6 @@ int repo_build(const struct conf *c, const struct repo_build_opts *o, struct rep
 	memset(&b, 0, sizeof(b));
 	b.c = c;
 	b.o = o;
-	b.index = json_array();
-	if (!b.index)
-		return -ENOMEM;
 	if (o && o->n_pins) {
 		b.pin_used = calloc(o->n_pins, sizeof(*b.pin_used));
 		if (!b.pin_used) {
@@ -955,12 +1016,13 @@ int repo_build(const struct conf *c, const struct repo_build_opts *o, struct rep
 		}
 	}
 	pthread_mutex_lock(&repo_lock);
-	b.prev_index = last_index ? json_deep_copy(last_index) : json_array();
+	r = index_copy(&b.prev_index, &last_index);
 	pthread_mutex_unlock(&repo_lock);
-	r = resolve_roots(&b);
-	if (r < 0 || !b.prev_index) {
+	if (r == 0)
+		r = resolve_roots(&b);
+	if (r < 0) {
 		build_free(&b);
-		return r < 0 ? r : -ENOMEM;
+		return r;
 	}
 	/* Every model is tried, so one reload reports every problem, not only the first. */
 	for (size_t i = 0; i < c->n_models && !b.oom; i++) {
@@ -980,10 +1042,10 @@ int repo_build(const struct conf *c, const struct repo_build_opts *o, struct rep
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&repo_lock);
-	json_decref(last_index);
+	index_clear(&last_index);
 	last_index = b.index;
 	pthread_mutex_unlock(&repo_lock);
-	b.index = NULL;
+	memset(&b.index, 0, sizeof(b.index));
 	if (b.first) {
 		r = b.first;
 		build_free(&b);
@@ -1003,14 +1065,20 @@ int repo_build(const struct conf *c, const struct repo_build_opts *o, struct rep
 	return 0;
 }
 
-char *repo_index_json(void)
+int repo_index_get(struct repo_index *out)
 {
-	char *text;
+	int r;
 
 	pthread_mutex_lock(&repo_lock);
-	text = last_index ? json_dumps(last_index, JSON_COMPACT) : strdup("[]");
+	r = index_copy(out, &last_index);
 	pthread_mutex_unlock(&repo_lock);
-	return text;
+	return r;
+}
+
+void repo_index_free(struct repo_index *ix)
+{
+	if (ix)
+		index_clear(ix);
 }
 
 void repo_publish(struct repo_set *s)

@@ -67,19 +67,37 @@ struct repo_build_opts {
  * width, golden set. Unchanged files (same path and sha256 as in o->current) reuse the
  * loaded model. Nothing is swapped: the caller publishes with repo_publish().
  * Every refusal is logged with MODEL=, MODEL_VERSION=, MODEL_SHA256= and recorded for
- * repo_index_json(). Returns 0 when every configured model has a version to serve (a
+ * repo_index_get(). Returns 0 when every configured model has a version to serve (a
  * failed model that keeps its current version, or is served from its fallback pin,
  * counts), else the first negative errno with *out NULL. o may be NULL.
  */
 int repo_build(const struct conf *c, const struct repo_build_opts *o, struct repo_set **out);
 /*
- * The repository index of the last build, as the model-repository extension defines it:
- * a JSON array of {"name", "version", "state": "READY"|"UNAVAILABLE", "reason", "refused"}
- * for every version seen, refused ones with their reason and "refused": true. A model
- * served from a fallback pin has a READY row of its own for that version, with the reason
- * REPO_FALLBACK_REASON, beside the refused rows. Returns a malloc'd string or NULL.
+ * One row of the repository index, as the model-repository extension defines it: a
+ * version the last build saw. A model served from a fallback pin has a READY row of its
+ * own for that version, with the reason REPO_FALLBACK_REASON, beside the refused rows.
  */
-char *repo_index_json(void);
+struct repo_index_row {
+	char *name;
+	char *version;
+	char *reason; /* why not served; "" when ready */
+	bool ready;   /* READY, else UNAVAILABLE */
+	bool refused; /* failed validation, as opposed to not served by policy */
+};
+
+/* The rows of one build, in the order the versions were seen. */
+struct repo_index {
+	struct repo_index_row *v;
+	size_t n, cap;
+};
+
+/*
+ * A copy of the last build's index into *out (empty before any build), for the callers
+ * that report refusals; free it with repo_index_free(). 0 or -ENOMEM.
+ */
+int repo_index_get(struct repo_index *out);
+/* Frees the rows of an index from repo_index_get(). NULL is fine. */
+void repo_index_free(struct repo_index *ix);
 /* Makes s the served set atomically; the old one is freed when its last user lets go. */
 void repo_publish(struct repo_set *s);
 /* Takes a reference on the served set (NULL when none yet). Cheap; call per request. */

@@ -54,6 +54,10 @@ static int sync_dir(const char *dir)
 	return r;
 }
 
+/*
+ * Temp file, fsync, rename, fsync of the directory: the only way a crash or a full disk
+ * leaves either the old file or the new one. Cleans the temp file up on every error.
+ */
 int state_write_atomic(const char *dir, const char *name, const void *data, size_t len, char *err,
                        size_t errlen)
 {
@@ -251,6 +255,10 @@ static void utc_now(char *buf, size_t len)
 		snprintf(buf, len, "1970-01-01T00:00:00Z");
 }
 
+/*
+ * Snapshots every served model first and writes the record last, so that the record never
+ * names a snapshot that is not on disk; see state.h.
+ */
 int state_mark_good(const char *state_dir, const char *config_file, const char *config_sha256,
                     const struct repo_set *s, char **json, char *err, size_t errlen)
 {
@@ -412,6 +420,11 @@ static const char *parse_model(const char *state_dir, json_t *j, struct state_mo
 	return NULL;
 }
 
+/*
+ * Reads last-known-good.json and checks every member strictly (types, names, versions,
+ * digests), deriving the snapshot paths from state_dir rather than trusting the file: a
+ * record edited by hand must not point a rollback outside the state directory.
+ */
 int state_lkg_read(const char *state_dir, struct state_lkg *out, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"time", "config_file", "config_sha256", "models", NULL};
@@ -552,6 +565,30 @@ int state_rollback_set(const char *state_dir, const char *json, char *err, size_
 	if (r < 0)
 		return r;
 	return state_write_atomic(state_dir, STATE_ROLLBACK_FILE, json, strlen(json), err, errlen);
+}
+
+int state_rollback_record(const char *state_dir, const char *lkg_time, const char *reason,
+                          const struct repo_set *s, char *err, size_t errlen)
+{
+	json_t *models = json_array(), *flag;
+	char *text;
+	int r;
+
+	for (size_t i = 0; models && s && i < s->n; i++)
+		json_array_append_new(models,
+		                      json_pack("{s:s, s:s, s:s}", "name", s->v[i].name, "version",
+		                                s->v[i].version, "sha256", s->v[i].sha256));
+	flag = json_pack("{s:s, s:s, s:o}", "last_known_good_time", lkg_time, "reason", reason,
+	                 "models", models);
+	text = flag ? json_dumps(flag, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(flag);
+	if (text == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = state_rollback_set(state_dir, text, err, errlen);
+	free(text);
+	return r;
 }
 
 int state_rollback_clear(const char *state_dir, char *err, size_t errlen)

@@ -88,6 +88,13 @@ void state_lkg_pins(const struct state_lkg *l, struct repo_pin *pins);
 
 /* Writes <state_dir>/rollback.json (atomically) with json. 0 or -errno with a reason. */
 int state_rollback_set(const char *state_dir, const char *json, char *err, size_t errlen);
+/*
+ * Writes rollback.json for a rollback to the last-known-good record made at lkg_time:
+ * {"last_known_good_time", "reason", "models": [{"name", "version", "sha256"}]} for the
+ * set s it serves. 0 or -errno (-ENOMEM: out of memory) with a reason.
+ */
+int state_rollback_record(const char *state_dir, const char *lkg_time, const char *reason,
+                          const struct repo_set *s, char *err, size_t errlen);
 /* Removes <state_dir>/rollback.json and syncs the directory; absent is fine. 0 or -errno. */
 int state_rollback_clear(const char *state_dir, char *err, size_t errlen);
 /* True when <state_dir>/rollback.json exists. */

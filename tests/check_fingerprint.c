@@ -61,17 +61,17 @@ static json_t *model(json_t *m, size_t i)
 /* The diff's lines joined by '\n' (empty string for none). Frees the manifests. */
 static char *diff_text(json_t *a, json_t *b, const char *const *ignore, size_t n_ignore)
 {
-	struct fp_lines l = {0};
+	struct fingerprint_lines l = {0};
 	char *text = NULL;
 	size_t cap = 0;
 	FILE *f = open_memstream(&text, &cap);
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fp_diff(a, b, ignore, n_ignore, &l), 0);
+	ck_assert_int_eq(fingerprint_diff(a, b, ignore, n_ignore, &l), 0);
 	for (size_t i = 0; i < l.n; i++)
 		fprintf(f, "%s%s", i ? "\n" : "", l.v[i]);
 	fclose(f);
-	fp_lines_free(&l);
+	fingerprint_lines_free(&l);
 	ck_assert_ptr_null(l.v);
 	json_decref(a);
 	json_decref(b);
@@ -308,7 +308,7 @@ START_TEST(os_release_is_read_as_the_shell_would)
 	                           "NOT_AN_ASSIGNMENT\n");
 	json_t *o;
 
-	ck_assert_int_eq(fp_os_release(path, &o), 0);
+	ck_assert_int_eq(fingerprint_os_release(path, &o), 0);
 	ck_assert_int_eq(json_object_size(o), 4);
 	/* The last assignment wins, as when the file is sourced. */
 	ck_assert_str_eq(member(o, "id"), "ubuntu");
@@ -327,18 +327,18 @@ START_TEST(os_release_missing_values_are_null)
 	char *latin1 = tu_write_file(tmpdir, "latin1", "PRETTY_NAME=\"Caf\xe9 OS\"\n");
 	json_t *o;
 
-	ck_assert_int_eq(fp_os_release(latin1, &o), 0);
+	ck_assert_int_eq(fingerprint_os_release(latin1, &o), 0);
 	ck_assert_str_eq(member(o, "pretty_name"), "Caf? OS");
 	json_decref(o);
 	free(latin1);
-	ck_assert_int_eq(fp_os_release(path, &o), 0);
+	ck_assert_int_eq(fingerprint_os_release(path, &o), 0);
 	ck_assert_str_eq(member(o, "id"), "alpine");
 	ck_assert_str_eq(member(o, "version_id"), "3.19.1");
 	ck_assert(json_is_null(json_object_get(o, "version_codename")));
 	ck_assert(json_is_null(json_object_get(o, "pretty_name")));
 	json_decref(o);
 	ck_assert_int_ge(asprintf(&missing, "%s/none", tmpdir), 0);
-	ck_assert_int_eq(fp_os_release(missing, &o), -ENOENT);
+	ck_assert_int_eq(fingerprint_os_release(missing, &o), -ENOENT);
 	ck_assert_ptr_null(o);
 	free(missing);
 	free(path);
@@ -354,19 +354,19 @@ START_TEST(run_capture_takes_stdout_without_a_shell)
 	const char *const big[] = {"head", "-c", "100000", "/dev/zero", NULL};
 	char *out;
 
-	ck_assert_int_eq(fp_run_capture(echo, 100, &out), 0);
+	ck_assert_int_eq(fingerprint_run_capture(echo, 100, &out), 0);
 	ck_assert_str_eq(out, "$(echo no); `x` | y");
 	free(out);
-	ck_assert_int_eq(fp_run_capture(echo, 5, &out), 0);
+	ck_assert_int_eq(fingerprint_run_capture(echo, 5, &out), 0);
 	ck_assert_str_eq(out, "$(ech");
 	free(out);
 	/* More output than kept: read to the end anyway, so the child exits 0. */
-	ck_assert_int_eq(fp_run_capture(big, 10, &out), 0);
+	ck_assert_int_eq(fingerprint_run_capture(big, 10, &out), 0);
 	ck_assert_mem_eq(out, "\0\0\0\0\0\0\0\0\0\0", 11);
 	free(out);
-	ck_assert_int_eq(fp_run_capture(fails, 100, &out), -EIO);
+	ck_assert_int_eq(fingerprint_run_capture(fails, 100, &out), -EIO);
 	ck_assert_ptr_null(out);
-	ck_assert_int_eq(fp_run_capture(none, 100, &out), -ENOENT);
+	ck_assert_int_eq(fingerprint_run_capture(none, 100, &out), -ENOENT);
 	ck_assert_ptr_null(out);
 }
 END_TEST
@@ -377,7 +377,7 @@ static json_t *package_from(const char *text)
 	const char *const argv[] = {"printf", "%s", text, NULL};
 	json_t *v;
 
-	ck_assert_int_eq(fp_package_version(argv, &v), 0);
+	ck_assert_int_eq(fingerprint_package_version(argv, &v), 0);
 	ck_assert_ptr_nonnull(v);
 	return v;
 }
@@ -409,9 +409,9 @@ START_TEST(package_version_by_status)
 	ck_assert(json_is_null(v));
 	json_decref(v);
 	/* dpkg-query exits 1 for an unknown package; no dpkg at all is the same answer. */
-	ck_assert_int_eq(fp_package_version(fails, &v), 0);
+	ck_assert_int_eq(fingerprint_package_version(fails, &v), 0);
 	ck_assert(json_is_null(v));
-	ck_assert_int_eq(fp_package_version(none, &v), 0);
+	ck_assert_int_eq(fingerprint_package_version(none, &v), 0);
 	ck_assert(json_is_null(v));
 }
 END_TEST
@@ -420,17 +420,17 @@ START_TEST(manifest_merges_both_parts)
 {
 	char *osr = tu_write_file(tmpdir, "os-release", "ID=debian\nVERSION_ID=\"12\"\n");
 	const char *const pkg[] = {"printf", "%s", "installed 9.9-1", NULL};
-	struct fp_sources src = {.inferctl_version = "7.7.7",
-	                         .libcurl_version = "7.88.1",
-	                         .os_release = osr,
-	                         .pkg_query = pkg};
+	struct fingerprint_sources src = {.inferctl_version = "7.7.7",
+	                                  .libcurl_version = "7.88.1",
+	                                  .os_release = osr,
+	                                  .pkg_query = pkg};
 	json_t *daemon =
 	    parse("{\"inferd\": {\"version\": \"7.7.7\"},"
 	          " \"models\": [{\"name\": \"z\"}, {\"name\": \"a\"}, {\"name\": \"m\"}]}");
 	json_t *m, *k;
 	struct utsname u;
 
-	ck_assert_int_eq(fp_manifest(daemon, NULL, &src, &m), 0);
+	ck_assert_int_eq(fingerprint_manifest(daemon, NULL, &src, &m), 0);
 	/* The daemon's part is copied, not taken: its models keep their order there. */
 	ck_assert_str_eq(member(model(daemon, 0), "name"), "z");
 	ck_assert_str_eq(member(model(m, 0), "name"), "a");
@@ -461,13 +461,13 @@ START_TEST(manifest_without_the_daemon_records_why)
 {
 	const char *const pkg[] = {"false", NULL};
 	char *missing = NULL;
-	struct fp_sources src = {.pkg_query = pkg};
+	struct fingerprint_sources src = {.pkg_query = pkg};
 	json_t *m, *again;
 
 	ck_assert_int_ge(asprintf(&missing, "%s/no-os-release", tmpdir), 0);
 	src.os_release = missing;
-	ck_assert_int_eq(fp_manifest(NULL, "GET /v2/admin/fingerprint: HTTP 403: denied", &src, &m),
-	                 0);
+	ck_assert_int_eq(
+	    fingerprint_manifest(NULL, "GET /v2/admin/fingerprint: HTTP 403: denied", &src, &m), 0);
 	ck_assert_str_eq(member(m, "error"), "GET /v2/admin/fingerprint: HTTP 403: denied");
 	ck_assert_str_eq(member(json_object_get(m, "inferctl"), "version"), PACKAGE_VERSION);
 	ck_assert(json_is_null(json_object_get(json_object_get(m, "inferctl"), "libcurl")));
@@ -477,7 +477,8 @@ START_TEST(manifest_without_the_daemon_records_why)
 	ck_assert_ptr_nonnull(json_object_get(m, "kernel"));
 	/* No timestamp: the same installation gives the same manifest twice. */
 	ck_assert_int_eq(
-	    fp_manifest(NULL, "GET /v2/admin/fingerprint: HTTP 403: denied", &src, &again), 0);
+	    fingerprint_manifest(NULL, "GET /v2/admin/fingerprint: HTTP 403: denied", &src, &again),
+	    0);
 	expect_diff(m, again, NULL, 0, "");
 	free(missing);
 }
@@ -491,16 +492,16 @@ START_TEST(load_refuses_what_is_not_a_manifest)
 	char *missing = NULL, err[1024];
 	json_t *j;
 
-	ck_assert_int_eq(fp_load(good, &j, err, sizeof(err)), 0);
+	ck_assert_int_eq(fingerprint_load(good, &j, err, sizeof(err)), 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "a")), 1);
 	json_decref(j);
-	ck_assert_int_eq(fp_load(notjson, &j, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(fingerprint_load(notjson, &j, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_null(j);
 	ck_assert_ptr_nonnull(strstr(err, "bad.json"));
-	ck_assert_int_eq(fp_load(array, &j, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(fingerprint_load(array, &j, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "not a manifest"));
 	ck_assert_int_ge(asprintf(&missing, "%s/none.json", tmpdir), 0);
-	ck_assert_int_eq(fp_load(missing, &j, err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(fingerprint_load(missing, &j, err, sizeof(err)), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err, "none.json"));
 	free(missing);
 	free(good);
