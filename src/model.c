@@ -1808,15 +1808,19 @@ static void block_trees(const struct model *m, const uint32_t *keys, size_t gs, 
 }
 
 /*
- * Margins of output group g for n rows from the trees of roots[group_start[g] .. end), for a
- * model with categorical splits: each row walks XGBoost's own node arrays with tree_next(),
- * XGBoost 1.7's decision (predict_fn.h GetNextNode, categorical.h Decision). Kept apart so
- * the numeric layouts never test a split's type.
+ * Margins of output group g for n rows from the trees of roots[group_start[g] .. end),
+ * walking XGBoost's own node arrays with tree_next(), XGBoost 1.7's decision (predict_fn.h
+ * GetNextNode, categorical.h Decision): the path for models with categorical splits, kept
+ * apart so the numeric layouts never test a split's type. With inplace set, a dart tree
+ * adds what Dart::InplacePredict (the sklearn wrapper's path) adds: the tree's prediction
+ * from base_score minus base_score, times its weight, ((b + leaf) - b) * w, instead of
+ * PredictBatch's (0 + leaf) * w.
  */
-static void cat_group_margin(const struct model *m, const float *rows, size_t n, uint32_t g,
-                             size_t end, float *acc)
+static void view_group_margin(const struct model *m, const float *rows, size_t n, uint32_t g,
+                              size_t end, bool inplace, float *acc)
 {
 	size_t F = m->num_feature;
+	float b0 = m->base_margin[0];
 	for (size_t i = 0; i < n; i++) {
 		const float *x = rows + i * F;
 		float a = m->base_margin[g];
@@ -1827,7 +1831,12 @@ static void cat_group_margin(const struct model *m, const float *rows, size_t n,
 			while (tr->left[nd] != -1)
 				nd = (uint32_t)tree_next(tr, nd, x[tr->split_index[nd]]);
 			float v = tr->split_cond[nd];
-			a += m->tree_weight ? (0.0f + v) * m->tree_weight[ti] : v;
+			if (!m->tree_weight)
+				a += v;
+			else if (inplace)
+				a += ((b0 + v) - b0) * m->tree_weight[ti];
+			else
+				a += (0.0f + v) * m->tree_weight[ti];
 		}
 		acc[i] = a;
 	}
@@ -1835,11 +1844,15 @@ static void cat_group_margin(const struct model *m, const float *rows, size_t n,
 
 /* Margins of output group g for n rows, from their keys (compact) or values (otherwise). */
 static void group_margin(const struct model *m, const float *x, const uint32_t *keys, size_t S,
-                         size_t n, uint32_t g, size_t end, float *acc)
+                         size_t n, uint32_t g, size_t end, bool inplace, float *acc)
 {
+	if (inplace) {
+		view_group_margin(m, x, n, g, end, true, acc);
+		return;
+	}
 	if (!m->cnodes) {
 		if (m->categorical)
-			cat_group_margin(m, x, n, g, end, acc);
+			view_group_margin(m, x, n, g, end, false, acc);
 		else
 			block_group_margin(m, x, n, g, end, acc);
 		return;
@@ -1931,9 +1944,12 @@ static size_t group_end(const struct model *m, uint32_t g, size_t limit)
 	return lo;
 }
 
-/* margin and/or predict of nrows rows from the first `limit` trees (0 = all). */
+/*
+ * margin and/or predict of nrows rows from the first `limit` trees (0 = all); inplace: as
+ * XGBoost's inplace_predict sums dart trees (see view_group_margin()).
+ */
 static void predict_core(const struct model *m, const float *rows, size_t nrows, size_t limit,
-                         float *margin, float *predict)
+                         bool inplace, float *margin, float *predict)
 {
 	size_t F = m->num_feature, G = m->num_group, pw = m->info.predict_width;
 	/* S: the distance between key groups of LANES rows. */
@@ -1955,7 +1971,8 @@ static void predict_core(const struct model *m, const float *rows, size_t nrows,
 			/* Argmax streamed over groups: no num_class-sized scratch needed. */
 			float best[KEY_ROWS];
 			for (uint32_t g = 0; g < G; g++) {
-				group_margin(m, x, keys, S, n, g, group_end(m, g, limit), acc);
+				group_margin(m, x, keys, S, n, g, group_end(m, g, limit), inplace,
+				             acc);
 				for (size_t i = 0; i < n; i++) {
 					if (g == 0 || acc[i] > best[i]) {
 						best[i] = acc[i];
@@ -1968,10 +1985,11 @@ static void predict_core(const struct model *m, const float *rows, size_t nrows,
 		/* Without a margin buffer, predict has the margin's width and is used in place. */
 		float *dst = margin ? margin + r0 * G : predict + r0 * pw;
 		if (G == 1) {
-			group_margin(m, x, keys, S, n, 0, group_end(m, 0, limit), dst);
+			group_margin(m, x, keys, S, n, 0, group_end(m, 0, limit), inplace, dst);
 		} else {
 			for (uint32_t g = 0; g < G; g++) {
-				group_margin(m, x, keys, S, n, g, group_end(m, g, limit), acc);
+				group_margin(m, x, keys, S, n, g, group_end(m, g, limit), inplace,
+				             acc);
 				for (size_t i = 0; i < n; i++)
 					dst[i * G + g] = acc[i];
 			}
@@ -1986,13 +2004,13 @@ void model_predict(const struct model *m, const float *rows, size_t nrows, float
 {
 	if (!m || !rows || (!margin && !predict))
 		return;
-	predict_core(m, rows, nrows, 0, margin, predict);
+	predict_core(m, rows, nrows, 0, false, margin, predict);
 }
 
 /*
- * numpy's float32 sum of n > 0 values, as np.sum reduces a row: the first value, plus the
- * pairwise sum of the rest (numpy's pairwise_sum: below 8 a plain loop from 0, up to 128
- * eight accumulators combined as a tree, beyond that halves).
+ * numpy's float32 sum of a row of n values, as np.sum(axis=1) reduces it: numpy's
+ * pairwise_sum (below 8 values a plain loop from 0, up to 128 eight accumulators combined
+ * as a tree, beyond that halves summed recursively).
  */
 static float np_pairwise(const float *a, size_t n)
 {
@@ -2020,6 +2038,44 @@ static float np_pairwise(const float *a, size_t n)
 	return np_pairwise(a, n2) + np_pairwise(a + n2, n - n2);
 }
 
+/*
+ * numpy's float32 exp on x86-64 with AVX2 or AVX512F (numpy 1.24, which Debian 12 ships,
+ * dispatches np.exp on float32 to a SIMD kernel that is not libm's expf): x = k ln2 + y
+ * with k = rint(x log2e) and a two-part (Cody-Waite) ln2, then exp(y) as a ratio of a
+ * degree-5 and a degree-2 minimax polynomial in fused multiply-adds, scaled by 2^k. The
+ * constants are that kernel's (npy_simd_data.h); fmaf() keeps every step as the SIMD
+ * code rounds it, on any architecture.
+ */
+static float numpy_expf(float x)
+{
+	static const float log2e = 1.442695040888963407359924681001892137f;
+	static const float magic = 0x1.8p+23f, ln2_hi = -6.93145752e-1f, ln2_lo = -1.42860677e-6f;
+	static const float p[6] = {9.999999999980870924916e-01f, 7.257664613233124478488e-01f,
+	                           2.473615434895520810817e-01f, 5.114512081637298353406e-02f,
+	                           6.757896990527504603057e-03f, 5.082762527590693718096e-04f};
+	static const float q[3] = {1.0f, -2.742335390411667452936e-01f,
+	                           2.159509375685829852307e-02f};
+	if (isnan(x))
+		return x;
+	if (x >= 88.72283935546875f)
+		return INFINITY;
+	if (x <= -103.97208404541015625f)
+		return 0.0f;
+	float k = x * log2e;
+	k = k + magic;
+	k = k - magic;
+	float y = fmaf(k, ln2_hi, x);
+	y = fmaf(k, ln2_lo, y);
+	float num = fmaf(p[5], y, p[4]);
+	num = fmaf(num, y, p[3]);
+	num = fmaf(num, y, p[2]);
+	num = fmaf(num, y, p[1]);
+	num = fmaf(num, y, p[0]);
+	float den = fmaf(q[2], y, q[1]);
+	den = fmaf(den, y, q[0]);
+	return scalbnf(num / den, (int)k);
+}
+
 /* scipy.special.softmax of one float32 row, as XGBClassifier.predict_proba does for softmax. */
 static void scipy_softmax(const float *in, float *out, size_t k)
 {
@@ -2028,8 +2084,8 @@ static void scipy_softmax(const float *in, float *out, size_t k)
 		if (in[j] > mx || isnan(in[j]))
 			mx = isnan(mx) ? mx : in[j];
 	for (size_t j = 0; j < k; j++)
-		out[j] = expf(in[j] - mx);
-	float sum = out[0] + np_pairwise(out + 1, k - 1);
+		out[j] = numpy_expf(in[j] - mx);
+	float sum = np_pairwise(out, k);
 	for (size_t j = 0; j < k; j++)
 		out[j] = out[j] / sum;
 }
@@ -2065,33 +2121,39 @@ int model_predict_ex(const struct model *m, const float *rows, size_t nrows, siz
 		return -EINVAL;
 	if ((o->proba || o->label) && !m->info.classifier)
 		return -ENOTSUP;
-	if (!o->proba && !o->label) {
+	/*
+	 * The sklearn wrapper predicts dart through inplace_predict, which sums the trees
+	 * differently from Booster.predict: then margin and predict (Booster.predict's) are
+	 * computed on their own, and proba and label from scratch buffers.
+	 */
+	bool inplace = m->tree_weight != NULL;
+	if ((!o->proba && !o->label) || inplace) {
 		if (o->margin || o->predict)
-			predict_core(m, rows, nrows, tree_limit, o->margin, o->predict);
-		return 0;
+			predict_core(m, rows, nrows, tree_limit, false, o->margin, o->predict);
+		if (!o->proba && !o->label)
+			return 0;
 	}
+	float *own_predict = inplace ? NULL : o->predict;
+	float *own_margin = inplace ? NULL : o->margin;
 	size_t F = m->num_feature, G = m->num_group, pw = m->info.predict_width;
 	size_t K = m->info.proba_width;
 	bool softmax = m->tr == TR_SOFTMAX;
 	/* Blocks of rows bound the scratch; the caller's buffers are used when given. */
 	size_t block = 256;
 	float *tmp_pred = NULL, *tmp_margin = NULL;
-	if (!o->predict && !(tmp_pred = malloc(block * pw * sizeof(float))))
+	if (!own_predict && !(tmp_pred = malloc(block * pw * sizeof(float))))
 		return -ENOMEM;
-	if (softmax && o->proba && !o->margin &&
+	if (softmax && o->proba && !own_margin &&
 	    !(tmp_margin = malloc(block * G * sizeof(float)))) {
 		free(tmp_pred);
 		return -ENOMEM;
 	}
 	for (size_t r0 = 0; r0 < nrows; r0 += block) {
 		size_t n = nrows - r0 < block ? nrows - r0 : block;
-		float *pred = o->predict ? o->predict + r0 * pw : tmp_pred;
-		float *mar = o->margin ? o->margin + r0 * G : tmp_margin;
-		predict_core(m, rows + r0 * F, n, tree_limit,
-		             softmax && o->proba ? mar
-		             : o->margin         ? mar
-		                                 : NULL,
-		             pred);
+		float *pred = own_predict ? own_predict + r0 * pw : tmp_pred;
+		float *mar = own_margin ? own_margin + r0 * G : tmp_margin;
+		predict_core(m, rows + r0 * F, n, tree_limit, inplace,
+		             (softmax && o->proba) || own_margin ? mar : NULL, pred);
 		for (size_t i = 0; i < n; i++) {
 			const float *p = pred + i * pw;
 			if (o->proba) {

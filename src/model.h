@@ -91,7 +91,9 @@ void model_predict(const struct model *m, const float *rows, size_t nrows, float
  * The outputs model_predict_ex() can write; each may be NULL. Widths per row:
  * margin: info->margin_width (Booster.predict(output_margin=True));
  * predict: info->predict_width (Booster.predict());
- * proba: info->proba_width (XGBClassifier.predict_proba(): [1 - p, p] for binary);
+ * proba: info->proba_width (XGBClassifier.predict_proba(): [1 - p, p] for binary; for
+ *   multi:softmax scipy's softmax of the margin, with numpy's float32 exp as x86-64
+ *   numpy 1.24 computes it (its AVX2/AVX512F kernel, not libm's expf));
  * label: 1 (XGBClassifier.predict(): classes_[class] as a number).
  */
 struct model_outputs {
