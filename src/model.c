@@ -2121,6 +2121,10 @@ int model_predict_ex(const struct model *m, const float *rows, size_t nrows, siz
 		return -EINVAL;
 	if ((o->proba || o->label) && !m->info.classifier)
 		return -ENOTSUP;
+	/* Two classes through multi:softprob: XGBClassifier.predict returns a 2-D multi-label
+	 * answer there, not one label per row. */
+	if (o->label && m->num_group == 2 && m->tr == TR_SOFTPROB)
+		return -ENOTSUP;
 	/*
 	 * The sklearn wrapper predicts dart through inplace_predict, which sums the trees
 	 * differently from Booster.predict: then margin and predict (Booster.predict's) are

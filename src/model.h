@@ -108,7 +108,9 @@ struct model_outputs {
  * first tree_limit trees in file order (0 = all; info->best_tree_limit for "best"; a
  * limit beyond num_trees means all; gblinear ignores it, as XGBoost does). Bit-for-bit
  * what XGBoost 1.7.4 and its sklearn wrapper return. Returns 0; -ENOTSUP when proba or
- * label is asked of a model that is not a classifier; -ENOMEM; -EINVAL for bad arguments.
+ * label is asked of a model that is not a classifier (or label of a two-class
+ * multi:softprob one, where sklearn answers a 2-D multi-label array); -ENOMEM; -EINVAL for
+ * bad arguments.
  * Thread-safe.
  */
 int model_predict_ex(const struct model *m, const float *rows, size_t nrows, size_t tree_limit,

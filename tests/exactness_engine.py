@@ -357,7 +357,7 @@ def main():
         return 1
     t0 = time.time()
     specs = model_specs()
-    results, failures, untrainable, known = [], [], [], []
+    results, failures, untrainable, known, cat_models = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="inferd-exact-engine-") as workdir:
         for k, spec in enumerate(specs):
             rng = np.random.default_rng(SEED + k)
@@ -367,6 +367,12 @@ def main():
                 untrainable.append((spec["name"], spec["objective"], spec.get("booster"),
                                     str(e).splitlines()[0][:100]))
                 continue
+            info = subprocess.run([tool, "info", case.path], capture_output=True, text=True,
+                                  timeout=60).stdout
+            if "categorical 1" in info.splitlines():
+                cat_models.append(case.name)
+            if spec.get("cats") and "feature_type c" not in info:
+                failures.append(f"{case.name}: the info lists no categorical feature type")
             by_limit = {}
             for (out, lim) in case.refs:
                 by_limit.setdefault(lim, []).append(out)
@@ -403,6 +409,11 @@ def main():
     objs = sorted({r[2] for r in results})
     print(f"\n{len(models)} models, {len(objs)} objectives, {len(results)} outputs compared, "
           f"{sum(not r[6] for r in results)} differ; {time.time() - t0:.1f} s")
+    n_cat_specs = sum(1 for s in specs if s.get("cats"))
+    print(f"{len(cat_models)} of the {n_cat_specs} models trained on categorical features "
+          f"have categorical splits")
+    if len(cat_models) < n_cat_specs // 2:
+        failures.append("too few models with categorical splits")
     for u in untrainable:
         print(f"not trainable in XGBoost 1.7 (skipped): {u}")
     missing = sorted(set(OBJECTIVES) - set(objs))
