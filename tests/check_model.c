@@ -1420,6 +1420,80 @@ START_TEST(classifier_outputs)
 }
 END_TEST
 
+/* doc with attributes.scikit_learn set to a classifier's meta of n classes (classes_ c). */
+static char *with_sklearn(const char *doc, int n, const char *classes)
+{
+	const char *a = strstr(doc, "\"attributes\": {}");
+	ck_assert_ptr_nonnull(a);
+	char *out;
+	ck_assert_int_ge(
+	    asprintf(&out,
+	             "%.*s\"attributes\": {\"scikit_learn\": \"{\\\"_estimator_type\\\":"
+	             " \\\"classifier\\\", \\\"n_classes_\\\": %d, \\\"classes_\\\": %s,"
+	             " \\\"missing\\\": NaN}\"}%s",
+	             (int)(a - doc), doc, n, classes, a + 16),
+	    0);
+	return out;
+}
+
+/* Multi-class classifiers, by hand from XGBClassifier.predict / predict_proba 1.7.4. */
+START_TEST(classifier_multiclass)
+{
+	char *t0 = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.0, 1.0, -1.0]", "[1, 0, 0]");
+	char *t1 = tree("[-1]", "[-1]", "[0]", "[0.25]", "[0]");
+	char *t2 =
+	    tree("[1, -1, -1]", "[2, -1, -1]", "[1, 0, 0]", "[0.0, -0.5, 0.75]", "[0, 0, 0]");
+	char *trees;
+	ck_assert_int_ge(asprintf(&trees, "%s, %s, %s", t0, t1, t2), 0);
+	char *doc = gbtree_doc("multi:softprob", 2, 3, "5E-1", trees, 3, "[0, 1, 2]");
+	char *sk = with_sklearn(doc, 3, "[10, 20, 30]");
+	struct model *m = NULL;
+	ck_assert_msg(load(sk, &m) == 0, "load failed: %s", err);
+	ck_assert(model_get_info(m)->classifier);
+	ck_assert_uint_eq(model_get_info(m)->proba_width, 3);
+	/* Margins (0.5 - 1, 0.5 + 0.25, 0.5 + 0.75): class 2 wins, so the label is 30. */
+	float x[2] = {0.5f, 0.5f}, pred[3], proba[3], label;
+	struct model_outputs o = {.predict = pred, .proba = proba, .label = &label};
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &o), 0);
+	ck_assert_mem_eq(pred, proba, sizeof(pred)); /* proba is predict itself */
+	ck_assert_float_eq(label, 30.0f);
+	/* Row (-1, -1): margins (0.5 + 1, 0.75, 0.5 - 0.5): class 0, label 10. */
+	x[0] = x[1] = -1.0f;
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &o), 0);
+	ck_assert_float_eq(label, 10.0f);
+	model_unref(m);
+	free(sk);
+	free(doc);
+
+	/* Two classes through multi:softprob: proba yes, label (2-D in sklearn) no. */
+	char *two;
+	ck_assert_int_ge(asprintf(&two, "%s, %s", t0, t1), 0);
+	doc = gbtree_doc("multi:softprob", 2, 2, "5E-1", two, 2, "[0, 1]");
+	sk = with_sklearn(doc, 2, "[0, 1]");
+	ck_assert_msg(load(sk, &m) == 0, "load failed: %s", err);
+	struct model_outputs po = {.proba = proba};
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &po), 0);
+	struct model_outputs lo = {.label = &label};
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &lo), -ENOTSUP);
+	model_unref(m);
+	free(sk);
+	free(doc);
+	/* A class count that disagrees with the model's outputs: not a classifier. */
+	doc = gbtree_doc("multi:softprob", 2, 3, "5E-1", trees, 3, "[0, 1, 2]");
+	sk = with_sklearn(doc, 4, "[0, 1, 2, 3]");
+	ck_assert_msg(load(sk, &m) == 0, "load failed: %s", err);
+	ck_assert(!model_get_info(m)->classifier);
+	model_unref(m);
+	free(sk);
+	free(doc);
+	free(two);
+	free(trees);
+	free(t0);
+	free(t1);
+	free(t2);
+}
+END_TEST
+
 static void be(char **b, size_t *n, uint64_t v, int bytes)
 {
 	for (int i = bytes - 1; i >= 0; i--)
@@ -1719,6 +1793,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, categorical_refusals);
 	tcase_add_test(tc, tree_limit_and_best);
 	tcase_add_test(tc, classifier_outputs);
+	tcase_add_test(tc, classifier_multiclass);
 	tcase_add_test(tc, ubjson_models);
 	tcase_add_test(tc, ubjson_decoder);
 	suite_add_tcase(s, tc);
