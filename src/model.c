@@ -1,8 +1,10 @@
-/* model.c: XGBoost JSON model loader and the flat-array predictor. */
+/* model.c: XGBoost JSON/UBJSON model loader and the flat-array predictor. */
 #include "model.h"
 
 #include "jsonx.h"
 #include "util.h"
+#include "tree.h"
+#include "ubjson.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,14 @@
  */
 #define MAX_NUM_CLASS   65536u
 #define MAX_TOTAL_NODES 0x7ffffffeu
+/*
+ * Categorical sets are bitsets as long as the largest category in them (up to 2^24 bits,
+ * 2 MiB, for one node): a cap on their total (16 MiB) keeps a small hostile file from
+ * claiming a huge category in every node.
+ */
+#define MAX_CAT_WORDS ((size_t)1 << 22)
+/* The sklearn wrapper's metadata (a JSON string inside the model) nests a few levels. */
+#define SKLEARN_JSON_DEPTH 16
 /* Rows per block; also the number of (row, tree) walks advanced in lockstep, which lets the
  * CPU overlap their dependent loads instead of waiting on one walk at a time. */
 #define BLOCK_ROWS 32
@@ -110,6 +120,14 @@ static const struct objective_def objectives[] = {
     {"reg:tweedie", PTM_LOG, TR_EXP, false},
     {"multi:softprob", PTM_IDENTITY, TR_SOFTPROB, true},
     {"multi:softmax", PTM_IDENTITY, TR_SOFTMAX, true},
+    /* Cox and AFT: std::log(base_score) and exp(margin) in float (aft_obj.cu, regression_obj.cu).
+     */
+    {"survival:cox", PTM_LOG, TR_EXP, false},
+    {"survival:aft", PTM_LOG, TR_EXP, false},
+    /* The LambdaRank objectives keep ObjFunction's identity PredTransform and ProbToMargin. */
+    {"rank:pairwise", PTM_IDENTITY, TR_NONE, false},
+    {"rank:ndcg", PTM_IDENTITY, TR_NONE, false},
+    {"rank:map", PTM_IDENTITY, TR_NONE, false},
 };
 
 enum booster_kind { BOOSTER_TREES, BOOSTER_LINEAR };
@@ -129,6 +147,24 @@ struct model {
 	uint32_t *span_depth;  /* deepest of roots[t .. t + LANES - 1] within t's group */
 	size_t *group_start;   /* num_group + 1 offsets into roots */
 	float *linear_weights; /* gblinear: (num_feature + 1) * num_group */
+	/*
+	 * The trees in XGBoost's numbering (tree.h), file order, over the v_* arrays: what
+	 * TreeSHAP reads, and what the predictor walks when some split is categorical
+	 * (categorical is set, nodes and cnodes are NULL).
+	 */
+	struct tree *trees;
+	uint32_t *tree_group; /* output group of each tree, file order */
+	float *tree_weight;   /* dart's weight_drop, file order; NULL for gbtree */
+	uint32_t *order;      /* file index of each entry of roots (ascending per group) */
+	bool categorical;
+	int32_t *v_left, *v_right;
+	uint32_t *v_fid;
+	float *v_cond, *v_hess;
+	uint8_t *v_dl, *v_st;
+	uint32_t *v_coff, *v_clen, *v_cbits;
+	char **feature_names; /* num_feature strings, or NULL */
+	char **feature_types; /* num_feature strings, or NULL */
+	double *classes;      /* info.num_classes labels, or NULL */
 	char booster[16];
 	char objective[64];
 	char version[48];
@@ -322,8 +358,8 @@ static const char *json_kind(const json_t *v)
 struct scratch {
 	size_t cap;
 	int64_t *left, *right, *fid;
-	float *cond;
-	uint8_t *dl;
+	float *cond, *hess;
+	uint8_t *dl, *st;
 	uint8_t *seen;
 	uint32_t *queue;
 	uint32_t *depth;
@@ -335,7 +371,9 @@ static void scratch_free(struct scratch *s)
 	free(s->right);
 	free(s->fid);
 	free(s->cond);
+	free(s->hess);
 	free(s->dl);
+	free(s->st);
 	free(s->seen);
 	free(s->queue);
 	free(s->depth);
@@ -351,12 +389,14 @@ static int scratch_reserve(struct scratch *s, size_t n)
 	s->right = malloc(n * sizeof(*s->right));
 	s->fid = malloc(n * sizeof(*s->fid));
 	s->cond = malloc(n * sizeof(*s->cond));
+	s->hess = malloc(n * sizeof(*s->hess));
 	s->dl = malloc(n);
+	s->st = malloc(n);
 	s->seen = malloc(n);
 	s->queue = malloc(n * sizeof(*s->queue));
 	s->depth = malloc(n * sizeof(*s->depth));
-	if (!s->left || !s->right || !s->fid || !s->cond || !s->dl || !s->seen || !s->queue ||
-	    !s->depth) {
+	if (!s->left || !s->right || !s->fid || !s->cond || !s->hess || !s->dl || !s->st ||
+	    !s->seen || !s->queue || !s->depth) {
 		scratch_free(s);
 		return -ENOMEM;
 	}
@@ -399,50 +439,188 @@ static int read_int_array(json_t *a, int64_t *out, size_t t, const char *key, ch
 	return 0;
 }
 
-/* Anything describing categorical splits means the plain numeric traversal would be wrong. */
-static int check_no_categories(json_t *tree, size_t n, size_t t, char *err, size_t errlen)
+/* A JSON array of integers at tree.key, or NULL (no error) when the key is absent. */
+static int cat_array(json_t *tree, const char *key, size_t t, json_t **out, char *err,
+                     size_t errlen)
 {
-	static const char *const cats[] = {"categories", "categories_nodes", "categories_segments",
-	                                   "categories_sizes"};
-	json_t *st = json_object_get(tree, "split_type");
-	if (st) {
-		if (!json_is_array(st) || json_array_size(st) != n)
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: split_type is not an array of num_nodes entries", t);
-		size_t i;
-		json_t *v;
-		json_array_foreach(st, i, v)
-		{
-			if (!json_is_integer(v))
-				return fail(err, errlen, -EINVAL,
-				            "tree %zu: split_type[%zu] is not an integer", t, i);
-			if (json_integer_value(v) != 0)
-				return fail(err, errlen, -ENOTSUP,
-				            "tree %zu: categorical splits are not supported", t);
-		}
+	json_t *a = json_object_get(tree, key);
+	*out = NULL;
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return fail(err, errlen, -EINVAL, "tree %zu: %s is not an array", t, key);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_integer(v))
+			return fail(err, errlen, -EINVAL, "tree %zu: %s[%zu] is not an integer", t,
+			            key, i);
 	}
-	for (size_t k = 0; k < sizeof(cats) / sizeof(cats[0]); k++) {
-		json_t *c = json_object_get(tree, cats[k]);
-		if (!c)
-			continue;
-		if (!json_is_array(c))
-			return fail(err, errlen, -EINVAL, "tree %zu: %s is not an array", t,
-			            cats[k]);
-		if (json_array_size(c))
-			return fail(err, errlen, -ENOTSUP,
-			            "tree %zu: categorical splits are not supported (%s)", t,
-			            cats[k]);
-	}
+	*out = a;
 	return 0;
 }
 
+/*
+ * The views (tree.h) and the build of the whole forest: the raw arrays of every tree in
+ * file order, appended as each tree is read; tree t's nodes start at vbase[t].
+ */
 struct forest_build {
 	struct node *nodes;
 	size_t nnodes, cap;
 	uint32_t *roots; /* in file order */
 	uint32_t *depths;
 	struct scratch s;
+	size_t vn, vcap; /* view nodes so far and room */
+	int32_t *left, *right;
+	uint32_t *fid;
+	float *cond, *hess;
+	uint8_t *dl, *st;
+	uint32_t *coff, *clen;
+	uint32_t *cbits;
+	size_t ncbits, cbits_cap;
+	size_t *vbase;
+	uint8_t *tree_cat; /* tree t has a categorical split */
+	bool any_cat;
 };
+
+static void *grow(void *p, size_t n, size_t size, bool *ok)
+{
+	void *q = realloc(p, n * size);
+	if (!q) {
+		*ok = false;
+		return p;
+	}
+	return q;
+}
+
+static int views_reserve(struct forest_build *fb, size_t n)
+{
+	if (fb->vn + n <= fb->vcap)
+		return 0;
+	size_t cap = fb->vcap ? fb->vcap : 1024;
+	while (cap < fb->vn + n)
+		cap *= 2;
+	bool ok = true;
+	fb->left = grow(fb->left, cap, sizeof(*fb->left), &ok);
+	fb->right = grow(fb->right, cap, sizeof(*fb->right), &ok);
+	fb->fid = grow(fb->fid, cap, sizeof(*fb->fid), &ok);
+	fb->cond = grow(fb->cond, cap, sizeof(*fb->cond), &ok);
+	fb->hess = grow(fb->hess, cap, sizeof(*fb->hess), &ok);
+	fb->dl = grow(fb->dl, cap, 1, &ok);
+	fb->st = grow(fb->st, cap, 1, &ok);
+	fb->coff = grow(fb->coff, cap, sizeof(*fb->coff), &ok);
+	fb->clen = grow(fb->clen, cap, sizeof(*fb->clen), &ok);
+	if (!ok)
+		return -ENOMEM;
+	fb->vcap = cap;
+	return 0;
+}
+
+/*
+ * Reads tree t's split_type and categorical sets into the views at vb, as XGBoost's
+ * RegTree::LoadCategoricalSplit does: categories_nodes (ascending node ids) names the
+ * nodes with a set; categories[segments[k] .. + sizes[k]) are node k's categories, which
+ * become a bitset just long enough for the largest (bit c = category c goes right).
+ */
+static int read_categories(struct forest_build *fb, json_t *tree, size_t n, size_t t, size_t vb,
+                           bool *has_cat, char *err, size_t errlen)
+{
+	struct scratch *s = &fb->s;
+	json_t *st, *nodes, *segs, *sizes, *cats;
+	int rc;
+	*has_cat = false;
+	memset(s->st, 0, n);
+	if ((rc = cat_array(tree, "split_type", t, &st, err, errlen)) < 0 ||
+	    (rc = cat_array(tree, "categories_nodes", t, &nodes, err, errlen)) < 0 ||
+	    (rc = cat_array(tree, "categories_segments", t, &segs, err, errlen)) < 0 ||
+	    (rc = cat_array(tree, "categories_sizes", t, &sizes, err, errlen)) < 0 ||
+	    (rc = cat_array(tree, "categories", t, &cats, err, errlen)) < 0)
+		return rc;
+	if (st) {
+		if (json_array_size(st) != n)
+			return fail(err, errlen, -EINVAL,
+			            "tree %zu: split_type has %zu entries, num_nodes is %zu", t,
+			            json_array_size(st), n);
+		for (size_t i = 0; i < n; i++) {
+			json_int_t v = json_integer_value(json_array_get(st, i));
+			if (v != 0 && v != 1)
+				return fail(
+				    err, errlen, -EINVAL,
+				    "tree %zu: split_type[%zu] = %lld is neither 0 (numerical) "
+				    "nor 1 (categorical)",
+				    t, i, (long long)v);
+			s->st[i] = (uint8_t)v;
+			if (v)
+				*has_cat = true;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		fb->coff[vb + i] = fb->clen[vb + i] = 0;
+	size_t k = nodes ? json_array_size(nodes) : 0;
+	if (k == 0)
+		return 0;
+	if (!segs || !sizes || !cats || json_array_size(segs) != k || json_array_size(sizes) != k)
+		return fail(err, errlen, -EINVAL,
+		            "tree %zu: categories_nodes, categories_segments and categories_sizes "
+		            "must have the same length (and categories must be present)",
+		            t);
+	size_t ncat = json_array_size(cats);
+	json_int_t prev = -1;
+	for (size_t j = 0; j < k; j++) {
+		json_int_t node = json_integer_value(json_array_get(nodes, j));
+		json_int_t beg = json_integer_value(json_array_get(segs, j));
+		json_int_t cnt = json_integer_value(json_array_get(sizes, j));
+		if (node <= prev || (uint64_t)node >= n)
+			return fail(
+			    err, errlen, -EINVAL,
+			    "tree %zu: categories_nodes[%zu] = %lld is out of order or range", t, j,
+			    (long long)node);
+		prev = node;
+		if (beg < 0 || cnt <= 0 || (uint64_t)beg > ncat ||
+		    (uint64_t)cnt > ncat - (size_t)beg)
+			return fail(err, errlen, -EINVAL,
+			            "tree %zu: node %lld's categories [%lld, +%lld) are not a "
+			            "non-empty range of categories (%zu entries)",
+			            t, (long long)node, (long long)beg, (long long)cnt, ncat);
+		json_int_t max = 0;
+		for (json_int_t c = beg; c < beg + cnt; c++) {
+			json_int_t v = json_integer_value(json_array_get(cats, (size_t)c));
+			if (v < 0 || v >= (json_int_t)TREE_MAX_CAT)
+				return fail(
+				    err, errlen, -EINVAL,
+				    "tree %zu: category %lld is out of range (0 .. 2^24 - 1)", t,
+				    (long long)v);
+			if (v > max)
+				max = v;
+		}
+		size_t words = ((size_t)max + 1 + 31) / 32;
+		if (fb->ncbits + words > MAX_CAT_WORDS)
+			return fail(err, errlen, -EFBIG,
+			            "tree %zu: categorical sets need more than %zu words", t,
+			            MAX_CAT_WORDS);
+		if (fb->ncbits + words > fb->cbits_cap) {
+			size_t cap = fb->cbits_cap ? fb->cbits_cap : 256;
+			while (cap < fb->ncbits + words)
+				cap *= 2;
+			bool ok = true;
+			fb->cbits = grow(fb->cbits, cap, sizeof(*fb->cbits), &ok);
+			if (!ok)
+				return fail(err, errlen, -ENOMEM, "out of memory");
+			fb->cbits_cap = cap;
+		}
+		uint32_t *bits = fb->cbits + fb->ncbits;
+		memset(bits, 0, words * sizeof(*bits));
+		for (json_int_t c = beg; c < beg + cnt; c++) {
+			uint32_t v = (uint32_t)json_integer_value(json_array_get(cats, (size_t)c));
+			bits[v / 32] |= 1u << (v % 32);
+		}
+		fb->coff[vb + (size_t)node] = (uint32_t)fb->ncbits;
+		fb->clen[vb + (size_t)node] = (uint32_t)words;
+		fb->ncbits += words;
+	}
+	return 0;
+}
 
 /*
  * Validates one tree and appends it breadth-first so that siblings are adjacent. Nodes not
@@ -473,10 +651,6 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		    err, errlen, -ENOTSUP,
 		    "tree %zu: multi-target trees (size_leaf_vector %llu) are not supported", t,
 		    (unsigned long long)slv);
-	rc = check_no_categories(tree, n, t, err, errlen);
-	if (rc < 0)
-		return rc;
-
 	json_t *al = tree_array(tree, "left_children", n, t, &rc, err, errlen);
 	json_t *ar = al ? tree_array(tree, "right_children", n, t, &rc, err, errlen) : NULL;
 	json_t *af = ar ? tree_array(tree, "split_indices", n, t, &rc, err, errlen) : NULL;
@@ -484,9 +658,17 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 	json_t *ad = ac ? tree_array(tree, "default_left", n, t, &rc, err, errlen) : NULL;
 	if (!ad)
 		return rc;
-	if (scratch_reserve(&fb->s, n) < 0)
+	if (scratch_reserve(&fb->s, n) < 0 || views_reserve(fb, n) < 0)
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	struct scratch *s = &fb->s;
+	size_t vb = fb->vn;
+	bool has_cat;
+	if ((rc = read_categories(fb, tree, n, t, vb, &has_cat, err, errlen)) < 0)
+		return rc;
+	/* Each node's cover, for TreeSHAP; XGBoost always writes it, older tools may not. */
+	json_t *ah = json_object_get(tree, "sum_hessian");
+	if (ah && !(ah = tree_array(tree, "sum_hessian", n, t, &rc, err, errlen)))
+		return rc;
 	if ((rc = read_int_array(al, s->left, t, "left_children", err, errlen)) < 0 ||
 	    (rc = read_int_array(ar, s->right, t, "right_children", err, errlen)) < 0 ||
 	    (rc = read_int_array(af, s->fid, t, "split_indices", err, errlen)) < 0)
@@ -501,6 +683,13 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 			            "tree %zu: split_conditions[%zu] is %s, not a number", t, i,
 			            json_kind(v));
 		s->cond[i] = (float)d;
+	}
+	for (i = 0; i < n; i++) {
+		double d = 0.0;
+		if (ah && jsonx_number(json_array_get(ah, i), &d) < 0)
+			return fail(err, errlen, -EINVAL,
+			            "tree %zu: sum_hessian[%zu] is not a number", t, i);
+		s->hess[i] = (float)d;
 	}
 	json_array_foreach(ad, i, v)
 	{
@@ -563,7 +752,7 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 			return fail(err, errlen, -EINVAL,
 			            "tree %zu: node %u splits on feature %lld, num_feature is %u",
 			            t, old, (long long)s->fid[old], num_feature);
-		if (isnan(s->cond[old]))
+		if (isnan(s->cond[old]) && !s->st[old])
 			return fail(err, errlen, -EINVAL,
 			            "tree %zu: node %u has a NaN split condition", t, old);
 		uint32_t d = s->depth[old] + 1;
@@ -574,11 +763,29 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		s->depth[l] = s->depth[r] = d;
 		out->left = (uint32_t)(base + tail);
 		out->fid_dl = (uint32_t)s->fid[old] | (s->dl[old] ? NODE_DEFAULT_LEFT : 0);
-		out->threshold = s->cond[old];
+		/* Categorical nodes are walked through the views; the layout only holds a place. */
+		out->threshold = s->st[old] ? 0.0f : s->cond[old];
 		out->leaf = 0.0f;
 		s->queue[tail++] = (uint32_t)l;
 		s->queue[tail++] = (uint32_t)r;
 	}
+	/* The views keep XGBoost's numbering; unreachable (deleted) nodes become leaves. */
+	for (i = 0; i < n; i++) {
+		bool live = s->seen[i];
+		bool leaf = !live || s->left[i] == -1;
+		fb->left[vb + i] = leaf ? -1 : (int32_t)s->left[i];
+		fb->right[vb + i] = leaf ? -1 : (int32_t)s->right[i];
+		fb->fid[vb + i] = leaf ? 0 : (uint32_t)s->fid[i];
+		fb->cond[vb + i] = live ? s->cond[i] : 0.0f;
+		fb->hess[vb + i] = s->hess[i];
+		fb->dl[vb + i] = s->dl[i];
+		fb->st[vb + i] = leaf ? 0 : s->st[i];
+	}
+	fb->vn += n;
+	fb->vbase[t] = vb;
+	fb->tree_cat[t] = has_cat;
+	if (has_cat)
+		fb->any_cat = true;
 	fb->roots[t] = (uint32_t)base;
 	fb->depths[t] = tree_depth;
 	fb->nnodes += tail;
@@ -673,6 +880,12 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		return rc;
 	if (slv > 1)
 		return fail(err, errlen, -ENOTSUP, "multi-target trees are not supported");
+	uint64_t npt = 1;
+	rc = param_uint(param, "num_parallel_tree", false, UINT32_MAX, &npt, "gbtree_model_param",
+	                err, errlen);
+	if (rc < 0)
+		return rc;
+	m->info.num_parallel_tree = npt ? (size_t)npt : 1;
 	if (json_array_size(info) != ntrees)
 		return fail(err, errlen, -EINVAL, "tree_info has %zu entries for %zu trees",
 		            json_array_size(info), ntrees);
@@ -704,10 +917,17 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	struct forest_build fb = {0};
 	fb.roots = malloc((ntrees ? ntrees : 1) * sizeof(*fb.roots));
 	fb.depths = malloc((ntrees ? ntrees : 1) * sizeof(*fb.depths));
+	fb.vbase = malloc((ntrees ? ntrees : 1) * sizeof(*fb.vbase));
+	fb.tree_cat = malloc(ntrees ? ntrees : 1);
 	m->group_start = calloc((size_t)G + 1, sizeof(*m->group_start));
 	m->roots = malloc((ntrees ? ntrees : 1) * sizeof(*m->roots));
 	m->depths = malloc((ntrees ? ntrees : 1) * sizeof(*m->depths));
-	if (!group || !fb.roots || !fb.depths || !m->group_start || !m->roots || !m->depths) {
+	m->order = malloc((ntrees ? ntrees : 1) * sizeof(*m->order));
+	m->trees = calloc(ntrees ? ntrees : 1, sizeof(*m->trees));
+	if (wd)
+		m->tree_weight = malloc(ntrees * sizeof(*m->tree_weight) + 1);
+	if (!group || !fb.roots || !fb.depths || !fb.vbase || !fb.tree_cat || !m->group_start ||
+	    !m->roots || !m->depths || !m->order || !m->trees || (wd && !m->tree_weight)) {
 		rc = fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -734,6 +954,7 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 				goto out;
 			}
 			w = (float)d;
+			m->tree_weight[t] = w;
 		}
 		rc = add_tree(&fb, json_array_get(trees, t), t, m->num_feature, lim->max_depth, w,
 		              wd != NULL, err, errlen);
@@ -764,6 +985,7 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 			size_t at = m->group_start[group[t]] + fill[group[t]]++;
 			m->roots[at] = fb.roots[t];
 			m->depths[at] = fb.depths[t];
+			m->order[at] = (uint32_t)t;
 		}
 		free(fill);
 	}
@@ -786,15 +1008,71 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		if (p)
 			fb.nodes = p;
 	}
-	m->nodes = fb.nodes;
-	fb.nodes = NULL;
-	compact_forest(m, fb.nnodes);
+	/* The views: the arrays move to the model, each tree points into them. */
+	m->v_left = fb.left;
+	m->v_right = fb.right;
+	m->v_fid = fb.fid;
+	m->v_cond = fb.cond;
+	m->v_hess = fb.hess;
+	m->v_dl = fb.dl;
+	m->v_st = fb.st;
+	m->v_coff = fb.coff;
+	m->v_clen = fb.clen;
+	m->v_cbits = fb.cbits;
+	fb.left = fb.right = NULL;
+	fb.fid = fb.coff = fb.clen = fb.cbits = NULL;
+	fb.cond = fb.hess = NULL;
+	fb.dl = fb.st = NULL;
+	for (size_t t = 0; t < ntrees; t++) {
+		struct tree *tr = &m->trees[t];
+		size_t vb = fb.vbase[t];
+		tr->n = (uint32_t)((t + 1 < ntrees ? fb.vbase[t + 1] : fb.vn) - vb);
+		tr->left = m->v_left + vb;
+		tr->right = m->v_right + vb;
+		tr->split_index = m->v_fid + vb;
+		tr->split_cond = m->v_cond + vb;
+		tr->default_left = m->v_dl + vb;
+		tr->sum_hess = m->v_hess + vb;
+		if (fb.tree_cat[t]) {
+			tr->split_type = m->v_st + vb;
+			tr->cat_off = m->v_coff + vb;
+			tr->cat_len = m->v_clen + vb;
+			tr->cat_bits = m->v_cbits;
+		}
+	}
+	m->tree_group = group;
+	group = NULL;
+	if (fb.any_cat) {
+		/* Categorical splits: predict walks the views (see cat_group_margin()). */
+		m->categorical = true;
+	} else {
+		free(m->v_st);
+		free(m->v_coff);
+		free(m->v_clen);
+		m->v_st = NULL;
+		m->v_coff = m->v_clen = NULL;
+		m->nodes = fb.nodes;
+		fb.nodes = NULL;
+		compact_forest(m, fb.nnodes);
+	}
 	m->info.num_trees = ntrees;
 	rc = 0;
 out:
 	free(fb.nodes);
 	free(fb.roots);
 	free(fb.depths);
+	free(fb.vbase);
+	free(fb.tree_cat);
+	free(fb.left);
+	free(fb.right);
+	free(fb.fid);
+	free(fb.cond);
+	free(fb.hess);
+	free(fb.dl);
+	free(fb.st);
+	free(fb.coff);
+	free(fb.clen);
+	free(fb.cbits);
 	scratch_free(&fb.s);
 	free(group);
 	return rc;
@@ -851,7 +1129,197 @@ static void model_free(struct model *m)
 	free(m->span_depth);
 	free(m->group_start);
 	free(m->linear_weights);
+	free(m->trees);
+	free(m->tree_group);
+	free(m->tree_weight);
+	free(m->order);
+	free(m->v_left);
+	free(m->v_right);
+	free(m->v_fid);
+	free(m->v_cond);
+	free(m->v_hess);
+	free(m->v_dl);
+	free(m->v_st);
+	free(m->v_coff);
+	free(m->v_clen);
+	free(m->v_cbits);
+	for (size_t f = 0; m->feature_names && f < m->num_feature; f++)
+		free(m->feature_names[f]);
+	for (size_t f = 0; m->feature_types && f < m->num_feature; f++)
+		free(m->feature_types[f]);
+	free(m->feature_names);
+	free(m->feature_types);
+	free(m->classes);
 	free(m);
+}
+
+/* learner.feature_names or feature_types: NULL when absent or empty, else num_feature strings. */
+static int load_names(struct model *m, json_t *learner, const char *key, char ***out, char *err,
+                      size_t errlen)
+{
+	json_t *a = json_object_get(learner, key);
+	if (!a || json_is_null(a) || (json_is_array(a) && json_array_size(a) == 0))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) != m->num_feature)
+		return fail(err, errlen, -EINVAL,
+		            "learner.%s must be an array of num_feature = %u strings", key,
+		            m->num_feature);
+	char **v = calloc(m->num_feature, sizeof(*v));
+	if (!v)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	*out = v;
+	for (size_t f = 0; f < m->num_feature; f++) {
+		json_t *e = json_array_get(a, f);
+		if (!json_is_string(e))
+			return fail(err, errlen, -EINVAL, "learner.%s[%zu] is not a string", key,
+			            f);
+		if (!(v[f] = strdup(json_string_value(e))))
+			return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* A non-negative decimal integer string (XGBoost's attribute values); -1 when not one. */
+static long long attr_uint(json_t *v)
+{
+	const char *s = json_string_value(v);
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	char *end;
+	long long x = strtoll(s, &end, 10);
+	return errno || *end ? -1 : x;
+}
+
+/*
+ * Python's json.dumps() writes NaN, Infinity and -Infinity bare (the wrapper's "missing":
+ * NaN): a copy of the text with those tokens, outside strings, turned into null.
+ */
+static char *nonfinite_to_null(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(n * 2 + 1), *o = out;
+	if (!out)
+		return NULL;
+	bool in_str = false;
+	for (size_t i = 0; i < n;) {
+		if (in_str) {
+			if (s[i] == '\\' && i + 1 < n) {
+				*o++ = s[i++];
+			} else if (s[i] == '"') {
+				in_str = false;
+			}
+			*o++ = s[i++];
+			continue;
+		}
+		static const char *const toks[] = {"-Infinity", "Infinity", "NaN"};
+		size_t k;
+		for (k = 0; k < 3; k++)
+			if (!strncmp(s + i, toks[k], strlen(toks[k])))
+				break;
+		if (k < 3) {
+			memcpy(o, "null", 4);
+			o += 4;
+			i += strlen(toks[k]);
+			continue;
+		}
+		if (s[i] == '"')
+			in_str = true;
+		*o++ = s[i++];
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * The sklearn wrapper's metadata, a JSON string in attributes.scikit_learn: a classifier
+ * has _estimator_type "classifier", n_classes_ and classes_. Only a classifier whose class
+ * count matches the model's outputs (2 for one margin, num_class otherwise) gets proba and
+ * label; anything else in the string is ignored.
+ */
+static int load_sklearn(struct model *m, json_t *attrs, char *err, size_t errlen)
+{
+	const char *meta = json_string_value(json_object_get(attrs, "scikit_learn"));
+	if (!meta)
+		return 0;
+	json_t *j;
+	char jerr[160];
+	char *text = nonfinite_to_null(meta);
+	if (!text)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	int prc = jsonx_parse(text, strlen(text), SKLEARN_JSON_DEPTH, 0, &j, jerr, sizeof(jerr));
+	free(text);
+	if (prc < 0)
+		return fail(err, errlen, -EINVAL, "attributes.scikit_learn is not JSON: %s", jerr);
+	int rc = 0;
+	const char *type = json_string_value(json_object_get(j, "_estimator_type"));
+	json_t *nc = json_object_get(j, "n_classes_");
+	json_t *cl = json_object_get(j, "classes_");
+	if (!type || strcmp(type, "classifier") || !json_is_integer(nc))
+		goto out;
+	json_int_t k = json_integer_value(nc);
+	if (k != (m->num_group == 1 ? 2 : (json_int_t)m->num_group))
+		goto out;
+	if (json_is_array(cl)) {
+		if (json_array_size(cl) != (size_t)k) {
+			rc = fail(
+			    err, errlen, -EINVAL,
+			    "attributes.scikit_learn: classes_ has %zu entries, n_classes_ is %lld",
+			    json_array_size(cl), (long long)k);
+			goto out;
+		}
+		if (!(m->classes = malloc((size_t)k * sizeof(double)))) {
+			rc = fail(err, errlen, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t c = 0; c < (size_t)k; c++) {
+			if (jsonx_number(json_array_get(cl, c), &m->classes[c]) < 0) {
+				rc = fail(err, errlen, -EINVAL,
+				          "attributes.scikit_learn: classes_[%zu] is not a number",
+				          c);
+				goto out;
+			}
+		}
+	}
+	m->info.classifier = true;
+	m->info.num_classes = (size_t)k;
+	m->info.proba_width = (size_t)k;
+	m->info.classes = m->classes;
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* What the info says beyond the predictor: names, types, best iteration, sklearn's classes. */
+static int load_extras(struct model *m, json_t *learner, char *err, size_t errlen)
+{
+	int rc;
+	if ((rc = load_names(m, learner, "feature_names", &m->feature_names, err, errlen)) < 0 ||
+	    (rc = load_names(m, learner, "feature_types", &m->feature_types, err, errlen)) < 0)
+		return rc;
+	m->info.feature_names = (const char *const *)m->feature_names;
+	m->info.feature_types = (const char *const *)m->feature_types;
+	m->info.best_iteration = -1;
+	json_t *attrs = json_object_get(learner, "attributes");
+	if (!json_is_object(attrs))
+		return 0;
+	json_t *bi = json_object_get(attrs, "best_iteration");
+	if (bi) {
+		long long b = attr_uint(bi);
+		if (b < 0)
+			return fail(err, errlen, -EINVAL,
+			            "attributes.best_iteration is not a non-negative integer");
+		m->info.best_iteration = b;
+		if (m->kind == BOOSTER_TREES) {
+			/* iteration_range (0, b + 1): b + 1 layers of num_parallel_tree * groups.
+			 */
+			unsigned __int128 lim =
+			    (unsigned __int128)(b + 1) * m->info.num_parallel_tree * m->num_group;
+			if (lim < m->info.num_trees)
+				m->info.best_tree_limit = (size_t)lim;
+		}
+	}
+	return load_sklearn(m, attrs, err, errlen);
 }
 
 static int load_root(json_t *root, const struct model_limits *lim, struct model **out, char *err,
@@ -938,9 +1406,14 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 			goto bad;
 	}
 
+	m->info.num_parallel_tree = 1;
 	rc = linear ? load_linear(m, gb, err, errlen) : load_trees(m, gb, dart, lim, err, errlen);
 	if (rc < 0)
 		goto bad;
+	rc = load_extras(m, learner, err, errlen);
+	if (rc < 0)
+		goto bad;
+	m->info.categorical = m->categorical;
 
 	snprintf(m->booster, sizeof(m->booster), "%s", bname);
 	snprintf(m->objective, sizeof(m->objective), "%s", od->name);
@@ -992,18 +1465,21 @@ int model_load_buffer(const char *buf, size_t len, const struct model_limits *li
 		return fail(err, errlen, -EINVAL, "model file is empty");
 	if (buf[i] != '{')
 		return fail(err, errlen, -ENOTSUP,
-		            "not a JSON model: UBJSON and binary models are not supported");
-	/* UBJSON also opens with '{', then a length-type marker instead of a quoted key. */
-	for (i++; i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r');)
-		i++;
-	if (i < len && buf[i] && strchr("iUIlL$#", buf[i]))
-		return fail(err, errlen, -ENOTSUP, "UBJSON models are not supported");
-
+		            "not a JSON or UBJSON model (XGBoost's old binary format?): load it in "
+		            "XGBoost and re-save it with save_model('model.json')");
 	json_t *root;
 	char jerr[160];
-	int rc = jsonx_parse(buf, len, MODEL_JSON_DEPTH, 1, &root, jerr, sizeof(jerr));
-	if (rc < 0)
-		return fail(err, errlen, rc, "bad JSON: %s", jerr);
+	int rc;
+	/* UBJSON also opens with '{', then a key-length marker where JSON has '"' or space. */
+	if (i == 0 && ubjson_sniff(buf, len)) {
+		rc = ubjson_parse(buf, len, MODEL_JSON_DEPTH, &root, jerr, sizeof(jerr));
+		if (rc < 0)
+			return fail(err, errlen, rc, "bad UBJSON: %s", jerr);
+	} else {
+		rc = jsonx_parse(buf, len, MODEL_JSON_DEPTH, 1, &root, jerr, sizeof(jerr));
+		if (rc < 0)
+			return fail(err, errlen, rc, "bad JSON: %s", jerr);
+	}
 	rc = load_root(root, &l, out, err, errlen);
 	json_decref(root);
 	return rc;
@@ -1072,7 +1548,7 @@ static inline uint32_t step(const struct node *nodes, uint32_t at, const float *
  * advance together, but each row's leaves are added in file order, XGBoost's order.
  */
 static void block_group_margin(const struct model *m, const float *rows, size_t n, uint32_t g,
-                               float *acc)
+                               size_t end, float *acc)
 {
 	size_t F = m->num_feature;
 	float base = m->base_margin[g];
@@ -1093,7 +1569,7 @@ static void block_group_margin(const struct model *m, const float *rows, size_t 
 	for (size_t i = 0; i < n; i++)
 		acc[i] = base;
 	const struct node *nodes = m->nodes;
-	size_t t = m->group_start[g], end = m->group_start[g + 1];
+	size_t t = m->group_start[g];
 	size_t per_chunk = n >= WIDE_LANES ? 1 : WIDE_LANES / n;
 	uint32_t at[WIDE_LANES];
 	if (n == 1) {
@@ -1279,15 +1755,57 @@ static void block_trees(const struct model *m, const uint32_t *keys, size_t gs, 
 		acc[i] = row_trees(m, keys + i / LANES * gs + i % LANES, t, end, acc[i]);
 }
 
+/*
+ * Margins of output group g for n rows from the trees of roots[group_start[g] .. end),
+ * walking XGBoost's own node arrays with tree_next(), XGBoost 1.7's decision (predict_fn.h
+ * GetNextNode, categorical.h Decision): the path for models with categorical splits, kept
+ * apart so the numeric layouts never test a split's type. With inplace set, a dart tree
+ * adds what Dart::InplacePredict (the sklearn wrapper's path) adds: the tree's prediction
+ * from base_score minus base_score, times its weight, ((b + leaf) - b) * w, instead of
+ * PredictBatch's (0 + leaf) * w.
+ */
+static void view_group_margin(const struct model *m, const float *rows, size_t n, uint32_t g,
+                              size_t end, bool inplace, float *acc)
+{
+	size_t F = m->num_feature;
+	float b0 = m->base_margin[0];
+	for (size_t i = 0; i < n; i++) {
+		const float *x = rows + i * F;
+		float a = m->base_margin[g];
+		for (size_t k = m->group_start[g]; k < end; k++) {
+			uint32_t ti = m->order[k];
+			const struct tree *tr = &m->trees[ti];
+			uint32_t nd = 0;
+			while (tr->left[nd] != -1)
+				nd = (uint32_t)tree_next(tr, nd, x[tr->split_index[nd]]);
+			float v = tr->split_cond[nd];
+			if (!m->tree_weight)
+				a += v;
+			else if (inplace)
+				a += ((b0 + v) - b0) * m->tree_weight[ti];
+			else
+				a += (0.0f + v) * m->tree_weight[ti];
+		}
+		acc[i] = a;
+	}
+}
+
 /* Margins of output group g for n rows, from their keys (compact) or values (otherwise). */
 static void group_margin(const struct model *m, const float *x, const uint32_t *keys, size_t S,
-                         size_t n, uint32_t g, float *acc)
+                         size_t n, uint32_t g, size_t end, bool inplace, float *acc)
 {
-	if (!m->cnodes) {
-		block_group_margin(m, x, n, g, acc);
+	if (inplace) {
+		view_group_margin(m, x, n, g, end, true, acc);
 		return;
 	}
-	size_t t = m->group_start[g], end = m->group_start[g + 1];
+	if (!m->cnodes) {
+		if (m->categorical)
+			view_group_margin(m, x, n, g, end, false, acc);
+		else
+			block_group_margin(m, x, n, g, end, acc);
+		return;
+	}
+	size_t t = m->group_start[g];
 	float base = m->base_margin[g];
 	if (n == 1) {
 		acc[0] = row_trees(m, keys, t, end, base);
@@ -1356,11 +1874,31 @@ static void transform_rows(const struct model *m, const float *in, size_t n, flo
 	}
 }
 
-void model_predict(const struct model *m, const float *rows, size_t nrows, float *margin,
-                   float *predict)
+/* The end in roots of group g's first trees in file order, fewer than limit (0 = all). */
+static size_t group_end(const struct model *m, uint32_t g, size_t limit)
 {
-	if (!m || !rows || (!margin && !predict))
-		return;
+	if (m->kind == BOOSTER_LINEAR)
+		return 0;
+	size_t lo = m->group_start[g], hi = m->group_start[g + 1];
+	if (!limit || limit >= m->info.num_trees)
+		return hi;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->order[mid] < limit)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * margin and/or predict of nrows rows from the first `limit` trees (0 = all); inplace: as
+ * XGBoost's inplace_predict sums dart trees (see view_group_margin()).
+ */
+static void predict_core(const struct model *m, const float *rows, size_t nrows, size_t limit,
+                         bool inplace, float *margin, float *predict)
+{
 	size_t F = m->num_feature, G = m->num_group, pw = m->info.predict_width;
 	/* S: the distance between key groups of LANES rows. */
 	size_t S = (2 * F + 1) * LANES, block = BLOCK_ROWS;
@@ -1381,7 +1919,8 @@ void model_predict(const struct model *m, const float *rows, size_t nrows, float
 			/* Argmax streamed over groups: no num_class-sized scratch needed. */
 			float best[KEY_ROWS];
 			for (uint32_t g = 0; g < G; g++) {
-				group_margin(m, x, keys, S, n, g, acc);
+				group_margin(m, x, keys, S, n, g, group_end(m, g, limit), inplace,
+				             acc);
 				for (size_t i = 0; i < n; i++) {
 					if (g == 0 || acc[i] > best[i]) {
 						best[i] = acc[i];
@@ -1394,10 +1933,11 @@ void model_predict(const struct model *m, const float *rows, size_t nrows, float
 		/* Without a margin buffer, predict has the margin's width and is used in place. */
 		float *dst = margin ? margin + r0 * G : predict + r0 * pw;
 		if (G == 1) {
-			group_margin(m, x, keys, S, n, 0, dst);
+			group_margin(m, x, keys, S, n, 0, group_end(m, 0, limit), inplace, dst);
 		} else {
 			for (uint32_t g = 0; g < G; g++) {
-				group_margin(m, x, keys, S, n, g, acc);
+				group_margin(m, x, keys, S, n, g, group_end(m, g, limit), inplace,
+				             acc);
 				for (size_t i = 0; i < n; i++)
 					dst[i * G + g] = acc[i];
 			}
@@ -1405,4 +1945,218 @@ void model_predict(const struct model *m, const float *rows, size_t nrows, float
 		if (predict)
 			transform_rows(m, dst, n, predict + r0 * pw);
 	}
+}
+
+void model_predict(const struct model *m, const float *rows, size_t nrows, float *margin,
+                   float *predict)
+{
+	if (!m || !rows || (!margin && !predict))
+		return;
+	predict_core(m, rows, nrows, 0, false, margin, predict);
+}
+
+/*
+ * numpy's float32 sum of a row of n values, as np.sum(axis=1) reduces it: numpy's
+ * pairwise_sum (below 8 values a plain loop from 0, up to 128 eight accumulators combined
+ * as a tree, beyond that halves summed recursively).
+ */
+static float np_pairwise(const float *a, size_t n)
+{
+	if (n < 8) {
+		float r = 0.0f;
+		for (size_t i = 0; i < n; i++)
+			r += a[i];
+		return r;
+	}
+	if (n <= 128) {
+		float r[8];
+		for (size_t j = 0; j < 8; j++)
+			r[j] = a[j];
+		size_t i;
+		for (i = 8; i < n - n % 8; i += 8)
+			for (size_t j = 0; j < 8; j++)
+				r[j] += a[i + j];
+		float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+		for (; i < n; i++)
+			res += a[i];
+		return res;
+	}
+	size_t n2 = n / 2;
+	n2 -= n2 % 8;
+	return np_pairwise(a, n2) + np_pairwise(a + n2, n - n2);
+}
+
+/*
+ * numpy's float32 exp on x86-64 with AVX2 or AVX512F (numpy 1.24, which Debian 12 ships,
+ * dispatches np.exp on float32 to a SIMD kernel that is not libm's expf): x = k ln2 + y
+ * with k = rint(x log2e) and a two-part (Cody-Waite) ln2, then exp(y) as a ratio of a
+ * degree-5 and a degree-2 minimax polynomial in fused multiply-adds, scaled by 2^k. The
+ * constants are that kernel's (npy_simd_data.h); fmaf() keeps every step as the SIMD
+ * code rounds it, on any architecture.
+ */
+static float numpy_expf(float x)
+{
+	static const float log2e = 1.442695040888963407359924681001892137f;
+	static const float magic = 0x1.8p+23f, ln2_hi = -6.93145752e-1f, ln2_lo = -1.42860677e-6f;
+	static const float p[6] = {9.999999999980870924916e-01f, 7.257664613233124478488e-01f,
+	                           2.473615434895520810817e-01f, 5.114512081637298353406e-02f,
+	                           6.757896990527504603057e-03f, 5.082762527590693718096e-04f};
+	static const float q[3] = {1.0f, -2.742335390411667452936e-01f,
+	                           2.159509375685829852307e-02f};
+	if (isnan(x))
+		return x;
+	if (x >= 88.72283935546875f)
+		return INFINITY;
+	if (x <= -103.97208404541015625f)
+		return 0.0f;
+	float k = x * log2e;
+	k = k + magic;
+	k = k - magic;
+	float y = fmaf(k, ln2_hi, x);
+	y = fmaf(k, ln2_lo, y);
+	float num = fmaf(p[5], y, p[4]);
+	num = fmaf(num, y, p[3]);
+	num = fmaf(num, y, p[2]);
+	num = fmaf(num, y, p[1]);
+	num = fmaf(num, y, p[0]);
+	float den = fmaf(q[2], y, q[1]);
+	den = fmaf(den, y, q[0]);
+	return scalbnf(num / den, (int)k);
+}
+
+/* scipy.special.softmax of one float32 row, as XGBClassifier.predict_proba does for softmax. */
+static void scipy_softmax(const float *in, float *out, size_t k)
+{
+	float mx = in[0];
+	for (size_t j = 1; j < k; j++)
+		if (in[j] > mx || isnan(in[j]))
+			mx = isnan(mx) ? mx : in[j];
+	for (size_t j = 0; j < k; j++)
+		out[j] = numpy_expf(in[j] - mx);
+	float sum = np_pairwise(out, k);
+	for (size_t j = 0; j < k; j++)
+		out[j] = out[j] / sum;
+}
+
+/* The class index XGBClassifier.predict picks for one row (see model_predict_ex()). */
+static size_t class_index(const struct model *m, const float *pred)
+{
+	if (m->num_group == 1)
+		return pred[0] > 0.5f;
+	/* np.argmax: the first maximum; a NaN wins at once. */
+	size_t best = 0;
+	for (size_t j = 0; j < m->num_group; j++) {
+		if (isnan(pred[j]))
+			return j;
+		if (pred[j] > pred[best])
+			best = j;
+	}
+	return best;
+}
+
+/*
+ * Computes the requested outputs of nrows rows (see model.h). The sklearn outputs (proba,
+ * label) follow XGBClassifier 1.7.4: binary proba is [1 - p, p] in float32 from predict's
+ * p; multi:softprob's proba is predict; multi:softmax's is scipy's softmax of the margin;
+ * label is classes_[class] with class = p > 0.5 (binary) or argmax of predict, except
+ * multi:softmax, whose label is predict itself. Needs predict internally: when the caller
+ * gives no predict buffer, one is allocated per block of rows.
+ */
+int model_predict_ex(const struct model *m, const float *rows, size_t nrows, size_t tree_limit,
+                     const struct model_outputs *o)
+{
+	if (!m || !o || (!rows && nrows))
+		return -EINVAL;
+	if ((o->proba || o->label) && !m->info.classifier)
+		return -ENOTSUP;
+	/* Two classes through multi:softprob: XGBClassifier.predict returns a 2-D multi-label
+	 * answer there, not one label per row. */
+	if (o->label && m->num_group == 2 && m->tr == TR_SOFTPROB)
+		return -ENOTSUP;
+	/*
+	 * The sklearn wrapper predicts dart through inplace_predict, which sums the trees
+	 * differently from Booster.predict: then margin and predict (Booster.predict's) are
+	 * computed on their own, and proba and label from scratch buffers.
+	 */
+	bool inplace = m->tree_weight != NULL;
+	if ((!o->proba && !o->label) || inplace) {
+		if (o->margin || o->predict)
+			predict_core(m, rows, nrows, tree_limit, false, o->margin, o->predict);
+		if (!o->proba && !o->label)
+			return 0;
+	}
+	float *own_predict = inplace ? NULL : o->predict;
+	float *own_margin = inplace ? NULL : o->margin;
+	size_t F = m->num_feature, G = m->num_group, pw = m->info.predict_width;
+	size_t K = m->info.proba_width;
+	bool softmax = m->tr == TR_SOFTMAX;
+	/* Blocks of rows bound the scratch; the caller's buffers are used when given. */
+	size_t block = 256;
+	float *tmp_pred = NULL, *tmp_margin = NULL;
+	if (!own_predict && !(tmp_pred = malloc(block * pw * sizeof(float))))
+		return -ENOMEM;
+	if (softmax && o->proba && !own_margin &&
+	    !(tmp_margin = malloc(block * G * sizeof(float)))) {
+		free(tmp_pred);
+		return -ENOMEM;
+	}
+	for (size_t r0 = 0; r0 < nrows; r0 += block) {
+		size_t n = nrows - r0 < block ? nrows - r0 : block;
+		float *pred = own_predict ? own_predict + r0 * pw : tmp_pred;
+		float *mar = own_margin ? own_margin + r0 * G : tmp_margin;
+		predict_core(m, rows + r0 * F, n, tree_limit, inplace,
+		             (softmax && o->proba) || own_margin ? mar : NULL, pred);
+		for (size_t i = 0; i < n; i++) {
+			const float *p = pred + i * pw;
+			if (o->proba) {
+				float *q = o->proba + (r0 + i) * K;
+				if (softmax)
+					scipy_softmax(mar + i * G, q, G);
+				else if (G == 1) {
+					q[0] = 1.0f - p[0];
+					q[1] = p[0];
+				} else {
+					memcpy(q, p, G * sizeof(float));
+				}
+			}
+			if (o->label) {
+				if (softmax) {
+					o->label[r0 + i] = p[0];
+				} else {
+					size_t c = class_index(m, p);
+					o->label[r0 + i] =
+					    m->classes ? (float)m->classes[c] : (float)c;
+				}
+			}
+		}
+	}
+	free(tmp_pred);
+	free(tmp_margin);
+	return 0;
+}
+
+const struct tree *model_trees(const struct model *m, size_t *n)
+{
+	*n = m->kind == BOOSTER_TREES ? m->info.num_trees : 0;
+	return *n ? m->trees : NULL;
+}
+
+const uint32_t *model_tree_groups(const struct model *m)
+{
+	return m->kind == BOOSTER_TREES && m->info.num_trees ? m->tree_group : NULL;
+}
+
+const float *model_tree_weights(const struct model *m)
+{
+	return m->tree_weight;
+}
+
+const float *model_linear_weights(const struct model *m)
+{
+	return m->linear_weights;
+}
+
+const float *model_base_margin(const struct model *m)
+{
+	return m->base_margin;
 }

@@ -1,5 +1,4 @@
-/* tree.h: one regression tree as XGBoost numbers its nodes, shared by the predictor and TreeSHAP.
- */
+/* tree.h: one regression tree in XGBoost's node numbering, shared by the predictor and TreeSHAP. */
 #ifndef INFERD_TREE_H
 #define INFERD_TREE_H
 

@@ -14,6 +14,8 @@
 #include "jsonx.h"
 #include "model.h"
 #include "testutil.h"
+#include "tree.h"
+#include "ubjson.h"
 
 static char err[512];
 
@@ -463,8 +465,8 @@ START_TEST(refuse_model_level)
 	expect_refusal(doc, -EINVAL, "num_feature");
 	free(doc);
 	/* Unknown objective, named in the error. */
-	doc = gbtree_doc("rank:pairwise", 1, 0, "5E-1", t, 1, "[0]");
-	expect_refusal(doc, -ENOTSUP, "rank:pairwise");
+	doc = gbtree_doc("rank:nosuch", 1, 0, "5E-1", t, 1, "[0]");
+	expect_refusal(doc, -ENOTSUP, "rank:nosuch");
 	free(doc);
 	/* Truncated document. */
 	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", t, 1, "[0]");
@@ -591,24 +593,7 @@ START_TEST(refuse_unsupported)
 {
 	char *t, *doc;
 
-	/* Categorical split_type. */
 	t = stump(1);
-	char *st;
-	ck_assert_int_ge(asprintf(&st, "{\"split_type\": [1, 0, 0], %s", t + 1), 0);
-	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", st, 1, "[0]");
-	expect_refusal(doc, -ENOTSUP, "categorical");
-	free(st);
-	free(doc);
-	/* Non-empty categories. */
-	char *c = strstr(t, "\"categories\": []");
-	ck_assert_ptr_nonnull(c);
-	char *cat;
-	ck_assert_int_ge(asprintf(&cat, "%.*s\"categories\": [1, 3]%s", (int)(c - t), t, c + 16),
-	                 0);
-	doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", cat, 1, "[0]");
-	expect_refusal(doc, -ENOTSUP, "categorical");
-	free(cat);
-	free(doc);
 	/* Vector leaves. */
 	char *p = strstr(t, "\"size_leaf_vector\": \"0\"");
 	p[21] = '3';
@@ -630,15 +615,17 @@ START_TEST(refuse_unsupported)
 	free(doc);
 	free(t);
 
-	/* UBJSON: '{' then a length marker; and a binary blob. */
+	/* A truncated UBJSON document ('{' then a length marker) is refused as UBJSON. */
 	static const char ubj[] = "{L\0\0\0\0\0\0\0\7learner{";
 	struct model *m = NULL;
 	ck_assert_int_eq(model_load_buffer(ubj, sizeof(ubj) - 1, NULL, &m, err, sizeof(err)),
-	                 -ENOTSUP);
+	                 -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "UBJSON"));
+	/* The old binary format: refused with what to do about it. */
 	static const char bin[] = "binf\0\0\0\x3f";
 	ck_assert_int_eq(model_load_buffer(bin, sizeof(bin) - 1, NULL, &m, err, sizeof(err)),
 	                 -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(err, "save_model('model.json')"));
 	ck_assert_ptr_null(m);
 }
 END_TEST
@@ -1171,6 +1158,612 @@ START_TEST(bundled_model)
 }
 END_TEST
 
+/* A one-split categorical stump: categories cats go right (leaf 2), others left (-1). */
+static char *cat_stump(const char *cats, int ncats, int default_left)
+{
+	char *s;
+	ck_assert_int_ge(
+	    asprintf(&s,
+	             "{\"base_weights\": [], \"categories\": %s, \"categories_nodes\": [0],"
+	             " \"categories_segments\": [0], \"categories_sizes\": [%d],"
+	             " \"default_left\": [%d, 0, 0], \"id\": 0, \"left_children\": [1, -1, -1],"
+	             " \"right_children\": [2, -1, -1], \"split_indices\": [0, 0, 0],"
+	             " \"split_conditions\": [NaN, -1.0, 2.0], \"split_type\": [1, 0, 0],"
+	             " \"sum_hessian\": [10.0, 4.0, 6.0],"
+	             " \"tree_param\": {\"num_deleted\": \"0\", \"num_feature\": \"1\","
+	             " \"num_nodes\": \"3\", \"size_leaf_vector\": \"0\"}}",
+	             cats, ncats, default_left),
+	    0);
+	return s;
+}
+
+static struct model *cat_model(const char *cats, int ncats, int default_left)
+{
+	char *t = cat_stump(cats, ncats, default_left);
+	char *doc = gbtree_doc("reg:squarederror", 1, 0, "0E0", t, 1, "[0]");
+	struct model *m = NULL;
+	ck_assert_msg(load(doc, &m) == 0, "load failed: %s", err);
+	free(t);
+	free(doc);
+	return m;
+}
+
+/*
+ * XGBoost 1.7.4's decision (categorical.h Decision, predict_fn.h GetNextNode), derived by
+ * hand: a missing value takes the default child; an invalid category (negative, or 2^24
+ * and above) and one past the node's bitset go left; a valid one goes right exactly when
+ * it is in the node's set; the value is truncated toward zero first.
+ */
+START_TEST(categorical_splits)
+{
+	struct model *m = cat_model("[1, 3]", 2, 1);
+	ck_assert(model_get_info(m)->categorical);
+	ck_assert_float_eq(margin1(m, 1.0f), 2.0f);
+	ck_assert_float_eq(margin1(m, 3.0f), 2.0f);
+	ck_assert_float_eq(margin1(m, 1.75f), 2.0f);
+	ck_assert_float_eq(margin1(m, 3.5f), 2.0f);
+	ck_assert_float_eq(margin1(m, 0.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, -0.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, 2.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, 4.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, 31.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, 33.0f), -1.0f); /* past the one-word bitset */
+	ck_assert_float_eq(margin1(m, -1.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, -0.5f), -1.0f);
+	ck_assert_float_eq(margin1(m, 16777216.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, INFINITY), -1.0f);
+	ck_assert_float_eq(margin1(m, -INFINITY), -1.0f);
+	ck_assert_float_eq(margin1(m, NAN), -1.0f); /* default left */
+	/* Many rows take the same path as one. */
+	float rows[40], out[40];
+	for (int i = 0; i < 40; i++)
+		rows[i] = (float)i;
+	model_predict(m, rows, 40, out, NULL);
+	for (int i = 0; i < 40; i++)
+		ck_assert_float_eq(out[i], i == 1 || i == 3 ? 2.0f : -1.0f);
+	/* The view TreeSHAP reads: XGBoost's numbering, cover and the set. */
+	size_t n;
+	const struct tree *t = model_trees(m, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(t->n, 3);
+	ck_assert_int_eq(t->left[0], 1);
+	ck_assert_int_eq(t->right[0], 2);
+	ck_assert_int_eq(t->left[1], -1);
+	ck_assert_float_eq(t->sum_hess[0], 10.0f);
+	ck_assert_float_eq(t->split_cond[2], 2.0f);
+	ck_assert_ptr_nonnull(t->split_type);
+	ck_assert_int_eq(t->split_type[0], TREE_CATEGORICAL);
+	ck_assert(tree_cat_right(t, 0, 3.0f));
+	ck_assert(!tree_cat_right(t, 0, 2.0f));
+	ck_assert_int_eq(tree_next(t, 0, NAN), 1);
+	ck_assert_uint_eq(model_tree_groups(m)[0], 0);
+	ck_assert_ptr_null(model_tree_weights(m));
+	model_unref(m);
+
+	/* Default right; a set reaching into the second word. */
+	m = cat_model("[40, 0]", 2, 0);
+	ck_assert_float_eq(margin1(m, NAN), 2.0f);
+	ck_assert_float_eq(margin1(m, 40.0f), 2.0f);
+	ck_assert_float_eq(margin1(m, 0.0f), 2.0f);
+	ck_assert_float_eq(margin1(m, 8.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, 39.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, 64.0f), -1.0f);
+	model_unref(m);
+
+	/* A categorical node without a set sends every valid category left. */
+	char *t2 = cat_stump("[]", 0, 1);
+	char *c = strstr(t2, "\"categories_nodes\": [0]");
+	memcpy(c, "\"categories_nodes\": [ ]", 23);
+	c = strstr(t2, "\"categories_segments\": [0]");
+	memcpy(c, "\"categories_segments\": [ ]", 26);
+	c = strstr(t2, "\"categories_sizes\": [0]");
+	memcpy(c, "\"categories_sizes\": [ ]", 23);
+	char *doc = gbtree_doc("reg:squarederror", 1, 0, "0E0", t2, 1, "[0]");
+	ck_assert_msg(load(doc, &m) == 0, "load failed: %s", err);
+	ck_assert_float_eq(margin1(m, 0.0f), -1.0f);
+	ck_assert_float_eq(margin1(m, 5.0f), -1.0f);
+	model_unref(m);
+	free(doc);
+	free(t2);
+}
+END_TEST
+
+START_TEST(categorical_refusals)
+{
+	static const struct {
+		const char *cats;
+		int n;
+		const char *word;
+	} bad[] = {
+	    {"[-1]", 1, "category -1"},
+	    {"[16777216]", 1, "category 16777216"},
+	    {"[1, 2]", 3, "non-empty range"},
+	    {"[1]", 0, "non-empty range"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *t = cat_stump(bad[i].cats, bad[i].n, 1);
+		char *doc = gbtree_doc("reg:squarederror", 1, 0, "0E0", t, 1, "[0]");
+		expect_refusal(doc, -EINVAL, bad[i].word);
+		free(doc);
+		free(t);
+	}
+	char *t = cat_stump("[1]", 1, 1);
+	char *p = strstr(t, "\"split_type\": [1");
+	p[15] = '2';
+	char *doc = gbtree_doc("reg:squarederror", 1, 0, "0E0", t, 1, "[0]");
+	expect_refusal(doc, -EINVAL, "split_type[0]");
+	free(doc);
+	p[15] = '1';
+	p = strstr(t, "\"categories_nodes\": [0]");
+	p[21] = '7';
+	doc = gbtree_doc("reg:squarederror", 1, 0, "0E0", t, 1, "[0]");
+	expect_refusal(doc, -EINVAL, "categories_nodes");
+	free(doc);
+	free(t);
+	/* A huge category in many nodes would cost megabytes each: capped. */
+	char *trees = NULL;
+	for (int i = 0; i < 40; i++) {
+		char *one = cat_stump("[16777215]", 1, 1);
+		append(&trees, "%s%s", i ? ", " : "", one);
+		free(one);
+	}
+	char *info = NULL;
+	for (int i = 0; i < 40; i++)
+		append(&info, "%s0", i ? ", " : "[");
+	append(&info, "]");
+	doc = gbtree_doc("reg:squarederror", 1, 0, "0E0", trees, 40, info);
+	expect_refusal(doc, -EFBIG, "categorical sets");
+	free(doc);
+	free(trees);
+	free(info);
+}
+END_TEST
+
+/* Two stumps a round; tree_limit keeps the first trees in file order. */
+START_TEST(tree_limit_and_best)
+{
+	char *t1 = stump(1);
+	char *t2 = tree("[-1]", "[-1]", "[0]", "[0.25]", "[0]");
+	char *trees;
+	ck_assert_int_ge(asprintf(&trees, "%s, %s, %s", t1, t2, t2), 0);
+	char *doc = gbtree_doc("reg:squarederror", 1, 0, "0E0", trees, 3, "[0, 0, 0]");
+	char *a = strstr(doc, "\"attributes\": {}");
+	ck_assert_ptr_nonnull(a);
+	char *doc2;
+	ck_assert_int_ge(asprintf(&doc2, "%.*s\"attributes\": {\"best_iteration\": \"1\"}%s",
+	                          (int)(a - doc), doc, a + 16),
+	                 0);
+	struct model *m = NULL;
+	ck_assert_msg(load(doc2, &m) == 0, "load failed: %s", err);
+	const struct model_info *info = model_get_info(m);
+	ck_assert_int_eq(info->best_iteration, 1);
+	ck_assert_uint_eq(info->best_tree_limit, 2);
+	ck_assert_uint_eq(info->num_parallel_tree, 1);
+	float x = 1.0f, out = 0.0f;
+	struct model_outputs o = {.margin = &out};
+	ck_assert_int_eq(model_predict_ex(m, &x, 1, 0, &o), 0);
+	ck_assert_float_eq(out, 2.5f);
+	ck_assert_int_eq(model_predict_ex(m, &x, 1, 1, &o), 0);
+	ck_assert_float_eq(out, 2.0f);
+	ck_assert_int_eq(model_predict_ex(m, &x, 1, info->best_tree_limit, &o), 0);
+	ck_assert_float_eq(out, 2.25f);
+	ck_assert_int_eq(model_predict_ex(m, &x, 1, 99, &o), 0);
+	ck_assert_float_eq(out, 2.5f);
+	/* Not a classifier: no proba or label. */
+	float p[2];
+	struct model_outputs po = {.proba = p};
+	ck_assert_int_eq(model_predict_ex(m, &x, 1, 0, &po), -ENOTSUP);
+	model_unref(m);
+	free(doc2);
+	/* best_iteration must be a count. */
+	ck_assert_int_ge(asprintf(&doc2, "%.*s\"attributes\": {\"best_iteration\": \"x\"}%s",
+	                          (int)(a - doc), doc, a + 16),
+	                 0);
+	expect_refusal(doc2, -EINVAL, "best_iteration");
+	free(doc2);
+	free(doc);
+	free(trees);
+	free(t1);
+	free(t2);
+}
+END_TEST
+
+/* A binary XGBClassifier's outputs, by hand from XGBClassifier.predict/predict_proba. */
+START_TEST(classifier_outputs)
+{
+	char *t = stump(1);
+	char *doc = gbtree_doc("binary:logistic", 1, 0, "5E-1", t, 1, "[0]");
+	char *a = strstr(doc, "\"attributes\": {}, \"feature_names\": [],"
+	                      " \"feature_types\": []");
+	ck_assert_ptr_nonnull(a);
+	char *doc2;
+	ck_assert_int_ge(
+	    asprintf(
+	        &doc2,
+	        "%.*s\"attributes\": {\"scikit_learn\": \"{\\\"_estimator_type\\\":"
+	        " \\\"classifier\\\", \\\"n_classes_\\\": 2, \\\"classes_\\\": [3, 7]}\"},"
+	        " \"feature_names\": [\"age\"], \"feature_types\": [\"q\"]%s",
+	        (int)(a - doc), doc,
+	        a + strlen("\"attributes\": {}, \"feature_names\": [], \"feature_types\": []")),
+	    0);
+	struct model *m = NULL;
+	ck_assert_msg(load(doc2, &m) == 0, "load failed: %s", err);
+	const struct model_info *info = model_get_info(m);
+	ck_assert(info->classifier);
+	ck_assert_uint_eq(info->num_classes, 2);
+	ck_assert_uint_eq(info->proba_width, 2);
+	ck_assert(info->classes[0] == 3.0 && info->classes[1] == 7.0);
+	ck_assert_str_eq(info->feature_names[0], "age");
+	ck_assert_str_eq(info->feature_types[0], "q");
+	ck_assert_int_eq(info->best_iteration, -1);
+	float x[2] = {0.0f, 1.0f}, pred[2], proba[4], label[2];
+	struct model_outputs o = {.predict = pred, .proba = proba, .label = label};
+	ck_assert_int_eq(model_predict_ex(m, x, 2, 0, &o), 0);
+	/* Row 0: margin -1 -> p = 1 / (1 + e); row 1: margin 2. */
+	float p0 = 1.0f / (1.0f + expf(1.0f)), p1 = 1.0f / (1.0f + expf(-2.0f));
+	ck_assert_float_eq(pred[0], p0);
+	ck_assert_float_eq(proba[0], 1.0f - p0);
+	ck_assert_float_eq(proba[1], p0);
+	ck_assert_float_eq(proba[3], p1);
+	ck_assert_float_eq(label[0], 3.0f);
+	ck_assert_float_eq(label[1], 7.0f);
+	/* Without a predict buffer the outputs are the same. */
+	struct model_outputs o2 = {.label = label, .proba = proba};
+	memset(proba, 0, sizeof(proba));
+	ck_assert_int_eq(model_predict_ex(m, x, 2, 0, &o2), 0);
+	ck_assert_float_eq(proba[2], 1.0f - p1);
+	ck_assert_float_eq(label[1], 7.0f);
+	model_unref(m);
+	free(doc2);
+	free(doc);
+	free(t);
+}
+END_TEST
+
+/* doc with attributes.scikit_learn set to a classifier's meta of n classes (classes_ c). */
+static char *with_sklearn(const char *doc, int n, const char *classes)
+{
+	const char *a = strstr(doc, "\"attributes\": {}");
+	ck_assert_ptr_nonnull(a);
+	char *out;
+	ck_assert_int_ge(
+	    asprintf(&out,
+	             "%.*s\"attributes\": {\"scikit_learn\": \"{\\\"_estimator_type\\\":"
+	             " \\\"classifier\\\", \\\"n_classes_\\\": %d, \\\"classes_\\\": %s,"
+	             " \\\"missing\\\": NaN}\"}%s",
+	             (int)(a - doc), doc, n, classes, a + 16),
+	    0);
+	return out;
+}
+
+/* Multi-class classifiers, by hand from XGBClassifier.predict / predict_proba 1.7.4. */
+START_TEST(classifier_multiclass)
+{
+	char *t0 = tree("[1, -1, -1]", "[2, -1, -1]", "[0, 0, 0]", "[0.0, 1.0, -1.0]", "[1, 0, 0]");
+	char *t1 = tree("[-1]", "[-1]", "[0]", "[0.25]", "[0]");
+	char *t2 =
+	    tree("[1, -1, -1]", "[2, -1, -1]", "[1, 0, 0]", "[0.0, -0.5, 0.75]", "[0, 0, 0]");
+	char *trees;
+	ck_assert_int_ge(asprintf(&trees, "%s, %s, %s", t0, t1, t2), 0);
+	char *doc = gbtree_doc("multi:softprob", 2, 3, "5E-1", trees, 3, "[0, 1, 2]");
+	char *sk = with_sklearn(doc, 3, "[10, 20, 30]");
+	struct model *m = NULL;
+	ck_assert_msg(load(sk, &m) == 0, "load failed: %s", err);
+	ck_assert(model_get_info(m)->classifier);
+	ck_assert_uint_eq(model_get_info(m)->proba_width, 3);
+	/* Margins (0.5 - 1, 0.5 + 0.25, 0.5 + 0.75): class 2 wins, so the label is 30. */
+	float x[2] = {0.5f, 0.5f}, pred[3], proba[3], label;
+	struct model_outputs o = {.predict = pred, .proba = proba, .label = &label};
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &o), 0);
+	ck_assert_mem_eq(pred, proba, sizeof(pred)); /* proba is predict itself */
+	ck_assert_float_eq(label, 30.0f);
+	/* Row (-1, -1): margins (0.5 + 1, 0.75, 0.5 - 0.5): class 0, label 10. */
+	x[0] = x[1] = -1.0f;
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &o), 0);
+	ck_assert_float_eq(label, 10.0f);
+	model_unref(m);
+	free(sk);
+	free(doc);
+
+	/* Two classes through multi:softprob: proba yes, label (2-D in sklearn) no. */
+	char *two;
+	ck_assert_int_ge(asprintf(&two, "%s, %s", t0, t1), 0);
+	doc = gbtree_doc("multi:softprob", 2, 2, "5E-1", two, 2, "[0, 1]");
+	sk = with_sklearn(doc, 2, "[0, 1]");
+	ck_assert_msg(load(sk, &m) == 0, "load failed: %s", err);
+	struct model_outputs po = {.proba = proba};
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &po), 0);
+	struct model_outputs lo = {.label = &label};
+	ck_assert_int_eq(model_predict_ex(m, x, 1, 0, &lo), -ENOTSUP);
+	model_unref(m);
+	free(sk);
+	free(doc);
+	/* A class count that disagrees with the model's outputs: not a classifier. */
+	doc = gbtree_doc("multi:softprob", 2, 3, "5E-1", trees, 3, "[0, 1, 2]");
+	sk = with_sklearn(doc, 4, "[0, 1, 2, 3]");
+	ck_assert_msg(load(sk, &m) == 0, "load failed: %s", err);
+	ck_assert(!model_get_info(m)->classifier);
+	model_unref(m);
+	free(sk);
+	free(doc);
+	free(two);
+	free(trees);
+	free(t0);
+	free(t1);
+	free(t2);
+}
+END_TEST
+
+static void be(char **b, size_t *n, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--)
+		(*b)[(*n)++] = (char)(v >> (8 * i));
+}
+
+/* Encodes v as XGBoost's UBJWriter does (typed arrays for all-int/all-real arrays). */
+static void ubj_encode(json_t *v, char **b, size_t *n, size_t *cap)
+{
+	if (*n + 64 > *cap) {
+		*cap = *cap * 2 + 64;
+		*b = realloc(*b, *cap);
+		ck_assert_ptr_nonnull(*b);
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *e;
+		(*b)[(*n)++] = '{';
+		json_object_foreach(v, k, e)
+		{
+			size_t kl = strlen(k);
+			while (*n + kl + 64 > *cap) {
+				*cap = *cap * 2;
+				*b = realloc(*b, *cap);
+			}
+			(*b)[(*n)++] = 'L';
+			be(b, n, kl, 8);
+			memcpy(*b + *n, k, kl);
+			*n += kl;
+			ubj_encode(e, b, n, cap);
+		}
+		(*b)[(*n)++] = '}';
+		break;
+	}
+	case JSON_ARRAY: {
+		size_t i, len = json_array_size(v), ints = 0, reals = 0;
+		json_t *e;
+		json_array_foreach(v, i, e)
+		{
+			ints += json_is_integer(e);
+			reals += json_is_real(e) ||
+			         (json_is_string(e) && !strcmp(json_string_value(e), JSONX_NAN));
+		}
+		(*b)[(*n)++] = '[';
+		if (len && (ints == len || reals == len)) {
+			(*b)[(*n)++] = '$';
+			(*b)[(*n)++] = ints == len ? 'l' : 'd';
+			(*b)[(*n)++] = '#';
+			(*b)[(*n)++] = 'L';
+			be(b, n, len, 8);
+			json_array_foreach(v, i, e)
+			{
+				while (*n + 64 > *cap) {
+					*cap = *cap * 2;
+					*b = realloc(*b, *cap);
+				}
+				if (ints == len) {
+					be(b, n, (uint32_t)json_integer_value(e), 4);
+				} else {
+					float f = json_is_real(e) ? (float)json_real_value(e) : NAN;
+					uint32_t u;
+					memcpy(&u, &f, 4);
+					be(b, n, u, 4);
+				}
+			}
+		} else {
+			(*b)[(*n)++] = '#';
+			(*b)[(*n)++] = 'L';
+			be(b, n, len, 8);
+			json_array_foreach(v, i, e) ubj_encode(e, b, n, cap);
+		}
+		break;
+	}
+	case JSON_STRING: {
+		size_t l = strlen(json_string_value(v));
+		while (*n + l + 64 > *cap) {
+			*cap = *cap * 2;
+			*b = realloc(*b, *cap);
+		}
+		(*b)[(*n)++] = 'S';
+		(*b)[(*n)++] = 'L';
+		be(b, n, l, 8);
+		memcpy(*b + *n, json_string_value(v), l);
+		*n += l;
+		break;
+	}
+	case JSON_INTEGER:
+		(*b)[(*n)++] = 'L';
+		be(b, n, (uint64_t)json_integer_value(v), 8);
+		break;
+	case JSON_REAL: {
+		float f = (float)json_real_value(v);
+		uint32_t u;
+		memcpy(&u, &f, 4);
+		(*b)[(*n)++] = 'd';
+		be(b, n, u, 4);
+		break;
+	}
+	case JSON_TRUE:
+	case JSON_FALSE:
+		(*b)[(*n)++] = json_is_true(v) ? 'T' : 'F';
+		break;
+	case JSON_NULL:
+		(*b)[(*n)++] = 'Z';
+		break;
+	}
+}
+
+static char *to_ubj(const char *text, size_t *len)
+{
+	json_t *j;
+	char jerr[160];
+	ck_assert_int_eq(jsonx_parse(text, strlen(text), 64, 1, &j, jerr, sizeof(jerr)), 0);
+	size_t n = 0, cap = 256;
+	char *b = malloc(cap);
+	ck_assert_ptr_nonnull(b);
+	ubj_encode(j, &b, &n, &cap);
+	json_decref(j);
+	*len = n;
+	return b;
+}
+
+/* The same model as JSON and as UBJSON predicts the same; every prefix is refused cleanly. */
+START_TEST(ubjson_models)
+{
+	char *t = cat_stump("[1, 3]", 2, 1);
+	char *t2 = stump(0);
+	char *trees;
+	ck_assert_int_ge(asprintf(&trees, "%s, %s", t, t2), 0);
+	char *doc = gbtree_doc("reg:squarederror", 1, 0, "5E-1", trees, 2, "[0, 0]");
+	size_t len;
+	char *ubj = to_ubj(doc, &len);
+	ck_assert(ubjson_sniff(ubj, len));
+	ck_assert(!ubjson_sniff(doc, strlen(doc)));
+	struct model *mj = NULL, *mu = NULL;
+	ck_assert_msg(load(doc, &mj) == 0, "json: %s", err);
+	ck_assert_msg(model_load_buffer(ubj, len, NULL, &mu, err, sizeof(err)) == 0, "ubj: %s",
+	              err);
+	float xs[] = {0.0f, 1.0f, 3.0f, 0.4f, 0.6f, NAN, -1.0f, 40.0f};
+	for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++)
+		ck_assert_float_eq(margin1(mj, xs[i]), margin1(mu, xs[i]));
+	ck_assert_str_eq(model_get_info(mu)->xgboost_version, "1.7.4");
+	model_unref(mj);
+	model_unref(mu);
+	/* Every truncation is refused, never a crash (valgrind/ASan watch the reads). */
+	for (size_t cut = 0; cut < len; cut++) {
+		char *p = malloc(cut ? cut : 1);
+		memcpy(p, ubj, cut);
+		mu = NULL;
+		ck_assert_int_lt(model_load_buffer(p, cut, NULL, &mu, err, sizeof(err)), 0);
+		ck_assert_ptr_null(mu);
+		free(p);
+	}
+	free(ubj);
+	free(doc);
+	free(trees);
+	free(t);
+	free(t2);
+}
+END_TEST
+
+static int ubj(const char *b, size_t n, const char *word)
+{
+	json_t *j = NULL;
+	char e[256] = "";
+	int rc = ubjson_parse(b, n, 8, &j, e, sizeof(e));
+	if (rc == 0) {
+		json_decref(j);
+		return 0;
+	}
+	ck_assert_ptr_null(j);
+	ck_assert_msg(strstr(e, word), "\"%s\" lacks \"%s\"", e, word);
+	return rc;
+}
+
+#define UBJ(lit, word) ubj(lit, sizeof(lit) - 1, word)
+
+START_TEST(ubjson_decoder)
+{
+	json_t *j;
+	char e[256];
+	/* A document using every supported form. */
+	static const char good[] = "{i\x01"
+	                           "a[$d#i\x02"
+	                           "\x3f\x80\0\0\xff\xc0\0\0"
+	                           "i\x01"
+	                           "b[#U\x02"
+	                           "TF"
+	                           "i\x01"
+	                           "c[SU\x02"
+	                           "hiZI\x01\x00]"
+	                           "U\x01"
+	                           "dC#"
+	                           "i\x01"
+	                           "e[$L#i\x01"
+	                           "\x80\0\0\0\0\0\0\0"
+	                           "i\x01"
+	                           "f{#i\x01"
+	                           "i\x01"
+	                           "gD\x40\x09\x21\xfb\x54\x44\x2d\x18}";
+	ck_assert_int_eq(ubjson_parse(good, sizeof(good) - 1, 8, &j, e, sizeof(e)), 0);
+	json_t *a = json_object_get(j, "a");
+	ck_assert_double_eq(json_real_value(json_array_get(a, 0)), 1.0);
+	ck_assert_str_eq(json_string_value(json_array_get(a, 1)), JSONX_NAN);
+	ck_assert(json_is_true(json_array_get(json_object_get(j, "b"), 0)));
+	ck_assert(json_is_false(json_array_get(json_object_get(j, "b"), 1)));
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "c"), 0)), "hi");
+	ck_assert(json_is_null(json_array_get(json_object_get(j, "c"), 1)));
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(j, "c"), 2)), 256);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "d")), '#');
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(j, "e"), 0)), INT64_MIN);
+	ck_assert_double_eq(json_real_value(json_object_get(json_object_get(j, "f"), "g")),
+	                    3.141592653589793);
+	json_decref(j);
+	/* Every prefix of it is refused. */
+	for (size_t cut = 0; cut < sizeof(good) - 1; cut++)
+		ck_assert_int_eq(ubjson_parse(good, cut, 8, &j, e, sizeof(e)), -EINVAL);
+
+	/* Counts the bytes left cannot hold, whatever their width. */
+	ck_assert_int_eq(UBJ("[$d#L\x7f\xff\xff\xff\xff\xff\xff\xff", "count"), -EINVAL);
+	ck_assert_int_eq(UBJ("[$d#l\0\0\0\x03\0\0\0\0\0\0\0\0", "count"), -EINVAL);
+	ck_assert_int_eq(UBJ("[#L\0\0\x10\0\0\0\0\0ZZ", "count"), -EINVAL);
+	ck_assert_int_eq(UBJ("[#i\xff", "negative"), -EINVAL);
+	ck_assert_int_eq(UBJ("{#L\x7f\0\0\0\0\0\0\0", "count"), -EINVAL);
+	ck_assert_int_eq(UBJ("SL\0\0\0\0\xff\xff\xff\xff", "string length"), -EINVAL);
+	ck_assert_int_eq(UBJ("{L\x40\0\0\0\0\0\0\0", "key length"), -EINVAL);
+	/* Markers. */
+	ck_assert_int_eq(UBJ("X", "unknown marker 'X'"), -EINVAL);
+	ck_assert_int_eq(UBJ("\x01", "unknown marker 0x01"), -EINVAL);
+	ck_assert_int_eq(UBJ("H", "high-precision"), -EINVAL);
+	ck_assert_int_eq(UBJ("N", "no-op"), -EINVAL);
+	ck_assert_int_eq(UBJ("[$S#i\x01"
+	                     "i\x01"
+	                     "a",
+	                     "typed array of 'S'"),
+	                 -EINVAL);
+	ck_assert_int_eq(UBJ("[$T#L\x7f\0\0\0\0\0\0\0", "typed array of 'T'"), -EINVAL);
+	ck_assert_int_eq(UBJ("[$di\x01", "without a '#'"), -EINVAL);
+	ck_assert_int_eq(UBJ("{$i#i\x01", "typed objects"), -EINVAL);
+	ck_assert_int_eq(UBJ("{Si\x01"
+	                     "aZ}",
+	                     "not an integer marker"),
+	                 -EINVAL);
+	ck_assert_int_eq(UBJ("{i\x01"
+	                     "aZi\x01"
+	                     "aT}",
+	                     "duplicate key"),
+	                 -EINVAL);
+	ck_assert_int_eq(UBJ("{i\x01"
+	                     "\0Z}",
+	                     "NUL"),
+	                 -EINVAL);
+	ck_assert_int_eq(UBJ("SU\x02\xc3\x28", "UTF-8"), -EINVAL);
+	ck_assert_int_eq(UBJ("ZZ", "follow"), -EINVAL);
+	ck_assert_int_eq(UBJ("", "empty"), -EINVAL);
+	ck_assert_int_eq(UBJ("[", "truncated"), -EINVAL);
+	ck_assert_int_eq(UBJ("{", "truncated"), -EINVAL);
+	ck_assert_int_eq(UBJ("d\x3f\x80", "truncated"), -EINVAL);
+	/* Nesting: 8 levels pass, the 9th is refused; deep input never recurses further. */
+	ck_assert_int_eq(UBJ("[[[[[[[[]]]]]]]]", ""), 0);
+	ck_assert_int_eq(UBJ("[[[[[[[[[]]]]]]]]]", "deeper than 8"), -EINVAL);
+	char deep[100000];
+	memset(deep, '[', sizeof(deep));
+	ck_assert_int_eq(ubj(deep, sizeof(deep), "deeper"), -EINVAL);
+	memset(deep, '{', sizeof(deep));
+	ck_assert_int_eq(ubjson_parse(deep, sizeof(deep), 64, &j, e, sizeof(e)), -EINVAL);
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -1196,6 +1789,13 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, special_values_compare_as_floats);
 	tcase_add_test(tc, wide_tree_falls_back);
 	tcase_add_test(tc, bundled_model);
+	tcase_add_test(tc, categorical_splits);
+	tcase_add_test(tc, categorical_refusals);
+	tcase_add_test(tc, tree_limit_and_best);
+	tcase_add_test(tc, classifier_outputs);
+	tcase_add_test(tc, classifier_multiclass);
+	tcase_add_test(tc, ubjson_models);
+	tcase_add_test(tc, ubjson_decoder);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -43,6 +43,11 @@ OBJECTIVES = [
     "reg:tweedie",
     "multi:softprob",
     "multi:softmax",
+    "survival:cox",
+    "survival:aft",
+    "rank:pairwise",
+    "rank:ndcg",
+    "rank:map",
 ]
 
 
@@ -57,8 +62,13 @@ def labels(rng, objective, X, num_class):
         return np.searchsorted(qs, signal_).astype(np.float32)
     if objective in ("count:poisson", "reg:tweedie"):
         return rng.poisson(np.exp(np.clip(signal_ / 3, -3, 3))).astype(np.float32)
-    if objective == "reg:gamma":
+    if objective in ("reg:gamma", "survival:aft"):
         return np.exp(signal_ / 3).astype(np.float32) + 0.01
+    if objective == "survival:cox":
+        t = np.exp(signal_ / 3).astype(np.float32) + 0.01
+        return np.where(rng.random(len(t)) < 0.2, -t, t).astype(np.float32)
+    if objective.startswith("rank:"):
+        return np.clip(np.round(signal_), 0, 4).astype(np.float32)
     if objective == "reg:squaredlogerror":
         return np.abs(signal_).astype(np.float32)
     return (3 * signal_ + 1).astype(np.float32)
@@ -105,6 +115,12 @@ def model_specs():
              extra={"rate_drop": 0.5, "normalize_type": "forest", "tweedie_variance_power": 1.3}),
         dict(objective="binary:logitraw", booster="dart", trees=100, depth=9, features=60,
              extra={"rate_drop": 0.2, "sample_type": "weighted"}),
+        # Categorical features (sent as category codes): partition and one-hot splits.
+        dict(objective="reg:squarederror", booster="gbtree", trees=20, depth=4, features=5,
+             cats={0: 12, 3: 40}, extra={"tree_method": "hist", "max_cat_to_onehot": 1}),
+        dict(objective="multi:softprob", booster="dart", trees=10, depth=3, features=4,
+             num_class=3, cats={1: 6}, extra={"tree_method": "hist", "max_cat_to_onehot": 16,
+                                              "rate_drop": 0.2}),
     ]
     for k, s in enumerate(specs):
         s["name"] = f"m{k + 1:02d}"
@@ -152,6 +168,9 @@ def build_cases(workdir):
         rng = np.random.default_rng(SEED + int(spec["name"][1:]))
         n_train = 300
         X = rng.normal(0, 1.5, (n_train, spec["features"])).astype(np.float32)
+        cats = spec.get("cats", {})
+        for col, k in cats.items():
+            X[:, col] = rng.integers(0, k, n_train)
         X[rng.random(X.shape) < 0.1] = np.nan
         y = labels(rng, spec["objective"], X, spec["num_class"])
         params = {"objective": spec["objective"], "booster": spec["booster"],
@@ -165,14 +184,26 @@ def build_cases(workdir):
             params.pop("max_depth")
             params["updater"] = "coord_descent"
         params.update(spec["extra"])
-        dtrain = xgb.DMatrix(X, label=y, missing=np.nan)
+        ftypes = ["c" if c in cats else "q" for c in range(spec["features"])] if cats else None
+        dtrain = xgb.DMatrix(X, label=y, missing=np.nan, feature_types=ftypes,
+                             enable_categorical=bool(cats))
+        if spec["objective"].startswith("rank:"):
+            dtrain.set_group([30] * (n_train // 30))
+        if spec["objective"] == "survival:aft":
+            dtrain.set_float_info("label_lower_bound", y)
+            dtrain.set_float_info("label_upper_bound",
+                                  np.where(rng.random(len(y)) < 0.3, np.inf, y))
         bst = xgb.train(params, dtrain, num_boost_round=spec["trees"])
         path = os.path.join(workdir, spec["name"] + ".json")
         bst.save_model(path)
         # Predictions come from the saved file, exactly what inferd will read.
         ref = xgb.Booster(model_file=path)
         rows = make_rows(rng, spec["features"], thresholds(path))
-        d = xgb.DMatrix(rows, missing=np.nan)
+        for col, k in cats.items():
+            # Category codes: seen, unseen, fractional and out of range ones.
+            rows[:, col] = rng.choice([0, 1, 2, k - 1, k, k + 5, 1.5, 64, 1000], len(rows))
+            rows[rng.random(len(rows)) < 0.1, col] = np.nan
+        d = xgb.DMatrix(rows, missing=np.nan, feature_types=ftypes, enable_categorical=bool(cats))
         predict = ref.predict(d)
         margin = ref.predict(d, output_margin=True)
         cases.append(dict(spec, path=path, rows=rows,
