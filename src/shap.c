@@ -23,6 +23,9 @@ struct snode {
 	uint32_t slot;
 	uint8_t dleft;
 	uint8_t cat;
+	uint32_t nd;   /* at a leaf with a table: its path's length d */
+	uint32_t voff; /* at a leaf with a table: its 2^L * d values in vals */
+	uint32_t soff; /* at a leaf with a table: its d slots in lslots */
 };
 
 struct stree {
@@ -34,7 +37,13 @@ struct stree {
 	float mean0;    /* the root's node mean value */
 	uint32_t group;
 	float weight;
+	float *vals;      /* the per-leaf tables, or NULL: see build_tables() */
+	uint32_t *lslots; /* per leaf with a table: the slot of each path element 1..d */
 };
+
+#define SHAP_TQ 64
+/* Trees up to this deep may get per-leaf tables (2^depth cases per leaf). */
+#define SHAP_TAB_DEPTH 12
 
 struct shap_forest {
 	struct stree *t;
@@ -42,6 +51,8 @@ struct shap_forest {
 	uint32_t n_groups, n_features;
 	uint32_t max_slots, max_depth;
 	bool weighted;
+	/* tq[d][i] = (float)(d - i) / (float)(d + 1), divided once: UnwoundPathSum's ratio. */
+	float tq[SHAP_TQ][SHAP_TQ];
 };
 
 /* XGBoost's PathElement: one feature on the unique path and its permutation weight. */
@@ -49,6 +60,9 @@ struct pelem {
 	int32_t slot;
 	float z, o, pw;
 };
+
+static int build_tables(const struct shap_forest *f, struct stree *t, struct pelem *path,
+                        size_t *budget);
 
 /* The scratch a call needs: the path buffer, then one tree's contributions, then a row. */
 struct layout {
@@ -79,6 +93,8 @@ void shap_free(struct shap_forest *f)
 	for (size_t i = 0; i < f->n_trees; i++) {
 		free(f->t[i].nodes);
 		free(f->t[i].slot_feat);
+		free(f->t[i].vals);
+		free(f->t[i].lslots);
 	}
 	free(f->t);
 	free(f);
@@ -204,6 +220,9 @@ int shap_prepare(const struct shap_model *m, struct shap_forest **out)
 	memset(feat_slot, 0xff, ((size_t)m->n_features + 1) * sizeof *feat_slot);
 	f->n_groups = m->n_groups;
 	f->n_features = m->n_features;
+	for (unsigned d = 0; d < SHAP_TQ; d++)
+		for (unsigned i = 0; i < d; i++)
+			f->tq[d][i] = (float)(d - i) / (float)(d + 1);
 	f->weighted = m->weights != NULL;
 	f->t = calloc(m->n_trees ? m->n_trees : 1, sizeof *f->t);
 	int rc = f->t ? 0 : -ENOMEM;
@@ -225,6 +244,15 @@ int shap_prepare(const struct shap_model *m, struct shap_forest **out)
 			f->max_depth = st->depth;
 	}
 	free(feat_slot);
+	if (rc == 0 && m->table_bytes) {
+		size_t budget = m->table_bytes;
+		size_t maxd = SHAP_TAB_DEPTH + 2;
+		struct pelem *path = malloc((maxd * (maxd + 1)) / 2 * sizeof *path);
+		rc = path ? 0 : -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < f->n_trees; i++)
+			rc = build_tables(f, &f->t[i], path, &budget);
+		free(path);
+	}
 	if (rc) {
 		shap_free(f);
 		return rc;
@@ -298,8 +326,17 @@ static void unwind_path(struct pelem *p, unsigned d, unsigned k)
 	}
 }
 
-/* UnwoundPathSum: the total permutation weight were element k unwound. */
-static float unwound_sum(const struct pelem *p, unsigned d, unsigned k)
+/* The ratio (d - i) / (d + 1) of UnwoundPathSum, from the table when d is in it. */
+static inline float ratio(const float *tq_d, unsigned d, int i)
+{
+	return tq_d ? tq_d[i] : (float)(d - (unsigned)i) / (float)(d + 1);
+}
+
+/*
+ * UnwoundPathSum: the total permutation weight were element k unwound. tq_d is the
+ * forest's row tq[d], or NULL past the table.
+ */
+static float unwound_sum(const struct pelem *p, unsigned d, unsigned k, const float *tq_d)
 {
 	const float o = p[k].o, z = p[k].z, dd = (float)(d + 1);
 	float next = p[d].pw, total = 0;
@@ -308,16 +345,214 @@ static float unwound_sum(const struct pelem *p, unsigned d, unsigned k)
 		if (o != 0) {
 			const float tmp = next * dd / ((float)(i + 1) * o);
 			total += tmp;
-			next = p[i].pw - tmp * z * ((float)(d - (unsigned)i) / dd);
+			next = p[i].pw - tmp * z * ratio(tq_d, d, i);
 		} else if (z != 0) {
-			total += (p[i].pw / z) / ((float)(d - (unsigned)i) / dd);
+			total += (p[i].pw / z) / ratio(tq_d, d, i);
 		}
 	}
 	return total;
 }
 
+/*
+ * The leaf's part of TreeShap: phi[slot of k] += UnwoundPathSum(p, d, k) * (o - z) * leaf
+ * for k = 1..d. The d sums are independent, so past 2 they run side by side in 4-float
+ * vector lanes, each lane doing its own scalar sequence of IEEE operations in XGBoost's
+ * order: the same bits, with the divisions' latency shared. A chunk of lanes computes
+ * XGBoost's one-fraction branch, its zero-fraction branch or both, as its lanes need, and
+ * each lane keeps the one its fractions select. Deeper paths take the scalar loop.
+ */
+typedef float v4f __attribute__((vector_size(16)));
+#define LEAF_CHUNKS 8
+
+static void leaf_phi(const struct shap_forest *f, const struct pelem *p, unsigned d, float leaf,
+                     float *phi)
+{
+	const unsigned nc = (d + 3) / 4;
+	const float *tq_d = d < SHAP_TQ ? f->tq[d] : NULL;
+
+	if (d <= 2 || nc > LEAF_CHUNKS) {
+		for (unsigned k = 1; k <= d; ++k)
+			phi[p[k].slot] += unwound_sum(p, d, k, tq_d) * (p[k].o - p[k].z) * leaf;
+		return;
+	}
+	v4f O[LEAF_CHUNKS], Z[LEAF_CHUNKS], next[LEAF_CHUNKS], t1[LEAF_CHUNKS], t0[LEAF_CHUNKS];
+	unsigned kinds[LEAF_CHUNKS]; /* bit 0: a lane with o != 0, bit 1: one with o == 0 */
+	const float dd = (float)(d + 1), top = p[d].pw;
+	const v4f DD = {dd, dd, dd, dd}, zero = {0, 0, 0, 0};
+	for (unsigned c = 0; c < nc; c++) {
+		float o4[4], z4[4];
+		kinds[c] = 0;
+		for (unsigned l = 0; l < 4; l++) {
+			unsigned k = 1 + 4 * c + l;
+			o4[l] = k <= d ? p[k].o : 1.0f;
+			z4[l] = k <= d ? p[k].z : 1.0f;
+			if (k <= d)
+				kinds[c] |= o4[l] != 0 ? 1u : 2u;
+		}
+		O[c] = (v4f){o4[0], o4[1], o4[2], o4[3]};
+		Z[c] = (v4f){z4[0], z4[1], z4[2], z4[3]};
+		next[c] = (v4f){top, top, top, top};
+		t1[c] = t0[c] = zero;
+	}
+	for (int i = (int)d - 1; i >= 0; --i) {
+		const float pw = p[i].pw, i1 = (float)(i + 1), t = ratio(tq_d, d, i);
+		const v4f PW = {pw, pw, pw, pw}, I1 = {i1, i1, i1, i1}, T = {t, t, t, t};
+		for (unsigned c = 0; c < nc; c++) {
+			if (kinds[c] & 1u) {
+				const v4f tmp = next[c] * DD / (I1 * O[c]);
+				t1[c] += tmp;
+				next[c] = PW - tmp * Z[c] * T;
+			}
+			if (kinds[c] & 2u)
+				t0[c] += (PW / Z[c]) / T;
+		}
+	}
+	for (unsigned k = 1; k <= d; ++k) {
+		const unsigned c = (k - 1) / 4, l = (k - 1) % 4;
+		const float o = p[k].o, z = p[k].z;
+		const float s = o != 0 ? t1[c][l] : z != 0 ? t0[c][l] : 0.0f;
+		phi[p[k].slot] += s * (o - z) * leaf;
+	}
+}
+
+/*
+ * Per-leaf tables. What TreeShap adds at a leaf depends only on the leaf and on which
+ * child was the hot one (the one x follows) at each node of its path: L bits for a leaf L
+ * deep. So for small trees every one of the 2^L cases is computed here, once, with the
+ * very operations tree_shap() does (same functions, same order, hence the same bits), and
+ * a row's walk only finds each leaf's case and adds its d values, in TreeShap's order
+ * (hot child first). vals holds, per leaf, 2^L rows of d floats; lslots its d slots.
+ */
+struct sim {
+	const struct shap_forest *f;
+	struct stree *t;
+};
+
+static void sim_node(const struct sim *s, uint32_t i, unsigned d, struct pelem *parent, float pz,
+                     float po, int32_t pslot, unsigned depth, uint32_t pattern)
+{
+	const struct snode *nd = &s->t->nodes[i];
+	struct pelem *p = parent + d + 1;
+
+	memcpy(p, parent, (d + 1) * sizeof *p);
+	extend_path(p, d, pz, po, pslot);
+	if (nd->left == -1) {
+		const float *tq_d = d < SHAP_TQ ? s->f->tq[d] : NULL;
+		float *v = s->t->vals + nd->voff + (size_t)pattern * d;
+		for (unsigned k = 1; k <= d; ++k) {
+			v[k - 1] = unwound_sum(p, d, k, tq_d) * (p[k].o - p[k].z) * nd->cond;
+			s->t->lslots[nd->soff + (k - 1)] = (uint32_t)p[k].slot;
+		}
+		return;
+	}
+	float iz = 1, io = 1;
+	unsigned k = 0;
+	for (; k <= d; ++k)
+		if ((uint32_t)p[k].slot == nd->slot)
+			break;
+	if (k != d + 1) {
+		iz = p[k].z;
+		io = p[k].o;
+		unwind_path(p, d, k);
+		d -= 1;
+	}
+	const int32_t child[2] = {nd->left, nd->right};
+	for (int c = 0; c < 2; c++) {
+		const float z = s->t->nodes[child[c]].zf * iz;
+		sim_node(s, (uint32_t)child[c], d + 1, p, z, io, (int32_t)nd->slot, depth + 1,
+		         pattern | 1u << depth);
+		sim_node(s, (uint32_t)child[c], d + 1, p, z, 0, (int32_t)nd->slot, depth + 1,
+		         pattern);
+	}
+}
+
+/*
+ * Each leaf's path length d (XGBoost's unique_depth there: distinct features on the path)
+ * and its offsets; *nvals and *nslots grow by what the leaf needs. feats is scratch.
+ */
+static void leaf_sizes(struct stree *t, uint32_t i, unsigned depth, uint32_t *feats, unsigned nf,
+                       size_t *nvals, size_t *nslots)
+{
+	struct snode *nd = &t->nodes[i];
+	if (nd->left == -1) {
+		nd->nd = nf;
+		nd->voff = (uint32_t)*nvals;
+		nd->soff = (uint32_t)*nslots;
+		*nvals += ((size_t)1 << depth) * nf;
+		*nslots += nf;
+		return;
+	}
+	unsigned k = 0;
+	while (k < nf && feats[k] != nd->slot)
+		k++;
+	unsigned n2 = nf + (k == nf);
+	feats[k] = nd->slot;
+	leaf_sizes(t, (uint32_t)nd->left, depth + 1, feats, n2, nvals, nslots);
+	leaf_sizes(t, (uint32_t)nd->right, depth + 1, feats, n2, nvals, nslots);
+}
+
+/*
+ * Builds tree t's tables when it is at most SHAP_TAB_DEPTH deep and they fit in what is
+ * left of *budget bytes (then taken from it). path is a scratch path buffer.
+ */
+static int build_tables(const struct shap_forest *f, struct stree *t, struct pelem *path,
+                        size_t *budget)
+{
+	if (t->depth > SHAP_TAB_DEPTH)
+		return 0;
+	uint32_t feats[SHAP_TAB_DEPTH + 1];
+	size_t nvals = 0, nslots = 0;
+	leaf_sizes(t, 0, 0, feats, 0, &nvals, &nslots);
+	if (nvals > UINT32_MAX || nslots > UINT32_MAX)
+		return 0;
+	size_t bytes = nvals * sizeof(float) + nslots * sizeof(uint32_t);
+	if (bytes > *budget)
+		return 0;
+	t->vals = malloc(nvals ? nvals * sizeof(float) : 1);
+	t->lslots = malloc(nslots ? nslots * sizeof(uint32_t) : 1);
+	if (!t->vals || !t->lslots) {
+		free(t->vals);
+		free(t->lslots);
+		t->vals = NULL;
+		t->lslots = NULL;
+		return -ENOMEM;
+	}
+	*budget -= bytes;
+	const struct sim s = {f, t};
+	path[0] = (struct pelem){0};
+	sim_node(&s, 0, 0, path, 1, 1, -1, 0, 0);
+	return 0;
+}
+
+/* One tree with tables: the hot-first walk of TreeShap, adding each leaf's case. */
+static void table_walk(const struct stree *t, const float *x, float *phi)
+{
+	struct {
+		uint32_t node, depth, pattern;
+	} st[SHAP_TAB_DEPTH + 2];
+	unsigned top = 0;
+
+	st[top++] = (typeof(st[0])){0, 0, 0};
+	while (top) {
+		const uint32_t i = st[--top].node, depth = st[top].depth, pattern = st[top].pattern;
+		const struct snode *nd = &t->nodes[i];
+		if (nd->left == -1) {
+			const float *v = t->vals + nd->voff + (size_t)pattern * nd->nd;
+			const uint32_t *sl = t->lslots + nd->soff;
+			for (uint32_t k = 0; k < nd->nd; k++)
+				phi[sl[k]] += v[k];
+			continue;
+		}
+		const int32_t hot = snext(t, nd, i, x[nd->feat]);
+		const int32_t cold = hot == nd->left ? nd->right : nd->left;
+		st[top++] = (typeof(st[0])){(uint32_t)cold, depth + 1, pattern};
+		st[top++] = (typeof(st[0])){(uint32_t)hot, depth + 1, pattern | 1u << depth};
+	}
+}
+
 /* One row's walk over one tree: XGBoost's TreeShap with condition 0. */
 struct walk {
+	const struct shap_forest *f;
 	const struct stree *t;
 	const float *x;
 	float *phi;
@@ -332,10 +567,7 @@ static void tree_shap(const struct walk *w, uint32_t i, unsigned d, struct pelem
 	memcpy(p, parent, (d + 1) * sizeof *p);
 	extend_path(p, d, pz, po, pslot);
 	if (nd->left == -1) {
-		for (unsigned k = 1; k <= d; ++k) {
-			const float s = unwound_sum(p, d, k);
-			w->phi[p[k].slot] += s * (p[k].o - p[k].z) * nd->cond;
-		}
+		leaf_phi(w->f, p, d, nd->cond, w->phi);
 		return;
 	}
 	int32_t hot = snext(w->t, nd, i, w->x[nd->feat]);
@@ -375,10 +607,13 @@ static void contribs_row(const struct shap_forest *f, const float *x, size_t tre
 	for (size_t j = 0; j < tree_end; j++) {
 		const struct stree *t = &f->t[j];
 		float *o = out + t->group * cols;
-		struct walk w = {t, x, phi};
+		struct walk w = {f, t, x, phi};
 
 		memset(phi, 0, t->n_slots * sizeof *phi);
-		tree_shap(&w, 0, 0, path, 1, 1, -1);
+		if (t->vals)
+			table_walk(t, x, phi);
+		else
+			tree_shap(&w, 0, 0, path, 1, 1, -1);
 		const float bias = 0.0f + t->mean0;
 		if (!f->weighted) {
 			for (uint32_t s = 0; s < t->n_slots; s++)

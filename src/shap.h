@@ -16,7 +16,14 @@ struct tree; /* tree.h */
  * group tree_group[i] (XGBoost's tree_info, each < n_groups); weights is dart's weight_drop
  * (one per tree) or NULL for gbtree. Every split_index must be < n_features, which is the
  * model's num_feature: contributions have n_features + 1 columns, the last being the bias.
+ * table_bytes is the memory the forest may spend on per-leaf tables that make small trees
+ * (up to 12 deep) several times faster with the same bits: a leaf L deep costs 2^L times
+ * its distinct path features floats, so depth-6 trees take about 100 KB each. 0 for none;
+ * trees get tables in order until the budget is spent (SHAP_TABLE_BYTES is a fair one).
  */
+#define SHAP_TABLE_BYTES ((size_t)32 << 20)
+
+/* What shap_prepare() needs of a tree booster: see above. */
 struct shap_model {
 	const struct tree *trees;
 	size_t n_trees;
@@ -24,6 +31,7 @@ struct shap_model {
 	uint32_t n_groups;
 	uint32_t n_features;
 	const float *weights;
+	size_t table_bytes;
 };
 
 /* A tree booster prepared for TreeSHAP (node mean values, cover ratios, feature slots). */

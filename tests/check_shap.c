@@ -31,10 +31,13 @@ static struct tree stump(void)
 	                     .sum_hess = S_HESS};
 }
 
+/* Per-leaf tables for the next prep() calls (0: none). */
+static size_t table_bytes;
+
 static struct shap_forest *prep(const struct tree *t, size_t n, const int32_t *grp, uint32_t ng,
                                 uint32_t nf, const float *w)
 {
-	struct shap_model m = {t, n, grp, ng, nf, w};
+	struct shap_model m = {t, n, grp, ng, nf, w, table_bytes};
 	struct shap_forest *f = NULL;
 	ck_assert_int_eq(shap_prepare(&m, &f), 0);
 	ck_assert_ptr_nonnull(f);
@@ -252,7 +255,7 @@ START_TEST(refusals)
 	struct shap_forest *f = (struct shap_forest *)1;
 	int32_t g = 0, g2 = 2;
 	struct tree t = stump();
-	struct shap_model m = {&t, 1, &g, 1, 1, NULL};
+	struct shap_model m = {&t, 1, &g, 1, 1, NULL, 0};
 	/* A split feature beyond n_features. */
 	m.n_features = 0;
 	ck_assert_int_eq(shap_prepare(&m, &f), -EINVAL);

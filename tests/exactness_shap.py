@@ -3,7 +3,7 @@
 categorical partition and one-hot splits (feature_types "c"), missing values, early stopping with
 iteration_range, parallel trees, per-row base margins), runs tests/shap_tool (src/shap.c over
 a test-only JSON loader) on the same rows, and compares with Booster.predict(pred_contribs=True)
-and pred_leaf=True bit for bit. Also checks that the contributions add up to the margin, as
+and pred_leaf=True bit for bit, with and without per-leaf tables. Also checks that the contributions add up to the margin, as
 XGBoost's own tests do. Exit 0 on success, 1 on any difference, 77 without xgboost."""
 
 import os
@@ -169,15 +169,20 @@ def run_case(tool, tmp, name, params, rounds, kind, kw, rng):
         cmd += ["-t", str(iteration_end * groups * npt)]
     if kw.get("base_margin"):
         cmd += ["-b", os.path.join(tmp, "bm.f32")]
-    subprocess.run(cmd, check=True)
-    got = np.fromfile(os.path.join(tmp, "out.contribs"), dtype=np.float32).reshape(want.shape)
-    u = ulps(got, want)
-    d = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    # Twice: the plain walk (no tables) and per-leaf tables for every tree that can have one.
+    u = np.zeros(1, dtype=np.int64)
+    d = np.zeros(1)
     leaf_ok = None
-    if want_leaf is not None:
-        got_leaf = np.fromfile(os.path.join(tmp, "out.leaf"), dtype=np.int32)
-        leaf_ok = got_leaf.size == want_leaf.size and np.array_equal(
-            got_leaf.reshape(want_leaf.shape), want_leaf.astype(np.int64))
+    for table_bytes in (0, 1 << 30):
+        subprocess.run(cmd + ["-T", str(table_bytes)], check=True)
+        got = np.fromfile(os.path.join(tmp, "out.contribs"), dtype=np.float32).reshape(want.shape)
+        u = np.maximum(u.max(), ulps(got, want).max())
+        d = np.maximum(d.max(), np.abs(got.astype(np.float64) - want.astype(np.float64)).max())
+        if want_leaf is not None:
+            got_leaf = np.fromfile(os.path.join(tmp, "out.leaf"), dtype=np.int32)
+            ok = got_leaf.size == want_leaf.size and np.array_equal(
+                got_leaf.reshape(want_leaf.shape), want_leaf.astype(np.int64))
+            leaf_ok = ok if leaf_ok is None else (leaf_ok and ok)
     sums = got.astype(np.float64).sum(axis=-1)
     sum_ok = np.allclose(sums, margin.astype(np.float64).reshape(sums.shape), rtol=SUM_TOL,
                          atol=SUM_TOL)

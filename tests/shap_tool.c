@@ -42,7 +42,7 @@ static int spill(const char *prefix, const char *ext, const void *p, size_t len)
 static int usage(void)
 {
 	fprintf(stderr, "usage: shap_tool -m MODEL.json -r ROWS.f32 -o PREFIX [-t TREE_END]"
-	                " [-b BASE_MARGIN.f32]\n"
+	                " [-b BASE_MARGIN.f32] [-T TABLE_BYTES]\n"
 	                "Writes PREFIX.contribs (float32 [rows][groups][features+1]) and, for\n"
 	                "tree models, PREFIX.leaf (int32 [rows][trees]).\n");
 	return 2;
@@ -51,9 +51,9 @@ static int usage(void)
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *rows_path = NULL, *prefix = NULL, *base_path = NULL;
-	size_t tree_end = 0;
+	size_t tree_end = 0, table_bytes = 0;
 	int c;
-	while ((c = getopt(argc, argv, "m:r:o:t:b:")) != -1) {
+	while ((c = getopt(argc, argv, "m:r:o:t:b:T:")) != -1) {
 		switch (c) {
 		case 'm':
 			model = optarg;
@@ -69,6 +69,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			base_path = optarg;
+			break;
+		case 'T':
+			table_bytes = strtoull(optarg, NULL, 10);
 			break;
 		default:
 			return usage();
@@ -111,6 +114,7 @@ int main(int argc, char **argv)
 		rc = spill(prefix, "contribs", out, nrows * m.n_groups * cols * sizeof *out);
 	} else {
 		struct shap_model sm = sl_shap_model(&m);
+		sm.table_bytes = table_bytes;
 		struct shap_forest *f;
 		int e = shap_prepare(&sm, &f);
 		if (e) {
