@@ -201,20 +201,23 @@ static double time_batch(struct bench *b, int use_xgb, int k, float *out)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bench_shap -m MODEL.json -r ROWS.f32 [-n REPS] [-s CALLS] [-b ROWS]\n"
+	fprintf(f, "usage: bench_shap -m MODEL.json -r ROWS.f32 [-n REPS] [-s CALLS] [-b ROWS] [-T "
+	           "BYTES]\n"
 	           "  ROWS.f32: float32 rows (NaN = missing), at least 2 x ROWS of them\n"
 	           "  -n repetitions (5), -s single-row calls per repetition (200), -b batch\n"
-	           "  rows (1000). Checks both agree bit for bit, then prints one JSON object.\n");
+	           "  rows (1000), -T per-leaf table budget (SHAP_TABLE_BYTES; 0 for none).\n"
+	           "  Checks both agree bit for bit, then prints one JSON object.\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct bench b = {.batch = 1000, .calls = 200};
+	size_t table_bytes = SHAP_TABLE_BYTES;
 	const char *model = NULL, *rows_path = NULL;
 	unsigned reps = 5;
 	int c, rc = 1;
 
-	while ((c = getopt(argc, argv, "m:r:n:s:b:h")) != -1) {
+	while ((c = getopt(argc, argv, "m:r:n:s:b:T:h")) != -1) {
 		switch (c) {
 		case 'm':
 			model = optarg;
@@ -230,6 +233,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			b.batch = strtoul(optarg, NULL, 10);
+			break;
+		case 'T':
+			table_bytes = strtoull(optarg, NULL, 10);
 			break;
 		case 'h':
 			usage(stdout);
@@ -248,7 +254,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct shap_model sm = sl_shap_model(&b.m);
-	sm.table_bytes = SHAP_TABLE_BYTES;
+	sm.table_bytes = table_bytes;
 	if (shap_prepare(&sm, &b.f) < 0) {
 		fprintf(stderr, "bench_shap: shap_prepare failed\n");
 		return 1;
@@ -301,10 +307,11 @@ int main(int argc, char **argv)
 		series_add(&rps_ratio, t[0][INNER / 2] / t[1][INNER / 2]);
 	}
 	printf("{\n  \"model\": \"%s\",\n  \"num_feature\": %zu,\n  \"num_trees\": %zu,\n"
-	       "  \"groups\": %u,\n  \"reps\": %u,\n  \"single_row_calls\": %zu,\n"
+	       "  \"groups\": %u,\n  \"table_bytes\": %zu,\n  \"reps\": %u,\n  "
+	       "\"single_row_calls\": %zu,\n"
 	       "  \"batch_rows\": %zu,\n  \"check\": {\"values\": %zu, \"bit_identical\": %zu},\n",
-	       model, b.nfeat, b.m.n_trees, b.m.n_groups, reps, b.calls, b.batch, b.batch * b.width,
-	       identical);
+	       model, b.nfeat, b.m.n_trees, b.m.n_groups, table_bytes, reps, b.calls, b.batch,
+	       b.batch * b.width, identical);
 	printf("  \"single_row\": {\n");
 	series_print("inferd_p50_ns", &lat[0], 0);
 	series_print("xgboost_p50_ns", &lat[1], 0);
