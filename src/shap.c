@@ -354,36 +354,42 @@ static float unwound_sum(const struct pelem *p, unsigned d, unsigned k, const fl
 }
 
 /*
- * The leaf's part of TreeShap: phi[slot of k] += UnwoundPathSum(p, d, k) * (o - z) * leaf
- * for k = 1..d. The d sums are independent, so past 2 they run side by side in 4-float
- * vector lanes, each lane doing its own scalar sequence of IEEE operations in XGBoost's
- * order: the same bits, with the divisions' latency shared. A chunk of lanes computes
- * XGBoost's one-fraction branch, its zero-fraction branch or both, as its lanes need, and
- * each lane keeps the one its fractions select. Deeper paths take the scalar loop.
+ * The leaves' part of TreeShap, for n (1 or 2) leaves whose paths have the same length d:
+ * phi[slot of k] += UnwoundPathSum(p, d, k) * (o - z) * leaf for k = 1..d, leaf after
+ * leaf. The sums are independent, so past d = 2 they run side by side in 4-float vector
+ * lanes, each lane doing its own scalar sequence of IEEE operations in XGBoost's order:
+ * the same bits, with the divisions' latency shared (two sibling leaves double the work in
+ * flight). A chunk of lanes computes XGBoost's one-fraction branch, its zero-fraction
+ * branch or both, as its lanes need, and each lane keeps the one its fractions select.
+ * Deeper paths take the scalar loop.
  */
 typedef float v4f __attribute__((vector_size(16)));
-#define LEAF_CHUNKS 8
+#define LEAF_CHUNKS 16
 
-static void leaf_phi(const struct shap_forest *f, const struct pelem *p, unsigned d, float leaf,
-                     float *phi)
+static void leaf_phi(const struct shap_forest *f, const struct pelem *const *ps,
+                     const float *leaves, unsigned n, unsigned d, float *phi)
 {
-	const unsigned nc = (d + 3) / 4;
+	const unsigned nc = (d + 3) / 4, nt = nc * n;
 	const float *tq_d = d < SHAP_TQ ? f->tq[d] : NULL;
 
-	if (d <= 2 || nc > LEAF_CHUNKS) {
-		for (unsigned k = 1; k <= d; ++k)
-			phi[p[k].slot] += unwound_sum(p, d, k, tq_d) * (p[k].o - p[k].z) * leaf;
+	if (d <= 2 || nt > LEAF_CHUNKS) {
+		for (unsigned j = 0; j < n; j++)
+			for (unsigned k = 1; k <= d; ++k)
+				phi[ps[j][k].slot] += unwound_sum(ps[j], d, k, tq_d) *
+				                      (ps[j][k].o - ps[j][k].z) * leaves[j];
 		return;
 	}
 	v4f O[LEAF_CHUNKS], Z[LEAF_CHUNKS], next[LEAF_CHUNKS], t1[LEAF_CHUNKS], t0[LEAF_CHUNKS];
 	unsigned kinds[LEAF_CHUNKS]; /* bit 0: a lane with o != 0, bit 1: one with o == 0 */
-	const float dd = (float)(d + 1), top = p[d].pw;
+	const float dd = (float)(d + 1);
 	const v4f DD = {dd, dd, dd, dd}, zero = {0, 0, 0, 0};
-	for (unsigned c = 0; c < nc; c++) {
+	for (unsigned c = 0; c < nt; c++) {
+		const struct pelem *p = ps[c / nc];
+		const float top = p[d].pw;
 		float o4[4], z4[4];
 		kinds[c] = 0;
 		for (unsigned l = 0; l < 4; l++) {
-			unsigned k = 1 + 4 * c + l;
+			unsigned k = 1 + 4 * (c % nc) + l;
 			o4[l] = k <= d ? p[k].o : 1.0f;
 			z4[l] = k <= d ? p[k].z : 1.0f;
 			if (k <= d)
@@ -395,9 +401,11 @@ static void leaf_phi(const struct shap_forest *f, const struct pelem *p, unsigne
 		t1[c] = t0[c] = zero;
 	}
 	for (int i = (int)d - 1; i >= 0; --i) {
-		const float pw = p[i].pw, i1 = (float)(i + 1), t = ratio(tq_d, d, i);
-		const v4f PW = {pw, pw, pw, pw}, I1 = {i1, i1, i1, i1}, T = {t, t, t, t};
-		for (unsigned c = 0; c < nc; c++) {
+		const float i1 = (float)(i + 1), t = ratio(tq_d, d, i);
+		const v4f I1 = {i1, i1, i1, i1}, T = {t, t, t, t};
+		for (unsigned c = 0; c < nt; c++) {
+			const float pw = ps[c / nc][i].pw;
+			const v4f PW = {pw, pw, pw, pw};
 			if (kinds[c] & 1u) {
 				const v4f tmp = next[c] * DD / (I1 * O[c]);
 				t1[c] += tmp;
@@ -407,11 +415,14 @@ static void leaf_phi(const struct shap_forest *f, const struct pelem *p, unsigne
 				t0[c] += (PW / Z[c]) / T;
 		}
 	}
-	for (unsigned k = 1; k <= d; ++k) {
-		const unsigned c = (k - 1) / 4, l = (k - 1) % 4;
-		const float o = p[k].o, z = p[k].z;
-		const float s = o != 0 ? t1[c][l] : z != 0 ? t0[c][l] : 0.0f;
-		phi[p[k].slot] += s * (o - z) * leaf;
+	for (unsigned j = 0; j < n; j++) {
+		const struct pelem *p = ps[j];
+		for (unsigned k = 1; k <= d; ++k) {
+			const unsigned c = j * nc + (k - 1) / 4, l = (k - 1) % 4;
+			const float o = p[k].o, z = p[k].z;
+			const float s = o != 0 ? t1[c][l] : z != 0 ? t0[c][l] : 0.0f;
+			phi[p[k].slot] += s * (o - z) * leaves[j];
+		}
 	}
 }
 
@@ -558,6 +569,28 @@ struct walk {
 	float *phi;
 };
 
+/*
+ * Two sibling leaves, hot then cold, as tree_shap() would visit them: each path extended
+ * from the parent's as XGBoost does (the hot one in the path buffer, the cold one here),
+ * then both leaves' sums together. Kept out of line so its array is not in every frame.
+ */
+#define PAIR_MAX (4 * LEAF_CHUNKS / 2 + 2)
+
+static __attribute__((noinline)) void leaf_pair(const struct walk *w, const struct pelem *parent,
+                                                unsigned d, int32_t hot, int32_t cold, float hz,
+                                                float cz, float io, int32_t slot)
+{
+	struct pelem *ph = (struct pelem *)parent + d + 1, pc[PAIR_MAX];
+
+	memcpy(ph, parent, (d + 1) * sizeof *ph);
+	memcpy(pc, parent, (d + 1) * sizeof *pc);
+	extend_path(ph, d, hz, io, slot);
+	extend_path(pc, d, cz, 0, slot);
+	const struct pelem *ps[2] = {ph, pc};
+	const float leaves[2] = {w->t->nodes[hot].cond, w->t->nodes[cold].cond};
+	leaf_phi(w->f, ps, leaves, 2, d, w->phi);
+}
+
 static void tree_shap(const struct walk *w, uint32_t i, unsigned d, struct pelem *parent, float pz,
                       float po, int32_t pslot)
 {
@@ -567,7 +600,8 @@ static void tree_shap(const struct walk *w, uint32_t i, unsigned d, struct pelem
 	memcpy(p, parent, (d + 1) * sizeof *p);
 	extend_path(p, d, pz, po, pslot);
 	if (nd->left == -1) {
-		leaf_phi(w->f, p, d, nd->cond, w->phi);
+		const struct pelem *ps[1] = {p};
+		leaf_phi(w->f, ps, &nd->cond, 1, d, w->phi);
 		return;
 	}
 	int32_t hot = snext(w->t, nd, i, w->x[nd->feat]);
@@ -583,6 +617,10 @@ static void tree_shap(const struct walk *w, uint32_t i, unsigned d, struct pelem
 		io = p[k].o;
 		unwind_path(p, d, k);
 		d -= 1;
+	}
+	if (w->t->nodes[hot].left == -1 && w->t->nodes[cold].left == -1 && d + 3 <= PAIR_MAX) {
+		leaf_pair(w, p, d + 1, hot, cold, hz * iz, cz * iz, io, (int32_t)nd->slot);
+		return;
 	}
 	tree_shap(w, (uint32_t)hot, d + 1, p, hz * iz, io, (int32_t)nd->slot);
 	tree_shap(w, (uint32_t)cold, d + 1, p, cz * iz, 0, (int32_t)nd->slot);
