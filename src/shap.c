@@ -359,70 +359,81 @@ static float unwound_sum(const struct pelem *p, unsigned d, unsigned k, const fl
  * leaf. The sums are independent, so past d = 2 they run side by side in 4-float vector
  * lanes, each lane doing its own scalar sequence of IEEE operations in XGBoost's order:
  * the same bits, with the divisions' latency shared (two sibling leaves double the work in
- * flight). A chunk of lanes computes XGBoost's one-fraction branch, its zero-fraction
- * branch or both, as its lanes need, and each lane keeps the one its fractions select.
- * Deeper paths take the scalar loop.
+ * flight). Lanes are grouped by XGBoost's branch (one fraction nonzero or not), so that a
+ * chunk computes one branch only: 1 or 2 divisions per step. Longer paths take the
+ * scalar loop.
  */
 typedef float v4f __attribute__((vector_size(16)));
-#define LEAF_CHUNKS 16
+#define LEAF_CHUNKS 20
 
 static void leaf_phi(const struct shap_forest *f, const struct pelem *const *ps,
                      const float *leaves, unsigned n, unsigned d, float *phi)
 {
-	const unsigned nc = (d + 3) / 4, nt = nc * n;
 	const float *tq_d = d < SHAP_TQ ? f->tq[d] : NULL;
 
-	if (d <= 2 || nt > LEAF_CHUNKS) {
+	if (d <= 2 || n * ((d + 3) / 4 + 1) > LEAF_CHUNKS) {
 		for (unsigned j = 0; j < n; j++)
 			for (unsigned k = 1; k <= d; ++k)
 				phi[ps[j][k].slot] += unwound_sum(ps[j], d, k, tq_d) *
 				                      (ps[j][k].o - ps[j][k].z) * leaves[j];
 		return;
 	}
-	v4f O[LEAF_CHUNKS], Z[LEAF_CHUNKS], next[LEAF_CHUNKS], t1[LEAF_CHUNKS], t0[LEAF_CHUNKS];
-	unsigned kinds[LEAF_CHUNKS]; /* bit 0: a lane with o != 0, bit 1: one with o == 0 */
+	v4f O[LEAF_CHUNKS], Z[LEAF_CHUNKS], next[LEAF_CHUNKS], tot[LEAF_CHUNKS];
+	unsigned char kind[LEAF_CHUNKS], path[LEAF_CHUNKS], lane_k[LEAF_CHUNKS][4];
+	unsigned nt = 0;
 	const float dd = (float)(d + 1);
 	const v4f DD = {dd, dd, dd, dd}, zero = {0, 0, 0, 0};
-	for (unsigned c = 0; c < nt; c++) {
-		const struct pelem *p = ps[c / nc];
+	/* Per path, its one-fraction lanes in chunks of their own, then its zero-fraction lanes. */
+	for (unsigned j = 0; j < n; j++) {
+		const struct pelem *p = ps[j];
 		const float top = p[d].pw;
-		float o4[4], z4[4];
-		kinds[c] = 0;
-		for (unsigned l = 0; l < 4; l++) {
-			unsigned k = 1 + 4 * (c % nc) + l;
-			o4[l] = k <= d ? p[k].o : 1.0f;
-			z4[l] = k <= d ? p[k].z : 1.0f;
-			if (k <= d)
-				kinds[c] |= o4[l] != 0 ? 1u : 2u;
+		for (unsigned want = 1; want <= 2; want++) {
+			unsigned l = 4;
+			for (unsigned k = 1; k <= d; k++) {
+				if ((p[k].o != 0 ? 1u : 2u) != want)
+					continue;
+				if (l == 4) {
+					O[nt] = Z[nt] = (v4f){1, 1, 1, 1};
+					next[nt] = (v4f){top, top, top, top};
+					tot[nt] = zero;
+					kind[nt] = (unsigned char)want;
+					path[nt] = (unsigned char)j;
+					memset(lane_k[nt], 0, 4);
+					nt++;
+					l = 0;
+				}
+				O[nt - 1][l] = p[k].o;
+				Z[nt - 1][l] = p[k].z;
+				lane_k[nt - 1][l++] = (unsigned char)k;
+			}
 		}
-		O[c] = (v4f){o4[0], o4[1], o4[2], o4[3]};
-		Z[c] = (v4f){z4[0], z4[1], z4[2], z4[3]};
-		next[c] = (v4f){top, top, top, top};
-		t1[c] = t0[c] = zero;
 	}
 	for (int i = (int)d - 1; i >= 0; --i) {
 		const float i1 = (float)(i + 1), t = ratio(tq_d, d, i);
 		const v4f I1 = {i1, i1, i1, i1}, T = {t, t, t, t};
 		for (unsigned c = 0; c < nt; c++) {
-			const float pw = ps[c / nc][i].pw;
+			const float pw = ps[path[c]][i].pw;
 			const v4f PW = {pw, pw, pw, pw};
-			if (kinds[c] & 1u) {
+			if (kind[c] == 1) {
 				const v4f tmp = next[c] * DD / (I1 * O[c]);
-				t1[c] += tmp;
+				tot[c] += tmp;
 				next[c] = PW - tmp * Z[c] * T;
+			} else {
+				tot[c] += (PW / Z[c]) / T;
 			}
-			if (kinds[c] & 2u)
-				t0[c] += (PW / Z[c]) / T;
 		}
 	}
+	float sums[2][LEAF_CHUNKS * 4 + 1];
+	for (unsigned c = 0; c < nt; c++)
+		for (unsigned l = 0; l < 4; l++) {
+			const unsigned k = lane_k[c][l];
+			if (k)
+				sums[path[c]][k] = kind[c] == 1 || Z[c][l] != 0 ? tot[c][l] : 0.0f;
+		}
 	for (unsigned j = 0; j < n; j++) {
 		const struct pelem *p = ps[j];
-		for (unsigned k = 1; k <= d; ++k) {
-			const unsigned c = j * nc + (k - 1) / 4, l = (k - 1) % 4;
-			const float o = p[k].o, z = p[k].z;
-			const float s = o != 0 ? t1[c][l] : z != 0 ? t0[c][l] : 0.0f;
-			phi[p[k].slot] += s * (o - z) * leaves[j];
-		}
+		for (unsigned k = 1; k <= d; ++k)
+			phi[p[k].slot] += sums[j][k] * (p[k].o - p[k].z) * leaves[j];
 	}
 }
 
@@ -574,7 +585,7 @@ struct walk {
  * from the parent's as XGBoost does (the hot one in the path buffer, the cold one here),
  * then both leaves' sums together. Kept out of line so its array is not in every frame.
  */
-#define PAIR_MAX (4 * LEAF_CHUNKS / 2 + 2)
+#define PAIR_MAX 34 /* 32-element sibling paths: 2 * (8 + 1) chunks */
 
 static __attribute__((noinline)) void leaf_pair(const struct walk *w, const struct pelem *parent,
                                                 unsigned d, int32_t hot, int32_t cold, float hz,
