@@ -2,6 +2,7 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,55 @@ START_TEST(deep_chain)
 }
 END_TEST
 
+/* Two threads on one forest, each with its own scratch, give what one thread gives. */
+struct job {
+	const struct shap_forest *f;
+	const float *rows;
+	float *out;
+	void *scratch;
+};
+
+static void *job_run(void *arg)
+{
+	struct job *j = arg;
+	for (int rep = 0; rep < 50; rep++)
+		shap_contribs(j->f, j->rows, 64, 0, (const float[]){0.5f}, 0, j->scratch, j->out);
+	return NULL;
+}
+
+START_TEST(threads)
+{
+	unsigned seed = 7;
+	uint32_t n = 0;
+	build(&n, 4, &seed);
+	struct tree t[2] = {
+	    {n, r_left, r_right, r_idx, r_cond, r_dl, r_hess, r_type, r_off, r_len, r_bits},
+	    cat_tree()};
+	int32_t g[2] = {0, 0};
+	for (int tables = 0; tables < 2; tables++) {
+		table_bytes = tables ? 1 << 20 : 0;
+		struct shap_forest *f = prep(t, 2, g, 1, NF, NULL);
+		table_bytes = 0;
+		float rows[64 * NF], want[64 * (NF + 1)], got[2][64 * (NF + 1)], base = 0.5f;
+		for (int k = 0; k < 64 * NF; k++)
+			rows[k] = rand_r(&seed) % 5 == 0 ? NAN : (float)(rand_r(&seed) % 9) - 4.0f;
+		ck_assert_int_eq(shap_contribs(f, rows, 64, 0, &base, 0, NULL, want), 0);
+		struct job jobs[2];
+		pthread_t tid[2];
+		for (int k = 0; k < 2; k++) {
+			jobs[k] = (struct job){f, rows, got[k], malloc(shap_scratch_size(f))};
+			ck_assert_int_eq(pthread_create(&tid[k], NULL, job_run, &jobs[k]), 0);
+		}
+		for (int k = 0; k < 2; k++) {
+			pthread_join(tid[k], NULL);
+			free(jobs[k].scratch);
+			ck_assert_mem_eq(got[k], want, sizeof want);
+		}
+		shap_free(f);
+	}
+}
+END_TEST
+
 START_TEST(linear)
 {
 	/* 2 features, 2 groups: weights [feature][group], then the biases. */
@@ -361,6 +411,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, leaf_indices);
 	tcase_add_test(tc, shapley_definition);
 	tcase_add_test(tc, deep_chain);
+	tcase_add_test(tc, threads);
 	tcase_add_test(tc, linear);
 	tcase_add_test(tc, refusals);
 	suite_add_tcase(s, tc);
