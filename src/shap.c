@@ -44,6 +44,8 @@ struct stree {
 #define SHAP_TQ 64
 /* Trees up to this deep may get per-leaf tables (2^depth cases per leaf). */
 #define SHAP_TAB_DEPTH 12
+/* Bigger tables than this (a depth-8 tree's 2 MB) miss the cache more than they save. */
+#define SHAP_TAB_TREE_BYTES ((size_t)256 << 10)
 
 struct shap_forest {
 	struct stree *t;
@@ -514,8 +516,9 @@ static void leaf_sizes(struct stree *t, uint32_t i, unsigned depth, uint32_t *fe
 }
 
 /*
- * Builds tree t's tables when it is at most SHAP_TAB_DEPTH deep and they fit in what is
- * left of *budget bytes (then taken from it). path is a scratch path buffer.
+ * Builds tree t's tables when it is at most SHAP_TAB_DEPTH deep and they take at most
+ * SHAP_TAB_TREE_BYTES and what is left of *budget bytes (then taken from it). path is a scratch
+ * path buffer.
  */
 static int build_tables(const struct shap_forest *f, struct stree *t, struct pelem *path,
                         size_t *budget)
@@ -528,7 +531,7 @@ static int build_tables(const struct shap_forest *f, struct stree *t, struct pel
 	if (nvals > UINT32_MAX || nslots > UINT32_MAX)
 		return 0;
 	size_t bytes = nvals * sizeof(float) + nslots * sizeof(uint32_t);
-	if (bytes > *budget)
+	if (bytes > *budget || bytes > SHAP_TAB_TREE_BYTES)
 		return 0;
 	t->vals = malloc(nvals ? nvals * sizeof(float) : 1);
 	t->lslots = malloc(nslots ? nslots * sizeof(uint32_t) : 1);

@@ -17,9 +17,11 @@ struct tree; /* tree.h */
  * (one per tree) or NULL for gbtree. Every split_index must be < n_features, which is the
  * model's num_feature: contributions have n_features + 1 columns, the last being the bias.
  * table_bytes is the memory the forest may spend on per-leaf tables that make small trees
- * (up to 12 deep) several times faster with the same bits: a leaf L deep costs 2^L times
- * its distinct path features floats, so depth-6 trees take about 100 KB each. 0 for none;
- * trees get tables in order until the budget is spent (SHAP_TABLE_BYTES is a fair one).
+ * several times faster with the same bits: a leaf L deep costs 2^L times its distinct path
+ * features floats, so a depth-6 tree takes about 100 KB; a tree whose tables would pass
+ * 256 KB (most trees deeper than 7) gets none. 0 for none; trees get tables in order until
+ * the budget is spent (SHAP_TABLE_BYTES is a fair one). Building them costs about 0.3 ms
+ * per depth-6 tree at shap_prepare().
  */
 #define SHAP_TABLE_BYTES ((size_t)32 << 20)
 
