@@ -207,6 +207,10 @@ out:
 	return rc;
 }
 
+/*
+ * Packs every tree (prepare_tree()), then, within the budget, builds the per-leaf tables
+ * (build_tables()); on any failure frees what was made and returns the error.
+ */
 int shap_prepare(const struct shap_model *m, struct shap_forest **out)
 {
 	*out = NULL;

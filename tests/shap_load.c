@@ -196,6 +196,10 @@ static char *read_text(const char *path)
 	return out;
 }
 
+/*
+ * Reads learner_model_param (features, classes, base_score through the objective's
+ * ProbToMargin), then gblinear's weights or the trees, tree_info and dart's weight_drop.
+ */
 int sl_load(const char *path, struct sl_model *m)
 {
 	memset(m, 0, sizeof *m);

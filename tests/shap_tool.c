@@ -48,6 +48,7 @@ static int usage(void)
 	return 2;
 }
 
+/* Loads the model and rows, computes contributions (and leaf indices) and writes them. */
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *rows_path = NULL, *prefix = NULL, *base_path = NULL;

@@ -215,6 +215,10 @@ static void usage(FILE *f)
 	           "  Checks both agree bit for bit, then prints one JSON object.\n");
 }
 
+/*
+ * Loads the model both ways, builds every DMatrix before timing, checks the outputs agree
+ * bit for bit, then runs the interleaved repetitions and prints their medians as JSON.
+ */
 int main(int argc, char **argv)
 {
 	struct bench b = {.batch = 1000, .calls = 200};
