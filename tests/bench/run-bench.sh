@@ -28,6 +28,7 @@ INFERD=$top_builddir/src/inferd
 INFERCTL=$top_builddir/src/inferctl
 LOADGEN=$top_builddir/tests/loadgen
 BENCH_ENGINE=$top_builddir/tests/bench_engine
+BENCH_SHAP=$top_builddir/tests/bench_shap
 INFER_PATH=/v2/models/breast-cancer/infer
 T_BEGIN=$(date +%s)
 LOAD_BEGIN=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
@@ -76,9 +77,9 @@ fi
 find_nginx
 
 # --- Build. ---------------------------------------------------------------------------------
-say "building inferd, inferctl, bench_engine, loadgen"
+say "building inferd, inferctl, bench_engine, bench_shap, loadgen"
 if ! { $MAKE -C "$top_builddir/src" inferd >"$RESULTS/build.log" 2>&1 &&
-	$MAKE -C "$top_builddir/tests" bench_engine loadgen >>"$RESULTS/build.log" 2>&1; }; then
+	$MAKE -C "$top_builddir/tests" bench_engine bench_shap loadgen >>"$RESULTS/build.log" 2>&1; }; then
 	tail -n 30 "$RESULTS/build.log" >&2
 	die "build failed (log: $RESULTS/build.log)"
 fi
@@ -113,6 +114,18 @@ while read -r name model rows; do
 	say "engine: $name (inferd vs libxgboost, $REPS repetitions)"
 	"$BENCH_ENGINE" -m "$model" -r "$rows" -n "$REPS" >"$RESULTS/engine-$name.json" ||
 		die "bench_engine failed on $name: outputs differ or a predictor failed"
+done <"$WORK/models.txt"
+
+# --- 1b. SHAP contributions in process (libxgboost's pred_contribs is slow: fewer rows). -----
+while read -r name model rows; do
+	case $name in
+	bundled) SHAP_ARGS="-b 1000 -s 200" ;;
+	*) SHAP_ARGS="-b 100 -s 20" ;;
+	esac
+	say "shap: $name (inferd vs libxgboost pred_contribs, $REPS repetitions)"
+	# shellcheck disable=SC2086 # two options, split on purpose
+	"$BENCH_SHAP" -m "$model" -r "$rows" -n "$REPS" $SHAP_ARGS >"$RESULTS/shap-$name.json" ||
+		die "bench_shap failed on $name: contributions differ or a predictor failed"
 done <"$WORK/models.txt"
 
 # --- Servers. ----------------------------------------------------------------------------------
@@ -628,6 +641,22 @@ binaries = "binaries: inferd %d bytes (%d stripped), inferctl %d bytes (%d strip
 P(binaries.replace("inferctl 0 bytes (0 stripped)", "inferctl n/a (did not build)"))
 P("")
 
+# 1b. SHAP contributions.
+shap = {}
+for f in sorted(glob.glob(os.path.join(res, "shap-*.json"))):
+    shap[os.path.basename(f)[5:-5]] = json.load(open(f))
+if shap:
+    P("1b. SHAP contributions in process (shap_contribs vs libxgboost XGBoosterPredictFromDMatrix type 2, 1 thread; bit-identical checked first)")
+    P("%-11s %5s %-9s %-26s %-26s %-18s %-24s %-18s" % ("model", "trees", "bit-ident", "inferd p50 ns (range)", "xgboost p50 ns (range)", "p50 speedup", "batch r/CPU-s inferd/xgb", "batch ratio"))
+    for n, e in sorted(shap.items()):
+        sr, b1 = e["single_row"], e["batch_1t"]
+        P("%-11s %5d %-9s %-26s %-26s %-18s %-24s %-18s" % (
+            n, e["num_trees"], "%d/%d" % (e["check"]["bit_identical"], e["check"]["values"]),
+            fmt(sr["inferd_p50_ns"]), fmt(sr["xgboost_p50_ns"]),
+            "%.1fx (%.1f..%.1f)" % (sr["speedup_p50"]["median"], sr["speedup_p50"]["min"], sr["speedup_p50"]["max"]),
+            "%.0f / %.0f (%d rows)" % (b1["inferd_rows_per_cpu_s"]["median"], b1["xgboost_rows_per_cpu_s"]["median"], e["batch_rows"]),
+            "%.2fx (%.2f..%.2f)" % (b1["ratio"]["median"], b1["ratio"]["min"], b1["ratio"]["max"])))
+
 # Targets.
 targets = []
 
@@ -644,6 +673,12 @@ for n in order:
     s = engine[n]["batch_1t"]["ratio"]
     c = engine[n]["batch_1t"]["ratio_by_cpu_time"]
     target("10k-row batch, 1 thread >= 3x libxgboost rows/s (%s)" % n, "%.2fx (%.2f..%.2f; by CPU time %.2fx)" % (s["median"], s["min"], s["max"], c["median"]), s["median"] >= 3)
+sb = shap.get("bundled")
+if sb:
+    s = sb["single_row"]["speedup_p50"]
+    target("SHAP contributions, one row >= 2x faster than libxgboost (bundled)", "%.1fx (%.1f..%.1f)" % (s["median"], s["min"], s["max"]), s["median"] >= 2)
+    s = sb["batch_1t"]["ratio"]
+    target("SHAP contributions, 1,000-row batch, 1 thread >= 2x libxgboost (bundled)", "%.2fx (%.2f..%.2f)" % (s["median"], s["min"], s["max"]), s["median"] >= 2)
 r16 = e2e.get("16", {})
 if r16.get("rps_ratio"):
     s = r16["rps_ratio"]
@@ -676,7 +711,7 @@ for t in targets:
 if errors:
     P("WARNING: %d load-generator errors (non-2xx, closed or timed out): see e2e.jsonl" % errors)
 
-summary.update({"nginx": ngx, "engine": engine, "e2e": e2e, "batch": batch, "batch_binary": batch_bin, "start": start, "rss": rss, "size": size,
+summary.update({"nginx": ngx, "engine": engine, "shap": shap, "e2e": e2e, "batch": batch, "batch_binary": batch_bin, "start": start, "rss": rss, "size": size,
                 "targets": targets, "loadgen_errors": errors})
 with open(os.path.join(res, "summary.json"), "w") as f:
     json.dump(summary, f, indent=1)
@@ -685,4 +720,4 @@ with open(os.path.join(res, "table.txt"), "w") as f:
     f.write(text)
 sys.stdout.write(text)
 EOF
-say "results in $RESULTS (summary.json, table.txt, engine-*.json, e2e.jsonl, start.json, rss.json, size.json)"
+say "results in $RESULTS (summary.json, table.txt, engine-*.json, shap-*.json, e2e.jsonl, start.json, rss.json, size.json)"
