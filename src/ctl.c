@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "client.h"
 #include "conf.h"
@@ -27,8 +28,10 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  health                 GET /v2/health/live\n"
-    "  ready [--json]         GET /v2/health/ready; exit 0 when ready, 1 when not\n"
-    "  models [--json]        one line per model: name, versions, objective, features\n"
+    "  ready                  GET /v2/health/ready; exit 0 when ready, 1 when not;\n"
+    "                         --json: {\"ready\", \"status\", \"error\"}\n"
+    "  models                 one line per model: name, versions, objective, features;\n"
+    "                         --json: one array of objects\n"
     "  metadata MODEL [--model-version V] [--json]\n"
     "                         the model's metadata (indented JSON; --json: one line)\n"
     "  infer MODEL [--model-version V] [--output NAME]\n"
@@ -692,12 +695,75 @@ static int add_model(struct conf *c, const char *name, const char *version, cons
 	return 0;
 }
 
+/*
+ * For a daemon that does not name its golden sets: the golden set the daemon found for
+ * name at version under config (its configured one, else golden.json beside the version
+ * in the first repository root holding the model), as inferd looks it up. malloc'd, or
+ * NULL when there is none.
+ */
+static char *golden_from_config(const struct conf *config, const char *name, const char *version)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < config->n_models; i++) {
+		const struct conf_model *cm = &config->models[i];
+
+		if (strcmp(cm->name, name) != 0)
+			continue;
+		if (cm->golden || cm->path)
+			return cm->golden ? strdup(cm->golden) : NULL;
+		for (size_t k = 0; k < config->n_repository; k++) {
+			char *dir = NULL, *file = NULL;
+			bool found;
+
+			if (asprintf(&dir, "%s/%s", config->repository[k], name) < 0)
+				return NULL;
+			found = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+			if (found && asprintf(&file, "%s/%s/golden.json", dir, version) < 0)
+				file = NULL;
+			free(dir);
+			if (!found)
+				continue;
+			if (file && stat(file, &st) == 0 && S_ISREG(st.st_mode))
+				return file;
+			free(file);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The daemon's own configuration file, when the state names it, it is readable, and its
+ * sha256 is the one the daemon reports (so it is what the daemon serves from). Or NULL.
+ */
+static struct conf *daemon_config_file(json_t *state)
+{
+	const char *file = json_string_value(json_object_get(state, "config_file"));
+	const char *sha = json_string_value(json_object_get(state, "config_sha256"));
+	struct conf_errors errs = {0};
+	struct conf *c = NULL;
+
+	if (!file || !sha)
+		return NULL;
+	if (conf_load(file, &c, &errs) < 0)
+		c = NULL;
+	conf_errors_clear(&errs);
+	if (c && strcmp(c->sha256, sha) != 0) {
+		conf_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
 /* The served set from GET /v2/admin/state; 403 leaves *served NULL and returns OK. */
 static int served_from_state(struct ctl *ctl, struct conf *c, bool *forbidden)
 {
 	const char *path = "/v2/admin/state";
 	struct client_response r;
 	json_t *state, *served, *e;
+	struct conf *config = NULL;
+	bool config_tried = false;
 	size_t i;
 	int rc = CTL_EXIT_OK;
 
@@ -722,16 +788,29 @@ static int served_from_state(struct ctl *ctl, struct conf *c, bool *forbidden)
 		const char *name = json_string_value(json_object_get(e, "name"));
 		const char *version = json_string_value(json_object_get(e, "version"));
 		/* "golden": where the daemon found the set it validated this version against. */
-		const char *golden = json_string_value(json_object_get(e, "golden"));
+		json_t *named = json_object_get(e, "golden");
+		char *golden = NULL;
 
 		if (!name || !version || !ctl_valid_name(name) || !ctl_valid_version(version))
 			continue;
+		if (json_is_string(named)) {
+			golden = strdup(json_string_value(named));
+		} else if (!named) {
+			/* A daemon that does not say: look where it looks, in its own config. */
+			if (!config && !config_tried)
+				config = daemon_config_file(state);
+			config_tried = true;
+			golden = config ? golden_from_config(config, name, version) : NULL;
+		}
 		if (add_model(c, name, version, golden) < 0) {
 			ctl_errorf("out of memory");
 			rc = CTL_EXIT_USAGE;
+			free(golden);
 			break;
 		}
+		free(golden);
 	}
+	conf_free(config);
 	json_decref(state);
 	return rc;
 }

@@ -134,7 +134,9 @@ int ctl_report_error(const struct ctl *ctl, const char *method, const char *path
 /*
  * The models the daemon serves, as a configuration smoke and models can use: GET
  * /v2/admin/state's "serving" (name, version, and "golden", the golden set's path, when the
- * daemon names it), else, not an admin, the public inferd_model_info series of /metrics.
+ * daemon names it; without that member, the golden set the daemon's own config file names,
+ * when it is readable and its sha256 is the state's config_sha256), else, not an admin,
+ * the public inferd_model_info series of /metrics (no golden sets).
  * *out gets a copy of ctl->conf whose models are those, pinned at their versions; free it
  * with ctl_daemon_conf_free(). CTL_EXIT_OK or an exit code (reason printed).
  */

@@ -423,6 +423,7 @@ int ctl_cmd_smoke(struct ctl *ctl, int argc, char **argv)
 		dm.ctl = ctl;
 		o.resolve_models = daemon_models;
 		o.resolve_arg = &dm;
+		o.note_no_golden = true;
 	}
 	rc = smoke_run(ctl->cl, ctl->conf, &o, &res, err, sizeof(err));
 	models = dm.served ? dm.served : ctl->conf;

@@ -54,6 +54,8 @@ struct smoke_opts {
 	 */
 	int (*resolve_models)(void *arg, const struct conf **c, char *err, size_t errlen);
 	void *resolve_arg;
+	/* Say so ("golden" check, skipped) for a model with no golden set to check. */
+	bool note_no_golden;
 };
 
 /* One check as reported: a line of text, or an element of "checks" in JSON. */

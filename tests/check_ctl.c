@@ -354,6 +354,11 @@ START_TEST(test_smoke_from_daemon)
 	                 "custom");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(models, 0), "version")),
 	                 "1");
+	/*
+	 * The daemon names no golden set yet, but its config file (its sha256 the state's) puts
+	 * custom/1/golden.json beside the model: that set was checked.
+	 */
+	ck_assert(json_is_true(json_object_get(json_array_get(models, 0), "golden_ok")));
 	json_decref(j);
 	free(out);
 	free(err);
@@ -713,7 +718,7 @@ START_TEST(test_smoke_checks_the_daemons_golden_set)
 }
 END_TEST
 
-/* Without a golden set named, no golden check runs (and nothing claims one did). */
+/* Without a golden set named, no golden check runs, and the report says so. */
 START_TEST(test_smoke_without_golden_named)
 {
 	struct stub s = {0};
@@ -722,7 +727,8 @@ START_TEST(test_smoke_without_golden_named)
 	s.state = "{\"serving\": [{\"name\": \"m\", \"version\": \"4\", \"sha256\": \"00ff\"}]}";
 	stub_start(&s);
 	ck_assert_int_eq(RUN(&out, &err, "-s", s.socket, "smoke", "--requests", "3"), 0);
-	ck_assert_msg(strstr(out, "golden") == NULL, "out '%s'", out);
+	ck_assert_msg(strstr(out, "ok   golden         m v4: skipped: no golden set known") != NULL,
+	              "out '%s'", out);
 	ck_assert_ptr_nonnull(strstr(out, "ok   metadata       m v4"));
 	ck_assert_int_eq(atomic_load(&s.infers), 3);
 	free(out);
