@@ -701,7 +701,7 @@ static int add_model(struct conf *c, const char *name, const char *version, cons
  * in the first repository root holding the model), as inferd looks it up. malloc'd, or
  * NULL when there is none.
  */
-static char *golden_from_config(const struct conf *config, const char *name, const char *version)
+static char *config_golden(const struct conf *config, const char *name, const char *version)
 {
 	struct stat st;
 
@@ -800,7 +800,7 @@ static int served_from_state(struct ctl *ctl, struct conf *c, bool *forbidden)
 			if (!config && !config_tried)
 				config = daemon_config_file(state);
 			config_tried = true;
-			golden = config ? golden_from_config(config, name, version) : NULL;
+			golden = config ? config_golden(config, name, version) : NULL;
 		}
 		if (add_model(c, name, version, golden) < 0) {
 			ctl_errorf("out of memory");

@@ -38,7 +38,7 @@ struct ctl {
 	bool curl_ready;         /* client_global_init() done */
 };
 
-/* A command: its name, what it does, and its entry (argv[0] is the command's name). */
+/* A command: its name and its entry (argv[0] is the command's name). */
 struct ctl_command {
 	const char *name;
 	int (*run)(struct ctl *ctl, int argc, char **argv);

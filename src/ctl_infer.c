@@ -264,7 +264,7 @@ enum {
 	OPT_DELIMITER,
 };
 
-static const struct option infer_longopts[] = {
+static const struct option cmd_longopts[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"csv", required_argument, NULL, OPT_CSV},
     {"output", required_argument, NULL, 'o'},
@@ -290,7 +290,7 @@ static int parse_delimiter(const char *s, char *out)
 }
 
 /* What infer was asked for. */
-struct infer_args {
+struct cmd_args {
 	const char *name, *version, *json_file, *csv_file, *output;
 	enum ctl_csv_header header;
 	char delimiter;
@@ -298,14 +298,14 @@ struct infer_args {
 };
 
 /* Parses infer's arguments; values go to t. -1 to go on, or the exit status to return. */
-static int infer_parse(struct ctl *ctl, int argc, char **argv, struct infer_args *a,
-                       struct ctl_rows *t)
+static int parse_infer_args(struct ctl *ctl, int argc, char **argv, struct cmd_args *a,
+                            struct ctl_rows *t)
 {
 	struct ctl_opts o;
 	const char *arg;
 	int c;
 
-	ctl_opts_init(&o, argc, argv, "o:", infer_longopts);
+	ctl_opts_init(&o, argc, argv, "o:", cmd_longopts);
 	o.numbers_are_operands = true;
 	while ((c = ctl_opts_next(ctl, &o, &arg)) != -1) {
 		float x;
@@ -376,14 +376,14 @@ static int infer_parse(struct ctl *ctl, int argc, char **argv, struct infer_args
  */
 int ctl_cmd_infer(struct ctl *ctl, int argc, char **argv)
 {
-	struct infer_args a = {.header = CTL_CSV_HEADER_AUTO, .delimiter = ','};
+	struct cmd_args a = {.header = CTL_CSV_HEADER_AUTO, .delimiter = ','};
 	struct ctl_rows t = {0};
 	struct client_response r;
 	char path[192], *body = NULL, *text = NULL;
 	size_t len = 0, nrows = 0;
 	int ret;
 
-	if ((ret = infer_parse(ctl, argc, argv, &a, &t)) >= 0)
+	if ((ret = parse_infer_args(ctl, argc, argv, &a, &t)) >= 0)
 		goto out;
 	if ((ret = ctl_model_path(a.name, a.version, "/infer", path, sizeof(path))) != CTL_EXIT_OK)
 		goto out;

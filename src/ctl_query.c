@@ -12,7 +12,7 @@
 /* Options of commands that take only --json. */
 enum { OPT_JSON = 0x100, OPT_MODEL_VERSION };
 
-static const struct option json_longopts[] = {
+static const struct option flag_json_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {NULL, 0, NULL, 0},
 };
@@ -25,7 +25,7 @@ static int only_json(struct ctl *ctl, int argc, char **argv, bool *json, bool *d
 	int c;
 
 	*done = false;
-	ctl_opts_init(&o, argc, argv, "", json_longopts);
+	ctl_opts_init(&o, argc, argv, "", flag_json_longopts);
 	while ((c = ctl_opts_next(ctl, &o, &arg)) != -1) {
 		if (c == CTL_OPTS_ERROR || c == CTL_OPTS_EXIT_OK) {
 			*done = true;

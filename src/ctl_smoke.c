@@ -286,7 +286,7 @@ enum {
 	OPT_P99_MS,
 };
 
-static const struct option smoke_longopts[] = {
+static const struct option cmd_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"mark-good", no_argument, NULL, OPT_MARK_GOOD},
     {"client-access", no_argument, NULL, OPT_CLIENT_ACCESS},
@@ -299,7 +299,7 @@ static const struct option smoke_longopts[] = {
 };
 
 /* What smoke was asked for, before the configuration is known. */
-struct smoke_args {
+struct cmd_args {
 	bool json, mark_good, client_access;
 	const char *on_failure; /* NULL, or rollback, fail, warn, config */
 	double ready_timeout_s; /* 0: the config's */
@@ -308,14 +308,14 @@ struct smoke_args {
 };
 
 /* Parses smoke's arguments. -1 to go on, or the exit status to return. */
-static int smoke_parse(struct ctl *ctl, int argc, char **argv, struct smoke_args *a)
+static int parse_smoke_args(struct ctl *ctl, int argc, char **argv, struct cmd_args *a)
 {
 	enum smoke_on_failure p;
 	struct ctl_opts opts;
 	const char *arg;
 	int c;
 
-	ctl_opts_init(&opts, argc, argv, "t:", smoke_longopts);
+	ctl_opts_init(&opts, argc, argv, "t:", cmd_longopts);
 	while ((c = ctl_opts_next(ctl, &opts, &arg)) != -1) {
 		switch (c) {
 		case CTL_OPTS_ERROR:
@@ -391,7 +391,7 @@ int ctl_cmd_smoke(struct ctl *ctl, int argc, char **argv)
 	struct smoke_opts o;
 	struct smoke_result res = {0}, second = {0};
 	struct ctl_rollback rb = {0};
-	struct smoke_args a = {0};
+	struct cmd_args a = {0};
 	struct daemon_models dm = {0};
 	const struct conf *models;
 	bool json, policy_ran = false, have_second = false;
@@ -399,7 +399,7 @@ int ctl_cmd_smoke(struct ctl *ctl, int argc, char **argv)
 	char err[512], tl[160];
 	int rc, ret;
 
-	if ((rc = smoke_parse(ctl, argc, argv, &a)) >= 0)
+	if ((rc = parse_smoke_args(ctl, argc, argv, &a)) >= 0)
 		return rc;
 	if ((rc = ctl_connect(ctl)) != CTL_EXIT_OK)
 		return rc;
