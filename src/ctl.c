@@ -15,6 +15,7 @@
 #include "client.h"
 #include "conf.h"
 #include "jsonx.h"
+#include "util.h"
 
 #define DEFAULT_TIMEOUT_S 10.0
 /* The largest body inferd can be configured to accept; reading more is pointless. */
@@ -172,11 +173,7 @@ int ctl_parse_long(const char *s, long *out)
 
 bool ctl_valid_name(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n < 1 || n > 64)
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+	return util_valid_name(s);
 }
 
 bool ctl_valid_version(const char *s)
@@ -199,62 +196,21 @@ int ctl_model_path(const char *name, const char *version, const char *suffix, ch
 	return CTL_EXIT_OK;
 }
 
-/* ---- the copies the lead switches to util and num at merge ---------------------------- */
+/* ---- file input (util) and the float printer the lead switches to num at merge -------- */
 
-/* Reads a whole file, or stdin for "-". 0 or -errno with a reason printed. */
+/* Reads a whole file, or stdin for "-" (util's bounded readers). 0 or -errno, reason printed. */
 int ctl_read_all(const char *path, char **out, size_t *outlen)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc = 0;
+	char err[512];
+	int rc;
 
-	if (!f) {
-		rc = -errno;
-		ctl_errorf("%s: %s", path, strerror(errno));
-		return rc;
-	}
-	for (;;) {
-		size_t got;
-
-		if (len + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			char *p;
-
-			if (ncap > MAX_INPUT_BYTES + 1) {
-				ctl_errorf("%s: larger than %zu bytes", path, MAX_INPUT_BYTES);
-				rc = -EFBIG;
-				break;
-			}
-			p = realloc(buf, ncap);
-			if (!p) {
-				ctl_errorf("out of memory");
-				rc = -ENOMEM;
-				break;
-			}
-			buf = p;
-			cap = ncap;
-		}
-		got = fread(buf + len, 1, cap - len - 1, f);
-		len += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				ctl_errorf("%s: read error", path);
-				rc = -EIO;
-			}
-			break;
-		}
-	}
-	if (f != stdin)
-		fclose(f);
-	if (rc < 0) {
-		free(buf);
-		return rc;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	return 0;
+	if (strcmp(path, "-") == 0)
+		rc = util_read_fd(0, "stdin", MAX_INPUT_BYTES, out, outlen, err, sizeof(err));
+	else
+		rc = util_read_file(path, MAX_INPUT_BYTES, 0, out, outlen, err, sizeof(err));
+	if (rc < 0)
+		ctl_errorf("%s", err);
+	return rc;
 }
 
 /* Shortest text that reads back as the same float32 (what the daemon computed). */

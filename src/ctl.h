@@ -97,7 +97,7 @@ enum ctl_models_from ctl_model_source(const struct ctl *ctl);
 int ctl_parse_double(const char *s, double *out);
 /* Parses a whole string as a long. 0 or -EINVAL. */
 int ctl_parse_long(const char *s, long *out);
-/* Model names follow the config's rule, which also keeps them safe inside a URL path. */
+/* Model names follow the config's rule (util_valid_name()), safe inside a URL path. */
 bool ctl_valid_name(const char *s);
 /* A version: 1 to 10 digits. */
 bool ctl_valid_version(const char *s);
@@ -106,8 +106,8 @@ int ctl_model_path(const char *name, const char *version, const char *suffix, ch
                    size_t len);
 
 /*
- * Reads a whole file, or stdin for "-", up to the largest body inferd accepts. 0 or -errno
- * with the reason printed. (The lead switches this to util's bounded reader at merge.)
+ * Reads a whole file (a regular one: util_read_file()), or stdin for "-", up to the
+ * largest body inferd accepts. 0 or -errno with the reason printed.
  */
 int ctl_read_all(const char *path, char **out, size_t *outlen);
 /*

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "golden.h"
 #include "jsonx.h"
+#include "util.h"
 
 /* Generous: our own answers are shallow, but a proxy's error page need not be. */
 #define SMOKE_JSON_DEPTH 64
@@ -103,10 +104,7 @@ const char *smoke_on_failure_name(enum smoke_on_failure p)
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)util_monotonic_ns() / 1e6;
 }
 
 static void sleep_ms(double ms)

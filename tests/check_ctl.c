@@ -489,6 +489,26 @@ START_TEST(test_infer_csv_bad_first_row)
 }
 END_TEST
 
+/* An input that is not a regular file is refused at once, naming it (never read from). */
+START_TEST(test_infer_input_not_a_file)
+{
+	char *dir = tu_mkdtemp(), *fifo = tu_xasprintf("%s/fifo", dir), *err;
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(RUN(NULL, &err, "-s", d.socket, "infer", "custom", "--csv", fifo),
+	                 CTL_EXIT_USAGE);
+	ck_assert_msg(strstr(err, fifo) && strstr(err, "FIFO"), "stderr '%s'", err);
+	free(err);
+	ck_assert_int_eq(RUN(NULL, &err, "-s", d.socket, "infer", "custom", "--json", dir),
+	                 CTL_EXIT_USAGE);
+	ck_assert_msg(strstr(err, "directory") != NULL, "stderr '%s'", err);
+	free(err);
+	free(fifo);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_csv_parse_rules)
 {
 	struct ctl_rows t = {0};
@@ -827,6 +847,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(t, test_smoke_from_daemon);
 	tcase_add_test(t, test_infer_csv_header_and_delimiter);
 	tcase_add_test(t, test_infer_csv_bad_first_row);
+	tcase_add_test(t, test_infer_input_not_a_file);
 	tcase_add_test(t, test_reload_refused_real);
 	suite_add_tcase(s, t);
 	tcase_add_test(u, test_csv_parse_rules);
