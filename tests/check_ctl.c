@@ -594,8 +594,15 @@ static char *stub_answer(struct stub *s, const char *method, const char *path, c
 		return strdup("{\"ready\": true}");
 	if (strcmp(path, "/v2") == 0)
 		return strdup("{\"name\": \"inferd\"}");
+	if (strcmp(path, "/v2/admin/state") == 0 && !s->state) {
+		*status = 403;
+		return strdup("{\"error\": \"admin endpoint: not an admin\"}");
+	}
 	if (strcmp(path, "/v2/admin/state") == 0)
 		return strdup(s->state);
+	if (strcmp(path, "/metrics") == 0)
+		return strdup("# TYPE inferd_model_info gauge\n"
+		              "inferd_model_info{model=\"m\",version=\"4\",sha256=\"00ff\"} 1\n");
 	if (strcmp(path, "/v2/admin/reload") == 0 && strcmp(method, "POST") == 0)
 		return strdup(s->reload);
 	if (strcmp(path, "/v2/repository/index") == 0)
@@ -757,6 +764,22 @@ START_TEST(test_smoke_without_golden_named)
 }
 END_TEST
 
+/* Not an admin: the model list comes from /metrics' inferd_model_info. */
+START_TEST(test_models_from_metrics_when_not_admin)
+{
+	struct stub s = {0};
+	char *out, *err;
+
+	stub_start(&s);
+	ck_assert_int_eq(RUN(&out, &err, "-s", s.socket, "models"), 0);
+	ck_assert_msg(strcmp(out, "m versions=4 objective=binary:logistic features=30\n") == 0,
+	              "out '%s' err '%s'", out, err);
+	free(out);
+	free(err);
+	stub_stop(&s);
+}
+END_TEST
+
 START_TEST(test_infer_row_count_checked)
 {
 	struct stub s = {0};
@@ -857,6 +880,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(st, test_smoke_checks_the_daemons_golden_set);
 	tcase_add_test(st, test_smoke_without_golden_named);
 	tcase_add_test(st, test_infer_row_count_checked);
+	tcase_add_test(st, test_models_from_metrics_when_not_admin);
 	tcase_add_test(st, test_reload_refused_stub);
 	suite_add_tcase(s, st);
 	return s;
