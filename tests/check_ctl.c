@@ -16,7 +16,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "conf.h"
 #include "ctl.h"
+#include "smoke.h"
 #include "testutil.h"
 
 /* ---- running inferctl in-process -------------------------------------------------- */
@@ -851,6 +854,112 @@ START_TEST(test_reload_refused_real)
 }
 END_TEST
 
+/* ---- client.c and smoke.c directly ------------------------------------------------------ */
+
+START_TEST(test_client_fp32_request)
+{
+	/* 0.1f is 0.100000001490116...: nine significant digits read back as the same float. */
+	const float data[] = {1.5f, NAN, INFINITY, -INFINITY, 0.1f, -2.0f};
+	size_t len;
+	char *body = client_fp32_request(data, 2, 3, "predict", &len);
+
+	ck_assert_str_eq(body, "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                       "\"shape\":[2,3],\"data\":[1.5,null,Infinity,-Infinity,"
+	                       "0.100000001,-2]}],\"outputs\":[{\"name\":\"predict\"}]}");
+	ck_assert_uint_eq(len, strlen(body));
+	free(body);
+	body = client_fp32_request(data, 1, 1, NULL, &len);
+	ck_assert_str_eq(body, "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                       "\"shape\":[1,1],\"data\":[1.5]}]}");
+	free(body);
+}
+END_TEST
+
+START_TEST(test_client_describe_error)
+{
+	struct client_response a = {404, "{\"error\": \"no such model: x\"}", 0};
+	struct client_response b = {502, "<html>\n bad gateway \n", 0};
+	struct client_response c = {500, "", 0};
+	char buf[200];
+
+	a.len = strlen(a.body);
+	b.len = strlen(b.body);
+	ck_assert_str_eq(client_describe_error(&a, buf, sizeof(buf)), "HTTP 404: no such model: x");
+	ck_assert_str_eq(client_describe_error(&b, buf, sizeof(buf)),
+	                 "HTTP 502: <html>  bad gateway");
+	ck_assert_str_eq(client_describe_error(&c, buf, sizeof(buf)), "HTTP 500");
+}
+END_TEST
+
+/* One client keeps one connection to inferd across requests (keep-alive). */
+START_TEST(test_client_keep_alive)
+{
+	struct client *cl;
+	struct client_response r;
+	char err[256];
+
+	ck_assert_int_eq(client_global_init(), 0);
+	ck_assert_int_eq(client_open(d.socket, 5, &cl, err, sizeof(err)), 0);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(
+		    client_request(cl, "GET", "/v2/health/live", NULL, 0, &r, err, sizeof(err)), 0);
+		ck_assert_int_eq(r.status, 200);
+	}
+	ck_assert_int_eq(client_connections(cl), 1);
+	/* A refused connection is -ENOENT with the socket in the reason. */
+	client_close(cl);
+	ck_assert_int_eq(client_open("/nonexistent/inferd.sock", 5, &cl, err, sizeof(err)), 0);
+	ck_assert_int_eq(client_request(cl, "GET", "/v2", NULL, 0, &r, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/inferd.sock"));
+	client_close(cl);
+	client_global_cleanup();
+}
+END_TEST
+
+/* smoke_run on the real daemon, with the configured golden set: every check named. */
+START_TEST(test_smoke_run_direct)
+{
+	struct conf *c;
+	struct client *cl;
+	struct smoke_opts o;
+	struct smoke_result r;
+	char err[256];
+	json_t *j;
+
+	ck_assert_int_eq(conf_default(&c), 0);
+	free(c->models[0].name);
+	c->models[0].name = strdup("custom");
+	ck_assert_int_eq(client_global_init(), 0);
+	ck_assert_int_eq(client_open(d.socket, 5, &cl, err, sizeof(err)), 0);
+	smoke_opts_init(&o, c);
+	o.requests = 10;
+	o.p99_ms = 1e6;
+	/* The built-in config has no repository: give the golden set explicitly. */
+	free(c->models[0].golden);
+	c->models[0].golden = strdup(TU_BUNDLED_GOLDEN);
+	ck_assert_int_eq(smoke_run(cl, c, &o, &r, err, sizeof(err)), 0);
+	ck_assert_msg(r.triggers == 0, "triggers %u", r.triggers);
+	ck_assert_uint_eq(r.n_models, 1);
+	ck_assert(r.models[0].golden_ok);
+	ck_assert_int_eq(r.requests, 10);
+	ck_assert_int_eq(r.connections, 0); /* the earlier checks' connection was kept */
+	j = smoke_result_json(&r, &o);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "verdict")), "pass");
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "checks")), r.n_checks);
+	json_decref(j);
+	smoke_result_free(&r);
+	/* An impossible p99 limit fires p99_latency, named as such. */
+	o.p99_ms = 1e-9;
+	ck_assert_int_eq(smoke_run(cl, c, &o, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r.triggers, SMOKE_P99_LATENCY);
+	ck_assert_str_eq(smoke_trigger_name(r.triggers), "p99_latency");
+	smoke_result_free(&r);
+	client_close(cl);
+	client_global_cleanup();
+	conf_free(c);
+}
+END_TEST
+
 static Suite *ctl_suite(void)
 {
 	Suite *s = suite_create("ctl");
@@ -872,9 +981,13 @@ static Suite *ctl_suite(void)
 	tcase_add_test(t, test_infer_csv_bad_first_row);
 	tcase_add_test(t, test_infer_input_not_a_file);
 	tcase_add_test(t, test_reload_refused_real);
+	tcase_add_test(t, test_client_keep_alive);
+	tcase_add_test(t, test_smoke_run_direct);
 	suite_add_tcase(s, t);
 	tcase_add_test(u, test_csv_parse_rules);
 	tcase_add_test(u, test_parse_model_info);
+	tcase_add_test(u, test_client_fp32_request);
+	tcase_add_test(u, test_client_describe_error);
 	suite_add_tcase(s, u);
 	tcase_set_timeout(st, tu_wrapped() ? 300 : 60);
 	tcase_add_test(st, test_smoke_checks_the_daemons_golden_set);
