@@ -412,9 +412,19 @@ int ctl_opts_next(struct ctl *ctl, struct ctl_opts *o, const char **arg)
 			optind = before + 1;
 			return 1;
 		}
+		if (o->rest) {
+			/* After "--": everything left is an operand. */
+			if (o->next >= o->argc)
+				return -1;
+			*arg = o->argv[o->next++];
+			return 1;
+		}
 		c = getopt_long(o->argc, o->argv, o->shortbuf, o->merged, NULL);
-		if (c == -1)
-			return -1;
+		if (c == -1) {
+			o->rest = true;
+			o->next = optind;
+			continue;
+		}
 		*arg = optarg;
 		if (c == '?') {
 			if (optopt)

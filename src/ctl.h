@@ -76,6 +76,8 @@ struct ctl_opts {
 	const struct option *longopts;
 	bool numbers_are_operands;
 	bool started;
+	bool rest; /* getopt is done ("--" or the end): the rest are operands */
+	int next;  /* the next of those */
 	char shortbuf[64];
 	struct option merged[32];
 };

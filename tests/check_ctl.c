@@ -783,6 +783,29 @@ START_TEST(test_models_from_metrics_when_not_admin)
 }
 END_TEST
 
+/* Values may be negative, interleaved with options, or after "--". */
+START_TEST(test_infer_values_and_options)
+{
+	struct stub s = {0};
+	char *out, *err;
+
+	s.state = "{}";
+	stub_start(&s);
+	ck_assert_int_eq(RUN(&out, &err, "infer", "m", "-1.5", "-o", "predict", "2", "-s", s.socket,
+	                     "--", "-3", "-.5"),
+	                 0);
+	/* One row of four values: the stub answers one prediction of 0.25. */
+	ck_assert_msg(strcmp(out, "0.25\n") == 0, "out '%s' err '%s'", out, err);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(NULL, &err, "-s", s.socket, "infer", "m", "1", "--", "-x"),
+	                 CTL_EXIT_USAGE);
+	ck_assert_msg(strstr(err, "not a number: -x") != NULL, "err '%s'", err);
+	free(err);
+	stub_stop(&s);
+}
+END_TEST
+
 START_TEST(test_infer_row_count_checked)
 {
 	struct stub s = {0};
@@ -993,6 +1016,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(st, test_smoke_checks_the_daemons_golden_set);
 	tcase_add_test(st, test_smoke_without_golden_named);
 	tcase_add_test(st, test_infer_row_count_checked);
+	tcase_add_test(st, test_infer_values_and_options);
 	tcase_add_test(st, test_models_from_metrics_when_not_admin);
 	tcase_add_test(st, test_reload_refused_stub);
 	suite_add_tcase(s, st);
