@@ -134,7 +134,7 @@ int ctl_report_error(const struct ctl *ctl, const char *method, const char *path
                      const struct client_response *r);
 
 /*
- * The models the daemon serves, as a configuration smoke and models can use: GET
+ * (ctl_served.c) The models the daemon serves, as a configuration smoke and models use: GET
  * /v2/admin/state's "serving" (name, version, and "golden", the golden set's path, when the
  * daemon names it; without that member, the golden set the daemon's own config file names,
  * when it is readable and its sha256 is the state's config_sha256), else, not an admin,
