@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "golden.h"
 #include "jsonx.h"
+#include "util.h"
 
 /* Generous: our own answers are shallow, but a proxy's error page need not be. */
 #define SMOKE_JSON_DEPTH 64
@@ -76,6 +77,9 @@ void smoke_opts_init(struct smoke_opts *o, const struct conf *c)
 	o->p99_ms = c->smoke.p99_ms;
 	o->mark_good = false;
 	o->client_access_socket = NULL;
+	o->resolve_models = NULL;
+	o->resolve_arg = NULL;
+	o->note_no_golden = false;
 	/* conf.c accepts only the three names; an absent one means the documented default. */
 	if (!c->smoke.on_failure || smoke_on_failure_parse(c->smoke.on_failure, &o->on_failure) < 0)
 		o->on_failure = SMOKE_ON_FAILURE_ROLLBACK;
@@ -100,10 +104,7 @@ const char *smoke_on_failure_name(enum smoke_on_failure p)
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)util_monotonic_ns() / 1e6;
 }
 
 static void sleep_ms(double ms)
@@ -795,25 +796,18 @@ int smoke_check_client_access(const char *socket_path, struct smoke_result *r)
 	                                           : "killed");
 }
 
-int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *o,
-              struct smoke_result *r, char *err, size_t errlen)
+/* Prepares the per-model state and the result's model list for c's models. 0 or -errno. */
+static int setup_models(const struct conf *c, struct model_state **out, struct smoke_result *r,
+                        char *err, size_t errlen)
 {
-	struct model_state *ms = NULL;
-	size_t i, nm = c->n_models;
-	bool ready;
-	int rc;
+	size_t nm = c->n_models;
+	struct model_state *ms = calloc(nm ? nm : 1, sizeof(*ms));
 
-	memset(r, 0, sizeof(*r));
-	if (!(o->ready_timeout_s > 0) || !(o->request_timeout_s > 0) || o->requests < 1 ||
-	    !(o->p99_ms > 0)) {
-		snprintf(err, errlen, "smoke thresholds must be positive");
-		return -EINVAL;
-	}
-	ms = calloc(nm ? nm : 1, sizeof(*ms));
+	*out = ms;
 	r->models = calloc(nm ? nm : 1, sizeof(*r->models));
 	if (!ms || !r->models)
-		goto nomem;
-	for (i = 0; i < nm; i++) {
+		return -ENOMEM;
+	for (size_t i = 0; i < nm; i++) {
 		const struct conf_model *cm = &c->models[i];
 		int n;
 
@@ -826,15 +820,38 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 
 		if (n < 0 || (size_t)n >= sizeof(ms[i].path)) {
 			snprintf(err, errlen, "model name too long: %s", cm->name);
-			rc = -EINVAL;
-			goto out;
+			return -EINVAL;
 		}
 		ms[i].cm = cm;
 		r->models[i].name = strdup(cm->name);
 		r->models[i].version = strdup(cm->version);
 		r->n_models++;
 		if (!r->models[i].name || !r->models[i].version)
-			goto nomem;
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *o,
+              struct smoke_result *r, char *err, size_t errlen)
+{
+	struct model_state *ms = NULL;
+	size_t i, nm = 0;
+	bool ready;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!(o->ready_timeout_s > 0) || !(o->request_timeout_s > 0) || o->requests < 1 ||
+	    !(o->p99_ms > 0)) {
+		snprintf(err, errlen, "smoke thresholds must be positive");
+		return -EINVAL;
+	}
+	/* Configured models are known (and reported) even when the daemon never gets ready. */
+	if (!o->resolve_models) {
+		rc = setup_models(c, &ms, r, err, errlen);
+		nm = r->n_models;
+		if (rc < 0)
+			goto out;
 	}
 
 	rc = check_ready(cl, o, r, &ready);
@@ -848,6 +865,20 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 	}
 	if (!ready)
 		goto out; /* nothing else can pass without a ready daemon */
+	if (o->resolve_models) {
+		/* Only a ready daemon can say what it serves. */
+		char why[512] = "";
+
+		if (o->resolve_models(o->resolve_arg, &c, why, sizeof(why)) < 0) {
+			rc = add_check(r, "models", SMOKE_HTTP_ERROR, 0, NULL,
+			               "cannot list the served models: %s", why);
+			goto out;
+		}
+		rc = setup_models(c, &ms, r, err, errlen);
+		nm = r->n_models;
+		if (rc < 0)
+			goto out;
+	}
 	rc = check_refused(cl, r);
 	if (rc < 0)
 		goto out;
@@ -865,8 +896,14 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 		rc = golden_for(c, ms[i].cm, r->models[i].version, &ms[i]);
 		if (rc < 0)
 			goto out;
-		if (!ms[i].golden)
+		if (!ms[i].golden) {
+			if (o->note_no_golden &&
+			    (rc = add_check(r, "golden", 0, 0, NULL,
+			                    "%s v%s: skipped: no golden set known for this version",
+			                    ms[i].cm->name, r->models[i].version)) < 0)
+				goto out;
 			continue;
+		}
 		/* An unreadable golden set leaves outputs unverified: fail safe, as a mismatch. */
 		if (golden_load(ms[i].golden, &ms[i].g, gerr, sizeof(gerr)) < 0) {
 			rc = add_check(r, "golden", SMOKE_OUTPUT_MISMATCH, 0, NULL,
@@ -882,9 +919,6 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 			goto out;
 	}
 	rc = check_latency(cl, o, ms, nm, r);
-	goto out;
-nomem:
-	rc = -ENOMEM;
 out:
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory");

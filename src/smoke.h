@@ -46,6 +46,16 @@ struct smoke_opts {
 	enum smoke_on_failure on_failure;
 	/* --client-access: the socket to try as a group-only client (root only), or NULL */
 	const char *client_access_socket;
+	/*
+	 * When set, called once the daemon is ready for the models to check instead of
+	 * smoke_run()'s c (inferctl without --config asks the daemon what it serves): *c gets a
+	 * configuration that outlives the run. 0, or -errno with a reason in err (then the
+	 * "models" check fails with http_error).
+	 */
+	int (*resolve_models)(void *arg, const struct conf **c, char *err, size_t errlen);
+	void *resolve_arg;
+	/* Say so ("golden" check, skipped) for a model with no golden set to check. */
+	bool note_no_golden;
 };
 
 /* One check as reported: a line of text, or an element of "checks" in JSON. */

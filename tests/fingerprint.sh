@@ -214,9 +214,10 @@ t_check "--help names fingerprint, --diff and --ignore" \
 t_ctl fingerprint --ignore kernel >/dev/null 2>&1
 t_check "--ignore without --diff is a usage error" [ $? -eq 2 ]
 
-# No daemon: the local parts, the error recorded, exit 1.
+# No daemon: the local parts, the error recorded, exit 2 (cannot connect, as for every
+# command in inferctl's exit-code table).
 t_ctl --socket "$D/nothing.sock" fingerprint >"$D/none.json" 2>"$D/none.err"
-t_check "no daemon: exit 1" [ $? -eq 1 ]
+t_check "no daemon: exit 2" [ $? -eq 2 ]
 t_check "no daemon: the error recorded and the local parts printed" \
 	field "$D/none.json" error kernel.release os.id inferctl.version package.version \
 	>/dev/null

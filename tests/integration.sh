@@ -241,6 +241,22 @@ else
 	cat "$D/smoke.json" "$D/err"
 fi
 
+# --- without --config: the daemon's models and golden sets -------------------------------
+# The socket alone (from the environment): smoke checks what the daemon serves, against the
+# golden set its config names, and models lists it.
+INFERD_SOCKET=$SOCK t_ctl smoke --json --requests 5 >"$D/smoke.json" 2>"$D/err"; rc=$?
+if [ $rc -eq 0 ] && [ "$(json_get "$D/smoke.json" '[(m["name"], m["golden_ok"]) for m in j["models"]]')" = "[('breast-cancer', True)]" ]; then
+	t_pass "INFERD_SOCKET=... inferctl smoke: the served model's golden set checked, pass"
+else
+	t_fail "inferctl smoke without --config: exit $rc"; cat "$D/smoke.json" "$D/err"
+fi
+out=$(t_ctl models --socket "$SOCK" 2>"$D/err"); rc=$?
+if [ $rc -eq 0 ] && [ "$out" = "$want" ]; then
+	t_pass "inferctl models --socket (option after the command, no --config) prints '$want'"
+else
+	t_fail "inferctl models --socket: exit $rc, output '$out', expected '$want' $(cat "$D/err")"
+fi
+
 # --- nothing listening: answers fast, never hangs -------------------------------------------
 # A stale socket file (bound, then closed) and a path that does not exist.
 "$PY" -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$D/stale.sock"

@@ -186,6 +186,27 @@ else
 fi
 t_check "v3 predicts XGBoost's outputs for the altered model" predicts_like "$D/expected-v3"
 
+# --- a version the daemon refuses: reload exits 3 and names it, v3 keeps serving --------
+# Version 4 is v3's model held to v2's golden set, which it does not match.
+mkdir "$M/4"
+cp "$D/v3-model.json" "$M/4/model.json"
+cp "$D/golden-orig.json" "$M/4/golden.json"
+t_ctl --config "$CONF" reload >"$D/out" 2>"$D/err"; rc=$?
+if [ $rc -eq 3 ] && grep -qx "breast-cancer v3 sha256:$(echo "$SHA3" | cut -c 1-8)" "$D/out" &&
+	grep -q '^inferctl: refused: breast-cancer v4 (not served): golden set .*does not match' "$D/err" &&
+	served 3 "$SHA3"; then
+	t_pass "inferctl reload with a refused v4: exit 3, names v4 and why, v3 keeps serving"
+else
+	t_fail "inferctl reload with a refused v4: exit $rc"; show
+fi
+rm -r "$M/4"
+t_ctl --config "$CONF" reload >"$D/out" 2>"$D/err"; rc=$?
+if [ $rc -eq 0 ] && ! grep -q 'refused' "$D/err"; then
+	t_pass "once v4 is gone, reload exits 0 and refuses nothing"
+else
+	t_fail "reload after removing v4: exit $rc"; show
+fi
+
 # --- the original expectations catch it: fail, warn ----------------------------------------
 t_ctl --config "$SMOKE_CONF" smoke --on-failure fail >"$D/out" 2>"$D/err"; rc=$?
 if [ $rc -eq 1 ] && grep -q '^FAIL golden .*breast-cancer v3 row 0: got ' "$D/out" &&
