@@ -80,7 +80,7 @@ static int fetch_fingerprint(struct ctl *ctl, json_t **out, char *why, size_t le
 
 enum { OPT_JSON = 0x100, OPT_DIFF, OPT_IGNORE };
 
-static const struct option fingerprint_longopts[] = {
+static const struct option cmd_fingerprint_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"diff", no_argument, NULL, OPT_DIFF},
     {"ignore", required_argument, NULL, OPT_IGNORE},
@@ -107,7 +107,7 @@ int ctl_cmd_fingerprint(struct ctl *ctl, int argc, char **argv)
 		ctl_errorf("out of memory");
 		return CTL_EXIT_USAGE;
 	}
-	ctl_opts_init(&o, argc, argv, "", fingerprint_longopts);
+	ctl_opts_init(&o, argc, argv, "", cmd_fingerprint_longopts);
 	while ((c = ctl_opts_next(ctl, &o, &arg)) != -1) {
 		if (c == CTL_OPTS_ERROR || c == CTL_OPTS_EXIT_OK) {
 			ret = CTL_OPTS_STATUS(c);
