@@ -681,7 +681,8 @@ static void model_clear(struct conf_model *m)
 static void model_defaults(struct conf_model *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->tolerance = 0; /* unset: the golden set's own tolerance, else 1e-6 */
+	/* Unset: the golden set's own tolerance, else 1e-6. 0 is a value (exact equality). */
+	m->tolerance = CONF_TOLERANCE_UNSET;
 }
 
 /* True when the config has at least one repository root, wherever the key appears. */
@@ -1221,8 +1222,12 @@ static json_t *value_json(const struct key *k, const void *base)
 		/* An unset optional pin (0 below the range) reads as null, as it was written. */
 		return v == 0 && k->lo > 0 ? json_null() : json_integer((json_int_t)v);
 	}
-	case K_FLOAT:
-		return json_real(*(const double *)p);
+	case K_FLOAT: {
+		double v = *(const double *)p;
+
+		/* An unset optional value (negative, below the range) reads as null. */
+		return v < 0 && k->lo >= 0 ? json_null() : json_real(v);
+	}
 	case K_MODE:
 		snprintf(mode, sizeof(mode), "%04o", *(const unsigned *)p);
 		return json_string(mode);

@@ -4,6 +4,9 @@
 
 #include <stddef.h>
 
+/* A model's tolerance when the config leaves it unset (any negative value means unset). */
+#define CONF_TOLERANCE_UNSET (-1.0)
+
 /* One served model. */
 struct conf_model {
 	char *name;       /* [A-Za-z0-9_.-]{1,64} */
@@ -11,8 +14,9 @@ struct conf_model {
 	char *version;    /* a positive integer as text, or "latest" (only without path);
 	                     default "1" with path, "latest" without */
 	char *golden;     /* optional golden set (JSON), NULL when absent */
-	double tolerance; /* max abs difference for the golden set; 0 (default): the
-	                     golden set's own "tolerance", else 1e-6 */
+	double tolerance; /* max abs difference for the golden set, 0 = exact equality;
+	                     CONF_TOLERANCE_UNSET (default, < 0): the golden set's own
+	                     "tolerance", else 1e-6 */
 	long num_feature; /* pinned input width, 0 = take the model's */
 };
 

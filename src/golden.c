@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,7 @@
 /* Golden sets are a few hundred rows; anything near this is a mistake, not a test set. */
 #define GOLDEN_MAX_BYTES (64u * 1024 * 1024)
 /* object -> outputs -> row -> value is three levels; leave room, refuse pathologies. */
-#define GOLDEN_MAX_DEPTH  16
-#define DEFAULT_TOLERANCE 1e-6
+#define GOLDEN_MAX_DEPTH 16
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
                                                           ...)
@@ -147,6 +147,168 @@ static int load_outputs(const json_t *a, const char *what, size_t nrows, double 
 	return 0;
 }
 
+/* Reads one row's nested arrays (depth levels below the row) into out, checking the shape. */
+static int read_nested(const json_t *v, const size_t *dims, size_t ndims, double *out, size_t *n)
+{
+	if (ndims == 0) {
+		if (jsonx_number(v, &out[*n]) < 0)
+			return -EINVAL;
+		(*n)++;
+		return 0;
+	}
+	if (!json_is_array(v) || json_array_size(v) != dims[0])
+		return -EINVAL;
+	for (size_t i = 0; i < dims[0]; i++)
+		if (read_nested(json_array_get(v, i), dims + 1, ndims - 1, out, n) < 0)
+			return -EINVAL;
+	return 0;
+}
+
+/* Describes a per-row shape for messages: "a number", "an array of 3 numbers", ... */
+static void shape_text(char *buf, size_t len, const struct golden_tensor *t)
+{
+	if (t->ndims == 0)
+		snprintf(buf, len, "a number");
+	else if (t->ndims == 1)
+		snprintf(buf, len, "an array of %zu numbers", t->dims[0]);
+	else
+		snprintf(buf, len, "an array of %zu arrays of %zu numbers", t->dims[0], t->dims[1]);
+}
+
+/*
+ * Reads an optional output of up to max_ndims dimensions per row into t: the shape comes
+ * from row 0 (every list non-empty), and every row must have exactly that shape.
+ */
+static int load_tensor(const json_t *a, const char *what, size_t nrows, size_t max_ndims,
+                       struct golden_tensor *t, char *err, size_t errlen)
+{
+	const json_t *v;
+	char shape[96];
+
+	if (!json_is_array(a) || json_array_size(a) != nrows) {
+		set_err(err, errlen, "\"%s\" must be an array of %zu rows, like \"inputs\"", what,
+		        nrows);
+		return -EINVAL;
+	}
+	t->ndims = 0;
+	t->width = 1;
+	for (v = json_array_get(a, 0); json_is_array(v); v = json_array_get(v, 0)) {
+		if (t->ndims == max_ndims) {
+			set_err(err, errlen, "%s[0] is nested too deeply (at most %zu levels)",
+			        what, max_ndims);
+			return -EINVAL;
+		}
+		if (json_array_size(v) == 0) {
+			set_err(err, errlen, "%s[0] must not contain an empty array", what);
+			return -EINVAL;
+		}
+		t->dims[t->ndims++] = json_array_size(v);
+		if (t->width > SIZE_MAX / sizeof(double) / nrows / json_array_size(v)) {
+			set_err(err, errlen, "\"%s\" is too large", what);
+			return -EINVAL;
+		}
+		t->width *= json_array_size(v);
+	}
+	t->v = malloc(nrows * t->width * sizeof(double));
+	if (!t->v) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t r = 0; r < nrows; r++) {
+		size_t n = r * t->width;
+
+		if (read_nested(json_array_get(a, r), t->dims, t->ndims, t->v, &n) < 0) {
+			shape_text(shape, sizeof(shape), t);
+			set_err(err, errlen, "%s[%zu] must be %s, as %s[0] is", what, r, shape,
+			        what);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Checks the shapes and values of the optional outputs that have rules beyond load_tensor. */
+static int check_optional(const struct golden *g, char *err, size_t errlen)
+{
+	const struct golden_tensor *c = &g->contribs, *l = &g->leaf;
+
+	if (g->predict_proba.v && (g->predict_proba.ndims != 1 || g->predict_proba.dims[0] < 2)) {
+		set_err(err, errlen,
+		        "\"predict_proba\" rows must be arrays of K >= 2 class probabilities");
+		return -EINVAL;
+	}
+	if (g->label.v && g->label.ndims != 0) {
+		set_err(err, errlen, "\"label\" rows must be single numbers (a class label)");
+		return -EINVAL;
+	}
+	if (c->v && (c->ndims == 0 || c->dims[c->ndims - 1] != g->ncols + 1)) {
+		set_err(err, errlen,
+		        "\"contribs\" rows must end in arrays of %zu numbers (one per feature, "
+		        "then the bias)",
+		        g->ncols + 1);
+		return -EINVAL;
+	}
+	if (l->v && l->ndims == 0) {
+		set_err(err, errlen, "\"leaf\" rows must be arrays of leaf indices");
+		return -EINVAL;
+	}
+	for (size_t i = 0; l->v && i < g->nrows * l->width; i++) {
+		if (!(l->v[i] >= 0) || l->v[i] != floor(l->v[i]) || l->v[i] > 2147483647.0) {
+			set_err(err, errlen,
+			        "leaf[%zu] holds %g, not a node index (an integer >= 0)",
+			        i / l->width, l->v[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Reads "trees": "all" or "best"; absent means "all". */
+static int load_trees(const json_t *t, struct golden *g, char *err, size_t errlen)
+{
+	const char *s = json_string_value(t);
+
+	g->trees = GOLDEN_TREES_ALL;
+	if (!t)
+		return 0;
+	if (s && strcmp(s, "all") == 0)
+		return 0;
+	if (s && strcmp(s, "best") == 0) {
+		g->trees = GOLDEN_TREES_BEST;
+		return 0;
+	}
+	set_err(err, errlen, "\"trees\" must be \"all\" or \"best\"");
+	return -EINVAL;
+}
+
+/* Reads the optional tensors (predict_proba, label, contribs, leaf) present in root. */
+static int load_tensors(const json_t *root, struct golden *g, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key;
+		size_t max_ndims;
+		size_t off;
+	} keys[] = {
+	    {"predict_proba", 1, offsetof(struct golden, predict_proba)},
+	    {"label", 0, offsetof(struct golden, label)},
+	    {"contribs", 2, offsetof(struct golden, contribs)},
+	    {"leaf", 2, offsetof(struct golden, leaf)},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const json_t *a = json_object_get(root, keys[i].key);
+		struct golden_tensor *t = (struct golden_tensor *)((char *)g + keys[i].off);
+		int rc;
+
+		if (!a || json_is_null(a))
+			continue;
+		rc = load_tensor(a, keys[i].key, g->nrows, keys[i].max_ndims, t, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return check_optional(g, err, errlen);
+}
+
 static int load_root(const json_t *root, struct golden *g, char *err, size_t errlen)
 {
 	const json_t *tol, *margin;
@@ -157,11 +319,15 @@ static int load_root(const json_t *root, struct golden *g, char *err, size_t err
 		return -EINVAL;
 	}
 	tol = json_object_get(root, "tolerance");
+	g->tolerance = GOLDEN_TOLERANCE_UNSET;
 	if (tol && (jsonx_number(tol, &g->tolerance) < 0 || !(g->tolerance >= 0) ||
 	            !isfinite(g->tolerance))) {
 		set_err(err, errlen, "\"tolerance\" must be a finite number >= 0");
 		return -EINVAL;
 	}
+	rc = load_trees(json_object_get(root, "trees"), g, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = load_inputs(json_object_get(root, "inputs"), g, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -177,7 +343,9 @@ static int load_root(const json_t *root, struct golden *g, char *err, size_t err
 	if (margin && !json_is_null(margin))
 		rc = load_outputs(margin, "margin", g->nrows, &g->margin, &g->margin_width, err,
 		                  errlen);
-	return rc;
+	if (rc < 0)
+		return rc;
+	return load_tensors(root, g, err, errlen);
 }
 
 int golden_load(const char *path, struct golden *g, char *err, size_t errlen)
@@ -187,6 +355,7 @@ int golden_load(const char *path, struct golden *g, char *err, size_t errlen)
 	int rc;
 
 	memset(g, 0, sizeof(*g));
+	g->tolerance = GOLDEN_TOLERANCE_UNSET;
 	rc = jsonx_load_file(path, GOLDEN_MAX_BYTES, GOLDEN_MAX_DEPTH, 1, &root, why, sizeof(why));
 	if (rc < 0) {
 		set_err(err, errlen, "%s: %s", path, why);
@@ -208,7 +377,12 @@ void golden_free(struct golden *g)
 	free(g->inputs);
 	free(g->predict);
 	free(g->margin);
+	free(g->predict_proba.v);
+	free(g->label.v);
+	free(g->contribs.v);
+	free(g->leaf.v);
 	memset(g, 0, sizeof(*g));
+	g->tolerance = GOLDEN_TOLERANCE_UNSET;
 }
 
 /* Returns |got - want|, treating equal non-finite values (NaN and NaN, +Inf and +Inf) as 0. */
@@ -219,6 +393,25 @@ static double difference(double got, double want)
 	if (isinf(got) || isinf(want))
 		return got == want ? 0 : INFINITY;
 	return fabs(got - want);
+}
+
+bool golden_match(double got, double want, double tol)
+{
+	if (tol > 0)
+		return difference(got, want) <= tol;
+	/* Exact: a float32 output and a double that holds a float32 exactly compare bitwise. */
+	if (isnan(got) || isnan(want))
+		return isnan(got) && isnan(want);
+	return got == want && signbit(got) == signbit(want);
+}
+
+double golden_tolerance(double config_tolerance, const struct golden *g)
+{
+	if (config_tolerance >= 0)
+		return config_tolerance;
+	if (g && g->tolerance >= 0)
+		return g->tolerance;
+	return GOLDEN_DEFAULT_TOLERANCE;
 }
 
 /*
@@ -255,7 +448,7 @@ static void compare_outputs(struct compare *cmp, const char *what, const float *
 
 			if (d > cmp->max_diff)
 				cmp->max_diff = d;
-			if (d <= cmp->tol || cmp->mismatch)
+			if (golden_match(g, w, cmp->tol) || cmp->mismatch)
 				continue;
 			cmp->mismatch = true;
 			shortest(gs, sizeof(gs), g, true);
@@ -267,8 +460,8 @@ static void compare_outputs(struct compare *cmp, const char *what, const float *
 	}
 }
 
-int golden_check(const struct golden *g, const struct model *m, double tolerance, double *max_diff,
-                 char *err, size_t errlen)
+int golden_check(const struct golden *g, const struct model *m, double config_tolerance,
+                 double *max_diff, char *err, size_t errlen)
 {
 	const struct model_info *info = model_get_info(m);
 	struct compare cmp = {.err = err, .errlen = errlen};
@@ -291,7 +484,7 @@ int golden_check(const struct golden *g, const struct model *m, double tolerance
 		        g->margin_width, info->margin_width);
 		return -EINVAL;
 	}
-	cmp.tol = tolerance > 0 ? tolerance : g->tolerance > 0 ? g->tolerance : DEFAULT_TOLERANCE;
+	cmp.tol = golden_tolerance(config_tolerance, g);
 
 	predict = calloc(g->nrows * g->predict_width, sizeof(float));
 	if (g->margin)
@@ -308,6 +501,48 @@ int golden_check(const struct golden *g, const struct model *m, double tolerance
 		compare_outputs(&cmp, "margin", margin, g->margin, g->nrows, g->margin_width);
 	free(predict);
 	free(margin);
+	if (max_diff)
+		*max_diff = cmp.max_diff;
+	return cmp.mismatch ? -EDOM : 0;
+}
+
+/* Compares one optional output when both the golden set and the model have it. */
+static int compare_tensor(struct compare *cmp, const char *what, const struct golden_tensor *want,
+                          const float *got, size_t got_width, size_t nrows)
+{
+	if (!want->v || !got)
+		return 0;
+	if (got_width != want->width) {
+		set_err(cmp->err, cmp->errlen,
+		        "golden %s has %zu values per row, the model gives %zu", what, want->width,
+		        got_width);
+		return -EINVAL;
+	}
+	compare_outputs(cmp, what, got, want->v, nrows, want->width);
+	return 0;
+}
+
+int golden_check_outputs(const struct golden *g, const struct golden_outputs *out,
+                         double config_tolerance, double *max_diff, char *err, size_t errlen)
+{
+	struct compare cmp = {.err = err, .errlen = errlen};
+	int rc;
+
+	if (max_diff)
+		*max_diff = 0;
+	cmp.tol = golden_tolerance(config_tolerance, g);
+	rc = compare_tensor(&cmp, "predict_proba", &g->predict_proba, out->predict_proba,
+	                    out->predict_proba_width, g->nrows);
+	if (rc == 0)
+		rc = compare_tensor(&cmp, "label", &g->label, out->label, out->label_width,
+		                    g->nrows);
+	if (rc == 0)
+		rc = compare_tensor(&cmp, "contribs", &g->contribs, out->contribs,
+		                    out->contribs_width, g->nrows);
+	if (rc == 0)
+		rc = compare_tensor(&cmp, "leaf", &g->leaf, out->leaf, out->leaf_width, g->nrows);
+	if (rc < 0)
+		return rc;
 	if (max_diff)
 		*max_diff = cmp.max_diff;
 	return cmp.mismatch ? -EDOM : 0;

@@ -434,7 +434,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 	char first[512] = "";
 	int rc;
 
-	tol = cm->tolerance > 0 ? cm->tolerance : g->tolerance > 0 ? g->tolerance : 1e-6;
+	tol = golden_tolerance(cm->tolerance, g);
 	snprintf(path, sizeof(path), "%s/infer", ms->path);
 	/* Stay within the daemon's rows-per-request limit, which shares this config. */
 	chunk = c->max_rows > 0 ? (size_t)c->max_rows : g->nrows;
@@ -484,7 +484,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 				continue;
 			/* Outputs are FP32 on the wire: compare at that precision. */
 			diff = fabs(as_fp32(got) - as_fp32(exp));
-			if (diff <= tol) {
+			if (golden_match(as_fp32(got), as_fp32(exp), tol)) {
 				if (diff > max_diff)
 					max_diff = diff;
 				continue;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "golden.h"
 #include "log.h"
 
 static char *tmpdir;  /* as created */
@@ -156,7 +157,8 @@ START_TEST(test_defaults_applied)
 	ck_assert_uint_eq(c->n_models, 1);
 	ck_assert_str_eq(c->models[0].name, "m");
 	ck_assert_str_eq(c->models[0].version, "1");
-	ck_assert_double_eq(c->models[0].tolerance, 0.0);
+	/* Unset, which is not 0 (0 means exact equality). */
+	ck_assert_double_eq(c->models[0].tolerance, CONF_TOLERANCE_UNSET);
 	ck_assert_int_eq(c->models[0].num_feature, 0);
 	ck_assert_ptr_null(c->models[0].golden);
 	model = in_dir("m.json");
@@ -233,7 +235,7 @@ START_TEST(test_every_key)
 	ck_assert_double_eq(c->models[0].tolerance, 1.0);
 	ck_assert_int_eq(c->models[0].num_feature, 30);
 	ck_assert_str_eq(c->models[1].version, "3");
-	ck_assert_double_eq(c->models[1].tolerance, 0.0);
+	ck_assert_double_eq(c->models[1].tolerance, 0.0); /* set: exact */
 	ck_assert_int_eq(c->models[1].num_feature, 1000000);
 	ck_assert_ptr_null(c->models[1].golden);
 	ck_assert_double_eq(c->smoke.timeout, 1.0);
@@ -1063,7 +1065,7 @@ START_TEST(test_conf_default)
 		sha256_cmd_text("built-in default " PACKAGE_VERSION, want);
 		ck_assert_str_eq(c->sha256, want);
 	}
-	ck_assert_double_eq(c->models[0].tolerance, 0.0);
+	ck_assert_double_eq(c->models[0].tolerance, CONF_TOLERANCE_UNSET);
 	ck_assert_int_eq(c->models[0].num_feature, 0);
 	ck_assert_ptr_eq(conf_find_model(c, "breast-cancer"), &c->models[0]);
 	conf_free(c);
@@ -1140,6 +1142,59 @@ START_TEST(test_listen_tcp)
 }
 END_TEST
 
+/*
+ * tolerance: unset is distinct from 0 (exact); a set value, 0 included, wins over the
+ * golden file's own; the effective config shows unset as null and 0 as 0.
+ */
+START_TEST(test_tolerance_unset_zero_wins)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+	struct golden g;
+	char err[256] = "";
+	char *gpath = write_file("golden.json", "{\"tolerance\": 0.01, \"inputs\": [[1]], "
+	                                        "\"predict\": [0.5]}");
+	json_t *j, *ms;
+
+	ck_assert_msg(golden_load(gpath, &g, err, sizeof(err)) == 0, "%s", err);
+	free(gpath);
+	ck_assert_int_eq(load_text("models = (\n"
+	                           "  { name = \"a\"; path = \"m.json\"; tolerance = 0; },\n"
+	                           "  { name = \"b\"; path = \"m.json\"; tolerance = 0.0; },\n"
+	                           "  { name = \"c\"; path = \"m.json\"; },\n"
+	                           "  { name = \"d\"; path = \"m.json\"; tolerance = 1e-3; }\n"
+	                           ");\n",
+	                           &c, &errs),
+	                 0);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_double_eq(c->models[0].tolerance, 0.0);
+	ck_assert_double_eq(c->models[1].tolerance, 0.0);
+	ck_assert(c->models[2].tolerance < 0);
+	ck_assert_double_eq(c->models[3].tolerance, 1e-3);
+	/* The config's 0 wins over the file's 0.01; unset takes the file's; 1e-3 wins. */
+	ck_assert_double_eq(golden_tolerance(c->models[0].tolerance, &g), 0.0);
+	ck_assert_double_eq(golden_tolerance(c->models[1].tolerance, &g), 0.0);
+	ck_assert_double_eq(golden_tolerance(c->models[2].tolerance, &g), 0.01);
+	ck_assert_double_eq(golden_tolerance(c->models[3].tolerance, &g), 1e-3);
+	/* Neither set: 1e-6. */
+	g.tolerance = GOLDEN_TOLERANCE_UNSET;
+	ck_assert_double_eq(golden_tolerance(c->models[2].tolerance, &g), 1e-6);
+	golden_free(&g);
+
+	j = conf_effective_json(c);
+	ck_assert_ptr_nonnull(j);
+	ms = json_object_get(j, "models");
+	ck_assert(json_is_real(json_object_get(json_array_get(ms, 0), "tolerance")));
+	ck_assert_double_eq(json_real_value(json_object_get(json_array_get(ms, 0), "tolerance")),
+	                    0.0);
+	ck_assert(json_is_null(json_object_get(json_array_get(ms, 2), "tolerance")));
+	ck_assert_double_eq(json_real_value(json_object_get(json_array_get(ms, 3), "tolerance")),
+	                    1e-3);
+	json_decref(j);
+	conf_free(c);
+}
+END_TEST
+
 /* The effective configuration mirrors the schema: every key, with what was read. */
 START_TEST(test_effective_json)
 {
@@ -1186,7 +1241,8 @@ START_TEST(test_effective_json)
 	free(model);
 	ck_assert(json_is_null(json_object_get(m, "golden")));
 	ck_assert(json_is_null(json_object_get(m, "num_feature")));
-	ck_assert(json_is_real(json_object_get(m, "tolerance")));
+	/* Unset reads as null, like num_feature (0 would mean exact). */
+	ck_assert(json_is_null(json_object_get(m, "tolerance")));
 	/* socket, limits, server, log_level, listen_tcp, repository, models, smoke. */
 	ck_assert_uint_eq(json_object_size(j), 8);
 	json_decref(j);
@@ -1281,7 +1337,7 @@ START_TEST(test_example_config)
 	ck_assert_str_eq(c->models[0].version, "latest");
 	ck_assert_ptr_null(c->models[0].path);
 	ck_assert_str_eq(c->models[0].golden, "/var/lib/inferd/models/breast-cancer/golden.json");
-	ck_assert_double_eq(c->models[0].tolerance, 0.0);
+	ck_assert_double_eq(c->models[0].tolerance, 1e-6);
 	ck_assert_int_eq(c->models[0].num_feature, 30);
 	ck_assert_double_eq(c->smoke.timeout, 10.0);
 	ck_assert_int_eq(c->smoke.requests, 200);
@@ -1329,6 +1385,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_limits_lower_edges);
 	tcase_add_test(tc, test_listen_tcp);
 	tcase_add_test(tc, test_effective_json);
+	tcase_add_test(tc, test_tolerance_unset_zero_wins);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -77,7 +77,8 @@ static void check_conf(const struct conf *c)
 		const struct conf_model *m = &c->models[i], *found;
 		FUZZ_CHECK(m->name && m->version);
 		FUZZ_CHECK(strlen(m->name) >= 1 && strlen(m->name) <= 64);
-		FUZZ_CHECK(m->tolerance >= 0 && m->tolerance <= 1);
+		FUZZ_CHECK(m->tolerance == CONF_TOLERANCE_UNSET ||
+		           (m->tolerance >= 0 && m->tolerance <= 1));
 		found = conf_find_model(c, m->name);
 		FUZZ_CHECK(found && strcmp(found->name, m->name) == 0);
 	}
