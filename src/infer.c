@@ -18,9 +18,127 @@
 #include "num.h"
 #include "strbuf.h"
 
-enum dtype { DT_FP32, DT_FP64, DT_INT32, DT_INT64 };
+/* Every numeric datatype of the protocol; a request's tensor is read as XGBoost would read it. */
+enum dtype {
+	DT_BOOL,
+	DT_UINT8,
+	DT_UINT16,
+	DT_UINT32,
+	DT_UINT64,
+	DT_INT8,
+	DT_INT16,
+	DT_INT32,
+	DT_INT64,
+	DT_FP16,
+	DT_FP32,
+	DT_FP64,
+	DT_COUNT
+};
 
-static const char *const dtype_names[] = {"FP32", "FP64", "INT32", "INT64"};
+static const char *const dtype_names[DT_COUNT] = {"BOOL",   "UINT8", "UINT16", "UINT32",
+                                                  "UINT64", "INT8",  "INT16",  "INT32",
+                                                  "INT64",  "FP16",  "FP32",   "FP64"};
+#define DTYPE_LIST                                                                                 \
+	"BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64"
+
+/* Bytes per element in binary tensor data (BOOL is one byte, 0 or 1). */
+static const size_t dtype_sizes[DT_COUNT] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8};
+
+/* The integer types' ranges: [lo, hi] exactly, and [dlo, dhi) as exact doubles. */
+static const struct {
+	int64_t lo;
+	uint64_t hi;
+	double dlo, dhi;
+} int_range[DT_COUNT] = {
+    [DT_UINT8] = {0, UINT8_MAX, 0.0, 256.0},
+    [DT_UINT16] = {0, UINT16_MAX, 0.0, 65536.0},
+    [DT_UINT32] = {0, UINT32_MAX, 0.0, 4294967296.0},
+    [DT_UINT64] = {0, UINT64_MAX, 0.0, 18446744073709551616.0},
+    [DT_INT8] = {INT8_MIN, INT8_MAX, -128.0, 128.0},
+    [DT_INT16] = {INT16_MIN, INT16_MAX, -32768.0, 32768.0},
+    [DT_INT32] = {INT32_MIN, INT32_MAX, -2147483648.0, 2147483648.0},
+    [DT_INT64] = {INT64_MIN, INT64_MAX, -9223372036854775808.0, 9223372036854775808.0},
+};
+
+static bool dtype_is_int(enum dtype dt)
+{
+	return dt >= DT_UINT8 && dt <= DT_INT64;
+}
+
+/* "an INT8", "a UINT8": the article for messages. */
+static const char *dtype_article(enum dtype dt)
+{
+	return dtype_names[dt][0] == 'I' ? "an" : "a";
+}
+
+/* Whether the JSON integer i fits the integer type dt. */
+static bool int_fits(enum dtype dt, int64_t i)
+{
+	return i >= int_range[dt].lo && (i < 0 || (uint64_t)i <= int_range[dt].hi);
+}
+
+/*
+ * IEEE binary16 to float: exact (every half is a float), subnormals, infinities and NaN
+ * included. numpy's float16 arrays reach XGBoost through astype(float32), which is this.
+ */
+static float half_to_float(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, bits;
+	float f;
+
+	if (e == 0) {
+		f = ldexpf((float)m, -24);
+		return sign ? -f : f;
+	}
+	if (e == 0x1f)
+		bits = sign | 0x7f800000u | (m << 13);
+	else
+		bits = sign | ((e + 112) << 23) | (m << 13);
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+/*
+ * d rounded to the nearest binary16, ties to even, as numpy's float16 conversion rounds a
+ * Python float (a double): overflow gives infinity, underflow a subnormal or zero.
+ */
+static uint16_t half_from_double(double d)
+{
+	uint64_t b, mant, full, q, rest, halfway;
+	uint16_t sign;
+	int e, shift;
+
+	memcpy(&b, &d, sizeof(b));
+	sign = (uint16_t)((b >> 48) & 0x8000u);
+	e = (int)((b >> 52) & 0x7ff);
+	mant = b & 0xfffffffffffffull;
+	if (e == 0x7ff)
+		return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0));
+	e -= 1023;
+	if (e > 15)
+		return (uint16_t)(sign | 0x7c00u);
+	if (e >= -14) {
+		/* Normal: the top 10 of 52 mantissa bits, rounded on the other 42 (a carry
+		 * moves into the exponent, up to infinity). */
+		uint32_t h = (uint32_t)((e + 15) << 10) | (uint32_t)(mant >> 42);
+		rest = mant & ((1ull << 42) - 1);
+		halfway = 1ull << 41;
+		if (rest > halfway || (rest == halfway && (h & 1)))
+			h++;
+		return (uint16_t)(sign | h);
+	}
+	if (e < -25)
+		return sign; /* below half the smallest subnormal (2^-25): zero */
+	/* Subnormal: the value in units of 2^-24, rounded; 1024 units is the smallest normal. */
+	full = mant | (1ull << 52);
+	shift = 28 - e;
+	q = full >> shift;
+	rest = full & ((1ull << shift) - 1);
+	halfway = 1ull << (shift - 1);
+	if (rest > halfway || (rest == halfway && (q & 1)))
+		q++;
+	return (uint16_t)(sign | q);
+}
 
 /* A decoded tensor's unused tail worth a realloc to give back (smaller ones are kept). */
 #define INFER_SHRINK_BYTES (64 * 1024)
@@ -62,8 +180,13 @@ static const char *type_name(const json_t *v)
 }
 
 /*
- * Converts one data element to float. Returns 0, or -EINVAL with the reason (without the
- * field path, which the caller prepends).
+ * Converts one data element to the float XGBoost sees for it in a numpy array of type dt.
+ * null (and the NaN token or string) is missing in every type. BOOL takes true and false.
+ * Integer types take integers in their range (a real without a fraction is one), cast to
+ * float directly (XGBoost's static_cast: one rounding). Floating types take numbers
+ * through a double, as numpy builds an array from Python numbers: FP16 rounds that to
+ * binary16, FP32 and FP16 refuse finite values beyond their range, FP64 narrows like
+ * astype(float32). Returns 0, or -EINVAL with the reason (the caller prepends the path).
  */
 static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t whylen)
 {
@@ -71,31 +194,53 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 	case JSON_NULL:
 		*out = NAN;
 		return 0;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		if (dt != DT_BOOL)
+			break;
+		*out = json_is_true(v) ? 1.0f : 0.0f;
+		return 0;
 	case JSON_INTEGER: {
 		json_int_t i = json_integer_value(v);
-		if (dt == DT_INT32 && (i < INT32_MIN || i > INT32_MAX))
-			return fail(why, whylen,
-			            "%" JSON_INTEGER_FORMAT " is out of range for INT32", i);
-		/* One rounding from the integer, as numpy's astype(float32) does. */
-		*out = (float)i;
+		if (dt == DT_BOOL)
+			break;
+		if (dtype_is_int(dt)) {
+			if (!int_fits(dt, i))
+				return fail(why, whylen,
+				            "%" JSON_INTEGER_FORMAT " is out of range for %s", i,
+				            dtype_names[dt]);
+			/* One rounding from the integer, as XGBoost's static_cast. */
+			*out = (float)i;
+			return 0;
+		}
+		/* numpy makes a Python int a double first, then the array's type. */
+		if (dt == DT_FP16) {
+			*out = half_to_float(half_from_double((double)i));
+			if (isinf(*out))
+				return fail(why, whylen,
+				            "%" JSON_INTEGER_FORMAT " is out of range for FP16", i);
+			return 0;
+		}
+		*out = (float)(double)i;
 		return 0;
 	}
 	case JSON_REAL: {
 		double d = json_real_value(v);
 		float f;
-		if (dt == DT_INT32 || dt == DT_INT64) {
-			double lim = dt == DT_INT32 ? 2147483648.0 : 9223372036854775808.0;
+		if (dt == DT_BOOL)
+			break;
+		if (dtype_is_int(dt)) {
 			if (d != floor(d))
 				return fail(why, whylen, "%.17g is not an integer (%s)", d,
 				            dtype_names[dt]);
-			if (d < -lim || d >= lim)
+			if (d < int_range[dt].dlo || d >= int_range[dt].dhi)
 				return fail(why, whylen, "%.17g is out of range for %s", d,
 				            dtype_names[dt]);
 		}
-		f = (float)d;
-		/* FP64 narrows like numpy (overflow to inf); FP32 must already fit. */
-		if (dt == DT_FP32 && isinf(f))
-			return fail(why, whylen, "%g is out of range for FP32", d);
+		f = dt == DT_FP16 ? half_to_float(half_from_double(d)) : (float)d;
+		/* FP64 narrows like numpy (overflow to inf); FP32 and FP16 must already fit. */
+		if ((dt == DT_FP32 || dt == DT_FP16) && isinf(f))
+			return fail(why, whylen, "%g is out of range for %s", d, dtype_names[dt]);
 		*out = f;
 		return 0;
 	}
@@ -106,9 +251,9 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 			return 0;
 		}
 		if (strcmp(s, JSONX_INF) == 0 || strcmp(s, JSONX_NEG_INF) == 0) {
-			if (dt == DT_INT32 || dt == DT_INT64)
-				return fail(why, whylen, "%s is not an %s value", s,
-				            dtype_names[dt]);
+			if (dtype_is_int(dt) || dt == DT_BOOL)
+				return fail(why, whylen, "%s is not %s %s value", s,
+				            dtype_article(dt), dtype_names[dt]);
 			*out = s[0] == '-' ? -INFINITY : INFINITY;
 			return 0;
 		}
@@ -117,6 +262,9 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 	default:
 		break;
 	}
+	if (dt == DT_BOOL)
+		return fail(why, whylen, "expected true, false or null (BOOL), got %s",
+		            type_name(v));
 	return fail(why, whylen, "expected a number or null, got %s", type_name(v));
 }
 
@@ -339,15 +487,27 @@ static int decode_data(const json_t *data, enum dtype dt, size_t nrows, size_t n
  * to run the reference path on purpose.
  */
 
-/* Why a parsed tensor would be refused, per datatype; its values are the same for all. */
-enum { REJECT_FP32 = 1, REJECT_INT32 = 2, REJECT_INT64 = 4 };
+/*
+ * Why a parsed tensor would be refused or read otherwise, per datatype: bit 1 << dt. The
+ * bulk path stores one float per value, the same for every datatype it accepts; a
+ * datatype whose value would differ is refused here and left to the reference path: BOOL
+ * (true and false are not parsed here), FP16 (rounded through binary16), FP32 and FP64 for
+ * integers beyond 2^53 (numpy rounds them to double first), and every type but UINT64
+ * for integers beyond INT64_MAX (which jansson, the reference, does not take).
+ */
+#define REJECT(dt) (1u << (dt))
+#define REJECT_INTS                                                                                \
+	(REJECT(DT_UINT8) | REJECT(DT_UINT16) | REJECT(DT_UINT32) | REJECT(DT_UINT64) |            \
+	 REJECT(DT_INT8) | REJECT(DT_INT16) | REJECT(DT_INT32) | REJECT(DT_INT64))
+#define REJECT_NUMBER    (REJECT(DT_BOOL) | REJECT(DT_FP16))
+#define REJECT_NONFINITE (REJECT_INTS | REJECT(DT_BOOL))
 
 struct bulk {
 	float *v;
 	size_t n, cap;
 	bool nested;
 	size_t rows, width; /* when nested: rows, and values per row (all alike) */
-	unsigned reject;    /* REJECT_* for the datatypes that would refuse a value */
+	unsigned reject;    /* REJECT() of the datatypes that would refuse a value */
 };
 
 static bool is_digit(char c)
@@ -406,16 +566,42 @@ static const char *find_data(const char *p, const char *end)
 	}
 }
 
+/* The integer types whose range the integer-valued real d is outside of (rare: not inlined). */
+static __attribute__((noinline)) unsigned real_range_rejects(double d)
+{
+	unsigned r = 0;
+
+	for (int dt = DT_UINT8; dt <= DT_INT64; dt++)
+		if (d < int_range[dt].dlo || d >= int_range[dt].dhi)
+			r |= REJECT(dt);
+	return r;
+}
+
 /* Records which datatypes would refuse the real d, as convert() decides. */
 static unsigned real_rejects(double d, float f)
 {
-	unsigned r = isinf(f) ? REJECT_FP32 : 0;
+	unsigned r = isinf(f) ? REJECT(DT_FP32) | REJECT_NUMBER : REJECT_NUMBER;
 
 	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
 	    (double)(long long)d != d)
-		r |= REJECT_INT32 | REJECT_INT64;
-	else if (d < -2147483648.0 || d >= 2147483648.0)
-		r |= REJECT_INT32;
+		r |= REJECT_INTS;
+	else if (d < 0 || d >= 128.0)
+		r |= real_range_rejects(d);
+	return r;
+}
+
+/* Records which datatypes would refuse (or read otherwise) the JSON integer i. */
+static unsigned int_rejects(int64_t i)
+{
+	unsigned r = REJECT_NUMBER;
+
+	if (i >= 0 && i <= INT8_MAX)
+		return r;
+	for (int dt = DT_UINT8; dt <= DT_INT64; dt++)
+		if (!int_fits((enum dtype)dt, i))
+			r |= REJECT(dt);
+	if (i < -(1ll << 53) || i > (1ll << 53))
+		r |= REJECT(DT_FP32) | REJECT(DT_FP64);
 	return r;
 }
 
@@ -433,12 +619,17 @@ static const char *parse_number(const char *p, const char *end, float *out, unsi
 		return NULL;
 	if (d.is_int) {
 		int64_t i;
-		/* Beyond int64 jansson refuses the integer: the reference path says so. */
-		if (d.e10 != 0 || d.w > (d.neg ? (1ull << 63) : (1ull << 63) - 1))
+		/* Beyond 64 bits no type takes it: the reference path says so. */
+		if (d.e10 != 0 || (d.neg && d.w > (1ull << 63)))
 			return NULL;
+		if (!d.neg && d.w > (uint64_t)INT64_MAX) {
+			/* Only UINT64 takes it; one rounding, as XGBoost's static_cast. */
+			*out = (float)d.w;
+			*reject |= ~REJECT(DT_UINT64);
+			return q;
+		}
 		i = d.neg && d.w ? -(int64_t)(d.w - 1) - 1 : (int64_t)d.w;
-		if (i < INT32_MIN || i > INT32_MAX)
-			*reject |= REJECT_INT32;
+		*reject |= int_rejects(i);
 		/* One rounding from the integer, as convert(). */
 		*out = (float)i;
 		return q;
@@ -462,11 +653,11 @@ static const char *parse_scalar(const char *p, const char *end, float *out, unsi
 	} words[] = {
 	    {"null", 4, NAN, 0},
 	    {"NaN", 3, NAN, 0},
-	    {"Infinity", 8, INFINITY, REJECT_INT32 | REJECT_INT64},
+	    {"Infinity", 8, INFINITY, REJECT_NONFINITE},
 	    {"\"NaN\"", 5, NAN, 0},
-	    {"\"Infinity\"", 10, INFINITY, REJECT_INT32 | REJECT_INT64},
-	    {"\"-Infinity\"", 11, -INFINITY, REJECT_INT32 | REJECT_INT64},
-	    {"-Infinity", 9, -INFINITY, REJECT_INT32 | REJECT_INT64},
+	    {"\"Infinity\"", 10, INFINITY, REJECT_NONFINITE},
+	    {"\"-Infinity\"", 11, -INFINITY, REJECT_NONFINITE},
+	    {"-Infinity", 9, -INFINITY, REJECT_NONFINITE},
 	};
 
 	if (is_digit(*p) || (*p == '-' && (end - p < 2 || p[1] != 'I')))
@@ -546,9 +737,7 @@ static const char *parse_bulk(const char *p, const char *end, unsigned max_depth
 /* Whether the parsed tensor is what decode_data() would accept for this shape and type. */
 static bool bulk_fits(const struct bulk *b, enum dtype dt, size_t nrows, size_t ncols, size_t ndim)
 {
-	static const unsigned refused_by[] = {REJECT_FP32, 0, REJECT_INT32, REJECT_INT64};
-
-	if (b->reject & refused_by[dt])
+	if (b->reject & REJECT(dt))
 		return false;
 	if (b->nested)
 		return ndim == 2 && b->rows == nrows && b->width == ncols;
@@ -560,8 +749,6 @@ struct binpart {
 	const unsigned char *p;
 	size_t len;
 };
-
-static const size_t dtype_sizes[] = {4, 8, 4, 8};
 
 static uint32_t load_le32(const unsigned char *p)
 {
@@ -585,14 +772,65 @@ static uint64_t load_le64(const unsigned char *p)
 	return v;
 }
 
+static uint16_t load_le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+
 /*
  * n little-endian values of type dt at p into floats, with the casts convert() applies to
- * the same values in JSON. Every bit pattern is a value here (NaN is missing), so nothing
- * can fail and the loops stay free of checks.
+ * the same values in JSON. Every bit pattern is a value here (NaN is missing) except a BOOL
+ * byte other than 0 or 1: the loops stay free of checks, and BOOL's is done on its own.
+ * Returns 0, or -EINVAL with the index of the first bad BOOL byte in *bad.
  */
-static void convert_binary(const unsigned char *p, size_t n, enum dtype dt, float *out)
+static int convert_binary(const unsigned char *p, size_t n, enum dtype dt, float *out, size_t *bad)
 {
 	switch (dt) {
+	case DT_BOOL:
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] > 1) {
+				*bad = i;
+				return -EINVAL;
+			}
+			out[i] = (float)p[i];
+		}
+		break;
+	case DT_UINT8:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)p[i];
+		break;
+	case DT_INT8:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int8_t)p[i];
+		break;
+	case DT_UINT16:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)load_le16(p + 2 * i);
+		break;
+	case DT_INT16:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int16_t)load_le16(p + 2 * i);
+		break;
+	case DT_UINT32:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)load_le32(p + 4 * i);
+		break;
+	case DT_INT32:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int32_t)load_le32(p + 4 * i);
+		break;
+	case DT_UINT64:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)load_le64(p + 8 * i);
+		break;
+	case DT_INT64:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int64_t)load_le64(p + 8 * i);
+		break;
+	case DT_FP16:
+		for (size_t i = 0; i < n; i++)
+			out[i] = half_to_float(load_le16(p + 2 * i));
+		break;
 	case DT_FP32:
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		memcpy(out, p, n * sizeof(float));
@@ -611,15 +849,10 @@ static void convert_binary(const unsigned char *p, size_t n, enum dtype dt, floa
 			out[i] = (float)d;
 		}
 		break;
-	case DT_INT32:
-		for (size_t i = 0; i < n; i++)
-			out[i] = (float)(int32_t)load_le32(p + 4 * i);
-		break;
-	case DT_INT64:
-		for (size_t i = 0; i < n; i++)
-			out[i] = (float)(int64_t)load_le64(p + 8 * i);
+	case DT_COUNT:
 		break;
 	}
+	return 0;
 }
 
 /*
@@ -631,7 +864,7 @@ static int decode_binary_input(const json_t *bds, enum dtype dt, size_t nrows, s
                                size_t errlen)
 {
 	char shape[64];
-	size_t n = nrows * ncols, want;
+	size_t n = nrows * ncols, want, bad;
 
 	if (ndim == 2)
 		snprintf(shape, sizeof(shape), "[%zu, %zu]", nrows, ncols);
@@ -660,7 +893,10 @@ static int decode_binary_input(const json_t *bds, enum dtype dt, size_t nrows, s
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	convert_binary(bin->p, n, dt, *out);
+	if (convert_binary(bin->p, n, dt, *out, &bad) < 0)
+		return fail(err, errlen,
+		            "inputs[0]: binary BOOL element %zu is the byte %u, expected 0 or 1",
+		            bad, bin->p[bad]);
 	return 0;
 }
 
@@ -699,9 +935,7 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	}
 	if (!known)
 		return fail(err, errlen,
-		            "inputs[0].datatype: \"%.32s\" is not supported (FP32, FP64, INT32, "
-		            "INT64)",
-		            ds);
+		            "inputs[0].datatype: \"%.32s\" is not supported (" DTYPE_LIST ")", ds);
 	r = decode_shape(json_object_get(in, "shape"), num_feature, lim, &nrows, &ncols, &ndim, err,
 	                 errlen);
 	if (r < 0)
