@@ -13,6 +13,7 @@
 
 #include "jsonx.h"
 #include "model.h"
+#include "num.h"
 
 /* Golden sets are a few hundred rows; anything near this is a mistake, not a test set. */
 #define GOLDEN_MAX_BYTES (64u * 1024 * 1024)
@@ -419,14 +420,12 @@ double golden_tolerance(double config_tolerance, const struct golden *g)
  * as_float), so a message shows 0.7 rather than 0.69999999999999996, yet never hides a
  * difference by rounding.
  */
-static void shortest(char *buf, size_t len, double v, bool as_float)
+static void shortest(char buf[NUM_FMT_MAX], double v, bool as_float)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if (!isfinite(v) ||
-		    (as_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v))
-			return;
-	}
+	if (as_float)
+		num_format_float((float)v, buf);
+	else
+		num_format_double(v, buf);
 }
 
 struct compare {
@@ -444,15 +443,15 @@ static void compare_outputs(struct compare *cmp, const char *what, const float *
 		for (size_t k = 0; k < width; k++) {
 			double g = got[r * width + k], w = want[r * width + k];
 			double d = difference(g, w);
-			char gs[32], ws[32];
+			char gs[NUM_FMT_MAX], ws[NUM_FMT_MAX];
 
 			if (d > cmp->max_diff)
 				cmp->max_diff = d;
 			if (golden_match(g, w, cmp->tol) || cmp->mismatch)
 				continue;
 			cmp->mismatch = true;
-			shortest(gs, sizeof(gs), g, true);
-			shortest(ws, sizeof(ws), w, false);
+			shortest(gs, g, true);
+			shortest(ws, w, false);
 			set_err(cmp->err, cmp->errlen,
 			        "row %zu %s %zu: got %s, expected %s (tolerance %g)", r, what, k,
 			        gs, ws, cmp->tol);

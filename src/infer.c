@@ -13,19 +13,135 @@
 
 #include <jansson.h>
 
+#include "jscan.h"
 #include "jsonx.h"
+#include "num.h"
+#include "strbuf.h"
 
-enum dtype { DT_FP32, DT_FP64, DT_INT32, DT_INT64 };
+/* Every numeric datatype of the protocol; a request's tensor is read as XGBoost would read it. */
+enum dtype {
+	DT_BOOL,
+	DT_UINT8,
+	DT_UINT16,
+	DT_UINT32,
+	DT_UINT64,
+	DT_INT8,
+	DT_INT16,
+	DT_INT32,
+	DT_INT64,
+	DT_FP16,
+	DT_FP32,
+	DT_FP64,
+	DT_COUNT
+};
 
-static const char *const dtype_names[] = {"FP32", "FP64", "INT32", "INT64"};
+static const char *const dtype_names[DT_COUNT] = {"BOOL",   "UINT8", "UINT16", "UINT32",
+                                                  "UINT64", "INT8",  "INT16",  "INT32",
+                                                  "INT64",  "FP16",  "FP32",   "FP64"};
+#define DTYPE_LIST                                                                                 \
+	"BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64"
+
+/* Bytes per element in binary tensor data (BOOL is one byte, 0 or 1). */
+static const size_t dtype_sizes[DT_COUNT] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8};
+
+/* The integer types' ranges: [lo, hi] exactly, and [dlo, dhi) as exact doubles. */
+static const struct {
+	int64_t lo;
+	uint64_t hi;
+	double dlo, dhi;
+} int_range[DT_COUNT] = {
+    [DT_UINT8] = {0, UINT8_MAX, 0.0, 256.0},
+    [DT_UINT16] = {0, UINT16_MAX, 0.0, 65536.0},
+    [DT_UINT32] = {0, UINT32_MAX, 0.0, 4294967296.0},
+    [DT_UINT64] = {0, UINT64_MAX, 0.0, 18446744073709551616.0},
+    [DT_INT8] = {INT8_MIN, INT8_MAX, -128.0, 128.0},
+    [DT_INT16] = {INT16_MIN, INT16_MAX, -32768.0, 32768.0},
+    [DT_INT32] = {INT32_MIN, INT32_MAX, -2147483648.0, 2147483648.0},
+    [DT_INT64] = {INT64_MIN, INT64_MAX, -9223372036854775808.0, 9223372036854775808.0},
+};
+
+static bool dtype_is_int(enum dtype dt)
+{
+	return dt >= DT_UINT8 && dt <= DT_INT64;
+}
+
+/* "an INT8", "a UINT8": the article for messages. */
+static const char *dtype_article(enum dtype dt)
+{
+	return dtype_names[dt][0] == 'I' ? "an" : "a";
+}
+
+/* Whether the JSON integer i fits the integer type dt. */
+static bool int_fits(enum dtype dt, int64_t i)
+{
+	return i >= int_range[dt].lo && (i < 0 || (uint64_t)i <= int_range[dt].hi);
+}
+
+/*
+ * IEEE binary16 to float: exact (every half is a float), subnormals, infinities and NaN
+ * included. numpy's float16 arrays reach XGBoost through astype(float32), which is this.
+ */
+static float half_to_float(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, bits;
+	float f;
+
+	if (e == 0) {
+		f = ldexpf((float)m, -24);
+		return sign ? -f : f;
+	}
+	if (e == 0x1f)
+		bits = sign | 0x7f800000u | (m << 13);
+	else
+		bits = sign | ((e + 112) << 23) | (m << 13);
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+/*
+ * d rounded to the nearest binary16, ties to even, as numpy's float16 conversion rounds a
+ * Python float (a double): overflow gives infinity, underflow a subnormal or zero.
+ */
+static uint16_t half_from_double(double d)
+{
+	uint64_t b, mant, full, q, rest, halfway;
+	uint16_t sign;
+	int e, shift;
+
+	memcpy(&b, &d, sizeof(b));
+	sign = (uint16_t)((b >> 48) & 0x8000u);
+	e = (int)((b >> 52) & 0x7ff);
+	mant = b & 0xfffffffffffffull;
+	if (e == 0x7ff)
+		return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0));
+	e -= 1023;
+	if (e > 15)
+		return (uint16_t)(sign | 0x7c00u);
+	if (e >= -14) {
+		/* Normal: the top 10 of 52 mantissa bits, rounded on the other 42 (a carry
+		 * moves into the exponent, up to infinity). */
+		uint32_t h = (uint32_t)((e + 15) << 10) | (uint32_t)(mant >> 42);
+		rest = mant & ((1ull << 42) - 1);
+		halfway = 1ull << 41;
+		if (rest > halfway || (rest == halfway && (h & 1)))
+			h++;
+		return (uint16_t)(sign | h);
+	}
+	if (e < -25)
+		return sign; /* below half the smallest subnormal (2^-25): zero */
+	/* Subnormal: the value in units of 2^-24, rounded; 1024 units is the smallest normal. */
+	full = mant | (1ull << 52);
+	shift = 28 - e;
+	q = full >> shift;
+	rest = full & ((1ull << shift) - 1);
+	halfway = 1ull << (shift - 1);
+	if (rest > halfway || (rest == halfway && (q & 1)))
+		q++;
+	return (uint16_t)(sign | q);
+}
 
 /* A decoded tensor's unused tail worth a realloc to give back (smaller ones are kept). */
 #define INFER_SHRINK_BYTES (64 * 1024)
-
-#ifdef __SIZEOF_INT128__
-/* The exact fast paths need 128-bit integers (every 64-bit Debian architecture has them). */
-typedef unsigned __int128 u128;
-#endif
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -64,8 +180,13 @@ static const char *type_name(const json_t *v)
 }
 
 /*
- * Converts one data element to float. Returns 0, or -EINVAL with the reason (without the
- * field path, which the caller prepends).
+ * Converts one data element to the float XGBoost sees for it in a numpy array of type dt.
+ * null (and the NaN token or string) is missing in every type. BOOL takes true and false.
+ * Integer types take integers in their range (a real without a fraction is one), cast to
+ * float directly (XGBoost's static_cast: one rounding). Floating types take numbers
+ * through a double, as numpy builds an array from Python numbers: FP16 rounds that to
+ * binary16, FP32 and FP16 refuse finite values beyond their range, FP64 narrows like
+ * astype(float32). Returns 0, or -EINVAL with the reason (the caller prepends the path).
  */
 static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t whylen)
 {
@@ -73,31 +194,53 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 	case JSON_NULL:
 		*out = NAN;
 		return 0;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		if (dt != DT_BOOL)
+			break;
+		*out = json_is_true(v) ? 1.0f : 0.0f;
+		return 0;
 	case JSON_INTEGER: {
 		json_int_t i = json_integer_value(v);
-		if (dt == DT_INT32 && (i < INT32_MIN || i > INT32_MAX))
-			return fail(why, whylen,
-			            "%" JSON_INTEGER_FORMAT " is out of range for INT32", i);
-		/* One rounding from the integer, as numpy's astype(float32) does. */
-		*out = (float)i;
+		if (dt == DT_BOOL)
+			break;
+		if (dtype_is_int(dt)) {
+			if (!int_fits(dt, i))
+				return fail(why, whylen,
+				            "%" JSON_INTEGER_FORMAT " is out of range for %s", i,
+				            dtype_names[dt]);
+			/* One rounding from the integer, as XGBoost's static_cast. */
+			*out = (float)i;
+			return 0;
+		}
+		/* numpy makes a Python int a double first, then the array's type. */
+		if (dt == DT_FP16) {
+			*out = half_to_float(half_from_double((double)i));
+			if (isinf(*out))
+				return fail(why, whylen,
+				            "%" JSON_INTEGER_FORMAT " is out of range for FP16", i);
+			return 0;
+		}
+		*out = (float)(double)i;
 		return 0;
 	}
 	case JSON_REAL: {
 		double d = json_real_value(v);
 		float f;
-		if (dt == DT_INT32 || dt == DT_INT64) {
-			double lim = dt == DT_INT32 ? 2147483648.0 : 9223372036854775808.0;
+		if (dt == DT_BOOL)
+			break;
+		if (dtype_is_int(dt)) {
 			if (d != floor(d))
 				return fail(why, whylen, "%.17g is not an integer (%s)", d,
 				            dtype_names[dt]);
-			if (d < -lim || d >= lim)
+			if (d < int_range[dt].dlo || d >= int_range[dt].dhi)
 				return fail(why, whylen, "%.17g is out of range for %s", d,
 				            dtype_names[dt]);
 		}
-		f = (float)d;
-		/* FP64 narrows like numpy (overflow to inf); FP32 must already fit. */
-		if (dt == DT_FP32 && isinf(f))
-			return fail(why, whylen, "%g is out of range for FP32", d);
+		f = dt == DT_FP16 ? half_to_float(half_from_double(d)) : (float)d;
+		/* FP64 narrows like numpy (overflow to inf); FP32 and FP16 must already fit. */
+		if ((dt == DT_FP32 || dt == DT_FP16) && isinf(f))
+			return fail(why, whylen, "%g is out of range for %s", d, dtype_names[dt]);
 		*out = f;
 		return 0;
 	}
@@ -108,9 +251,9 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 			return 0;
 		}
 		if (strcmp(s, JSONX_INF) == 0 || strcmp(s, JSONX_NEG_INF) == 0) {
-			if (dt == DT_INT32 || dt == DT_INT64)
-				return fail(why, whylen, "%s is not an %s value", s,
-				            dtype_names[dt]);
+			if (dtype_is_int(dt) || dt == DT_BOOL)
+				return fail(why, whylen, "%s is not %s %s value", s,
+				            dtype_article(dt), dtype_names[dt]);
 			*out = s[0] == '-' ? -INFINITY : INFINITY;
 			return 0;
 		}
@@ -119,6 +262,9 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 	default:
 		break;
 	}
+	if (dt == DT_BOOL)
+		return fail(why, whylen, "expected true, false or null (BOOL), got %s",
+		            type_name(v));
 	return fail(why, whylen, "expected a number or null, got %s", type_name(v));
 }
 
@@ -341,81 +487,32 @@ static int decode_data(const json_t *data, enum dtype dt, size_t nrows, size_t n
  * to run the reference path on purpose.
  */
 
-/* Why a parsed tensor would be refused, per datatype; its values are the same for all. */
-enum { REJECT_FP32 = 1, REJECT_INT32 = 2, REJECT_INT64 = 4 };
+/*
+ * Why a parsed tensor would be refused or read otherwise, per datatype: bit 1 << dt. The
+ * bulk path stores one float per value, the same for every datatype it accepts; a
+ * datatype whose value would differ is refused here and left to the reference path: BOOL
+ * (true and false are not parsed here), FP16 (rounded through binary16), FP32 and FP64 for
+ * integers beyond 2^53 (numpy rounds them to double first), and every type but UINT64
+ * for integers beyond INT64_MAX (which jansson, the reference, does not take).
+ */
+#define REJECT(dt) (1u << (dt))
+#define REJECT_INTS                                                                                \
+	(REJECT(DT_UINT8) | REJECT(DT_UINT16) | REJECT(DT_UINT32) | REJECT(DT_UINT64) |            \
+	 REJECT(DT_INT8) | REJECT(DT_INT16) | REJECT(DT_INT32) | REJECT(DT_INT64))
+#define REJECT_NUMBER    (REJECT(DT_BOOL) | REJECT(DT_FP16))
+#define REJECT_NONFINITE (REJECT_INTS | REJECT(DT_BOOL))
 
 struct bulk {
 	float *v;
 	size_t n, cap;
 	bool nested;
 	size_t rows, width; /* when nested: rows, and values per row (all alike) */
-	unsigned reject;    /* REJECT_* for the datatypes that would refuse a value */
+	unsigned reject;    /* REJECT() of the datatypes that would refuse a value */
 };
-
-/* Token spellings longer than this go to the reference path. */
-#define BULK_TOKEN_MAX 128
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
 
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && is_ws(*p))
-		p++;
-	return p;
-}
-
-/* p at a quote: returns past the closing quote, or NULL when the string never ends. */
-static const char *skip_string(const char *p, const char *end, bool *escaped)
-{
-	for (p++; p < end; p++) {
-		if (*p == '"')
-			return p + 1;
-		if (*p == '\\') {
-			*escaped = true;
-			p++;
-		}
-	}
-	return NULL;
-}
-
-/*
- * Skips one value, tracking strings and nesting only: the text is validated by jansson
- * later, and where it is not JSON jansson fails on the same bytes before the data.
- */
-static const char *skip_value(const char *p, const char *end)
-{
-	size_t depth = 0;
-	bool escaped = false;
-
-	while (p < end) {
-		char c = *p;
-		if (c == '"') {
-			p = skip_string(p, end, &escaped);
-			if (!p || !depth)
-				return p;
-			continue;
-		}
-		if (c == '[' || c == '{') {
-			depth++;
-		} else if (c == ']' || c == '}') {
-			if (!depth)
-				return p;
-			if (--depth == 0)
-				return p + 1;
-		} else if (!depth && (c == ',' || is_ws(c))) {
-			return p;
-		}
-		p++;
-	}
-	return NULL;
 }
 
 /* Finds the '[' opening inputs[0].data, or NULL when the body is not of the plain form. */
@@ -423,7 +520,7 @@ static const char *find_data(const char *p, const char *end)
 {
 	bool in_input = false;
 
-	p = skip_ws(p, end);
+	p = jscan_ws(p, end);
 	if (p >= end || *p != '{')
 		return NULL;
 	p++;
@@ -432,25 +529,25 @@ static const char *find_data(const char *p, const char *end)
 		size_t klen;
 		bool escaped = false;
 
-		p = skip_ws(p, end);
+		p = jscan_ws(p, end);
 		if (p >= end || *p != '"')
 			return NULL;
 		key = p + 1;
-		p = skip_string(p, end, &escaped);
+		p = jscan_string(p, end, &escaped);
 		/* An escaped key may spell "inputs" or "data" (or duplicate them). */
 		if (!p || escaped)
 			return NULL;
 		klen = (size_t)(p - 1 - key);
-		p = skip_ws(p, end);
+		p = jscan_ws(p, end);
 		if (p >= end || *p != ':')
 			return NULL;
-		p = skip_ws(p + 1, end);
+		p = jscan_ws(p + 1, end);
 		if (p >= end)
 			return NULL;
 		if (!in_input && klen == 6 && memcmp(key, "inputs", 6) == 0) {
 			if (*p != '[')
 				return NULL;
-			p = skip_ws(p + 1, end);
+			p = jscan_ws(p + 1, end);
 			if (p >= end || *p != '{')
 				return NULL;
 			p++;
@@ -459,262 +556,53 @@ static const char *find_data(const char *p, const char *end)
 		}
 		if (in_input && klen == 4 && memcmp(key, "data", 4) == 0)
 			return *p == '[' ? p : NULL;
-		p = skip_value(p, end);
+		p = jscan_value(p, end);
 		if (!p)
 			return NULL;
-		p = skip_ws(p, end);
+		p = jscan_ws(p, end);
 		if (p >= end || *p != ',')
 			return NULL;
 		p++;
 	}
 }
 
-#if FLT_EVAL_METHOD == 0 && defined(__SIZEOF_INT128__)
-#define HAVE_EXACT_FAST_PATHS 1
-
-/* 10^k for k <= 22: every one is exact in a double. */
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* 5^k for k <= 27, the largest below 2^63. */
-static const uint64_t pow5_table[] = {1u,
-                                      5u,
-                                      25u,
-                                      125u,
-                                      625u,
-                                      3125u,
-                                      15625u,
-                                      78125u,
-                                      390625u,
-                                      1953125u,
-                                      9765625u,
-                                      48828125u,
-                                      244140625u,
-                                      1220703125u,
-                                      6103515625ull,
-                                      30517578125ull,
-                                      152587890625ull,
-                                      762939453125ull,
-                                      3814697265625ull,
-                                      19073486328125ull,
-                                      95367431640625ull,
-                                      476837158203125ull,
-                                      2384185791015625ull,
-                                      11920928955078125ull,
-                                      59604644775390625ull,
-                                      298023223876953125ull,
-                                      1490116119384765625ull,
-                                      7450580596923828125ull};
-
-static unsigned bit_length(u128 x)
+/* The integer types whose range the integer-valued real d is outside of (rare: not inlined). */
+static __attribute__((noinline)) unsigned real_range_rejects(double d)
 {
-	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+	unsigned r = 0;
 
-	if (hi)
-		return 128u - (unsigned)__builtin_clzll(hi);
-	return lo ? 64u - (unsigned)__builtin_clzll(lo) : 0;
-}
-
-/*
- * The double nearest w / 10^k (w > 0, 1 <= k <= 27), decided exactly: a guess within an
- * ulp or two is checked against the midpoints to its neighbours in 128-bit integers and
- * stepped until the quotient lies strictly between them. Returns false (for strtod) on a
- * tie, at a power of two, or when the integers would not fit.
- */
-static bool nearest_quotient(uint64_t w, unsigned k, double *out)
-{
-	const uint64_t p5 = pow5_table[k];
-	double d = k <= 22 ? (double)w / pow10_exact[k] : (double)w / 1e22 / pow10_exact[k - 22];
-
-	for (int step = 0; step < 4; step++) {
-		uint64_t bits, m;
-		int e, t;
-		u128 v = w, lo, hi;
-
-		memcpy(&bits, &d, sizeof(bits));
-		if ((bits >> 52) == 0 || (bits >> 52) >= 0x7ff || (bits & 0xfffffffffffffull) == 0)
-			return false;
-		m = (bits & 0xfffffffffffffull) | (1ull << 52);
-		e = (int)(bits >> 52) - 1075; /* d = m * 2^e */
-		/*
-		 * The midpoints are (2m -+ 1) * 2^(e-1); against w * 2^-k * 5^-k that is
-		 * w * 2^t against (2m -+ 1) * 5^k with t = 1 - e - k.
-		 */
-		t = 1 - e - (int)k;
-		lo = (u128)(2 * m - 1) * p5;
-		hi = lo + 2 * (u128)p5;
-		if (t >= 0) {
-			/* w < 2^64, so shifts below 64 always fit. */
-			if (t >= 64 && bit_length(v) + (unsigned)t > 127)
-				return false;
-			v <<= t;
-		} else {
-			if (bit_length(hi) + (unsigned)-t > 127)
-				return false;
-			lo <<= -t;
-			hi <<= -t;
-		}
-		if (v == lo || v == hi)
-			return false;
-		if (v > lo && v < hi) {
-			*out = d;
-			return true;
-		}
-		bits = v < lo ? bits - 1 : bits + 1;
-		memcpy(&d, &bits, sizeof(d));
-	}
-	return false;
-}
-
-/*
- * w * 10^e10 correctly rounded when one exact operation gives it (Clinger's fast path:
- * w and the power of ten are both exact doubles, so one IEEE rounding is the right one),
- * or by nearest_quotient(). Returns false for strtod.
- */
-static bool exact_decimal(uint64_t w, int e10, double *out)
-{
-	if (w <= (1ull << 53)) {
-		if (e10 >= 0 && e10 <= 22) {
-			*out = (double)w * pow10_exact[e10];
-			return true;
-		}
-		if (e10 < 0 && e10 >= -22) {
-			*out = (double)w / pow10_exact[-e10];
-			return true;
-		}
-		/* 12e30 is 12e8 * 1e22, with 12e8 still an exact integer. */
-		if (e10 > 22 && e10 <= 22 + 15) {
-			uint64_t scale = (uint64_t)pow10_exact[e10 - 22];
-			if (w <= (1ull << 53) / scale) {
-				*out = (double)(w * scale) * 1e22;
-				return true;
-			}
-		}
-	}
-	if (e10 < 0 && e10 >= -27)
-		return nearest_quotient(w, (unsigned)-e10, out);
-	return false;
-}
-#endif
-
-/* strtod() on a copy of the token: what jansson does. False on overflow, as jansson. */
-static bool token_strtod(const char *s, size_t n, double *out)
-{
-	char tmp[BULK_TOKEN_MAX + 1], *e;
-	double d;
-
-	if (n > BULK_TOKEN_MAX)
-		return false;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	errno = 0;
-	d = strtod(tmp, &e);
-	/* A locale with another decimal point stops at the '.': the reference path copes. */
-	if (e != tmp + n || ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE))
-		return false;
-	*out = d;
-	return true;
+	for (int dt = DT_UINT8; dt <= DT_INT64; dt++)
+		if (d < int_range[dt].dlo || d >= int_range[dt].dhi)
+			r |= REJECT(dt);
+	return r;
 }
 
 /* Records which datatypes would refuse the real d, as convert() decides. */
 static unsigned real_rejects(double d, float f)
 {
-	unsigned r = isinf(f) ? REJECT_FP32 : 0;
+	unsigned r = isinf(f) ? REJECT(DT_FP32) | REJECT_NUMBER : REJECT_NUMBER;
 
 	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
 	    (double)(long long)d != d)
-		r |= REJECT_INT32 | REJECT_INT64;
-	else if (d < -2147483648.0 || d >= 2147483648.0)
-		r |= REJECT_INT32;
+		r |= REJECT_INTS;
+	else if (d < 0 || d >= 128.0)
+		r |= real_range_rejects(d);
 	return r;
 }
 
-/* 10^k for k <= 19, the largest below 2^64. */
-static const uint64_t pow10_u64[] = {1ull,
-                                     10ull,
-                                     100ull,
-                                     1000ull,
-                                     10000ull,
-                                     100000ull,
-                                     1000000ull,
-                                     10000000ull,
-                                     100000000ull,
-                                     1000000000ull,
-                                     10000000000ull,
-                                     100000000000ull,
-                                     1000000000000ull,
-                                     10000000000000ull,
-                                     100000000000000ull,
-                                     1000000000000000ull,
-                                     10000000000000000ull,
-                                     100000000000000000ull,
-                                     1000000000000000000ull,
-                                     10000000000000000000ull};
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ONES 0x0101010101010101ull
-
-/*
- * The value of 8 digit bytes (first digit lowest) minus '0' each: pairs, then fours, then
- * all eight, each step a multiply-add of neighbouring lanes that cannot carry over.
- */
-static uint64_t eight_digits(uint64_t x)
+/* Records which datatypes would refuse (or read otherwise) the JSON integer i. */
+static unsigned int_rejects(int64_t i)
 {
-	x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffull;
-	x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffull;
-	return (x * 10000 + (x >> 32)) & 0xffffffffull;
-}
-#endif
+	unsigned r = REJECT_NUMBER;
 
-/*
- * Appends the run of digits at p to *w while w stays below 10^19; digits past that are
- * dropped (counted in *dropped, *inexact when one is not 0). *run is the run's length.
- */
-static inline const char *digit_run(const char *p, const char *end, uint64_t *w, size_t *run,
-                                    size_t *dropped, bool *inexact)
-{
-	const char *s = p;
-	uint64_t v = *w;
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* Eight bytes at a time; a lane is a digit when its high nibble is 3 before and after +6.
-	 */
-	while (end - p >= 8) {
-		uint64_t x, nondigit;
-		unsigned n;
-
-		memcpy(&x, p, sizeof(x));
-		nondigit = ((x & 0xf0 * ONES) ^ 0x30 * ONES) |
-		           (((x + 6 * ONES) & 0xf0 * ONES) ^ 0x30 * ONES);
-		if (!nondigit) {
-			if (v >= pow10_u64[11])
-				break;
-			v = v * pow10_u64[8] + eight_digits(x - 0x30 * ONES);
-			p += 8;
-			continue;
-		}
-		/* A carry can only corrupt lanes after the first non-digit, which we ignore. */
-		n = (unsigned)__builtin_ctzll(nondigit) / 8;
-		if (n == 0 || v >= pow10_u64[19 - n])
-			break;
-		v = v * pow10_u64[n] + eight_digits((x - 0x30 * ONES) << (8 * (8 - n)));
-		*w = v;
-		*run = (size_t)(p + n - s);
-		return p + n;
-	}
-#endif
-	for (; p < end && is_digit(*p); p++) {
-		if (v < pow10_u64[18]) {
-			v = v * 10 + (uint64_t)(*p - '0');
-		} else {
-			(*dropped)++;
-			*inexact |= *p != '0';
-		}
-	}
-	*w = v;
-	*run = (size_t)(p - s);
-	return p;
+	if (i >= 0 && i <= INT8_MAX)
+		return r;
+	for (int dt = DT_UINT8; dt <= DT_INT64; dt++)
+		if (!int_fits((enum dtype)dt, i))
+			r |= REJECT(dt);
+	if (i < -(1ll << 53) || i > (1ll << 53))
+		r |= REJECT(DT_FP32) | REJECT(DT_FP64);
+	return r;
 }
 
 /*
@@ -723,86 +611,35 @@ static inline const char *digit_run(const char *p, const char *end, uint64_t *w,
  */
 static const char *parse_number(const char *p, const char *end, float *out, unsigned *reject)
 {
-	const char *start = p;
-	bool neg = false, real = false, inexact = false;
-	uint64_t w = 0;
-	size_t run, dropped = 0;
-	long e10 = 0;
-	double d;
+	struct num_dec d;
+	const char *q = num_scan(p, end, &d);
+	double v;
 
-	if (*p == '-') {
-		neg = true;
-		if (++p >= end)
-			return NULL;
-		if (*p == 'I') {
-			if (end - p < 8 || memcmp(p, "Infinity", 8) != 0)
-				return NULL;
-			*out = -INFINITY;
-			*reject |= REJECT_INT32 | REJECT_INT64;
-			return p + 8;
-		}
-	}
-	if (*p == '0') {
-		if (++p < end && is_digit(*p))
-			return NULL;
-	} else if (is_digit(*p)) {
-		p = digit_run(p, end, &w, &run, &dropped, &inexact);
-		/* Dropped integer digits still scale the value. */
-		e10 = (long)dropped;
-	} else {
+	if (!q)
 		return NULL;
-	}
-	if (p < end && *p == '.') {
-		real = true;
-		if (++p >= end || !is_digit(*p))
-			return NULL;
-		dropped = 0;
-		p = digit_run(p, end, &w, &run, &dropped, &inexact);
-		e10 -= (long)(run - dropped);
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		bool eneg = false;
-		long x = 0;
-		real = true;
-		if (++p < end && (*p == '+' || *p == '-'))
-			eneg = *p++ == '-';
-		if (p >= end || !is_digit(*p))
-			return NULL;
-		do {
-			if (x < 100000)
-				x = x * 10 + (*p - '0');
-		} while (++p < end && is_digit(*p));
-		e10 += eneg ? -x : x;
-	}
-	if (!real) {
+	if (d.is_int) {
 		int64_t i;
-		/* Beyond int64 jansson refuses the integer: the reference path says so. */
-		if (e10 != 0 || w > (neg ? (1ull << 63) : (1ull << 63) - 1))
+		/* Beyond 64 bits no type takes it: the reference path says so. */
+		if (d.e10 != 0 || (d.neg && d.w > (1ull << 63)))
 			return NULL;
-		i = neg && w ? -(int64_t)(w - 1) - 1 : (int64_t)w;
-		if (i < INT32_MIN || i > INT32_MAX)
-			*reject |= REJECT_INT32;
+		if (!d.neg && d.w > (uint64_t)INT64_MAX) {
+			/* Only UINT64 takes it; one rounding, as XGBoost's static_cast. */
+			*out = (float)d.w;
+			*reject |= ~REJECT(DT_UINT64);
+			return q;
+		}
+		i = d.neg && d.w ? -(int64_t)(d.w - 1) - 1 : (int64_t)d.w;
+		*reject |= int_rejects(i);
 		/* One rounding from the integer, as convert(). */
 		*out = (float)i;
-		return p;
+		return q;
 	}
-	if (w == 0) {
-		d = 0;
-	} else {
-#ifdef HAVE_EXACT_FAST_PATHS
-		if (inexact || e10 < -1000 || e10 > 1000 || !exact_decimal(w, (int)e10, &d))
-#endif
-		{
-			if (!token_strtod(start, (size_t)(p - start), &d))
-				return NULL;
-			d = fabs(d);
-		}
-	}
-	if (neg)
-		d = -d;
-	*out = (float)d;
-	*reject |= real_rejects(d, *out);
-	return p;
+	/* Overflow is refused by jansson too: the reference path says so. */
+	if (num_dec_double(&d, p, (size_t)(q - p), &v) < 0)
+		return NULL;
+	*out = (float)v;
+	*reject |= real_rejects(v, *out);
+	return q;
 }
 
 /* One element that is not an array: a number, null, or a NaN/Infinity token or string. */
@@ -816,13 +653,14 @@ static const char *parse_scalar(const char *p, const char *end, float *out, unsi
 	} words[] = {
 	    {"null", 4, NAN, 0},
 	    {"NaN", 3, NAN, 0},
-	    {"Infinity", 8, INFINITY, REJECT_INT32 | REJECT_INT64},
+	    {"Infinity", 8, INFINITY, REJECT_NONFINITE},
 	    {"\"NaN\"", 5, NAN, 0},
-	    {"\"Infinity\"", 10, INFINITY, REJECT_INT32 | REJECT_INT64},
-	    {"\"-Infinity\"", 11, -INFINITY, REJECT_INT32 | REJECT_INT64},
+	    {"\"Infinity\"", 10, INFINITY, REJECT_NONFINITE},
+	    {"\"-Infinity\"", 11, -INFINITY, REJECT_NONFINITE},
+	    {"-Infinity", 9, -INFINITY, REJECT_NONFINITE},
 	};
 
-	if (*p == '-' || is_digit(*p))
+	if (is_digit(*p) || (*p == '-' && (end - p < 2 || p[1] != 'I')))
 		return parse_number(p, end, out, reject);
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		if ((size_t)(end - p) >= words[i].n && memcmp(p, words[i].s, words[i].n) == 0) {
@@ -837,7 +675,7 @@ static const char *parse_scalar(const char *p, const char *end, float *out, unsi
 /* p at '[': values up to the matching ']', appended to b. Returns past the ']'. */
 static const char *parse_values(const char *p, const char *end, struct bulk *b)
 {
-	p = skip_ws(p + 1, end);
+	p = jscan_ws(p + 1, end);
 	if (p < end && *p == ']')
 		return p + 1;
 	for (;;) {
@@ -849,14 +687,14 @@ static const char *parse_values(const char *p, const char *end, struct bulk *b)
 		b->n++;
 		/* After a value comes a delimiter: a word running on ("NaNx") is not ours. */
 		if (p < end && *p != ',' && *p != ']')
-			p = skip_ws(p, end);
+			p = jscan_ws(p, end);
 		if (p >= end)
 			return NULL;
 		if (*p == ']')
 			return p + 1;
 		if (*p != ',')
 			return NULL;
-		p = skip_ws(p + 1, end);
+		p = jscan_ws(p + 1, end);
 	}
 }
 
@@ -866,7 +704,7 @@ static const char *parse_values(const char *p, const char *end, struct bulk *b)
  */
 static const char *parse_bulk(const char *p, const char *end, unsigned max_depth, struct bulk *b)
 {
-	const char *q = skip_ws(p + 1, end);
+	const char *q = jscan_ws(p + 1, end);
 
 	if (q >= end || *q != '[')
 		return parse_values(p, end, b);
@@ -883,14 +721,14 @@ static const char *parse_bulk(const char *p, const char *end, unsigned max_depth
 			return NULL;
 		b->width = b->n - before;
 		b->rows++;
-		p = skip_ws(p, end);
+		p = jscan_ws(p, end);
 		if (p >= end)
 			return NULL;
 		if (*p == ']')
 			return p + 1;
 		if (*p != ',')
 			return NULL;
-		p = skip_ws(p + 1, end);
+		p = jscan_ws(p + 1, end);
 		if (p >= end || *p != '[')
 			return NULL;
 	}
@@ -899,9 +737,7 @@ static const char *parse_bulk(const char *p, const char *end, unsigned max_depth
 /* Whether the parsed tensor is what decode_data() would accept for this shape and type. */
 static bool bulk_fits(const struct bulk *b, enum dtype dt, size_t nrows, size_t ncols, size_t ndim)
 {
-	static const unsigned refused_by[] = {REJECT_FP32, 0, REJECT_INT32, REJECT_INT64};
-
-	if (b->reject & refused_by[dt])
+	if (b->reject & REJECT(dt))
 		return false;
 	if (b->nested)
 		return ndim == 2 && b->rows == nrows && b->width == ncols;
@@ -913,8 +749,6 @@ struct binpart {
 	const unsigned char *p;
 	size_t len;
 };
-
-static const size_t dtype_sizes[] = {4, 8, 4, 8};
 
 static uint32_t load_le32(const unsigned char *p)
 {
@@ -938,14 +772,65 @@ static uint64_t load_le64(const unsigned char *p)
 	return v;
 }
 
+static uint16_t load_le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+
 /*
  * n little-endian values of type dt at p into floats, with the casts convert() applies to
- * the same values in JSON. Every bit pattern is a value here (NaN is missing), so nothing
- * can fail and the loops stay free of checks.
+ * the same values in JSON. Every bit pattern is a value here (NaN is missing) except a BOOL
+ * byte other than 0 or 1: the loops stay free of checks, and BOOL's is done on its own.
+ * Returns 0, or -EINVAL with the index of the first bad BOOL byte in *bad.
  */
-static void convert_binary(const unsigned char *p, size_t n, enum dtype dt, float *out)
+static int convert_binary(const unsigned char *p, size_t n, enum dtype dt, float *out, size_t *bad)
 {
 	switch (dt) {
+	case DT_BOOL:
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] > 1) {
+				*bad = i;
+				return -EINVAL;
+			}
+			out[i] = (float)p[i];
+		}
+		break;
+	case DT_UINT8:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)p[i];
+		break;
+	case DT_INT8:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int8_t)p[i];
+		break;
+	case DT_UINT16:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)load_le16(p + 2 * i);
+		break;
+	case DT_INT16:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int16_t)load_le16(p + 2 * i);
+		break;
+	case DT_UINT32:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)load_le32(p + 4 * i);
+		break;
+	case DT_INT32:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int32_t)load_le32(p + 4 * i);
+		break;
+	case DT_UINT64:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)load_le64(p + 8 * i);
+		break;
+	case DT_INT64:
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)(int64_t)load_le64(p + 8 * i);
+		break;
+	case DT_FP16:
+		for (size_t i = 0; i < n; i++)
+			out[i] = half_to_float(load_le16(p + 2 * i));
+		break;
 	case DT_FP32:
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		memcpy(out, p, n * sizeof(float));
@@ -964,15 +849,10 @@ static void convert_binary(const unsigned char *p, size_t n, enum dtype dt, floa
 			out[i] = (float)d;
 		}
 		break;
-	case DT_INT32:
-		for (size_t i = 0; i < n; i++)
-			out[i] = (float)(int32_t)load_le32(p + 4 * i);
-		break;
-	case DT_INT64:
-		for (size_t i = 0; i < n; i++)
-			out[i] = (float)(int64_t)load_le64(p + 8 * i);
+	case DT_COUNT:
 		break;
 	}
+	return 0;
 }
 
 /*
@@ -984,7 +864,7 @@ static int decode_binary_input(const json_t *bds, enum dtype dt, size_t nrows, s
                                size_t errlen)
 {
 	char shape[64];
-	size_t n = nrows * ncols, want;
+	size_t n = nrows * ncols, want, bad;
 
 	if (ndim == 2)
 		snprintf(shape, sizeof(shape), "[%zu, %zu]", nrows, ncols);
@@ -1013,7 +893,10 @@ static int decode_binary_input(const json_t *bds, enum dtype dt, size_t nrows, s
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	convert_binary(bin->p, n, dt, *out);
+	if (convert_binary(bin->p, n, dt, *out, &bad) < 0)
+		return fail(err, errlen,
+		            "inputs[0]: binary BOOL element %zu is the byte %u, expected 0 or 1",
+		            bad, bin->p[bad]);
 	return 0;
 }
 
@@ -1052,9 +935,7 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	}
 	if (!known)
 		return fail(err, errlen,
-		            "inputs[0].datatype: \"%.32s\" is not supported (FP32, FP64, INT32, "
-		            "INT64)",
-		            ds);
+		            "inputs[0].datatype: \"%.32s\" is not supported (" DTYPE_LIST ")", ds);
 	r = decode_shape(json_object_get(in, "shape"), num_feature, lim, &nrows, &ncols, &ndim, err,
 	                 errlen);
 	if (r < 0)
@@ -1176,158 +1057,43 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
  * yes: "outputs", "parameters", anything else, and every error go to jansson, which then
  * gives the same answer or the message.
  */
-struct skel_str {
-	const char *p;
-	size_t n;
-};
-
-/* Keys of one object the skeleton path checks for duplicates: its own four and this many more. */
-#define SKEL_MAX_OTHER 8
-
-/* p at a quote: a string of printable ASCII without escapes, returned past its closing quote. */
-static const char *skel_string(const char *p, const char *end, struct skel_str *out)
-{
-	const char *q = ++p;
-
-	while (q < end && *q != '"') {
-		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e || *q == '\\')
-			return NULL;
-		q++;
-	}
-	if (q >= end)
-		return NULL;
-	out->p = p;
-	out->n = (size_t)(q - p);
-	return q + 1;
-}
-
-/* A JSON integer of at most 18 digits (so jansson reads it without overflow). */
-static const char *skel_int(const char *p, const char *end, bool *neg, uint64_t *v)
-{
-	const char *d;
-
-	*neg = p < end && *p == '-';
-	if (*neg)
-		p++;
-	d = p;
-	*v = 0;
-	while (p < end && is_digit(*p) && p - d < 18)
-		*v = *v * 10 + (uint64_t)(*p++ - '0');
-	if (p == d || (p < end && (is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E')) ||
-	    (*d == '0' && p - d > 1))
-		return NULL;
-	return p;
-}
-
-/* A value of a key the request does not use: a plain string, integer, true, false or null. */
-static const char *skel_scalar(const char *p, const char *end)
-{
-	static const char *const words[] = {"true", "false", "null"};
-	struct skel_str s;
-	uint64_t v;
-	bool neg;
-
-	if (p >= end)
-		return NULL;
-	if (*p == '"')
-		return skel_string(p, end, &s);
-	if (*p == '-' || is_digit(*p))
-		return skel_int(p, end, &neg, &v);
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		size_t n = strlen(words[i]);
-		if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0)
-			return p + n;
-	}
-	return NULL;
-}
-
-static bool skel_is(const struct skel_str *k, const char *lit)
-{
-	return k->n == strlen(lit) && memcmp(k->p, lit, k->n) == 0;
-}
-
-/* Keys seen in one object: false when k repeats one of them (or there are too many). */
-static bool skel_note(struct skel_str *seen, size_t *n, const struct skel_str *k)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (seen[i].n == k->n && memcmp(seen[i].p, k->p, k->n) == 0)
-			return false;
-	if (*n == SKEL_MAX_OTHER + 4)
-		return false;
-	seen[(*n)++] = *k;
-	return true;
-}
-
-/* p at '{': reads members until '}' through member(), which reads each value. */
-static const char *skel_object(const char *p, const char *end,
-                               const char *(*member)(const struct skel_str *key, const char *p,
-                                                     const char *end, void *ctx),
-                               void *ctx)
-{
-	struct skel_str seen[SKEL_MAX_OTHER + 4], key;
-	size_t nseen = 0;
-
-	p = skip_ws(p + 1, end);
-	if (p >= end || *p != '"')
-		return NULL;
-	for (;;) {
-		if (p >= end || *p != '"' || !(p = skel_string(p, end, &key)) ||
-		    !skel_note(seen, &nseen, &key))
-			return NULL;
-		p = skip_ws(p, end);
-		if (p >= end || *p != ':')
-			return NULL;
-		p = member(&key, skip_ws(p + 1, end), end, ctx);
-		if (!p)
-			return NULL;
-		p = skip_ws(p, end);
-		if (p >= end)
-			return NULL;
-		if (*p == '}')
-			return p + 1;
-		if (*p != ',')
-			return NULL;
-		p = skip_ws(p + 1, end);
-	}
-}
-
 struct skel {
-	const char *data, *data_end;        /* inputs[0].data, as the bulk parser read it */
-	struct skel_str id, name, datatype; /* .p NULL: not in the request */
+	const char *data, *data_end;         /* inputs[0].data, as the bulk parser read it */
+	struct jscan_str id, name, datatype; /* .p NULL: not in the request */
 	bool have_inputs, have_data;
 	size_t dims[2], ndims;
 };
 
 /* A member whose value must be a string (anything else leaves the skeleton path). */
-static const char *skel_string_member(const char *p, const char *end, struct skel_str *out)
+static const char *skel_string_member(const char *p, const char *end, struct jscan_str *out)
 {
-	return p < end && *p == '"' ? skel_string(p, end, out) : NULL;
+	return p < end && *p == '"' ? jscan_plain_string(p, end, out) : NULL;
 }
 
-static const char *skel_input_member(const struct skel_str *key, const char *p, const char *end,
+static const char *skel_input_member(const struct jscan_str *key, const char *p, const char *end,
                                      void *ctx)
 {
 	struct skel *k = ctx;
 
-	if (skel_is(key, "name"))
+	if (jscan_str_is(key, "name"))
 		return skel_string_member(p, end, &k->name);
-	if (skel_is(key, "datatype"))
+	if (jscan_str_is(key, "datatype"))
 		return skel_string_member(p, end, &k->datatype);
-	if (skel_is(key, "data")) {
+	if (jscan_str_is(key, "data")) {
 		k->have_data = p == k->data;
 		return k->have_data ? k->data_end : NULL;
 	}
-	if (skel_is(key, "shape")) {
+	if (jscan_str_is(key, "shape")) {
 		if (p >= end || *p != '[')
 			return NULL;
-		for (p = skip_ws(p + 1, end); k->ndims < 2; p = skip_ws(p + 1, end)) {
+		for (p = jscan_ws(p + 1, end); k->ndims < 2; p = jscan_ws(p + 1, end)) {
 			uint64_t v;
 			bool neg;
-			p = skel_int(p, end, &neg, &v);
+			p = jscan_small_int(p, end, &neg, &v);
 			if (!p || neg || v == 0 || v > SIZE_MAX)
 				return NULL;
 			k->dims[k->ndims++] = (size_t)v;
-			p = skip_ws(p, end);
+			p = jscan_ws(p, end);
 			if (p < end && *p == ']')
 				return p + 1;
 			if (p >= end || *p != ',')
@@ -1335,34 +1101,34 @@ static const char *skel_input_member(const struct skel_str *key, const char *p, 
 		}
 		return NULL;
 	}
-	if (skel_is(key, "parameters"))
+	if (jscan_str_is(key, "parameters"))
 		return NULL;
-	return skel_scalar(p, end);
+	return jscan_scalar(p, end);
 }
 
-static const char *skel_request_member(const struct skel_str *key, const char *p, const char *end,
+static const char *skel_request_member(const struct jscan_str *key, const char *p, const char *end,
                                        void *ctx)
 {
 	struct skel *k = ctx;
 
-	if (skel_is(key, "id"))
+	if (jscan_str_is(key, "id"))
 		return skel_string_member(p, end, &k->id);
-	if (skel_is(key, "inputs")) {
+	if (jscan_str_is(key, "inputs")) {
 		if (p >= end || *p != '[')
 			return NULL;
-		p = skip_ws(p + 1, end);
-		if (p >= end || *p != '{' || !(p = skel_object(p, end, skel_input_member, k)))
+		p = jscan_ws(p + 1, end);
+		if (p >= end || *p != '{' || !(p = jscan_object(p, end, skel_input_member, k)))
 			return NULL;
-		p = skip_ws(p, end);
+		p = jscan_ws(p, end);
 		k->have_inputs = p < end && *p == ']';
 		return k->have_inputs ? p + 1 : NULL;
 	}
-	if (skel_is(key, "outputs") || skel_is(key, "parameters"))
+	if (jscan_str_is(key, "outputs") || jscan_str_is(key, "parameters"))
 		return NULL;
-	return skel_scalar(p, end);
+	return jscan_scalar(p, end);
 }
 
-static char *skel_dup(const struct skel_str *s)
+static char *skel_dup(const struct jscan_str *s)
 {
 	char *d = malloc(s->n + 1);
 
@@ -1386,16 +1152,16 @@ static bool decode_skeleton(const char *body, const char *end, const char *data,
 	size_t nrows, ncols, ndim;
 	enum dtype dt = DT_FP32;
 	bool known = false;
-	const char *p = skip_ws(body, end);
+	const char *p = jscan_ws(body, end);
 
 	/* The skeleton nests 4 deep (request, inputs, inputs[0], shape); data checked its own. */
 	if (lim->max_depth < 5 || p >= end || *p != '{' ||
-	    !(p = skel_object(p, end, skel_request_member, &k)) || skip_ws(p, end) != end)
+	    !(p = jscan_object(p, end, skel_request_member, &k)) || jscan_ws(p, end) != end)
 		return false;
 	if (!k.have_inputs || !k.name.p || !k.datatype.p || !k.have_data || !k.ndims)
 		return false;
 	for (size_t i = 0; i < sizeof(dtype_names) / sizeof(dtype_names[0]); i++) {
-		if (skel_is(&k.datatype, dtype_names[i])) {
+		if (jscan_str_is(&k.datatype, dtype_names[i])) {
 			dt = (enum dtype)i;
 			known = true;
 		}
@@ -1542,417 +1308,23 @@ void infer_request_free(struct infer_request *req)
 	memset(req, 0, sizeof(*req));
 }
 
-/* A growing output buffer; the first failed allocation sticks. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static bool sb_reserve(struct sbuf *b, size_t more)
+/* A float that reads back as itself; NaN and infinities (which JSON lacks) are null. */
+static void put_float(struct strbuf *b, float f)
 {
-	size_t need, ncap;
-	char *np;
-
-	if (b->oom)
-		return false;
-	if (__builtin_add_overflow(b->len, more, &need) || need == SIZE_MAX) {
-		b->oom = true;
-		return false;
-	}
-	if (need + 1 <= b->cap)
-		return true;
-	ncap = b->cap ? b->cap : 256;
-	while (ncap < need + 1)
-		ncap = ncap > SIZE_MAX / 2 ? need + 1 : ncap * 2;
-	np = realloc(b->p, ncap);
-	if (!np) {
-		b->oom = true;
-		return false;
-	}
-	b->p = np;
-	b->cap = ncap;
-	return true;
-}
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (!sb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-/* Decimal digits by hand: every answer has a shape, and snprintf costs more than the rest. */
-static void sb_size(struct sbuf *b, size_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp);
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	sb_put(b, tmp + i, sizeof(tmp) - i);
-}
-
-/* Length of the valid UTF-8 sequence at s (0 when invalid or truncated). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		cp = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
-/* Writes s as a JSON string; invalid UTF-8 bytes become U+FFFD so the output stays valid. */
-static void sb_json_string(struct sbuf *b, const char *str)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str), i = 0, run = 0;
-
-	sb_put(b, "\"", 1);
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t l;
-		char esc[8];
-		const char *rep = NULL;
-		size_t replen = 0;
-
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-			i++;
-			run++;
-			continue;
-		}
-		if (c >= 0x80) {
-			l = utf8_len(s + i, n - i);
-			if (l) {
-				i += l;
-				run += l;
-				continue;
-			}
-		}
-		sb_put(b, (const char *)s + i - run, run);
-		run = 0;
-		switch (c) {
-		case '"':
-			rep = "\\\"";
-			break;
-		case '\\':
-			rep = "\\\\";
-			break;
-		case '\n':
-			rep = "\\n";
-			break;
-		case '\r':
-			rep = "\\r";
-			break;
-		case '\t':
-			rep = "\\t";
-			break;
-		case '\b':
-			rep = "\\b";
-			break;
-		case '\f':
-			rep = "\\f";
-			break;
-		default:
-			if (c < 0x20) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 15];
-				rep = esc;
-				replen = 6;
-			} else {
-				rep = "\\ufffd";
-			}
-			break;
-		}
-		sb_put(b, rep, replen ? replen : strlen(rep));
-		i++;
-	}
-	sb_put(b, (const char *)s + i - run, run);
-	sb_put(b, "\"", 1);
-}
-
-#ifdef __SIZEOF_INT128__
-
-/* 10^n for n <= 38, exactly. */
-static u128 pow10_128(unsigned n)
-{
-	u128 r = 1;
-
-	while (n--)
-		r *= 10;
-	return r;
-}
-
-/* Bits needed for 10^n (rounded up), to keep products inside 127 bits. */
-static unsigned pow10_bits(unsigned n)
-{
-	return (n * 3322u + 999u) / 1000u + 1;
-}
-
-/*
- * X * 2^a / 10^k as a fraction num/den, or false when it would not fit in 127 bits (then
- * the caller takes the slow path). X < 2^26.
- */
-static bool scaled(uint64_t x, int a, int k, u128 *num, u128 *den)
-{
-	unsigned nb = 26, db = 1;
-
-	nb += a > 0 ? (unsigned)a : 0;
-	nb += k < 0 ? pow10_bits((unsigned)-k) : 0;
-	db += a < 0 ? (unsigned)-a : 0;
-	db += k > 0 ? pow10_bits((unsigned)k) : 0;
-	if (nb > 126 || db > 126)
-		return false;
-	*num = (u128)x;
-	*den = 1;
-	if (a > 0)
-		*num <<= a;
-	else
-		*den <<= -a;
-	if (k < 0)
-		*num *= pow10_128((unsigned)-k);
-	else
-		*den *= pow10_128((unsigned)k);
-	return true;
-}
-
-/*
- * The integers c with lo < c * 10^k < hi (<= when inclusive), where lo and hi are the
- * rounding interval of the float in units of 2^a. Returns false when out of range.
- */
-static bool candidates(uint64_t lo, uint64_t hi, int a, int k, bool inclusive, uint64_t *cmin,
-                       uint64_t *cmax)
-{
-	u128 num, den, q;
-
-	if (!scaled(lo, a, k, &num, &den))
-		return false;
-	q = num / den;
-	/* Smallest c above lo (or at it, when inclusive and exact). */
-	*cmin = (uint64_t)((num % den == 0 && inclusive) ? q : q + 1);
-	if (!scaled(hi, a, k, &num, &den))
-		return false;
-	q = num / den;
-	*cmax = (uint64_t)((num % den == 0 && !inclusive) ? q - 1 : q);
-	return q < ((u128)1 << 63);
-}
-
-/*
- * Shortest digits for a positive finite float, exactly, in integer arithmetic: the largest
- * decimal exponent k whose multiples fall inside the float's rounding interval gives the
- * fewest digits; among those, the one nearest the value. Returns false outside the range
- * our 128-bit fractions cover (tiny or huge values), for the slow path.
- */
-static bool shortest(float f, uint64_t *digits, int *exp10)
-{
-	uint32_t bits;
-	uint64_t m, cmin, cmax, c;
-	int e, a, klo, khi, kbest;
-	bool inclusive;
-	u128 num, den, q, r;
-
-	memcpy(&bits, &f, sizeof(bits));
-	if ((bits >> 23) == 0)
-		return false; /* subnormals: rare, and their exponents are out of our range */
-	m = (bits & 0x7fffffu) | 0x800000u;
-	e = (int)(bits >> 23) - 150;
-	a = e - 2;
-	inclusive = (m & 1) == 0; /* ties round to even: the bounds belong to an even m */
-	/* The decimal exponent of f, within one; 9 digits always suffice below it. */
-	khi = (int)floor(log10((double)f)) + 2;
-	klo = khi - 11;
-	/* Bisect for the largest k with a candidate; klo always has one. */
-	if (!candidates(4 * m - ((bits & 0x7fffffu) == 0 && (bits >> 23) > 1 ? 1 : 2), 4 * m + 2, a,
-	                klo, inclusive, &cmin, &cmax) ||
-	    cmin > cmax)
-		return false;
-	kbest = klo;
-	while (klo < khi) {
-		int k = klo + (khi - klo + 1) / 2;
-		uint64_t lo2, hi2;
-		if (!candidates(4 * m - ((bits & 0x7fffffu) == 0 && (bits >> 23) > 1 ? 1 : 2),
-		                4 * m + 2, a, k, inclusive, &lo2, &hi2))
-			return false;
-		if (lo2 <= hi2) {
-			klo = k;
-			kbest = k;
-			cmin = lo2;
-			cmax = hi2;
-		} else {
-			khi = k - 1;
-		}
-	}
-	/* The candidate nearest the value itself, ties to even. */
-	if (!scaled(4 * m, a, kbest, &num, &den))
-		return false;
-	q = num / den;
-	r = num % den;
-	if (2 * r > den || (2 * r == den && (q & 1)))
-		q++;
-	c = q < cmin ? cmin : q > cmax ? cmax : (uint64_t)q;
-	while (c % 10 == 0) {
-		c /= 10;
-		kbest++;
-	}
-	*digits = c;
-	*exp10 = kbest;
-	return true;
-}
-
-#endif
-
-/* Writes digits * 10^k in plain or exponent notation, whichever is shorter. */
-static int write_decimal(bool neg, uint64_t digits, int k, char out[32])
-{
-	char d[24];
-	int nd = 0, o = 0, x, plain, sci;
-
-	do {
-		d[nd++] = (char)('0' + digits % 10);
-		digits /= 10;
-	} while (digits);
-	/* d holds the digits in reverse; x is the exponent of the leading digit. */
-	x = k + nd - 1;
-	plain = x < 0 ? 1 - x + nd : (nd > x + 1 ? nd + 1 : x + 1);
-	sci = nd + (nd > 1) + 2 + (x < 0) + (abs(x) >= 10);
-	if (neg)
-		out[o++] = '-';
-	if (plain <= sci && x < 0) {
-		out[o++] = '0';
-		out[o++] = '.';
-		for (int i = -1; i > x; i--)
-			out[o++] = '0';
-		for (int i = nd - 1; i >= 0; i--)
-			out[o++] = d[i];
-	} else if (plain <= sci) {
-		for (int i = nd - 1; i >= 0; i--) {
-			out[o++] = d[i];
-			if (nd - 1 - i == x && i > 0)
-				out[o++] = '.';
-		}
-		for (int i = nd - 1; i < x; i++)
-			out[o++] = '0';
-	} else {
-		out[o++] = d[nd - 1];
-		if (nd > 1) {
-			out[o++] = '.';
-			for (int i = nd - 2; i >= 0; i--)
-				out[o++] = d[i];
-		}
-		o += snprintf(out + o, (size_t)(32 - o), "e%d", x);
-	}
-	out[o] = '\0';
-	return o;
-}
-
-/* Prints f with p significant digits into out; returns the length if it reads back as f. */
-static int try_digits(float f, int p, char out[32])
-{
-	int n = snprintf(out, 32, "%.*g", p, (double)f);
-
-	return strtof(out, NULL) == f ? n : 0;
-}
-
-/*
- * Prints f with the fewest significant digits that read back to the same float; NaN and
- * infinities are null. Returns the length. The exact integer method covers the usual
- * range; the rest goes through printf, probing 8 and 9 digits first (what computed values
- * need) and bisecting below, since round-tripping is monotonic in the digit count.
- */
-static int format_float(float f, char out[32])
-{
-	char tmp[32];
-	int lo = 1, hi = 7, n, m, k;
-	uint64_t digits;
+	char tmp[NUM_FMT_MAX];
 
 	if (!isfinite(f)) {
-		memcpy(out, "null", 5);
-		return 4;
+		strbuf_put(b, "null", 4);
+		return;
 	}
-	if (f == 0) {
-		memcpy(out, signbit(f) ? "-0" : "0", signbit(f) ? 3 : 2);
-		return signbit(f) ? 2 : 1;
-	}
-#ifdef __SIZEOF_INT128__
-	if (shortest(fabsf(f), &digits, &k))
-		return write_decimal(f < 0, digits, k, out);
-#else
-	(void)digits;
-	(void)k;
-	(void)write_decimal;
-#endif
-	n = try_digits(f, 8, out);
-	if (!n)
-		return snprintf(out, 32, "%.9g", (double)f);
-	m = try_digits(f, 7, tmp);
-	if (!m)
-		return n;
-	memcpy(out, tmp, (size_t)m + 1);
-	n = m;
-	/* Invariant: hi digits read back (held in out); fewer than lo do not. */
-	while (lo < hi) {
-		int p = lo + (hi - lo) / 2;
-		m = try_digits(f, p, tmp);
-		if (m) {
-			hi = p;
-			n = m;
-			memcpy(out, tmp, (size_t)m + 1);
-		} else {
-			lo = p + 1;
-		}
-	}
-	return n;
-}
-
-static void sb_float(struct sbuf *b, float f)
-{
-	char tmp[32];
-	int n = format_float(f, tmp);
-
-	sb_put(b, tmp, (size_t)n);
+	strbuf_put(b, tmp, (size_t)num_format_float(f, tmp));
 }
 
 int infer_encode_binary(const char *model_name, const char *model_version, const char *id,
                         const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen,
                         size_t *json_len)
 {
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 	size_t guess = 256, bin_bytes = 0;
 
 	*out = NULL;
@@ -1970,57 +1342,57 @@ int infer_encode_binary(const char *model_name, const char *model_version, const
 			return -ENOMEM;
 		if (outs[i].binary && __builtin_add_overflow(bin_bytes, bytes, &bin_bytes))
 			return -ENOMEM;
-		/* Only a hint: saturated rather than wrapped; sb_reserve() grows as needed. */
+		/* Only a hint: saturated rather than wrapped; strbuf_reserve() grows as needed. */
 		if (__builtin_mul_overflow(n, (size_t)(outs[i].binary ? 4 : 12), &bytes) ||
 		    __builtin_add_overflow(guess, bytes, &guess) ||
 		    __builtin_add_overflow(guess, (size_t)128, &guess))
 			guess = SIZE_MAX / 2;
 	}
-	sb_reserve(&b, guess);
+	strbuf_reserve(&b, guess);
 	b.oom = false;
-	sb_puts(&b, "{\"model_name\":");
-	sb_json_string(&b, model_name ? model_name : "");
-	sb_puts(&b, ",\"model_version\":");
-	sb_json_string(&b, model_version ? model_version : "");
+	strbuf_puts(&b, "{\"model_name\":");
+	strbuf_json_string(&b, model_name ? model_name : "");
+	strbuf_puts(&b, ",\"model_version\":");
+	strbuf_json_string(&b, model_version ? model_version : "");
 	if (id) {
-		sb_puts(&b, ",\"id\":");
-		sb_json_string(&b, id);
+		strbuf_puts(&b, ",\"id\":");
+		strbuf_json_string(&b, id);
 	}
-	sb_puts(&b, ",\"outputs\":[");
+	strbuf_puts(&b, ",\"outputs\":[");
 	for (size_t i = 0; i < n_outs; i++) {
 		const struct infer_output *o = &outs[i];
 		size_t n = o->nrows * o->width;
 		if (i)
-			sb_put(&b, ",", 1);
-		sb_puts(&b, "{\"name\":");
-		sb_json_string(&b, o->name ? o->name : "");
-		sb_puts(&b, ",\"datatype\":\"FP32\",\"shape\":[");
-		sb_size(&b, o->nrows);
+			strbuf_put(&b, ",", 1);
+		strbuf_puts(&b, "{\"name\":");
+		strbuf_json_string(&b, o->name ? o->name : "");
+		strbuf_puts(&b, ",\"datatype\":\"FP32\",\"shape\":[");
+		strbuf_size(&b, o->nrows);
 		if (o->width != 1) {
-			sb_put(&b, ",", 1);
-			sb_size(&b, o->width);
+			strbuf_put(&b, ",", 1);
+			strbuf_size(&b, o->width);
 		}
 		if (o->binary) {
-			sb_puts(&b, "],\"parameters\":{\"binary_data_size\":");
-			sb_size(&b, n * sizeof(float));
-			sb_puts(&b, "}}");
+			strbuf_puts(&b, "],\"parameters\":{\"binary_data_size\":");
+			strbuf_size(&b, n * sizeof(float));
+			strbuf_puts(&b, "}}");
 			continue;
 		}
-		sb_puts(&b, "],\"data\":[");
+		strbuf_puts(&b, "],\"data\":[");
 		for (size_t k = 0; k < n && !b.oom; k++) {
 			if (k)
-				sb_put(&b, ",", 1);
-			sb_float(&b, o->data[k]);
+				strbuf_put(&b, ",", 1);
+			put_float(&b, o->data[k]);
 		}
-		sb_puts(&b, "]}");
+		strbuf_puts(&b, "]}");
 	}
-	sb_puts(&b, "]}");
+	strbuf_puts(&b, "]}");
 	*json_len = b.len;
 	/* The raw bytes, in the order of the outputs in the JSON. */
 	for (size_t i = 0; i < n_outs && bin_bytes; i++) {
 		const struct infer_output *o = &outs[i];
 		size_t n = o->nrows * o->width;
-		if (!o->binary || !sb_reserve(&b, n * sizeof(float)))
+		if (!o->binary || !strbuf_reserve(&b, n * sizeof(float)))
 			continue;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		memcpy(b.p + b.len, o->data, n * sizeof(float));

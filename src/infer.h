@@ -28,8 +28,10 @@ struct infer_request {
 
 /*
  * Decodes an infer request body for a model with num_feature inputs.
- * Accepts one input tensor with datatype FP32, FP64, INT32 or INT64, shape [N, F] or [F],
- * data flat (row-major) or nested, null or NaN for missing. Rejects what is wrong with
+ * Accepts one input tensor of any numeric datatype (BOOL, UINT8..UINT64, INT8..INT64,
+ * FP16, FP32, FP64), shape [N, F] or [F], data flat (row-major) or nested, null or NaN for
+ * missing. Each value becomes the float32 XGBoost sees for it in a numpy array of that
+ * datatype; values must fit the datatype (BOOL: true or false). Rejects what is wrong with
  * -EINVAL and a message in err that names the field (HTTP 400); binary_data_size without
  * binary framing is one such thing (see infer_decode_binary()). Returns 0 on success.
  */
@@ -40,9 +42,10 @@ int infer_decode(const char *body, size_t len, size_t num_feature, const struct 
  * Decodes a request of the binary tensor data extension: the first json_len bytes of body
  * (the Inference-Header-Content-Length header) are the JSON, and the rest are raw tensor
  * bytes. An input with "parameters": {"binary_data_size": B} and no "data" takes its values
- * from those bytes: shape product x element size (FP32 4, FP64 8, INT32 4, INT64 8),
- * little-endian, converted to float32 exactly as the JSON path converts the same values;
- * NaN means missing. The bytes must be exactly what the binary inputs declare. Every
+ * from those bytes: shape product x element size (BOOL, UINT8, INT8 1; UINT16, INT16,
+ * FP16 2; UINT32, INT32, FP32 4; UINT64, INT64, FP64 8), little-endian, converted to
+ * float32 exactly as the JSON path converts the same values; NaN means missing, and a BOOL
+ * byte must be 0 or 1. The bytes must be exactly what the binary inputs declare. Every
  * inconsistency is -EINVAL with a message naming the field or the header. 0 on success.
  */
 int infer_decode_binary(const char *body, size_t len, size_t json_len, size_t num_feature,

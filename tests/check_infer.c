@@ -63,7 +63,8 @@ static const struct {
      "inputs[0].name: expected a string, got a number"},
     {IN("\"shape\": [3], \"data\": [1,2,3]"), "inputs[0].datatype: required"},
     {IN("\"datatype\": \"BYTES\", \"shape\": [3], \"data\": [1,2,3]"),
-     "inputs[0].datatype: \"BYTES\" is not supported (FP32, FP64, INT32, INT64)"},
+     "inputs[0].datatype: \"BYTES\" is not supported (BOOL, UINT8, UINT16, UINT32, UINT64, "
+     "INT8, INT16, INT32, INT64, FP16, FP32, FP64)"},
     {IN("\"datatype\": \"fp32\", \"shape\": [3], \"data\": [1,2,3]"),
      "inputs[0].datatype: \"fp32\" is not supported"},
     {IN("\"datatype\": [\"FP32\"], \"shape\": [3], \"data\": [1,2,3]"),
@@ -672,7 +673,9 @@ END_TEST
 struct gen {
 	uint64_t seed;
 	FILE *f;
-	char **tokens; /* the data elements as written */
+	char **tokens;             /* the data elements as written */
+	const char *const *dtypes; /* the datatypes to draw from */
+	uint32_t ndtypes;
 	size_t ntokens, cap;
 };
 
@@ -892,9 +895,8 @@ static void member(struct gen *g, const char *key)
 /* Writes a request with PAD_BULK first; returns num_feature. */
 static size_t generate(struct gen *g, const char **dtype_out)
 {
-	static const char *const dtypes[] = {"FP32", "FP32", "FP64", "INT32", "INT64"};
 	size_t nf = pick(g, 6) + 1, rows = pick(g, 5) + 1;
-	const char *dt = dtypes[pick(g, 5)];
+	const char *dt = g->dtypes[pick(g, g->ndtypes)];
 	bool flat_shape = rows == 1 && pick(g, 3) == 0, nested = !flat_shape && pick(g, 2);
 	uint32_t order = pick(g, 4), extra = pick(g, 20);
 
@@ -980,10 +982,15 @@ static bool expected_value(const char *t, float *out)
 	return *end == '\0';
 }
 
-START_TEST(bulk_matches_reference)
+/*
+ * Runs the differential test on bodies of the given datatypes; min_accept: how many of the
+ * 4000 bodies at least must be accepted (and refused) for the comparison to prove much.
+ */
+static void bulk_differential(uint64_t seed, const char *const *dtypes, uint32_t ndtypes,
+                              size_t min_accept)
 {
 	size_t accepted = 0, total = 4000;
-	struct gen g = {.seed = 0x2545f4914f6cdd1dull + (uint64_t)_i};
+	struct gen g = {.seed = seed, .dtypes = dtypes, .ndtypes = ndtypes};
 
 	for (size_t iter = 0; iter < total; iter++) {
 		struct infer_limits l = {.max_rows = 6, .max_elements = 40, .max_depth = 8};
@@ -1057,8 +1064,29 @@ START_TEST(bulk_matches_reference)
 	}
 	free(g.tokens);
 	/* Both outcomes well represented, or the comparison proves little. */
-	ck_assert_uint_gt(accepted, total / 5);
+	ck_assert_uint_gt(accepted, min_accept);
 	ck_assert_uint_gt(total - accepted, total / 5);
+}
+
+START_TEST(bulk_matches_reference)
+{
+	static const char *const dtypes[] = {"FP32", "FP32", "FP64", "INT32", "INT64"};
+
+	bulk_differential(0x2545f4914f6cdd1dull + (uint64_t)_i, dtypes, 5, 4000 / 5);
+}
+END_TEST
+
+/*
+ * The same for the narrower types, whose ranges refuse most generated values (so fewer
+ * bodies are accepted). Not UINT64: jansson (the reference) cannot read its integers past
+ * INT64_MAX, which only the bulk path takes (every_type_json pins that difference).
+ */
+START_TEST(bulk_matches_reference_types)
+{
+	static const char *const dtypes[] = {"UINT8",  "INT8", "UINT16", "INT16",
+	                                     "UINT32", "BOOL", "FP64",   "INT64"};
+
+	bulk_differential(0x9e3779b97f4a7c15ull + (uint64_t)_i, dtypes, 8, 4000 / 25);
 }
 END_TEST
 
@@ -1621,6 +1649,236 @@ START_TEST(binary_matches_json)
 END_TEST
 
 /* Which outputs are asked for in binary: the top-level default and per-output overrides. */
+/*
+ * Every datatype in JSON, decoded through the bulk path and through the reference path
+ * (a key spelled with an escape): both must give these floats, derived by hand from what
+ * XGBoost reads out of a numpy array of the type (integers: one static_cast to float;
+ * FP16: the binary16 nearest the double, widened exactly; FP32/FP64: through a double).
+ */
+static void decode_type(const char *dt, const char *data, size_t nf, const float *want)
+{
+	char *bulk, *ref;
+	struct infer_request a, b;
+
+	ck_assert_int_ge(asprintf(&bulk,
+	                          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", "
+	                          "\"shape\": [1, %zu], \"data\": %s}]}",
+	                          dt, nf, data),
+	                 0);
+	ck_assert_int_ge(asprintf(&ref,
+	                          "{\"inputs\": [{\"n\\u0061me\": \"x\", \"datatype\": \"%s\", "
+	                          "\"shape\": [1, %zu], \"data\": %s}]}",
+	                          dt, nf, data),
+	                 0);
+	ck_assert_msg(decode(bulk, nf, &lim, &a) == 0, "%s %s: %s", dt, data, err);
+	ck_assert_msg(decode(ref, nf, &lim, &b) == 0, "%s %s: %s", dt, data, err);
+	for (size_t i = 0; i < nf; i++) {
+		ck_assert_msg(isnan(want[i]) ? isnan(a.data[i]) && isnan(b.data[i])
+		                             : memcmp(&a.data[i], &want[i], 4) == 0 &&
+		                                   memcmp(&b.data[i], &want[i], 4) == 0,
+		              "%s %s [%zu]: bulk %a, reference %a, expected %a", dt, data, i,
+		              (double)a.data[i], (double)b.data[i], (double)want[i]);
+	}
+	infer_request_free(&a);
+	infer_request_free(&b);
+	free(bulk);
+	free(ref);
+}
+
+/* A one-row JSON request of type dt that must fail with a message containing want. */
+static void refuse_type(const char *dt, const char *data, size_t nf, const char *want)
+{
+	char *body;
+	struct infer_request r;
+
+	ck_assert_int_ge(asprintf(&body,
+	                          "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"%s\", "
+	                          "\"shape\": [1, %zu], \"data\": %s}]}",
+	                          dt, nf, data),
+	                 0);
+	ck_assert_int_eq(decode(body, nf, &lim, &r), -EINVAL);
+	ck_assert_msg(strstr(err, want), "%s %s: \"%s\" lacks \"%s\"", dt, data, err, want);
+	free(body);
+}
+
+START_TEST(every_type_json)
+{
+	const float p24 = 16777216.0f, p32 = 4294967296.0f, p63 = 9223372036854775808.0f,
+	            p64 = 18446744073709551616.0f, tiny = 0x1p-24f;
+
+	/* BOOL: JSON booleans (KServe/Triton write BOOL data as true/false); null is missing. */
+	decode_type("BOOL", "[true, false, null]", 3, (const float[]){1, 0, NAN});
+	refuse_type("BOOL", "[true, 1, false]", 3,
+	            "inputs[0].data[1]: expected true, false or null (BOOL), got a number");
+	refuse_type("BOOL", "[true, \"true\", false]", 3, "got a string");
+	refuse_type("BOOL", "[true, Infinity, false]", 3, "Infinity is not a BOOL value");
+	refuse_type("FP32", "[true, 1, 2]", 3,
+	            "inputs[0].data[0]: expected a number or null, got a boolean");
+	/* Unsigned: the whole range, integral reals, null; one past either end is refused. */
+	decode_type("UINT8", "[0, 255, 7.0]", 3, (const float[]){0, 255, 7});
+	refuse_type("UINT8", "[0, 256, 1]", 3, "inputs[0].data[1]: 256 is out of range for UINT8");
+	refuse_type("UINT8", "[0, 1, -1]", 3, "inputs[0].data[2]: -1 is out of range for UINT8");
+	refuse_type("UINT8", "[0, 1.5, 1]", 3, "1.5 is not an integer (UINT8)");
+	decode_type("UINT16", "[65535, null, 0.0]", 3, (const float[]){65535, NAN, 0});
+	refuse_type("UINT16", "[65536, 1, 2]", 3, "65536 is out of range for UINT16");
+	/* 2^32 - 1 and 2^24 + 1 round to nearest (even): 2^32 and 2^24. */
+	decode_type("UINT32", "[4294967295, 16777217, 0]", 3, (const float[]){p32, p24, 0});
+	refuse_type("UINT32", "[4294967296, 1, 2]", 3, "4294967296 is out of range for UINT32");
+	refuse_type("UINT32", "[1, 2, 4294967296.0]", 3, "4294967296 is out of range for UINT32");
+	/* UINT64's maximum rounds to 2^64; 2^63 is exact; past INT64_MAX only UINT64 takes. */
+	decode_type("UINT64", "[9223372036854775807, 18446744073709549568.0, 1]", 3,
+	            (const float[]){p63, 18446744073709549568.0f, 1});
+	decode_type("UINT64", "[9223372036854775807, null, 1.8446744073709550e19]", 3,
+	            (const float[]){p63, NAN, 18446744073709549568.0f});
+	/*
+	 * Past INT64_MAX only the bulk path reads the integer; jansson (the reference path,
+	 * taken for unusual spellings and to word errors) refuses it as too big.
+	 */
+	{
+		struct infer_request r;
+		ck_assert_int_eq(decode(IN("\"datatype\": \"UINT64\", \"shape\": [3], \"data\": "
+		                           "[18446744073709551615, 9223372036854775808, 1]"),
+		                        3, &lim, &r),
+		                 0);
+		ck_assert(r.data[0] == p64 && r.data[1] == p63 && r.data[2] == 1);
+		infer_request_free(&r);
+		ck_assert_int_eq(
+		    decode("{\"inputs\": [{\"n\\u0061me\": \"x\", \"datatype\": "
+		           "\"UINT64\", \"shape\": [1], \"data\": [18446744073709551615]}]}",
+		           1, &lim, &r),
+		    -EINVAL);
+		ck_assert_msg(strstr(err, "too big integer"), "%s", err);
+	}
+	refuse_type("UINT64", "[1, -1, 2]", 3, "-1 is out of range for UINT64");
+	refuse_type("UINT64", "[1, 2, 1.8446744073709552e19]", 3, "out of range for UINT64");
+	refuse_type("INT64", "[1, 2, 9223372036854775808]", 3, "");
+	refuse_type("UINT64", "[1, 2, 18446744073709551616]", 3, "");
+	/* Signed. */
+	decode_type("INT8", "[-128, 127, 0.0]", 3, (const float[]){-128, 127, 0});
+	refuse_type("INT8", "[-129, 1, 2]", 3, "-129 is out of range for INT8");
+	refuse_type("INT8", "[128, 1, 2]", 3, "128 is out of range for INT8");
+	decode_type("INT16", "[-32768, 32767, null]", 3, (const float[]){-32768, 32767, NAN});
+	refuse_type("INT16", "[1, 32768, 2]", 3, "32768 is out of range for INT16");
+	refuse_type("INT16", "[1, 2, Infinity]", 3, "Infinity is not an INT16 value");
+	decode_type("INT64", "[-9223372036854775808, 9223372036854775807, 16777217]", 3,
+	            (const float[]){-p63, p63, p24});
+	/*
+	 * FP16: 65504 is the largest half; 65519 rounds down to it, 65520 up to infinity
+	 * (refused, as FP32 refuses what overflows it). 0.1 is the half 0x2e66 (1638/16384),
+	 * 2^-24 the smallest subnormal; 2^-25 is a tie and rounds to even (0), 3 * 2^-25 to
+	 * 2 * 2^-24. Infinity itself and NaN are values.
+	 */
+	decode_type("FP16", "[65504, 65519, 0.1]", 3,
+	            (const float[]){65504, 65504, 0.0999755859375f});
+	decode_type("FP16",
+	            "[5.9604644775390625e-8, 2.98023223876953125e-8, 8.94069671630859375e-8]", 3,
+	            (const float[]){tiny, 0, 2 * tiny});
+	decode_type("FP16", "[Infinity, \"-Infinity\", NaN]", 3,
+	            (const float[]){INFINITY, -INFINITY, NAN});
+	decode_type("FP16", "[-0.0, 2049, -65504]", 3, (const float[]){-0.0f, 2048, -65504});
+	refuse_type("FP16", "[1, 65520, 2]", 3,
+	            "inputs[0].data[1]: 65520 is out of range for FP16");
+	refuse_type("FP16", "[1, 2, -1e5]", 3, "out of range for FP16");
+	/*
+	 * FP32 and FP64 read integers as numpy does, through a double: 2^60 + 2^36 + 1 is
+	 * 2^60 + 2^36 as a double, a tie in float that rounds to even, 2^60 (straight from the
+	 * integer it would round up to 2^60 + 2^37).
+	 */
+	decode_type("FP32", "[1152921573326323713, 16777217, -1]", 3,
+	            (const float[]){0x1p60f, p24, -1});
+	decode_type("FP64", "[1152921573326323713, 3, -1]", 3, (const float[]){0x1p60f, 3, -1});
+	/*
+	 * INT64 casts the integer itself, XGBoost's static_cast<float>(int64_t): one rounding,
+	 * up to 2^60 + 2^37 by hand. The reference is that cast done here at run time, since an
+	 * emulator (valgrind's VEX) may implement it through a double and round twice.
+	 */
+	{
+		volatile int64_t big = 1152921573326323713;
+		decode_type("INT64", "[1152921573326323713, 3, -1]", 3,
+		            (const float[]){(float)big, 3, -1});
+	}
+}
+END_TEST
+
+/* Every datatype as binary tensor data: little-endian bytes to the float XGBoost sees. */
+START_TEST(every_type_binary)
+{
+	static const struct {
+		const char *dt;
+		const char *bytes;
+		size_t size;
+		float want[3];
+	} cases[] = {
+	    {"BOOL", "\x01\x00\x01", 1, {1, 0, 1}},
+	    {"UINT8", "\xff\x00\x07", 1, {255, 0, 7}},
+	    {"INT8", "\x80\x7f\xff", 1, {-128, 127, -1}},
+	    {"UINT16", "\xff\xff\x00\x00\x01\x00", 2, {65535, 0, 1}},
+	    {"INT16", "\x00\x80\xff\x7f\xff\xff", 2, {-32768, 32767, -1}},
+	    {"UINT32",
+	     "\xff\xff\xff\xff\x01\x00\x00\x01\x00\x00\x00\x00",
+	     4,
+	     {4294967296.0f, 16777216.0f, 0}},
+	    {"UINT64",
+	     "\xff\xff\xff\xff\xff\xff\xff\xff"
+	     "\x01\x00\x00\x00\x00\x00\x20\x00"
+	     "\x00\x00\x00\x00\x00\x00\x00\x80",
+	     8,
+	     {18446744073709551616.0f, 9007199254740992.0f, 9223372036854775808.0f}},
+	    {"INT64",
+	     "\x00\x00\x00\x00\x00\x00\x00\x80"
+	     "\xff\xff\xff\xff\xff\xff\xff\x7f"
+	     "\xfe\xff\xff\xff\xff\xff\xff\xff",
+	     8,
+	     {-9223372036854775808.0f, 9223372036854775808.0f, -2}},
+	    /* FP16: the smallest and largest subnormals, the largest half. */
+	    {"FP16", "\x01\x00\xff\x03\xff\x7b", 2, {0x1p-24f, 0x3ffp-24f, 65504}},
+	    /* FP16: infinities and 1; -0 keeps its sign. */
+	    {"FP16", "\x00\x7c\x00\xfc\x00\x3c", 2, {INFINITY, -INFINITY, 1}},
+	    {"FP16", "\x00\x80\x00\x3c\x00\xc0", 2, {-0.0f, 1, -2}},
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct tu_buf b = {0};
+		struct infer_request r;
+		size_t jl = bin_request(&b, cases[c].dt, "[1,3]", 3 * cases[c].size, NULL,
+		                        cases[c].bytes, 3 * cases[c].size);
+
+		ck_assert_msg(decode_bin(&b, jl, 3, &lim, &r) == 0, "%s: %s", cases[c].dt, err);
+		for (size_t i = 0; i < 3; i++)
+			ck_assert_msg(memcmp(&r.data[i], &cases[c].want[i], 4) == 0,
+			              "%s case %zu [%zu]: %a, expected %a", cases[c].dt, c, i,
+			              (double)r.data[i], (double)cases[c].want[i]);
+		infer_request_free(&r);
+		free(b.p);
+	}
+	/* FP16 NaN (any payload) is missing. */
+	{
+		struct tu_buf b = {0};
+		struct infer_request r;
+		size_t jl = bin_request(&b, "FP16", "[3]", 6, NULL, "\x00\x7e\x01\xfc\x00\x00", 6);
+		ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), 0);
+		ck_assert(isnan(r.data[0]) && isnan(r.data[1]) && r.data[2] == 0);
+		infer_request_free(&r);
+		free(b.p);
+	}
+	/* A BOOL byte other than 0 or 1 is refused, by index; sizes follow the type. */
+	{
+		struct tu_buf b = {0};
+		struct infer_request r;
+		size_t jl = bin_request(&b, "BOOL", "[3]", 3, NULL, "\x01\x02\x00", 3);
+		ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), -EINVAL);
+		ck_assert_str_eq(err,
+		                 "inputs[0]: binary BOOL element 1 is the byte 2, expected 0 or 1");
+		free(b.p);
+		b = (struct tu_buf){0};
+		jl = bin_request(&b, "UINT16", "[3]", 12, NULL, "\0\0\0\0\0\0\0\0\0\0\0\0", 12);
+		ck_assert_int_eq(decode_bin(&b, jl, 3, &lim, &r), -EINVAL);
+		ck_assert_msg(strstr(err, "shape [3] of UINT16 takes 3 x 2 = 6"), "%s", err);
+		free(b.p);
+	}
+}
+END_TEST
+
 START_TEST(binary_output_selection)
 {
 	static const struct {
@@ -1762,6 +2020,7 @@ static Suite *infer_suite(void)
 	tcase_add_test(dec, huge_shape);
 	tcase_add_test(dec, row_and_element_limits);
 	tcase_add_loop_test(dec, bulk_matches_reference, 0, 5);
+	tcase_add_loop_test(dec, bulk_matches_reference_types, 0, 3);
 	tcase_add_test(dec, bulk_large_tensors);
 	tcase_add_loop_test(dec, skeleton_matches_reference, 0,
 	                    (int)(sizeof(skel_cases) / sizeof(skel_cases[0])));
@@ -1770,6 +2029,8 @@ static Suite *infer_suite(void)
 	tcase_add_test(dec, binary_known_values);
 	tcase_add_loop_test(dec, binary_matches_json, 0, 4);
 	tcase_add_test(dec, binary_output_selection);
+	tcase_add_test(dec, every_type_json);
+	tcase_add_test(dec, every_type_binary);
 	tcase_add_test(dec, binary_limits);
 	tcase_add_test(enc, encode_roundtrip);
 	tcase_add_test(enc, encode_known_values);

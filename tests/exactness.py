@@ -335,6 +335,127 @@ def check_case(conn, c):
     return ok, "", results
 
 
+# --- Every numeric datatype of the protocol (self-contained: check_datatypes()) -------------
+
+DATATYPES = [
+    # (protocol name, the numpy dtype a client would hold the rows in)
+    ("BOOL", np.bool_), ("UINT8", np.uint8), ("UINT16", np.uint16), ("UINT32", np.uint32),
+    ("UINT64", np.uint64), ("INT8", np.int8), ("INT16", np.int16), ("INT32", np.int32),
+    ("INT64", np.int64), ("FP16", np.float16), ("FP32", np.float32), ("FP64", np.float64),
+]
+
+
+def datatype_rows(rng, dtype, n, n_feat):
+    """n rows of dtype: values near the trees' thresholds, the type's extremes, and for
+    floating types subnormals, infinities and NaN (missing)."""
+    if dtype == np.bool_:
+        return rng.integers(0, 2, (n, n_feat)).astype(np.bool_)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        small = rng.integers(max(int(info.min), -4), 5, (n, n_feat))
+        x = small.astype(object)
+        edges = [int(info.min), int(info.max), int(info.max) - 1, int(info.min) + 1,
+                 (1 << 24) + 1, (1 << 53) + 1, (1 << 63) - 1, (1 << 63) + (1 << 39) + 1]
+        edges = [e for e in edges if info.min <= e <= info.max]
+        mask = rng.random((n, n_feat)) < 0.15
+        for r, f in zip(*np.nonzero(mask)):
+            x[r, f] = edges[int(rng.integers(len(edges)))]
+        return np.array(x.tolist(), dtype=dtype)
+    # XGBoost refuses infinities in a DMatrix, so none here (the unit tests cover them).
+    x = rng.normal(0, 1.5, (n, n_feat)).astype(dtype)
+    specials = {
+        # The smallest and largest subnormals, the smallest normal, the largest half.
+        np.float16: [6e-8, -6e-8, 6.097e-5, 6.104e-5, 65504, -65504, 0.1, np.nan],
+        np.float32: [1e-45, -1.1754942e-38, 1.17549435e-38, 3.4028235e38, -3.4028235e38,
+                     0.1, np.nan],
+        # Doubles that float32 rounds: to 0, to subnormals, to near its largest.
+        np.float64: [1e-50, -1e-40, 2.2250738585072014e-308, 3.4e38, -3.4028234e38, 0.1,
+                     1 / 3, np.nan],
+    }[dtype]
+    specials = np.array(specials, dtype=dtype)
+    mask = rng.random((n, n_feat)) < 0.15
+    x[mask] = specials[rng.integers(len(specials), size=int(mask.sum()))]
+    return x
+
+
+def datatype_json_value(v, dtype):
+    if dtype == np.bool_:
+        return bool(v)
+    if np.issubdtype(dtype, np.integer):
+        return int(v)
+    return None if np.isnan(v) else float(v)
+
+
+def datatype_outputs(raw):
+    doc = json.loads(raw)
+    outs = {o["name"]: as_f32(o["data"]) for o in doc.get("outputs", [])}
+    return outs.get("predict"), outs.get("margin")
+
+
+def datatype_post(conn, path, name, arr, binary):
+    """Posts arr as one tensor of datatype name, JSON or binary; returns (predict, margin)
+    or raises with the reason."""
+    dtype = arr.dtype.type
+    tensor = {"name": "input", "datatype": name, "shape": list(arr.shape)}
+    if binary:
+        raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        tensor["parameters"] = {"binary_data_size": len(raw)}
+    else:
+        tensor["data"] = [datatype_json_value(v, dtype) for v in arr.ravel()]
+    head = json.dumps({"inputs": [tensor],
+                       "outputs": [{"name": "predict"}, {"name": "margin"}]}).encode()
+    body = head + raw if binary else head
+    headers = {"Content-Type": "application/octet-stream" if binary else "application/json"}
+    if binary:
+        headers["Inference-Header-Content-Length"] = str(len(head))
+    conn.request("POST", path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}: {data[:200]!r}")
+    return datatype_outputs(data)
+
+
+def bits_equal(got, want):
+    if got is None or got.shape != want.shape:
+        return False
+    nan = np.isnan(got) & np.isnan(want)
+    return bool(np.all((got.view(np.uint32) == want.view(np.uint32)) | nan))
+
+
+def check_datatypes(conn, cases):
+    """For two tree models, rows in every datatype, sent as JSON and as binary tensor data,
+    must predict bit for bit what XGBoost predicts from xgboost.DMatrix of a numpy array of
+    that dtype. Returns the number of failures."""
+    picked = [c for c in cases if c["booster"] == "gbtree" and c["objective"] in
+              ("reg:squarederror", "binary:logistic")][:2]
+    failures = 0
+    for c in picked:
+        rng = np.random.default_rng(SEED + 7919)
+        ref = xgb.Booster(model_file=c["path"])
+        path = f"/v2/models/{c['name']}/infer"
+        for name, dtype in DATATYPES:
+            arr = datatype_rows(rng, dtype, 24, c["features"])
+            d = xgb.DMatrix(arr, missing=np.nan)
+            want = (np.asarray(ref.predict(d), dtype=np.float32).ravel(),
+                    np.asarray(ref.predict(d, output_margin=True), dtype=np.float32).ravel())
+            for binary in (False, True):
+                how = "binary" if binary else "JSON"
+                try:
+                    got = datatype_post(conn, path, name, arr, binary)
+                    ok = bits_equal(got[0], want[0]) and bits_equal(got[1], want[1])
+                    why = "" if ok else "differs from XGBoost on the numpy array"
+                except (RuntimeError, OSError, ValueError) as e:
+                    ok, why = False, str(e)
+                print(f"{'ok  ' if ok else 'FAIL'} datatype {name:6s} {how:6s} {c['name']} "
+                      f"{c['objective']}{': ' + why if why else ' (bit-identical)'}")
+                failures += not ok
+    if not picked:
+        print("FAIL datatypes: no gbtree reg:squarederror or binary:logistic model")
+        failures += 1
+    return failures
+
+
 def main():
     builddir = os.environ.get("top_builddir")
     if not builddir:
@@ -369,6 +490,7 @@ def main():
                   f"margin_rel_diff={res['margin'][1]:.3g}"
                   f"{' (bit-identical)' if res['margin'][2] else ''}")
             failures += not ok
+        failures += check_datatypes(conn, cases)
         conn.close()
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=30)
