@@ -1033,7 +1033,8 @@ if [ "$kept_sha" = "$orig_sha" ] && cx test -f "$admin_dir/golden.json"; then
 else
 	not_ok "the admin's model after purge: model.json sha256 '${kept_sha:-missing}', expected $orig_sha"
 fi
-if grep -q "^inferd:     $admin_dir\$" "$work/purge.log"; then
+# (apt's output through podman exec ends its lines with CR LF.)
+if tr -d '\r' <"$work/purge.log" | grep -qx "inferd:     $admin_dir"; then
 	ok "the purge says what it kept and where: $(grep -c '^inferd: ' "$work/purge.log") lines, e.g. '$admin_dir'"
 else
 	not_ok "the purge output does not name the kept $admin_dir"
