@@ -1073,13 +1073,15 @@ static void check_includes(struct loader *ld, const char *file, const char *text
 	}
 }
 
-int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
+/* conf_load(), and with partial the config as read even when it is refused (see conf.h). */
+static int load(const char *path, bool partial, struct conf **out, struct conf_errors *errs)
 {
 	struct conf_errors scratch = {NULL, 0};
 	struct loader ld = {.path = path, .errs = errs ? errs : &scratch};
 	struct conf *c = NULL;
 	char *text = NULL;
 	size_t len = 0;
+	bool parsed = false;
 	config_t cfg;
 	int rc;
 
@@ -1126,6 +1128,7 @@ int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 		config_destroy(&cfg);
 		goto done;
 	}
+	parsed = true;
 	walk_group(&ld, config_root_setting(&cfg), NULL, top_keys, c);
 	if (!config_lookup(&cfg, "models"))
 		add_error(&ld, NULL, "models: at least one model is required");
@@ -1135,7 +1138,7 @@ int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 done:
 	if (ld.oom && rc == 0)
 		rc = -ENOMEM;
-	if (rc == 0)
+	if (rc == 0 || (partial && parsed && rc == -EINVAL))
 		*out = c;
 	else
 		conf_free(c);
@@ -1143,6 +1146,16 @@ done:
 	free(text);
 	conf_errors_clear(&scratch);
 	return rc;
+}
+
+int conf_load(const char *path, struct conf **out, struct conf_errors *errs)
+{
+	return load(path, false, out, errs);
+}
+
+int conf_load_partial(const char *path, struct conf **out, struct conf_errors *errs)
+{
+	return load(path, true, out, errs);
 }
 
 /* Numeric order on decimal text without leading zeros: longer is larger; "latest" is top. */
@@ -1254,4 +1267,84 @@ static json_t *keys_json(const struct key *keys, const void *base)
 json_t *conf_effective_json(const struct conf *c)
 {
 	return c ? keys_json(top_keys, c) : NULL;
+}
+
+/* Appends v as text: a string as it is, null as nothing, anything else as compact JSON. */
+static int append_text(const json_t *v, char **buf, size_t *len)
+{
+	char *t = json_is_string(v) ? strdup(json_string_value(v))
+	          : json_is_null(v) ? strdup("")
+	                            : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t n = t ? strlen(t) : 0;
+	char *nb = t ? realloc(*buf, *len + n + 2) : NULL;
+
+	if (!nb) {
+		free(t);
+		return -ENOMEM;
+	}
+	memcpy(nb + *len, t, n);
+	*len += n;
+	nb[*len] = '\0';
+	*buf = nb;
+	free(t);
+	return 0;
+}
+
+int conf_key_text(const json_t *root, const char *key, char **out)
+{
+	const json_t *v = root;
+	const char *p = key;
+	char *buf = NULL;
+	size_t len = 0, i;
+	json_t *e;
+
+	*out = NULL;
+	if (!root || !key || !*key)
+		return -ENOENT;
+	while (v && *p) {
+		size_t n = strcspn(p, ".");
+		char seg[256];
+		char *end;
+
+		if (n == 0 || n >= sizeof(seg))
+			return -ENOENT;
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		p += n + (p[n] == '.');
+		if (json_is_object(v)) {
+			v = json_object_get(v, seg);
+		} else if (json_is_array(v) && seg[0] >= '0' && seg[0] <= '9') {
+			errno = 0;
+			i = strtoul(seg, &end, 10);
+			v = *end || errno ? NULL : json_array_get(v, i);
+		} else {
+			v = NULL;
+		}
+		if (!*p && key[strlen(key) - 1] == '.')
+			v = NULL;
+	}
+	if (!v)
+		return -ENOENT;
+	/* A list is one element a line, so that a shell reads it with `while read`. */
+	if (json_is_array(v)) {
+		buf = strdup("");
+		json_array_foreach(v, i, e)
+		{
+			if (!buf || append_text(e, &buf, &len) < 0) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf[len++] = '\n';
+			buf[len] = '\0';
+		}
+		if (!buf)
+			return -ENOMEM;
+		if (len > 0)
+			buf[--len] = '\0';
+	} else if (append_text(v, &buf, &len) < 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	return 0;
 }

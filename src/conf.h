@@ -76,6 +76,13 @@ struct conf_errors {
  * setting and the accepted range), and duplicate model names.
  */
 int conf_load(const char *path, struct conf **out, struct conf_errors *errs);
+/*
+ * As conf_load(), but a file that parses and is refused only for its settings (unknown
+ * keys, wrong types, out-of-range values) still gives *out, with -EINVAL: the values read,
+ * defaults where a setting is in error. For inferd --print-config, so that the package
+ * can apply the admin's smoke.on_failure to a configuration it refuses.
+ */
+int conf_load_partial(const char *path, struct conf **out, struct conf_errors *errs);
 /* Builds the built-in default: the bundled model on the default socket. */
 int conf_default(struct conf **out);
 /* Frees a config; NULL is fine. */
@@ -93,5 +100,13 @@ struct json_t;
  * objects, models as a list; unset optional keys are null). A new reference, NULL on OOM.
  */
 struct json_t *conf_effective_json(const struct conf *c);
+/*
+ * The value at a dotted key ("socket.path", "models.0.name") of root (the effective
+ * configuration, or any JSON document), as a new string for a shell: a string as it is,
+ * null as "", a number or true/false as JSON, an object as compact JSON, a list one
+ * element a line. The one reader of config and JSON values for the package's scripts
+ * (inferd --print-config, --print-json). -ENOENT when there is no such key, -ENOMEM.
+ */
+int conf_key_text(const struct json_t *root, const char *key, char **out);
 
 #endif

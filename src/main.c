@@ -22,6 +22,8 @@ static void usage(FILE *f)
 	           "  -f, --foreground    accepted for clarity: inferd never forks (it is a\n"
 	           "                      systemd Type=notify service and a container CMD)\n"
 	           "  -t, --check-config  check the configuration and its models, then exit\n"
+	           "  --print-config KEY  print KEY's effective value (socket.path ...), exit\n"
+	           "  --print-json KEY    print KEY's value in the JSON on stdin, exit\n"
 	           "  -V, --version       print the version and exit\n"
 	           "  -h, --help          print this help and exit\n\n"
 	           "Exit status: 0 clean stop, 1 configuration or startup error, 2 usage error.\n");
@@ -44,6 +46,54 @@ static int load_conf(const char *path, struct conf **c)
 		fprintf(stderr, "inferd: cannot read %s: %s\n", path, strerror(-rc));
 	conf_errors_clear(&errs);
 	return rc;
+}
+
+/*
+ * --print-config KEY (path: the config, NULL: the built-in one) and --print-json KEY (json:
+ * a document read from stdin): the value as conf_key_text() gives it. A refused config
+ * still prints its value, with every error on stderr and exit status 1 (the package
+ * applies the admin's smoke.on_failure to it). 2: no such key.
+ */
+static int print_key(const char *path, bool json, const char *key)
+{
+	struct conf_errors errs = {0};
+	struct conf *c = NULL;
+	json_error_t jerr;
+	json_t *root;
+	char *val = NULL;
+	int rc = 0, krc;
+
+	if (json) {
+		root = json_loadf(stdin, JSON_DECODE_ANY, &jerr);
+		if (!root) {
+			fprintf(stderr, "inferd: stdin: %s at line %d\n", jerr.text, jerr.line);
+			return 1;
+		}
+	} else {
+		rc = path ? conf_load_partial(path, &c, &errs) : conf_default(&c);
+		for (size_t i = 0; i < errs.n; i++) {
+			char buf[1024];
+			fprintf(stderr, "inferd: %s\n",
+			        conf_error_str(&errs.v[i], buf, sizeof buf));
+		}
+		if (rc < 0 && errs.n == 0)
+			fprintf(stderr, "inferd: cannot read %s: %s\n", path, strerror(-rc));
+		conf_errors_clear(&errs);
+		root = c ? conf_effective_json(c) : NULL;
+		conf_free(c);
+		if (!root)
+			return 1;
+	}
+	krc = conf_key_text(root, key, &val);
+	json_decref(root);
+	if (krc == -ENOENT)
+		fprintf(stderr, "inferd: no such key: %s\n", key);
+	else if (krc < 0)
+		fprintf(stderr, "inferd: %s\n", strerror(-krc));
+	else
+		printf("%s\n", val);
+	free(val);
+	return krc == -ENOENT ? 2 : krc < 0 || rc < 0 ? 1 : 0;
 }
 
 /* "version V: reason" of each refusal of name in the last build, "; "-joined, into buf. */
@@ -158,6 +208,8 @@ int main(int argc, char **argv)
 	    {"socket", required_argument, NULL, 's'},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"check-config", no_argument, NULL, 't'},
+	    {"print-config", required_argument, NULL, 'P'},
+	    {"print-json", required_argument, NULL, 'J'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -165,7 +217,8 @@ int main(int argc, char **argv)
 	struct server_opts so = {NULL, NULL};
 	struct conf *c = NULL;
 	char *config_abs = NULL;
-	bool check = false;
+	const char *print = NULL;
+	bool check = false, print_json = false;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "c:s:ftVh", opts, NULL)) != -1) {
@@ -180,6 +233,11 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			check = true;
+			break;
+		case 'P':
+		case 'J':
+			print = optarg;
+			print_json = opt == 'J';
 			break;
 		case 'V':
 			printf("inferd %s\n", PACKAGE_VERSION);
@@ -197,6 +255,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+
+	if (print)
+		return print_key(so.config_path, print_json, print);
 
 	/*
 	 * The config path is reread on reload and recorded with the last known good set, so

@@ -1348,6 +1348,120 @@ START_TEST(test_example_config)
 }
 END_TEST
 
+/* conf_key_text: dotted keys into the effective config, values as a shell reads them. */
+START_TEST(test_key_text)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+	json_t *j, *doc;
+	char *v = NULL;
+
+	ck_assert_int_eq(load_text("socket = { path = \"/x/s.sock\"; mode = \"0640\"; };\n"
+	                           "repository = [ \"/r1\", \"/r2\" ];\n"
+	                           "smoke = { on_failure = \"warn\"; };\n" ONE_MODEL,
+	                           &c, &errs),
+	                 0);
+	j = conf_effective_json(c);
+	ck_assert_int_eq(conf_key_text(j, "socket.path", &v), 0);
+	ck_assert_str_eq(v, "/x/s.sock");
+	free(v);
+	ck_assert_int_eq(conf_key_text(j, "socket.mode", &v), 0);
+	ck_assert_str_eq(v, "0640");
+	free(v);
+	/* Unset: the empty string. Defaults: the documented ones (inferd.conf(5)). */
+	ck_assert_int_eq(conf_key_text(j, "socket.group", &v), 0);
+	ck_assert_str_eq(v, "");
+	free(v);
+	ck_assert_int_eq(conf_key_text(j, "limits.max_rows", &v), 0);
+	ck_assert_str_eq(v, "100000");
+	free(v);
+	ck_assert_int_eq(conf_key_text(j, "smoke.on_failure", &v), 0);
+	ck_assert_str_eq(v, "warn");
+	free(v);
+	ck_assert_int_eq(conf_key_text(j, "repository", &v), 0);
+	ck_assert_str_eq(v, "/r1\n/r2");
+	free(v);
+	ck_assert_int_eq(conf_key_text(j, "models.0.name", &v), 0);
+	ck_assert_str_eq(v, "m");
+	free(v);
+	ck_assert_int_eq(conf_key_text(j, "server", &v), 0);
+	ck_assert_ptr_nonnull(strstr(v, "\"shutdown_grace\":10"));
+	free(v);
+	/* Unknown keys, bad paths. */
+	ck_assert_int_eq(conf_key_text(j, "socket.nope", &v), -ENOENT);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(conf_key_text(j, "models.1.name", &v), -ENOENT);
+	ck_assert_int_eq(conf_key_text(j, "models.x", &v), -ENOENT);
+	ck_assert_int_eq(conf_key_text(j, "socket.", &v), -ENOENT);
+	ck_assert_int_eq(conf_key_text(j, "socket..path", &v), -ENOENT);
+	ck_assert_int_eq(conf_key_text(j, ".socket", &v), -ENOENT);
+	ck_assert_int_eq(conf_key_text(j, "socket.path.x", &v), -ENOENT);
+	ck_assert_int_eq(conf_key_text(j, "", &v), -ENOENT);
+	ck_assert_int_eq(conf_key_text(NULL, "socket", &v), -ENOENT);
+	json_decref(j);
+	conf_free(c);
+
+	/* Any JSON: booleans and numbers as JSON, a list of strings one a line. */
+	doc = json_loads("{\"ok\": true, \"n\": 1.5, \"t\": [\"a\", \"b c\"], \"e\": []}", 0, NULL);
+	ck_assert_int_eq(conf_key_text(doc, "ok", &v), 0);
+	ck_assert_str_eq(v, "true");
+	free(v);
+	ck_assert_int_eq(conf_key_text(doc, "n", &v), 0);
+	ck_assert_str_eq(v, "1.5");
+	free(v);
+	ck_assert_int_eq(conf_key_text(doc, "t", &v), 0);
+	ck_assert_str_eq(v, "a\nb c");
+	free(v);
+	ck_assert_int_eq(conf_key_text(doc, "e", &v), 0);
+	ck_assert_str_eq(v, "");
+	free(v);
+	json_decref(doc);
+}
+END_TEST
+
+/* conf_load_partial: a refused file that parsed still gives the values it set. */
+START_TEST(test_load_partial)
+{
+	struct conf_errors errs = {NULL, 0};
+	char *path;
+	struct conf *c = NULL;
+
+	path = write_file("inferd.conf",
+	                  "limits = { max_row = 5; };\n"
+	                  "smoke = { on_failure = \"fail\"; p99_ms = -1.0; };\n" ONE_MODEL);
+	ck_assert_int_eq(conf_load(path, &c, &errs), -EINVAL);
+	ck_assert_ptr_null(c);
+	conf_errors_clear(&errs);
+	ck_assert_int_eq(conf_load_partial(path, &c, &errs), -EINVAL);
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->smoke.on_failure, "fail");
+	/* The setting in error keeps its default. */
+	ck_assert_double_eq(c->smoke.p99_ms, 50.0);
+	conf_free(c);
+	conf_errors_clear(&errs);
+	free(path);
+
+	/* A syntax error, or no file: nothing to read. */
+	path = write_file("inferd.conf", "smoke = { on_failure = \"fail\" \n");
+	ck_assert_int_eq(conf_load_partial(path, &c, &errs), -EINVAL);
+	ck_assert_ptr_null(c);
+	conf_errors_clear(&errs);
+	free(path);
+	ck_assert_int_lt(conf_load_partial("/nonexistent/inferd.conf", &c, &errs), 0);
+	ck_assert_ptr_null(c);
+	conf_errors_clear(&errs);
+
+	/* A valid file: as conf_load. */
+	path = write_file("inferd.conf", ONE_MODEL);
+	ck_assert_int_eq(conf_load_partial(path, &c, &errs), 0);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(errs.n, 0);
+	conf_free(c);
+	free(path);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -1386,6 +1500,8 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_listen_tcp);
 	tcase_add_test(tc, test_effective_json);
 	tcase_add_test(tc, test_tolerance_unset_zero_wins);
+	tcase_add_test(tc, test_key_text);
+	tcase_add_test(tc, test_load_partial);
 	suite_add_tcase(s, tc);
 	return s;
 }

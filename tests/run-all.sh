@@ -11,7 +11,8 @@
 #   distcheck   `make distcheck`
 #   fuzz        each libFuzzer harness for FUZZ_SECONDS (default 60) under ASan+UBSan
 #   soak        60 s at 64 connections: zero errors, flat RSS and fds
-#   package     `make deb`, lintian (errors and warnings fail), two builds bit-identical
+#   package     `make deb`, lintian (errors and warnings fail), hardening-check on its
+#               binaries, two builds bit-identical
 #   e2e         the .deb in a real systemd container (podman): install, smoke, reload,
 #               restart, upgrade with rollback, kill -9, watchdog, purge; autopkgtest;
 #               piuparts
@@ -87,7 +88,9 @@ if want deps; then
 		apt-get install -y -q --no-install-recommends \
 			clang libclang-rt-14-dev \
 			lintian diffoscope-minimal fakeroot \
-			podman buildah runc uidmap mmdebstrap piuparts autopkgtest
+			podman buildah runc uidmap mmdebstrap piuparts autopkgtest &&
+		{ command -v hardening-check >/dev/null 2>&1 ||
+			apt-get install -y -q --no-install-recommends devscripts; }
 	record deps $? "$t0"
 fi
 
@@ -157,6 +160,9 @@ if want package; then
 		t0=$(now); say "lintian --fail-on error,warning"
 		make -C build-werror deb-lint
 		record lintian $? "$t0"
+		t0=$(now); say "hardening-check on the packaged binaries"
+		sh tests/check-hardening.sh build-werror/deb-build/inferd_*.deb
+		record "hardening-check" $? "$t0"
 	fi
 	t0=$(now); say "make check-repro (two builds, bit-identical .deb)"
 	make -C build-werror check-repro

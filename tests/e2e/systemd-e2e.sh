@@ -24,7 +24,11 @@
 #   bad-upgrade  upgrade to a version whose bundled model is wrong: the restart refuses it and
 #                serves the last known good snapshot (the service never fails), the postinst
 #                smoke fires model_refused, rolls back, the previous outputs keep being served
-#   purge        apt-get purge leaves no file, user, group or unit behind
+#   purge        apt-get purge removes what the package and the daemon made and keeps what
+#                the admin made: a model version placed in /var/lib/inferd/models survives
+#                (the purge names it) and is all that is left; the user and group stay;
+#                no unit is left; reinstalling serves the kept model again; a last purge
+#                without admin files leaves nothing under /var/lib/inferd
 #   autopkgtest  debian/tests in a podman systemd container
 #   piuparts     install/purge and upgrade-from-the-previous-version/purge in a chroot
 #
@@ -992,27 +996,60 @@ cx journalctl -u inferd.service -o cat --no-pager 2>/dev/null | tail -n 8 | sed 
 # ---- stage: purge ----------------------------------------------------------------------
 stage purge
 pkgs=$(for f in "${install_debs[@]}"; do dpkg-deb -f "$f" Package; done | tr '\n' ' ')
-if CX_TIMEOUT=120 cxsh "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $pkgs" >"$work/purge.log" 2>&1; then
+# purge_all LOG: apt-get purge of the tested packages.
+purge_all() {
+	CX_TIMEOUT=120 cxsh "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $pkgs" >"$1" 2>&1
+}
+# left_behind: the package's paths that still exist, and every file named *inferd*, except
+# the admin's model repository (and its directory /var/lib/inferd).
+left_behind() {
+	cxsh 'for p in /etc/inferd /run/inferd /usr/share/inferd /usr/share/doc/inferd \
+	/lib/systemd/system/inferd.service /lib/systemd/system/inferd.socket \
+	/usr/lib/sysusers.d/inferd.conf /usr/sbin/inferd /usr/bin/inferctl; do
+	[ -e "$p" ] || [ -L "$p" ] && echo "$p"; done
+	find /var/lib/inferd -mindepth 1 -maxdepth 1 ! -path /var/lib/inferd/models 2>/dev/null
+	find / -xdev \( -path /proc -o -path /sys -o -path /tmp/e2e -o -path /var/log/journal \
+		-o -path /var/lib/inferd \) -prune -o -name "*inferd*" -print 2>/dev/null'
+}
+# The admin's model: a new version of the bundled model in the first repository root, as
+# docs/deployment.md says to add one (root-owned, the package knows nothing of it).
+admin_ver=$((model_ver + 1))
+admin_dir=/var/lib/inferd/models/$model_name/$admin_ver
+if cx install -d "$admin_dir" && cx cp "/$model_dir_rel/golden.json" "$admin_dir/golden.json" &&
+	podman cp "$work/orig/$model_rel" "$ctr:$admin_dir/model.json"; then
+	ok "the admin placed $admin_dir/model.json (sha256 $orig_sha)"
+else
+	not_ok "cannot place the admin's model in $admin_dir"
+fi
+if purge_all "$work/purge.log"; then
 	ok "apt-get purge -y $pkgs"
 else
 	not_ok "apt-get purge -y $pkgs"
 	tail -n 20 "$work/purge.log" | sed 's/^/       /'
 fi
-left=$(cxsh 'for p in /etc/inferd /var/lib/inferd /run/inferd /usr/share/inferd /usr/share/doc/inferd \
-	/lib/systemd/system/inferd.service /lib/systemd/system/inferd.socket \
-	/usr/lib/sysusers.d/inferd.conf /usr/sbin/inferd /usr/bin/inferctl; do
-	[ -e "$p" ] || [ -L "$p" ] && echo "$p"; done
-	find / -xdev \( -path /proc -o -path /sys -o -path /tmp/e2e -o -path /var/log/journal \) -prune \
-		-o -name "*inferd*" -print 2>/dev/null')
+kept_sha=$(cx sha256sum "$admin_dir/model.json" 2>/dev/null | cut -d' ' -f1)
+if [ "$kept_sha" = "$orig_sha" ] && cx test -f "$admin_dir/golden.json"; then
+	ok "the admin's model survives the purge: $admin_dir (model.json sha256 unchanged, golden.json)"
+else
+	not_ok "the admin's model after purge: model.json sha256 '${kept_sha:-missing}', expected $orig_sha"
+fi
+# (apt's output through podman exec ends its lines with CR LF.)
+if tr -d '\r' <"$work/purge.log" | grep -qx "inferd:     $admin_dir"; then
+	ok "the purge says what it kept and where: $(grep -c '^inferd: ' "$work/purge.log") lines, e.g. '$admin_dir'"
+else
+	not_ok "the purge output does not name the kept $admin_dir"
+	tail -n 12 "$work/purge.log" | sed 's/^/       /'
+fi
+left=$(left_behind)
 if [ -z "$left" ]; then
-	ok "no file named *inferd* left (the config, state, socket, model and unit paths are gone)"
+	ok "nothing else left: config, state, snapshots, records, socket, units, binaries are gone"
 else
 	not_ok "left behind after purge: $(echo "$left" | tr '\n' ' ')"
 fi
-if cx getent passwd inferd >/dev/null || cx getent group inferd >/dev/null; then
-	not_ok "user or group inferd still exists after purge"
+if cx getent passwd inferd >/dev/null && cx getent group inferd >/dev/null; then
+	ok "the system user and group inferd are kept (debian/README.Debian says why)"
 else
-	ok "no user or group inferd (getent)"
+	not_ok "user or group inferd removed by purge, although the admin's files may belong to it"
 fi
 dstat=$(cx dpkg-query -W -f '${db:Status-Abbrev}' inferd 2>/dev/null | tr -d ' ')
 units=$(cxsh 'systemctl list-units --all --no-legend "inferd*" | grep -v "not-found" ')
@@ -1020,6 +1057,43 @@ if { [ -z "$dstat" ] || [ "$dstat" = un ]; } && [ -z "$units" ]; then
 	ok "dpkg knows no inferd (status '${dstat:-none}'), systemd has no inferd unit loaded"
 else
 	not_ok "after purge: dpkg status '$dstat', units: $units"
+fi
+# Reinstalled, the package's default configuration finds the kept version: "latest".
+t0=$(date +%s%N)
+if CX_TIMEOUT=300 cxsh "cd /tmp/e2e && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $names" \
+	>"$work/reinstall2.log" 2>&1; then
+	ok "installed again after the purge in $(ms_since "$t0") ms"
+else
+	not_ok "apt-get install after the purge"
+	tail -n 20 "$work/reinstall2.log" | sed 's/^/       /'
+fi
+status=$(cx systemctl show -p StatusText --value inferd.service)
+served_ver=
+cx inferctl --socket "$SOCK" --timeout 5 metadata "$model_name" >"$work/meta3.json" 2>/dev/null &&
+	served_ver=$(py get "$work/meta3.json" versions | tail -n 1)
+r=
+if [[ $status == "serving 1 model: $model_name v$admin_ver "* ]] && [ "$served_ver" = "$admin_ver" ] &&
+	cx inferctl --socket "$SOCK" --timeout 5 infer "$model_name" --output predict \
+		--csv /tmp/e2e/golden.csv >"$work/after3.txt" 2>"$work/after3.err" &&
+	r=$(py compare "$golden_host" "$work/after3.txt"); then
+	ok "the reinstalled package serves the kept model v$admin_ver: $r"
+else
+	not_ok "after reinstalling: status '$status', metadata versions '$served_ver' (want $admin_ver), ${r:-$(head -c 300 "$work/after3.err")}"
+fi
+cx cat /var/lib/inferd/postinst-smoke.json >"$work/smoke3.json" 2>&1
+if [ "$(py get "$work/smoke3.json" outcome)" = passed ]; then
+	ok "the postinst smoke of the reinstall passed with the kept model"
+else
+	not_ok "postinst smoke after reinstalling: outcome '$(py get "$work/smoke3.json" outcome)'"
+fi
+# Without the admin's files, a purge leaves no trace under /var/lib/inferd at all.
+cx rm -r "/var/lib/inferd/models"
+if purge_all "$work/purge2.log" && left=$(left_behind) && [ -z "$left" ] &&
+	! cx test -e /var/lib/inferd && ! grep -q "purge kept" "$work/purge2.log"; then
+	ok "with no admin files, purge leaves no /var/lib/inferd and no file named *inferd*"
+else
+	not_ok "second purge: left '$(echo "$left" | tr '\n' ' ')', /var/lib/inferd $(cx test -e /var/lib/inferd && echo exists)"
+	tail -n 10 "$work/purge2.log" | sed 's/^/       /'
 fi
 [ -z "${E2E_KEEP:-}" ] && timeout 60 podman rm -f -t 0 "$ctr" >/dev/null 2>&1 && ctr_started=
 
