@@ -14,6 +14,7 @@
 #include "client.h"
 #include "conf.h"
 #include "jsonx.h"
+#include "num.h"
 #include "util.h"
 
 #define DEFAULT_TIMEOUT_S 10.0
@@ -212,17 +213,16 @@ int ctl_read_all(const char *path, char **out, size_t *outlen)
 	return rc;
 }
 
-/* Shortest text that reads back as the same float32 (what the daemon computed). */
+/* Shortest text that reads back as the same float32 (what the daemon computed): num's. */
 const char *ctl_fmt_float(double v, char *buf, size_t len)
 {
-	if (!(fabs(v) <= FLT_MAX)) {
+	char tmp[NUM_FMT_MAX];
+
+	if (!(fabs(v) <= FLT_MAX))
 		snprintf(buf, len, "%g", v);
-		return buf;
-	}
-	for (int prec = 1; prec <= 9; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if ((float)strtod(buf, NULL) == (float)v)
-			break;
+	else {
+		num_format_float((float)v, tmp);
+		snprintf(buf, len, "%s", tmp);
 	}
 	return buf;
 }

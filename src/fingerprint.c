@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "jsonx.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -22,6 +23,8 @@ extern char **environ;
 #define FINGERPRINT_MAX_DEPTH 64
 /* An os-release line or a package version longer than this is not one. */
 #define FINGERPRINT_MAX_LINE 4096
+/* os-release is a few hundred bytes; anything past this is not one. */
+#define FINGERPRINT_MAX_OS_RELEASE (64 * 1024)
 
 static const char *const default_os_release[] = {"/etc/os-release", "/usr/lib/os-release"};
 
@@ -103,26 +106,29 @@ int fingerprint_os_release(const char *path, json_t **out)
 	    {"VERSION_CODENAME", "version_codename"},
 	    {"PRETTY_NAME", "pretty_name"},
 	};
-	FILE *f = fopen(path, "re");
+	char err[256], *buf = NULL, *line, *next;
+	size_t len;
 	json_t *o;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
+	int rc;
 
 	*out = NULL;
-	if (!f)
-		return -errno;
+	/* Through util: a FIFO or a device in its place is refused, never waited on. */
+	rc = util_read_file(path, FINGERPRINT_MAX_OS_RELEASE, 0, &buf, &len, err, sizeof(err));
+	if (rc < 0)
+		return rc;
 	o = json_object();
 	for (size_t i = 0; o && i < sizeof(wanted) / sizeof(wanted[0]); i++)
 		if (json_object_set_new(o, wanted[i].key, json_null()) < 0)
 			rc = -ENOMEM;
 	if (!o)
 		rc = -ENOMEM;
-	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+	for (line = buf; rc == 0 && line && *line; line = next) {
 		char *p = line, *eq;
 
-		if (n > FINGERPRINT_MAX_LINE)
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strlen(line) > FINGERPRINT_MAX_LINE)
 			continue;
 		p += strspn(p, " \t");
 		eq = strchr(p, '=');
@@ -138,10 +144,7 @@ int fingerprint_os_release(const char *path, json_t **out)
 				rc = -ENOMEM;
 		}
 	}
-	if (rc == 0 && ferror(f))
-		rc = -EIO;
-	free(line);
-	fclose(f);
+	free(buf);
 	if (rc < 0) {
 		json_decref(o);
 		return rc;

@@ -24,6 +24,7 @@
 #include "server.h"
 #include "sock.h"
 #include "sysd.h"
+#include "util.h"
 
 /* The status line lists models up to this length, then "...". */
 #define STATUS_MAX 1024
@@ -48,13 +49,6 @@ static struct {
 	uint64_t stop_deadline_ns;
 	uint64_t last_status_ns;
 } S = {.listen_fd = -1, .tcp_fd = -1, .epfd = -1, .sigfd = -1, .timerfd = -1};
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /*
  * "serving 1 model: breast-cancer v1 (sha256:1a2b3c4d); 0 req, p99 0 ms", with
@@ -256,7 +250,7 @@ int server_init(const struct server_opts *o, struct conf *c)
 
 	/* READY only now: the socket listens and every model has loaded. */
 	notify_ready();
-	S.last_status_ns = now_ns();
+	S.last_status_ns = util_monotonic_ns();
 	return 0;
 }
 
@@ -285,7 +279,8 @@ static void begin_stop(int sig)
 		return;
 	}
 	S.stopping = true;
-	S.stop_deadline_ns = now_ns() + (uint64_t)serve_conf()->shutdown_grace * 1000000000u;
+	S.stop_deadline_ns =
+	    util_monotonic_ns() + (uint64_t)serve_conf()->shutdown_grace * 1000000000u;
 	serve_stop();
 	snprintf(st, sizeof st, "stopping (%s): finishing %u request%s",
 	         sig == SIGINT ? "SIGINT" : "SIGTERM", http_requests_in_flight(),
@@ -322,7 +317,7 @@ static void on_signals(void)
 
 static void on_tick(void)
 {
-	uint64_t exp, t = now_ns();
+	uint64_t exp, t = util_monotonic_ns();
 
 	while (read(S.timerfd, &exp, sizeof exp) == (ssize_t)sizeof exp)
 		;
@@ -351,7 +346,7 @@ int server_run(void)
 		int n;
 
 		if (S.stopping) {
-			uint64_t t = now_ns();
+			uint64_t t = util_monotonic_ns();
 			/* Idle keep-alive connections hold nothing in flight: they may go. */
 			if (http_connections() == 0 || http_drained(t, STOP_QUIET_NS))
 				break;

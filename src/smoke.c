@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "golden.h"
 #include "jsonx.h"
+#include "num.h"
 #include "util.h"
 
 /* Generous: our own answers are shallow, but a proxy's error page need not be. */
@@ -122,11 +123,10 @@ static void sleep_ms(double ms)
 /* Shortest decimal that reads back as v, so mismatches show what was really compared. */
 static const char *fmt_num(double v, char *buf, size_t len)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
+	char tmp[NUM_FMT_MAX];
+
+	num_format_double(v, tmp);
+	snprintf(buf, len, "%s", tmp);
 	return buf;
 }
 
