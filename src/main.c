@@ -1,6 +1,7 @@
 /* main.c: inferd's command line, wired to the server. */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
