@@ -30,13 +30,23 @@ util
 
 fail=0
 
+# A module may span several files with its prefix: inferctl's ctl.c and its command files
+# ctl_*.c are one module (ctl), which calls its commands through one table and is called back.
+modname() {
+	case $1 in
+	ctl_*) echo ctl ;;
+	*) echo "$1" ;;
+	esac
+}
+
 # --- includes ---
 edges=$(
 	for f in "$top_srcdir"/src/*.c "$top_srcdir"/src/*.h; do
 		[ -f "$f" ] || continue
-		m=$(basename "$f" | sed 's/\.[ch]$//')
+		m=$(modname "$(basename "$f" | sed 's/\.[ch]$//')")
 		sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([A-Za-z0-9_]*\)\.h".*/\1/p' "$f" |
 			while read -r h; do
+				h=$(modname "$h")
 				[ "$h" = "$m" ] || echo "$m $h $(basename "$f")"
 			done
 	done
@@ -73,7 +83,7 @@ if [ ! -f "$1" ]; then
 	exit 1
 fi
 for o in "$@"; do
-	m=$(basename "$o" .o | sed 's/^[A-Za-z0-9_]*-//')
+	m=$(modname "$(basename "$o" .o | sed 's/^[A-Za-z0-9_]*-//')")
 	nm -g -P "$o" 2>/dev/null | awk -v m="$m" '{ print m, $1, $2 }'
 done | awk '
 # Each line: module symbol type. Defined symbols name their module; U lines are calls.
