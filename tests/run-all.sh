@@ -88,7 +88,8 @@ if want deps; then
 		apt-get install -y -q --no-install-recommends \
 			clang libclang-rt-14-dev \
 			lintian diffoscope-minimal fakeroot \
-			podman buildah runc uidmap mmdebstrap piuparts autopkgtest &&
+			podman buildah runc uidmap mmdebstrap piuparts autopkgtest \
+			python3-sklearn &&
 		{ command -v hardening-check >/dev/null 2>&1 ||
 			apt-get install -y -q --no-install-recommends devscripts; }
 	record deps $? "$t0"
