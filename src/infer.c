@@ -1890,33 +1890,15 @@ static int try_digits(float f, int p, char out[32])
 }
 
 /*
- * Prints f with the fewest significant digits that read back to the same float; NaN and
- * infinities are null. Returns the length. The exact integer method covers the usual
- * range; the rest goes through printf, probing 8 and 9 digits first (what computed values
- * need) and bisecting below, since round-tripping is monotonic in the digit count.
+ * The fewest significant digits of f (finite, nonzero) that read back to it, through
+ * printf: 8 and 9 digits are probed first (what computed values need), then a bisection
+ * below, since round-tripping is monotonic in the digit count. Returns printf's text.
  */
-static int format_float(float f, char out[32])
+static int printf_shortest(float f, char out[32])
 {
 	char tmp[32];
-	int lo = 1, hi = 7, n, m, k;
-	uint64_t digits;
+	int lo = 1, hi = 7, n, m;
 
-	if (!isfinite(f)) {
-		memcpy(out, "null", 5);
-		return 4;
-	}
-	if (f == 0) {
-		memcpy(out, signbit(f) ? "-0" : "0", signbit(f) ? 3 : 2);
-		return signbit(f) ? 2 : 1;
-	}
-#ifdef __SIZEOF_INT128__
-	if (shortest(fabsf(f), &digits, &k))
-		return write_decimal(f < 0, digits, k, out);
-#else
-	(void)digits;
-	(void)k;
-	(void)write_decimal;
-#endif
 	n = try_digits(f, 8, out);
 	if (!n)
 		return snprintf(out, 32, "%.9g", (double)f);
@@ -1938,6 +1920,64 @@ static int format_float(float f, char out[32])
 		}
 	}
 	return n;
+}
+
+/*
+ * printf's %g text s (at most 9 significant digits) rewritten as write_decimal() spells
+ * it, so that a value prints the same whichever path found its digits, and on every
+ * architecture (without __int128 every value takes this path).
+ */
+static int respell(const char *s, char out[32])
+{
+	bool neg = *s == '-', frac = false;
+	uint64_t digits = 0;
+	int k = 0;
+
+	for (s += neg; *s && *s != 'e'; s++) {
+		if (*s == '.') {
+			frac = true;
+			continue;
+		}
+		digits = digits * 10 + (uint64_t)(*s - '0');
+		k -= frac;
+	}
+	if (*s == 'e')
+		k += atoi(s + 1);
+	while (digits % 10 == 0) {
+		digits /= 10;
+		k++;
+	}
+	return write_decimal(neg, digits, k, out);
+}
+
+/*
+ * Prints f with the fewest significant digits that read back to the same float; NaN and
+ * infinities are null. Returns the length. The exact integer method covers the usual
+ * range; the rest goes through printf.
+ */
+static int format_float(float f, char out[32])
+{
+	char tmp[32];
+	int k;
+	uint64_t digits;
+
+	if (!isfinite(f)) {
+		memcpy(out, "null", 5);
+		return 4;
+	}
+	if (f == 0) {
+		memcpy(out, signbit(f) ? "-0" : "0", signbit(f) ? 3 : 2);
+		return signbit(f) ? 2 : 1;
+	}
+#ifdef __SIZEOF_INT128__
+	if (shortest(fabsf(f), &digits, &k))
+		return write_decimal(f < 0, digits, k, out);
+#else
+	(void)digits;
+	(void)k;
+#endif
+	printf_shortest(f, tmp);
+	return respell(tmp, out);
 }
 
 static void sb_float(struct sbuf *b, float f)

@@ -13,3 +13,21 @@ arch_names() {
 	*) return 1 ;;
 	esac
 }
+
+# arch_wrap ARCH BUILDDIR: the foreign daemon and client moved to BUILDDIR/src/.ARCH/ and
+# replaced by scripts that exec them under qemu-user, so that whatever starts them by path
+# (the suites, the scripts, compare.py) runs them. The scripts are newer than the objects,
+# so make leaves them; a relink after a source change replaces them, and the next call
+# wraps again.
+arch_wrap() {
+	arch_names "$1" || return 1
+	set -- "$1" "$(cd "$2" && pwd)" || return 1
+	mkdir -p "$2/src/.$1" || return 1
+	for _p in inferd inferctl; do
+		head -c 4 "$2/src/$_p" | grep -q ELF || continue
+		mv -f "$2/src/$_p" "$2/src/.$1/$_p" &&
+			printf '#!/bin/sh\n# %s under qemu-user (tests/arch/arch.sh)\nexec %s %s "$@"\n' \
+				"$_p" "$QEMU" "$2/src/.$1/$_p" >"$2/src/$_p.tmp" &&
+			chmod 755 "$2/src/$_p.tmp" && mv -f "$2/src/$_p.tmp" "$2/src/$_p" || return 1
+	done
+}

@@ -69,6 +69,7 @@ for arch in "$@"; do
 		f=$(sed -n 's/^suites .*, \([0-9]*\) failed.*/\1/p' "$b/suites.out")
 		pass=$((pass + ${p:-0})) fail=$((fail + ${f:-1}))
 		echo "suites $arch: $(($(now) - t0)) s"
+		arch_wrap "$arch" "$b"
 		daemons="$daemons $arch=$b/src/inferd"
 		t0=$(now)
 		top_srcdir=$top_srcdir /usr/bin/python3 "$here/compare.py" "amd64=$top_builddir/src/inferd" \

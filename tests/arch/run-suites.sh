@@ -4,9 +4,7 @@
 # Usage: run-suites.sh ARCH BUILDDIR
 # binfmt_misc is not mounted on the build machines, so a foreign program cannot be exec'ed
 # directly. The Check suites run through automake's LOG_COMPILER; the daemon and inferctl,
-# which the scripts and the suites start by path, are moved to src/.ARCH/ and replaced by
-# two-line scripts that exec them under qemu (newer than their objects, so make leaves
-# them; a relink after a source change replaces them, and the next run wraps again).
+# which the scripts and the suites start by path, are wrapped (arch_wrap in arch.sh).
 # Tests that read `uname -m` see the emulated machine's name through a uname on PATH that
 # answers as the emulated programs' uname(2) does.
 # Ends with "suites ARCH: N passed, N failed, N skipped" and exits 1 on any failure.
@@ -19,15 +17,7 @@ qemu_prog=${QEMU%% *}
 command -v "$qemu_prog" >/dev/null || { echo "run-suites: $qemu_prog missing (apt-get install qemu-user)"; exit 1; }
 
 # The foreign daemon and client, wrapped.
-mkdir -p "$b/src/.$arch" || exit 1
-for p in inferd inferctl; do
-	if head -c 4 "$b/src/$p" | grep -q ELF; then
-		mv -f "$b/src/$p" "$b/src/.$arch/$p" || exit 1
-		printf '#!/bin/sh\n# %s under qemu-user (tests/arch/run-suites.sh)\nexec %s %s "$@"\n' \
-			"$p" "$QEMU" "$b/src/.$arch/$p" >"$b/src/$p.tmp" &&
-			chmod 755 "$b/src/$p.tmp" && mv -f "$b/src/$p.tmp" "$b/src/$p" || exit 1
-	fi
-done
+arch_wrap "$arch" "$b" || exit 1
 
 # uname as the emulated programs see it.
 shim=$(mktemp -d "${TMPDIR:-/tmp}/inferd-arch-bin.XXXXXX") || exit 1
