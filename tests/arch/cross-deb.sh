@@ -23,7 +23,7 @@ t0=$(date +%s)
 (cd "$out/1/b/$pv" && DEB_BUILD_OPTIONS=$opts dpkg-buildpackage -a "$arch" -Pnocheck -us -uc -b) \
 	>"$out/1/log" 2>&1 || { tail -n 40 "$out/1/log"; echo "deb $arch: build 1 FAILED (log: $out/1/log)"; exit 1; }
 t1=$(date +%s)
-deb=$(ls "$out/1/b/"*_"$arch".deb 2>/dev/null | head -n 1)
+deb=$(ls "$out/1/b/"inferd_*_"$arch".deb 2>/dev/null | head -n 1)
 [ -n "$deb" ] || { echo "deb $arch: no *_$arch.deb in $out/1/b"; exit 1; }
 echo "deb $arch: built $(basename "$deb") ($((t1 - t0)) s)"
 sleep 2

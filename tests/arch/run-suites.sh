@@ -16,7 +16,10 @@ arch_names "$arch" || { echo "run-suites: unknown architecture $arch"; exit 2; }
 qemu_prog=${QEMU%% *}
 command -v "$qemu_prog" >/dev/null || { echo "run-suites: $qemu_prog missing (apt-get install qemu-user)"; exit 1; }
 
-# The foreign daemon and client, wrapped.
+# Built first (a relink would replace the wrappers), then the daemon and client wrapped.
+make -C "$b" -j"${JOBS:-2}" all >"$b/build-$arch.out" 2>&1 &&
+	make -C "$b/tests" -j"${JOBS:-2}" check TESTS= >>"$b/build-$arch.out" 2>&1 ||
+	{ tail -n 40 "$b/build-$arch.out"; echo "suites $arch: 0 passed, 1 failed, 0 skipped (build)"; exit 1; }
 arch_wrap "$arch" "$b" || exit 1
 
 # uname as the emulated programs see it.
