@@ -11,7 +11,8 @@
 #   suites   make check there, foreign programs under qemu-user (run-suites.sh): each
 #            Check suite and script, the exactness suite among them, is one result
 #   compare  compare.py: amd64 and every ARCH daemon given the same requests, answers
-#            identical byte for byte (one result)
+#            identical byte for byte (one result); fingerprint-diff.sh: inferctl
+#            fingerprint --diff of the two builds names the architecture only (one result)
 #   deb      dpkg-buildpackage -a ARCH twice: built, bit-identical, lintian-clean (three
 #            results; cross-deb.sh)
 # Ends with one line per ARCH: "check-arch ARCH: N passed, N failed", and exits 1 on a
@@ -75,6 +76,8 @@ for arch in "$@"; do
 		top_srcdir=$top_srcdir /usr/bin/python3 "$here/compare.py" "amd64=$top_builddir/src/inferd" \
 			"$arch=$b/src/inferd"
 		result "compare amd64 $arch ($(($(now) - t0)) s)" $?
+		top_srcdir=$top_srcdir sh "$here/fingerprint-diff.sh" "$arch" "$top_builddir" "$b"
+		result "fingerprint --diff amd64 $arch" $?
 	fi
 	if [ "${CHECK_ARCH_DEBS:-yes}" != no ]; then
 		t0=$(now)
