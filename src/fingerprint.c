@@ -356,6 +356,23 @@ static int os_part(const char *path, json_t **out)
 }
 
 /*
+ * The Debian architecture these programs were built for (the package's): kernel.machine
+ * says the machine, which an i386 build on an amd64 kernel does not tell.
+ */
+static const char *build_arch(void)
+{
+#if defined(__x86_64__) && defined(__LP64__)
+	return "amd64";
+#elif defined(__aarch64__) && defined(__LP64__)
+	return "arm64";
+#elif defined(__i386__)
+	return "i386";
+#else
+	return HOST_CPU; /* the GNU name (configure's host_cpu) elsewhere */
+#endif
+}
+
+/*
  * Copies the daemon's part (models sorted), then adds the client's parts one by one
  * (inferctl, os, kernel, package), stopping at the first failure. See fingerprint.h.
  */
@@ -393,7 +410,8 @@ int fingerprint_manifest(const json_t *daemon, const char *daemon_error,
 	if (rc == 0)
 		rc = fingerprint_package_version(src->pkg_query, &part);
 	if (rc == 0) {
-		part = json_pack("{s:s, s:o}", "name", FINGERPRINT_PACKAGE, "version", part);
+		part = json_pack("{s:s, s:o, s:s}", "name", FINGERPRINT_PACKAGE, "version", part,
+		                 "architecture", build_arch());
 		if (!part || json_object_set_new(m, "package", part) < 0)
 			rc = -ENOMEM;
 	}

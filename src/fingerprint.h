@@ -57,7 +57,8 @@ int fingerprint_package_version(const char *const argv[], json_t **out);
  * Assembles a manifest: every member of the daemon's part (GET /v2/admin/fingerprint, or
  * NULL when it could not be had, then daemon_error is recorded as "error"), and the
  * client's: "inferctl" {"version", "libcurl"}, "os" (fingerprint_os_release, null when
- * unreadable), "kernel" (fingerprint_kernel) and "package" {"name", "version"}. "models" is
+ * unreadable), "kernel" (fingerprint_kernel) and "package" {"name", "version",
+ * "architecture"}. "models" is
  * sorted by name so that two manifests print in the same order. No timestamps: the same
  * installation always gives the same manifest. 0 and *out, or -ENOMEM / -errno.
  */

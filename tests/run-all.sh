@@ -17,6 +17,9 @@
 #               restart, upgrade with rollback, kill -9, watchdog, purge; autopkgtest;
 #               piuparts
 #   container   the OCI image from the same .deb, run and driven from the host
+#   arch        `make check-arch ARCH=${INFERD_ARCH:-arm64}` without the packages: the
+#               cross build's suites under qemu-user, its answers against amd64's byte
+#               for byte (the full matrix with packages: make check-arch-all)
 # A stage that cannot run on this machine (no podman, no clang) is counted as skipped,
 # with its reason. INFERD_STAGES="werror sanitizers" runs only those stages.
 # Ends with one line: "tests: N passed, N failed, N skipped".
@@ -26,7 +29,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 jobs=$(nproc 2>/dev/null || echo 2)
 export DEBIAN_FRONTEND=noninteractive
-stages=${INFERD_STAGES:-deps werror valgrind sanitizers distcheck fuzz soak package e2e container}
+stages=${INFERD_STAGES:-deps werror valgrind sanitizers distcheck fuzz soak package e2e container arch}
 
 passed=0 failed=0 skipped=0 status=0
 summary=""
@@ -187,6 +190,13 @@ if want container; then
 	say "make check-container (OCI image from the .deb)"
 	make -C build-werror check-container
 	record "container" $? "$t0"
+fi
+
+if want arch; then
+	t0=$(now)
+	say "make check-arch ARCH=${INFERD_ARCH:-arm64} (cross build under qemu-user, compared with amd64)"
+	CHECK_ARCH_DEBS=no make -C build-werror check-arch ARCH="${INFERD_ARCH:-arm64}"
+	record "check-arch ${INFERD_ARCH:-arm64}" $? "$t0"
 fi
 
 say "summary"
