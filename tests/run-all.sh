@@ -87,7 +87,8 @@ if want deps; then
 		apt-get install -y -q --no-install-recommends \
 			clang libclang-rt-14-dev \
 			lintian diffoscope-minimal fakeroot \
-			podman buildah runc uidmap mmdebstrap piuparts autopkgtest
+			podman buildah runc uidmap mmdebstrap piuparts autopkgtest \
+			python3-prometheus-client python3-yaml
 	record deps $? "$t0"
 fi
 
