@@ -1059,7 +1059,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 		         lim.max_body_bytes);
 		return fail_msg(c, r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, r->err);
 	}
-	if (r->zin != NULL && r->err_status == 0 && zbody_finish(r->zin, r->err, sizeof r->err) < 0)
+	/* No body at all is no stream to finish (a GET that names an encoding). */
+	if (r->zin != NULL && r->seen > 0 && r->err_status == 0 &&
+	    zbody_finish(r->zin, r->err, sizeof r->err) < 0)
 		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, r->err);
 	if (r->err_status != 0)
 		return fail_msg(c, r, r->err_status, r->allow, r->err);

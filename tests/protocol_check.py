@@ -251,6 +251,8 @@ ok(json.loads(plain)["outputs"] == json.loads(gz)["outputs"] == json.loads(df)["
 call("POST", "/v2/models/%s/infer" % NAME, body=req, headers={"Content-Encoding": "br"}, want=415)
 call("POST", "/v2/models/%s/infer" % NAME, body=gzip.compress(req),
      headers={"Content-Encoding": "gzip, gzip"}, want=415)
+call("GET", "/v2/health/live", headers={"Content-Encoding": "gzip"}, want=200)
+call("GET", "/v2/health/live", headers={"Content-Encoding": "br"}, want=415)
 call("POST", "/v2/models/%s/infer" % NAME, body=b"\x1f\x8bnot gzip at all",
      headers={"Content-Encoding": "gzip"}, want=400)
 call("POST", "/v2/models/%s/infer" % NAME, body=gzip.compress(req)[:-12],
