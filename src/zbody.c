@@ -103,12 +103,13 @@ static int grow(char **buf, size_t *cap, size_t want)
 }
 
 /*
- * Inflates in[0..n) onto the buffer, growing it up to limit + 1 bytes (the NUL): output
- * space is never more than limit - len + 1 bytes, so zlib cannot write past the limit,
- * and filling that space with input left means the body is over the limit.
+ * Inflates in[0..n) (n <= 1 GiB: zlib counts in uInt) onto the buffer, growing it up to
+ * limit + 1 bytes (the NUL): output space is never more than limit - len + 1 bytes, so
+ * zlib cannot write past the limit, and filling that space with input left means the
+ * body is over the limit.
  */
-int zbody_inflate(struct zbody *z, const char *in, size_t n, char **buf, size_t *len, size_t *cap,
-                  size_t limit, char *err, size_t errlen)
+static int inflate_some(struct zbody *z, const char *in, size_t n, char **buf, size_t *len,
+                        size_t *cap, size_t limit, char *err, size_t errlen)
 {
 	z->zs.next_in = (Bytef *)(uintptr_t)in;
 	z->zs.avail_in = (uInt)n;
@@ -161,6 +162,19 @@ int zbody_inflate(struct zbody *z, const char *in, size_t n, char **buf, size_t 
 	return 0;
 }
 
+int zbody_inflate(struct zbody *z, const char *in, size_t n, char **buf, size_t *len, size_t *cap,
+                  size_t limit, char *err, size_t errlen)
+{
+	const size_t piece = (size_t)1 << 30;
+
+	for (; n > piece; in += piece, n -= piece) {
+		int rc = inflate_some(z, in, piece, buf, len, cap, limit, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return inflate_some(z, in, n, buf, len, cap, limit, err, errlen);
+}
+
 int zbody_finish(const struct zbody *z, char *err, size_t errlen)
 {
 	if (z->ended)
@@ -210,7 +224,7 @@ int zbody_gzip(const void *in, size_t len, void **out, size_t *outlen)
 		return -ENOMEM;
 	cap = deflateBound(&zs, (uLong)len);
 	buf = malloc(cap);
-	if (buf == NULL || len > UINT32_MAX) {
+	if (buf == NULL || (size_t)(uInt)len != len) {
 		free(buf);
 		deflateEnd(&zs);
 		return -ENOMEM;
