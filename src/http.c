@@ -29,6 +29,9 @@
 #include "model.h"
 #include "repo.h"
 #include "sock.h"
+#include "mstats.h"
+#include "triton.h"
+#include "zbody.h"
 
 /*
  * MHD's per-connection memory pool holds the request line and headers (parsed in place),
@@ -51,6 +54,8 @@
 #define HTTP_KEEP_BODY_BYTES (256 * 1024)
 /* Most path segments any route has: v2 models NAME versions V infer. */
 #define HTTP_MAX_SEGS 6
+/* Responses at least this long are gzip-encoded for clients that accept it. */
+#define HTTP_GZIP_MIN 1024
 
 struct req;
 
@@ -110,6 +115,12 @@ struct req {
 	gid_t gid;
 	pid_t pid;
 	bool have_cred;
+	bool gzip_ok;        /* Accept-Encoding takes gzip */
+	struct zbody *zin;   /* decoding a gzip or deflate body, else NULL */
+	uint64_t t_dispatch; /* infer timings for the statistics extension */
+	uint64_t t_decoded;
+	uint64_t t_predicted;
+	uint64_t rows;
 };
 
 /* One libmicrohttpd daemon: the Unix socket's, or the TCP listener's. */
@@ -158,8 +169,8 @@ static bool quiesced;
 static uint64_t quiesce_ns;          /* when http_quiesce() ran */
 static int listen_fds[2] = {-1, -1}; /* ours, for the last accepts at quiesce */
 static unsigned in_flight;           /* requests between their first call and their completion */
-static char *meta_body;
-static size_t meta_body_len;
+static char *meta_body[2];           /* by listener: the extensions each one serves */
+static size_t meta_body_len[2];
 
 static const char live_body[] = "{\"live\":true}";
 static const char ctype_json[] = "application/json";
@@ -193,6 +204,42 @@ static struct conn *conn_of(struct req *r)
 	return (struct conn *)(void *)r;
 }
 
+/* Replaces a body by its gzip encoding (freeing the old one when it was ours). 0 or -errno. */
+static int http_gzip_body(void **body, size_t *len, enum MHD_ResponseMemoryMode *mode)
+{
+	void *z;
+	size_t zlen;
+
+	if (zbody_gzip(*body, *len, &z, &zlen) < 0)
+		return -ENOMEM;
+	if (*mode == MHD_RESPMEM_MUST_FREE)
+		free(*body);
+	*body = z;
+	*len = zlen;
+	*mode = MHD_RESPMEM_MUST_FREE;
+	return 0;
+}
+
+/* Counts an answered infer request in the model's statistics (mstats). */
+static void http_count_infer(const struct req *r, unsigned status, uint64_t now)
+{
+	struct mstats_times t = {.total_ns = now - r->start};
+	bool ok = status == MHD_HTTP_OK && r->t_predicted != 0;
+	/* Refused before the model was looked up (a bad encoding, too big): still its failure. */
+	const struct repo_entry *e =
+	    r->entry ? r->entry : repo_find(r->set, r->name, r->version[0] ? r->version : NULL);
+
+	if (e == NULL)
+		return;
+
+	if (ok) {
+		t.input_ns = r->t_decoded - r->t_dispatch;
+		t.infer_ns = r->t_predicted - r->t_decoded;
+		t.output_ns = now - r->t_predicted;
+	}
+	mstats_record(e->name, e->version, ok, &t, r->rows);
+}
+
 /*
  * The one response helper: queues status with body (taken over per mode), records the
  * request in the metrics.
@@ -202,10 +249,15 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
                                enum MHD_ResponseMemoryMode mode, const char *hname,
                                const char *hval)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
+	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	uint64_t now;
+	bool gz = false;
 
+	if (r->gzip_ok && hname == NULL && len >= HTTP_GZIP_MIN &&
+	    http_gzip_body(&body, &len, &mode) == 0)
+		gz = true;
+	resp = MHD_create_response_from_buffer(len, body, mode);
 	if (resp == NULL) {
 		if (mode == MHD_RESPMEM_MUST_FREE)
 			free(body);
@@ -214,6 +266,9 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
 	/* While stopping, keep-alive clients are told to go once they have their answer. */
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES ||
 	    (hname != NULL && MHD_add_response_header(resp, hname, hval) != MHD_YES) ||
+	    (gz &&
+	     (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") != MHD_YES ||
+	      MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding") != MHD_YES)) ||
 	    ((quiesced || r->close) &&
 	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
 		MHD_destroy_response(resp);
@@ -224,6 +279,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
 	/* One clock read serves the latency and the answer's own request_timeout. */
 	now = mono_ns();
 	metrics_observe(r->ep, status, now - r->start);
+	if (r->ep == METRICS_EP_INFER && r->set != NULL)
+		http_count_infer(r, status, now);
 	/* The answer gets a request_timeout of its own to be read by a slow client. */
 	conn_of(r)->since = now;
 	return ret;
@@ -471,6 +528,7 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 		infer_request_free(&in);
 		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, err);
 	}
+	r->t_decoded = mono_ns();
 	rows = in.data;
 	if (mi->num_feature != nf) {
 		/* A pinned width differs from the model's: pad with missing or drop columns. */
@@ -503,6 +561,8 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 		}
 	}
 	model_predict(e->model, rows, in.nrows, mw ? buf + pw : NULL, pw ? buf : NULL);
+	r->t_predicted = mono_ns();
+	r->rows = in.nrows;
 	if (in.want_predict)
 		outs[n_outs++] = (struct infer_output){"predict", in.nrows, mi->predict_width, buf,
 		                                       in.predict_binary};
@@ -577,8 +637,46 @@ static enum MHD_Result do_ready(struct MHD_Connection *c, struct req *r)
 
 static enum MHD_Result do_server_meta(struct MHD_Connection *c, struct req *r)
 {
-	return respond(c, r, MHD_HTTP_OK, ctype_json, meta_body, meta_body_len,
+	size_t l = conn_of(r)->tcp ? 1 : 0;
+
+	return respond(c, r, MHD_HTTP_OK, ctype_json, meta_body[l], meta_body_len[l],
 	               MHD_RESPMEM_PERSISTENT, NULL, NULL);
+}
+
+/* GET /v2/models: the served model names (triton.c). */
+static enum MHD_Result do_model_list(struct MHD_Connection *c, struct req *r)
+{
+	json_t *out = NULL;
+
+	if (triton_model_list(r->set, &out) < 0)
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	return respond_json(c, r, MHD_HTTP_OK, out, NULL, NULL);
+}
+
+/* GET .../config: Triton's model configuration extension (triton.c). */
+static enum MHD_Result do_model_config(struct MHD_Connection *c, struct req *r)
+{
+	json_t *out = NULL;
+
+	if (triton_config(r->set, r->entry, lim.max_rows, &out) < 0)
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	return respond_json(c, r, MHD_HTTP_OK, out, NULL, NULL);
+}
+
+/* GET /v2/models[/{name}[/versions/{v}]]/stats: Triton's statistics extension (triton.c). */
+static enum MHD_Result do_stats(struct MHD_Connection *c, struct req *r)
+{
+	json_t *out = NULL;
+	int rc;
+
+	if (r->set == NULL)
+		return fail_msg(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "no models loaded yet");
+	rc = triton_stats(r->set, r->name[0] ? r->name : NULL, r->version, &out);
+	if (rc == -ENOENT)
+		return fail_msg(c, r, MHD_HTTP_NOT_FOUND, NULL, "unknown model");
+	if (rc < 0)
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	return respond_json(c, r, MHD_HTTP_OK, out, NULL, NULL);
 }
 
 static enum MHD_Result do_model_ready(struct MHD_Connection *c, struct req *r)
@@ -597,6 +695,11 @@ static enum MHD_Result do_model_ready(struct MHD_Connection *c, struct req *r)
  * endpoint is one row here (and its handler).
  */
 static const struct route routes[] = {
+    {.pattern = "/v2/models/stats",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .ep = METRICS_EP_STATS,
+     .handler = do_stats},
     {.pattern = "/v2/models/{name}",
      .methods = M_GET | M_HEAD,
      .needs_set = true,
@@ -635,6 +738,35 @@ static const struct route routes[] = {
      .needs_model = true,
      .ep = METRICS_EP_INFER,
      .handler = do_infer},
+    {.pattern = "/v2/models",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .ep = METRICS_EP_MODEL_LIST,
+     .handler = do_model_list},
+    {.pattern = "/v2/models/{name}/config",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_MODEL_CONFIG,
+     .handler = do_model_config},
+    {.pattern = "/v2/models/{name}/versions/{version}/config",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_MODEL_CONFIG,
+     .handler = do_model_config},
+    {.pattern = "/v2/models/{name}/stats",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_STATS,
+     .handler = do_stats},
+    {.pattern = "/v2/models/{name}/versions/{version}/stats",
+     .methods = M_GET | M_HEAD,
+     .needs_set = true,
+     .needs_model = true,
+     .ep = METRICS_EP_STATS,
+     .handler = do_stats},
     {.pattern = "/metrics",
      .methods = M_GET | M_HEAD,
      .needs_set = true,
@@ -842,6 +974,9 @@ static void route_path(struct req *r, const char *url)
 		const char *s = p + 1, *e = strchr(s, '/');
 		size_t len = e ? (size_t)(e - s) : strlen(s);
 
+		/* "/v2/" is "/v2" (KServe clients ask for server metadata with the slash). */
+		if (len == 0 && n == 1 && p[1] == '\0' && seg_is(&sg[0], "v2"))
+			break;
 		if (len == 0) {
 			set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid path: empty segment");
 			return;
@@ -924,8 +1059,13 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 		         lim.max_body_bytes);
 		return fail_msg(c, r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, r->err);
 	}
+	/* No body at all is no stream to finish (a GET that names an encoding). */
+	if (r->zin != NULL && r->seen > 0 && r->err_status == 0 &&
+	    zbody_finish(r->zin, r->err, sizeof r->err) < 0)
+		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, r->err);
 	if (r->err_status != 0)
 		return fail_msg(c, r, r->err_status, r->allow, r->err);
+	r->t_dispatch = mono_ns();
 	if (r->route == NULL)
 		return fail_msg(c, r, MHD_HTTP_NOT_FOUND, NULL, "no such route");
 	if (r->route->needs_model) {
@@ -934,6 +1074,25 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 			return fail_msg(c, r, r->err_status, NULL, r->err);
 	}
 	return r->route->handler(c, r);
+}
+
+/* Decodes gzip/deflate upload bytes onto the body, its decoded size bounded too (zbody.c). */
+static enum MHD_Result take_encoded(struct req *r, const char *data, size_t n)
+{
+	char err[160];
+	int rc = zbody_inflate(r->zin, data, n, &r->body, &r->len, &r->cap, lim.max_body_bytes, err,
+	                       sizeof err);
+
+	if (rc == -EFBIG) {
+		/* The rest is dropped: a bomb costs max_body_bytes, however far it inflates. */
+		r->too_big = true;
+		r->discard = true;
+	} else if (rc == -ENOMEM) {
+		set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	} else if (rc < 0) {
+		set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "%s", err);
+	}
+	return MHD_YES;
 }
 
 /* Keeps upload bytes (or drops them when an error is pending), bounded by max_body_bytes. */
@@ -950,6 +1109,8 @@ static enum MHD_Result take_upload(struct req *r, const char *data, size_t n)
 	}
 	if (r->discard)
 		return MHD_YES;
+	if (r->zin != NULL)
+		return take_encoded(r, data, n);
 	if (r->len + n + 1 > r->cap) {
 		size_t cap = r->cap ? r->cap : 4096;
 		char *nb;
@@ -1055,6 +1216,29 @@ static void copy_cut(char *dst, size_t n, const char *src)
 	dst[len] = '\0';
 }
 
+/* Content-Encoding (decoded, or a 415) and Accept-Encoding (gzip answers) of a request. */
+static void take_encodings(struct MHD_Connection *c, struct req *r)
+{
+	const char *ce =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	const char *ae =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	enum zbody_kind kind;
+
+	r->gzip_ok = ae != NULL && zbody_accepts_gzip(ae);
+	if (ce == NULL)
+		return;
+	if (zbody_parse_encoding(ce, &kind) < 0) {
+		set_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+		          "Content-Encoding \"%.32s\" is not supported: use gzip, deflate or "
+		          "identity",
+		          ce);
+		return;
+	}
+	if (kind != ZBODY_IDENTITY && zbody_new(kind, &r->zin) < 0)
+		set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+}
+
 /* The first call of a request: headers only. Decides everything that needs no body. */
 static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char *url,
                              const char *method, const char *version)
@@ -1109,6 +1293,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 		if (r->route->needs_model)
 			(void)find_entry(r);
 	}
+	if (r->err_status == 0)
+		take_encodings(c, r);
 	if (lim.connection_timeout != start_timeout)
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, lim.connection_timeout);
 
@@ -1195,6 +1381,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	in_flight--;
 	repo_release(r->set);
 	r->set = NULL;
+	zbody_free(r->zin);
+	r->zin = NULL;
 	if (r->cap > HTTP_KEEP_BODY_BYTES) {
 		free(r->body);
 		r->body = NULL;
@@ -1272,6 +1460,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			cn->next->prev = cn->prev;
 		n_conns--;
 		repo_release(cn->req.set);
+		zbody_free(cn->req.zin);
 		free(cn->req.body);
 		free(cn);
 	}
@@ -1451,6 +1640,14 @@ static struct MHD_Daemon *start_one(struct listener *l, int fd)
 	    MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_END);
 }
 
+static void free_meta(void)
+{
+	for (size_t i = 0; i < 2; i++) {
+		free(meta_body[i]);
+		meta_body[i] = NULL;
+	}
+}
+
 static void stop_all(void)
 {
 	for (size_t i = 0; i < 2; i++) {
@@ -1481,20 +1678,33 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	quiesced = false;
 	listen_fds[0] = unix_fd;
 	listen_fds[1] = tcp_fd;
-	meta = json_pack("{s:s, s:s, s:[sss]}", "name", "inferd", "version", PACKAGE_VERSION,
-	                 "extensions", "model_repository", "inferd_admin", "binary_tensor_data");
-	meta_body = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
-	json_decref(meta);
-	if (meta_body == NULL)
-		return -ENOMEM;
-	meta_body_len = strlen(meta_body);
+	/* Over TCP the repository and admin routes answer 403: not listed there. */
+	for (size_t i = 0; i < 2; i++) {
+		meta = json_pack("{s:s, s:s, s:[sss]}", "name", "inferd", "version",
+		                 PACKAGE_VERSION, "extensions", "binary_tensor_data",
+		                 "model_configuration", "statistics");
+		if (meta != NULL && i == 0 &&
+		    (json_array_append_new(json_object_get(meta, "extensions"),
+		                           json_string("model_repository")) < 0 ||
+		     json_array_append_new(json_object_get(meta, "extensions"),
+		                           json_string("inferd_admin")) < 0)) {
+			json_decref(meta);
+			meta = NULL;
+		}
+		meta_body[i] = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+		json_decref(meta);
+		if (meta_body[i] == NULL) {
+			free_meta();
+			return -ENOMEM;
+		}
+		meta_body_len[i] = strlen(meta_body[i]);
+	}
 
 	/* MHD accepts in a loop until EAGAIN; a blocking listener would stall the loop. */
 	if ((rc = set_nonblocking(unix_fd)) < 0 ||
 	    (tcp_fd >= 0 && (rc = set_nonblocking(tcp_fd)) < 0)) {
 		log_err("cannot make a listening socket non-blocking: %s", strerror(-rc));
-		free(meta_body);
-		meta_body = NULL;
+		free_meta();
 		return rc;
 	}
 	listeners[0].tcp = false;
@@ -1511,8 +1721,7 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	return 0;
 fail:
 	stop_all();
-	free(meta_body);
-	meta_body = NULL;
+	free_meta();
 	return -EIO;
 }
 
@@ -1661,8 +1870,7 @@ void http_reconfigure(const struct conf *c)
 void http_fini(void)
 {
 	stop_all();
-	free(meta_body);
-	meta_body = NULL;
+	free_meta();
 	quiesced = false;
 	in_flight = 0;
 	listen_fds[0] = listen_fds[1] = -1;

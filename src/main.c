@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "kserve.h"
 #include "log.h"
 #include "repo.h"
 #include "server.h"
@@ -25,6 +26,12 @@ static void usage(FILE *f)
 	           "  -t, --check-config  check the configuration and its models, then exit\n"
 	           "  --print-config KEY  print KEY's effective value (socket.path ...), exit\n"
 	           "  --print-json KEY    print KEY's value in the JSON on stdin, exit\n"
+	           "      --model-name NAME  serve one model as NAME, without a configuration\n"
+	           "                      file (KServe's contract; also INFERD_MODEL_NAME)\n"
+	           "      --model-dir DIR    the directory holding its model.json or model.ubj\n"
+	           "                      (and golden.json, optional; also INFERD_MODEL_DIR)\n"
+	           "      --http-port PORT   the TCP port to serve on, default 8080 (also\n"
+	           "                      INFERD_HTTP_PORT)\n"
 	           "  -V, --version       print the version and exit\n"
 	           "  -h, --help          print this help and exit\n\n"
 	           "Exit status: 0 clean stop, 1 configuration or startup error, 2 usage error.\n");
@@ -213,8 +220,13 @@ int main(int argc, char **argv)
 	    {"print-json", required_argument, NULL, 'J'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"model-name", required_argument, NULL, 'N'},
+	    {"model-dir", required_argument, NULL, 'D'},
+	    {"http-port", required_argument, NULL, 'H'},
 	    {NULL, 0, NULL, 0},
 	};
+	struct kserve_opts ko = {NULL, NULL, NULL};
+	char *kserve_conf = NULL;
 	struct server_opts so = {NULL, NULL};
 	struct conf *c = NULL;
 	char *config_abs = NULL;
@@ -231,6 +243,15 @@ int main(int argc, char **argv)
 			so.socket_path = optarg;
 			break;
 		case 'f':
+			break;
+		case 'N':
+			ko.model_name = optarg;
+			break;
+		case 'D':
+			ko.model_dir = optarg;
+			break;
+		case 'H':
+			ko.http_port = optarg;
 			break;
 		case 't':
 			check = true;
@@ -260,6 +281,21 @@ int main(int argc, char **argv)
 	if (print)
 		return print_key(so.config_path, print_json, print);
 
+	kserve_from_env(&ko);
+	if (kserve_wanted(&ko)) {
+		/* KServe's contract: a generated one-model config, no file from the user. */
+		char err[4096];
+		if (so.config_path != NULL) {
+			fprintf(stderr, "inferd: --config and --model-name/--model-dir/--http-port "
+			                "(or INFERD_MODEL_*) exclude each other\n");
+			return 2;
+		}
+		if (kserve_write_config(&ko, &kserve_conf, err, sizeof err) < 0) {
+			fprintf(stderr, "inferd: %s\n", err);
+			return 1;
+		}
+		so.config_path = kserve_conf;
+	}
 	/*
 	 * The config path is reread on reload and recorded with the last known good set, so
 	 * keep it absolute: the record must still name the file when read from elsewhere.
@@ -271,6 +307,7 @@ int main(int argc, char **argv)
 	log_init("inferd", LOG_LVL_INFO);
 	if (load_conf(so.config_path, &c) < 0) {
 		free(config_abs);
+		free(kserve_conf);
 		log_fini();
 		return 1;
 	}
@@ -287,6 +324,7 @@ int main(int argc, char **argv)
 			printf("%s: OK\n", so.config_path ? so.config_path : "built-in default");
 		conf_free(c);
 		free(config_abs);
+		free(kserve_conf);
 		log_fini();
 		return rc == 0 ? 0 : 1;
 	}
@@ -295,6 +333,7 @@ int main(int argc, char **argv)
 		rc = server_run();
 	server_fini();
 	free(config_abs);
+	free(kserve_conf);
 	log_fini();
 	return rc == 0 ? 0 : 1;
 }

@@ -11,12 +11,18 @@
 #include <time.h>
 
 #include "model.h"
+#include "mstats.h"
+#include "procstat.h"
 #include "repo.h"
 
-/* Status codes we keep apart; anything else is "other" (the last slot). */
+/*
+ * Every status code 100..599 is counted as itself (slot = code); anything outside that is
+ * "other" (slot 0). These are rendered always, so their series exist from the start; any
+ * other code once it has been answered.
+ */
 static const unsigned codes[] = {200, 400, 403, 404, 405, 413, 500, 503};
 #define NCODES     (sizeof(codes) / sizeof(codes[0]))
-#define CODE_SLOTS (NCODES + 1)
+#define CODE_SLOTS 600
 
 static const char *const ep_names[METRICS_EP_COUNT] = {
     [METRICS_EP_LIVE] = "live",
@@ -27,17 +33,15 @@ static const char *const ep_names[METRICS_EP_COUNT] = {
     [METRICS_EP_INFER] = "infer",
     [METRICS_EP_METRICS] = "metrics",
     [METRICS_EP_REPOSITORY] = "repository",
+    [METRICS_EP_MODEL_CONFIG] = "model_config",
+    [METRICS_EP_STATS] = "model_stats",
+    [METRICS_EP_MODEL_LIST] = "model_list",
     [METRICS_EP_OTHER] = "other",
 };
 
-/* Prometheus bucket bounds: in nanoseconds to compare, as text to render. */
-static const uint64_t bucket_ns[] = {10000,    25000,    50000,     100000,    250000,
-                                     500000,   1000000,  2500000,   5000000,   10000000,
-                                     25000000, 50000000, 100000000, 250000000, 1000000000};
-static const char *const bucket_le[] = {"0.00001", "0.000025", "0.00005", "0.0001", "0.00025",
-                                        "0.0005",  "0.001",    "0.0025",  "0.005",  "0.01",
-                                        "0.025",   "0.05",     "0.1",     "0.25",   "1"};
-#define NBUCKETS (sizeof(bucket_ns) / sizeof(bucket_ns[0]))
+/* Prometheus bucket bounds (mstats.h): up to 3600 s, the largest request_timeout. */
+#define NBUCKETS  MSTATS_NBUCKETS
+#define bucket_le mstats_bucket_le
 
 /*
  * Quantiles come from a finer log-scale histogram: 4 sub-buckets per power of two, so any
@@ -55,6 +59,8 @@ struct ep_stats {
 static struct ep_stats stats[METRICS_EP_COUNT];
 static _Atomic uint64_t fine[FINE_SLOTS];
 static _Atomic uint64_t rows_total;
+static _Atomic uint64_t reloads_ok, reloads_failed, rollbacks;
+static _Atomic int last_reload_ok;
 static struct timespec start_time;
 
 int metrics_init(void)
@@ -69,6 +75,12 @@ int metrics_init(void)
 	for (size_t i = 0; i < FINE_SLOTS; i++)
 		atomic_store(&fine[i], 0);
 	atomic_store(&rows_total, 0);
+	atomic_store(&reloads_ok, 0);
+	atomic_store(&reloads_failed, 0);
+	atomic_store(&rollbacks, 0);
+	/* The configuration in force at startup loaded, or we would not be running. */
+	atomic_store(&last_reload_ok, 1);
+	mstats_reset();
 	if (clock_gettime(CLOCK_REALTIME, &start_time) < 0)
 		return -errno;
 	return 0;
@@ -81,10 +93,7 @@ void metrics_fini(void)
 
 static size_t code_slot(unsigned status)
 {
-	for (size_t i = 0; i < NCODES; i++)
-		if (codes[i] == status)
-			return i;
-	return NCODES;
+	return status >= 100 && status < CODE_SLOTS ? status : 0;
 }
 
 static size_t fine_slot(uint64_t ns)
@@ -121,8 +130,7 @@ void metrics_observe(enum metrics_endpoint ep, unsigned status, uint64_t latency
 	if ((unsigned)ep >= METRICS_EP_COUNT)
 		ep = METRICS_EP_OTHER;
 	s = &stats[ep];
-	while (b < NBUCKETS && latency_ns > bucket_ns[b])
-		b++;
+	b = mstats_bucket(latency_ns);
 	atomic_fetch_add_explicit(&s->by_code[code_slot(status)], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->sum_ns, latency_ns, memory_order_relaxed);
@@ -198,6 +206,15 @@ static void put_label(FILE *f, const char *v)
 	}
 }
 
+/* True for the codes whose series are always rendered. */
+static bool is_listed_code(size_t c)
+{
+	for (size_t i = 0; i < NCODES; i++)
+		if (codes[i] == c)
+			return true;
+	return false;
+}
+
 static void render_requests(FILE *f)
 {
 	fputs("# HELP inferd_requests_total Requests answered, by endpoint and status code.\n"
@@ -207,9 +224,11 @@ static void render_requests(FILE *f)
 		for (size_t c = 0; c < CODE_SLOTS; c++) {
 			uint64_t n =
 			    atomic_load_explicit(&stats[e].by_code[c], memory_order_relaxed);
+			if (n == 0 && c != 0 && !is_listed_code(c))
+				continue;
 			fprintf(f, "inferd_requests_total{endpoint=\"%s\",code=\"", ep_names[e]);
-			if (c < NCODES)
-				fprintf(f, "%u", codes[c]);
+			if (c != 0)
+				fprintf(f, "%zu", c);
 			else
 				fputs("other", f);
 			fprintf(f, "\"} %" PRIu64 "\n", n);
@@ -265,6 +284,118 @@ static void render_models(FILE *f, const struct repo_set *s)
 	}
 }
 
+/* Writes a model and version label pair: model="...",version="..." */
+static void put_model_labels(FILE *f, const struct repo_entry *e)
+{
+	fputs("model=\"", f);
+	put_label(f, e->name);
+	fputs("\",version=\"", f);
+	put_label(f, e->version);
+	fputc('"', f);
+}
+
+/*
+ * Per-model requests, latency and rows from mstats, for the served models only: the
+ * label values come from the configuration, never from request paths, so the series are
+ * bounded by what is served.
+ */
+static void render_model_traffic(FILE *f, const struct repo_set *s)
+{
+	struct mstats_snap st;
+
+	fputs("# HELP inferd_model_requests_total Infer requests answered, by model version and "
+	      "result.\n"
+	      "# TYPE inferd_model_requests_total counter\n",
+	      f);
+	for (size_t i = 0; s && i < s->n; i++) {
+		mstats_get(s->v[i].name, s->v[i].version, &st);
+		fputs("inferd_model_requests_total{", f);
+		put_model_labels(f, &s->v[i]);
+		fprintf(f, ",result=\"success\"} %" PRIu64 "\n", st.success);
+		fputs("inferd_model_requests_total{", f);
+		put_model_labels(f, &s->v[i]);
+		fprintf(f, ",result=\"failure\"} %" PRIu64 "\n", st.fail);
+	}
+	fputs("# HELP inferd_model_rows_total Rows predicted, by model version.\n"
+	      "# TYPE inferd_model_rows_total counter\n",
+	      f);
+	for (size_t i = 0; s && i < s->n; i++) {
+		mstats_get(s->v[i].name, s->v[i].version, &st);
+		fputs("inferd_model_rows_total{", f);
+		put_model_labels(f, &s->v[i]);
+		fprintf(f, "} %" PRIu64 "\n", st.inference_count);
+	}
+	fputs("# HELP inferd_model_request_duration_seconds Infer request latency, by model "
+	      "version.\n"
+	      "# TYPE inferd_model_request_duration_seconds histogram\n",
+	      f);
+	for (size_t i = 0; s && i < s->n; i++) {
+		uint64_t cum = 0;
+		mstats_get(s->v[i].name, s->v[i].version, &st);
+		for (size_t b = 0; b <= NBUCKETS; b++) {
+			cum += st.buckets[b];
+			fputs("inferd_model_request_duration_seconds_bucket{", f);
+			put_model_labels(f, &s->v[i]);
+			fprintf(f, ",le=\"%s\"} %" PRIu64 "\n",
+			        b < NBUCKETS ? bucket_le[b] : "+Inf", cum);
+		}
+		fputs("inferd_model_request_duration_seconds_sum{", f);
+		put_model_labels(f, &s->v[i]);
+		fprintf(f, "} %" PRIu64 ".%09" PRIu64 "\n", st.sum_ns / 1000000000u,
+		        st.sum_ns % 1000000000u);
+		fputs("inferd_model_request_duration_seconds_count{", f);
+		put_model_labels(f, &s->v[i]);
+		fprintf(f, "} %" PRIu64 "\n", cum);
+	}
+}
+
+/* Reloads, rollbacks, and the model versions the last build refused (from its index). */
+static void render_reloads(FILE *f)
+{
+	struct repo_index idx = {0};
+
+	fprintf(f,
+	        "# HELP inferd_reloads_total Configuration reloads, by result.\n"
+	        "# TYPE inferd_reloads_total counter\n"
+	        "inferd_reloads_total{result=\"success\"} %" PRIu64 "\n"
+	        "inferd_reloads_total{result=\"failure\"} %" PRIu64 "\n"
+	        "# HELP inferd_rollbacks_total Rollbacks to the last known good set.\n"
+	        "# TYPE inferd_rollbacks_total counter\n"
+	        "inferd_rollbacks_total %" PRIu64 "\n"
+	        "# HELP inferd_config_last_reload_successful Whether the last configuration "
+	        "reload succeeded.\n"
+	        "# TYPE inferd_config_last_reload_successful gauge\n"
+	        "inferd_config_last_reload_successful %d\n",
+	        atomic_load(&reloads_ok), atomic_load(&reloads_failed), atomic_load(&rollbacks),
+	        atomic_load(&last_reload_ok));
+	fputs("# HELP inferd_model_refused Model versions the last build refused (1 each).\n"
+	      "# TYPE inferd_model_refused gauge\n",
+	      f);
+	if (repo_index_get(&idx) < 0)
+		return;
+	for (size_t i = 0; i < idx.n; i++) {
+		if (!idx.v[i].refused)
+			continue;
+		fputs("inferd_model_refused{model=\"", f);
+		put_label(f, idx.v[i].name);
+		fputs("\",version=\"", f);
+		put_label(f, idx.v[i].version);
+		fputs("\"} 1\n", f);
+	}
+	repo_index_free(&idx);
+}
+
+void metrics_reload_done(bool ok)
+{
+	atomic_fetch_add(ok ? &reloads_ok : &reloads_failed, 1);
+	atomic_store(&last_reload_ok, ok ? 1 : 0);
+}
+
+void metrics_rollback_done(void)
+{
+	atomic_fetch_add(&rollbacks, 1);
+}
+
 int metrics_render(const struct repo_set *s, char **out, size_t *outlen)
 {
 	char *buf = NULL;
@@ -285,6 +416,9 @@ int metrics_render(const struct repo_set *s, char **out, size_t *outlen)
 	        "inferd_rows_total %" PRIu64 "\n",
 	        atomic_load_explicit(&rows_total, memory_order_relaxed));
 	render_models(f, s);
+	render_model_traffic(f, s);
+	render_reloads(f);
+	procstat_render(f);
 	fprintf(f,
 	        "# HELP inferd_start_time_seconds When the daemon started, in seconds since the "
 	        "epoch.\n"

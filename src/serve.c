@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "repo.h"
 #include "state.h"
 #include "sysd.h"
@@ -230,6 +231,7 @@ int serve_reload(const char *trigger, char *msg, size_t msglen)
 		           "reload: %s has errors; keeping the current configuration and models",
 		           V.config_path ? V.config_path : "the built-in default");
 		snprintf(msg, msglen, "configuration refused, nothing changed: %s", err);
+		metrics_reload_done(false);
 		return rc == -ENOTRECOVERABLE || rc == -ESHUTDOWN ? -EINVAL : rc;
 	}
 	pinned = state_rollback_active(nc->state_dir);
@@ -242,6 +244,7 @@ int serve_reload(const char *trigger, char *msg, size_t msglen)
 		         "rollback in force but the last-known-good set is unusable, nothing "
 		         "changed: %s",
 		         err);
+		metrics_reload_done(false);
 		return -ENOTRECOVERABLE;
 	}
 	rc = build_set(nc, pinned ? &lkg : NULL, NULL, true, NULL, NULL, &set, err, sizeof err);
@@ -251,11 +254,13 @@ int serve_reload(const char *trigger, char *msg, size_t msglen)
 		           "reload: a model failed to load (%s); keeping the current models", err);
 		conf_free(nc);
 		snprintf(msg, msglen, "a model failed to load, nothing changed: %s", err);
+		metrics_reload_done(false);
 		return rc == -ENOTRECOVERABLE || rc == -ESHUTDOWN ? -EINVAL : rc;
 	}
 	publish(set, pinned ? "reloaded (rollback in force):" : "reloaded:");
 	adopt_conf(nc);
 	V.rolled_back = pinned;
+	metrics_reload_done(true);
 	return 0;
 }
 
@@ -452,6 +457,7 @@ int serve_rollback(struct serve_rollback *out, char *msg, size_t msglen)
 	publish(set, "rolled back:");
 	out->after = repo_acquire();
 	V.rolled_back = true;
+	metrics_rollback_done();
 	log_notice("rolled back to the last known good set recorded %s; %s/%s keeps it across "
 	           "restarts until cleared",
 	           lkg.time, V.conf->state_dir, STATE_ROLLBACK_FILE);

@@ -13,9 +13,9 @@ set -u
 
 LAYERS='
 main ctl
-server smoke
+server smoke kserve
 http client
-admin
+admin triton
 serve
 state metrics shap
 repo
@@ -24,7 +24,7 @@ infer model fingerprint
 ubjson jscan num
 conf jsonx strbuf tree
 log
-sysd sock
+sysd sock mstats zbody procstat
 util
 '
 

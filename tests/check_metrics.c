@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include "jsonx.h"
 #include "metrics.h"
 #include "model.h"
+#include "mstats.h"
 #include "repo.h"
 #include "testutil.h"
 
@@ -67,20 +69,32 @@ START_TEST(counters_exact)
 	metrics_observe(METRICS_EP_MODEL_META, 404, 1000);
 	metrics_observe(METRICS_EP_REPOSITORY, 403, 1000);
 	metrics_observe(METRICS_EP_READY, 302, 1000);
+	metrics_observe(METRICS_EP_INFER, 409, 1000);
+	metrics_observe(METRICS_EP_INFER, 431, 1000);
+	metrics_observe(METRICS_EP_INFER, 507, 1000);
+	metrics_observe(METRICS_EP_INFER, 408, 1000);
+	metrics_observe(METRICS_EP_OTHER, 999, 1000);
 	metrics_add_rows(10);
 	metrics_add_rows(32);
-	ck_assert_uint_eq(metrics_requests_total(), 11);
+	ck_assert_uint_eq(metrics_requests_total(), 16);
 	t = render(NULL);
 	ck_assert_line(t, "# TYPE inferd_requests_total counter");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"200\"} 3");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"400\"} 1");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"500\"} 0");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"live\",code=\"200\"} 2");
+	/* Every status code is counted as itself; only codes outside 100..599 are "other". */
+	ck_assert_line(t, "inferd_requests_total{endpoint=\"other\",code=\"418\"} 1");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"other\",code=\"other\"} 1");
+	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"409\"} 1");
+	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"431\"} 1");
+	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"507\"} 1");
+	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"408\"} 1");
+	ck_assert_line(t, "inferd_requests_total{endpoint=\"infer\",code=\"other\"} 0");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"metrics\",code=\"503\"} 1");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"model_metadata\",code=\"404\"} 1");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"repository\",code=\"403\"} 1");
-	ck_assert_line(t, "inferd_requests_total{endpoint=\"ready\",code=\"other\"} 1");
+	ck_assert_line(t, "inferd_requests_total{endpoint=\"ready\",code=\"302\"} 1");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"ready\",code=\"200\"} 0");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"server_metadata\",code=\"405\"} 0");
 	ck_assert_line(t, "inferd_requests_total{endpoint=\"model_ready\",code=\"413\"} 0");
@@ -96,10 +110,10 @@ START_TEST(histogram_by_hand)
 	static const struct {
 		const char *le;
 		int n;
-	} want[] = {{"0.00001", 1}, {"0.000025", 2}, {"0.00005", 3}, {"0.0001", 3},
-	            {"0.00025", 3}, {"0.0005", 3},   {"0.001", 3},   {"0.0025", 4},
-	            {"0.005", 4},   {"0.01", 4},     {"0.025", 4},   {"0.05", 4},
-	            {"0.1", 4},     {"0.25", 4},     {"1", 4},       {"+Inf", 4}};
+	} want[] = {{"0.00001", 1}, {"0.000025", 2}, {"0.00005", 3}, {"0.0001", 3}, {"0.00025", 3},
+	            {"0.0005", 3},  {"0.001", 3},    {"0.0025", 4},  {"0.005", 4},  {"0.01", 4},
+	            {"0.025", 4},   {"0.05", 4},     {"0.1", 4},     {"0.25", 4},   {"0.5", 4},
+	            {"1", 4},       {"2.5", 4},      {"3600", 4},    {"+Inf", 4}};
 	char line[256], *t;
 
 	ck_assert_int_eq(metrics_init(), 0);
@@ -107,9 +121,10 @@ START_TEST(histogram_by_hand)
 	metrics_observe(METRICS_EP_INFER, 200, 20000);
 	metrics_observe(METRICS_EP_INFER, 400, 30000);
 	metrics_observe(METRICS_EP_INFER, 200, 2000000);
-	/* A bound is inclusive: exactly 10 us is "le 0.00001"; 2 s only fits +Inf. */
+	/* A bound is inclusive: exactly 10 us is "le 0.00001"; 2 s fits 2.5 s; 2 h only +Inf. */
 	metrics_observe(METRICS_EP_LIVE, 200, 10000);
 	metrics_observe(METRICS_EP_LIVE, 200, 2000000000);
+	metrics_observe(METRICS_EP_LIVE, 200, 7200000000000ull);
 	t = render(NULL);
 	ck_assert_line(t, "# TYPE inferd_request_duration_seconds histogram");
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -124,10 +139,14 @@ START_TEST(histogram_by_hand)
 	ck_assert_line(
 	    t, "inferd_request_duration_seconds_bucket{endpoint=\"live\",le=\"0.00001\"} 1");
 	ck_assert_line(t, "inferd_request_duration_seconds_bucket{endpoint=\"live\",le=\"1\"} 1");
+	ck_assert_line(t, "inferd_request_duration_seconds_bucket{endpoint=\"live\",le=\"2.5\"} 2");
+	/* Buckets reach 3600 s, the largest request_timeout (conf.c's range). */
 	ck_assert_line(t,
-	               "inferd_request_duration_seconds_bucket{endpoint=\"live\",le=\"+Inf\"} 2");
-	ck_assert_line(t, "inferd_request_duration_seconds_sum{endpoint=\"live\"} 2.000010000");
-	ck_assert_line(t, "inferd_request_duration_seconds_count{endpoint=\"live\"} 2");
+	               "inferd_request_duration_seconds_bucket{endpoint=\"live\",le=\"3600\"} 2");
+	ck_assert_line(t,
+	               "inferd_request_duration_seconds_bucket{endpoint=\"live\",le=\"+Inf\"} 3");
+	ck_assert_line(t, "inferd_request_duration_seconds_sum{endpoint=\"live\"} 7202.000010000");
+	ck_assert_line(t, "inferd_request_duration_seconds_count{endpoint=\"live\"} 3");
 	ck_assert_line(t, "inferd_request_duration_seconds_count{endpoint=\"other\"} 0");
 	free(t);
 }
@@ -136,9 +155,9 @@ END_TEST
 /* Every endpoint's buckets rise monotonically and end at _count. */
 START_TEST(histogram_cumulative)
 {
-	static const char *const eps[] = {"live",           "ready",       "server_metadata",
-	                                  "model_metadata", "model_ready", "infer",
-	                                  "metrics",        "repository",  "other"};
+	static const char *const eps[] = {
+	    "live",    "ready",      "server_metadata", "model_metadata", "model_ready", "infer",
+	    "metrics", "repository", "model_config",    "model_stats",    "model_list",  "other"};
 	uint64_t seed = 12345;
 	char *t;
 
@@ -164,7 +183,8 @@ START_TEST(histogram_cumulative)
 			nbuckets++;
 			p = sp;
 		}
-		ck_assert_int_eq(nbuckets, 16);
+		/* 24 bounds from 10 us to 3600 s, and +Inf. */
+		ck_assert_int_eq(nbuckets, 25);
 		snprintf(series, sizeof(series),
 		         "inferd_request_duration_seconds_count{endpoint=\"%s\"}", eps[e]);
 		count = sample(t, series);
@@ -347,6 +367,117 @@ START_TEST(model_info)
 }
 END_TEST
 
+/* Per-model series: only for the served models, with counts and rows as recorded. */
+START_TEST(model_traffic)
+{
+	struct repo_entry e[1];
+	struct repo_set s = {.v = e, .n = 1};
+	struct mstats_times ok = {
+	    .total_ns = 3000000, .input_ns = 1, .infer_ns = 2, .output_ns = 3};
+	struct mstats_times bad = {.total_ns = 4000000000ull};
+	struct mstats_snap st;
+	char *t;
+
+	ck_assert_int_eq(metrics_init(), 0);
+	memset(e, 0, sizeof(e));
+	e[0].name = "m";
+	e[0].version = "7";
+	mstats_record("m", "7", true, &ok, 5);
+	mstats_record("m", "7", true, &ok, 2);
+	mstats_record("m", "7", false, &bad, 0);
+	/* A model not served (an old version, say) is counted but never rendered. */
+	mstats_record("gone", "1", true, &ok, 9);
+	mstats_get("m", "7", &st);
+	ck_assert_uint_eq(st.success, 2);
+	ck_assert_uint_eq(st.fail, 1);
+	ck_assert_uint_eq(st.success_ns, 6000000);
+	ck_assert_uint_eq(st.fail_ns, 4000000000ull);
+	ck_assert_uint_eq(st.input_ns, 2);
+	ck_assert_uint_eq(st.infer_ns, 4);
+	ck_assert_uint_eq(st.output_ns, 6);
+	ck_assert_uint_eq(st.inference_count, 7);
+	ck_assert_uint_eq(st.execution_count, 2);
+	ck_assert(st.last_ms > 1600000000000ull);
+	t = render(&s);
+	ck_assert_line(
+	    t, "inferd_model_requests_total{model=\"m\",version=\"7\",result=\"success\"} 2");
+	ck_assert_line(
+	    t, "inferd_model_requests_total{model=\"m\",version=\"7\",result=\"failure\"} 1");
+	ck_assert_line(t, "inferd_model_rows_total{model=\"m\",version=\"7\"} 7");
+	/* 3 ms twice: le 0.005 holds 2; 4 s: le 5 holds all 3. */
+	ck_assert_line(t, "inferd_model_request_duration_seconds_bucket{model=\"m\",version=\"7\","
+	                  "le=\"0.0025\"} 0");
+	ck_assert_line(t, "inferd_model_request_duration_seconds_bucket{model=\"m\",version=\"7\","
+	                  "le=\"0.005\"} 2");
+	ck_assert_line(t, "inferd_model_request_duration_seconds_bucket{model=\"m\",version=\"7\","
+	                  "le=\"2.5\"} 2");
+	ck_assert_line(t, "inferd_model_request_duration_seconds_bucket{model=\"m\",version=\"7\","
+	                  "le=\"5\"} 3");
+	ck_assert_line(t, "inferd_model_request_duration_seconds_sum{model=\"m\",version=\"7\"} "
+	                  "4.006000000");
+	ck_assert_line(t,
+	               "inferd_model_request_duration_seconds_count{model=\"m\",version=\"7\"} 3");
+	ck_assert_ptr_null(strstr(t, "model=\"gone\""));
+	free(t);
+}
+END_TEST
+
+START_TEST(reload_series)
+{
+	char *t;
+
+	ck_assert_int_eq(metrics_init(), 0);
+	t = render(NULL);
+	ck_assert_line(t, "# TYPE inferd_reloads_total counter");
+	ck_assert_line(t, "inferd_reloads_total{result=\"success\"} 0");
+	ck_assert_line(t, "inferd_config_last_reload_successful 1");
+	ck_assert_line(t, "inferd_rollbacks_total 0");
+	ck_assert_line(t, "# TYPE inferd_model_refused gauge");
+	free(t);
+	metrics_reload_done(true);
+	metrics_reload_done(false);
+	metrics_rollback_done();
+	t = render(NULL);
+	ck_assert_line(t, "inferd_reloads_total{result=\"success\"} 1");
+	ck_assert_line(t, "inferd_reloads_total{result=\"failure\"} 1");
+	ck_assert_line(t, "inferd_config_last_reload_successful 0");
+	ck_assert_line(t, "inferd_rollbacks_total 1");
+	free(t);
+	metrics_reload_done(true);
+	t = render(NULL);
+	ck_assert_line(t, "inferd_config_last_reload_successful 1");
+	free(t);
+}
+END_TEST
+
+/* The process_* series: values checked against what the kernel says by other means. */
+START_TEST(process_series)
+{
+	struct rlimit rl;
+	char *t, line[128];
+	double rss, start, fds;
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(metrics_init(), 0);
+	t = render(NULL);
+	ck_assert_line(t, "# TYPE process_cpu_seconds_total counter");
+	ck_assert_line(t, "# TYPE process_resident_memory_bytes gauge");
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	snprintf(line, sizeof line, "process_max_fds %llu", (unsigned long long)rl.rlim_cur);
+	ck_assert_line(t, line);
+	rss = sample(t, "process_resident_memory_bytes");
+	ck_assert(rss > 1024 * 1024);
+	start = sample(t, "process_start_time_seconds");
+	/* Started in the last hour, not in the future (a second of slack for btime rounding). */
+	ck_assert(start <= (double)now + 1 && start > (double)now - 3600);
+	fds = sample(t, "process_open_fds");
+	/* stdin, stdout, stderr at least; and fewer than the limit. */
+	ck_assert(fds >= 3 && fds < (double)rl.rlim_cur);
+	ck_assert(sample(t, "process_cpu_seconds_total") >= 0);
+	free(t);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -360,6 +491,9 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, concurrent_observes);
 	tcase_add_test(tc, info_series);
 	tcase_add_test(tc, model_info);
+	tcase_add_test(tc, model_traffic);
+	tcase_add_test(tc, reload_series);
+	tcase_add_test(tc, process_series);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

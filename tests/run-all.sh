@@ -92,7 +92,7 @@ if want deps; then
 			clang libclang-rt-14-dev \
 			lintian diffoscope-minimal fakeroot \
 			podman buildah runc uidmap mmdebstrap piuparts autopkgtest \
-			python3-sklearn &&
+			python3-sklearn python3-prometheus-client python3-yaml &&
 		{ command -v hardening-check >/dev/null 2>&1 ||
 			apt-get install -y -q --no-install-recommends devscripts; }
 	record deps $? "$t0"
