@@ -971,8 +971,10 @@ static enum MHD_Result take_upload(struct req *r, const char *data, size_t n)
 
 /* What scan_header() found in the request's header fields. */
 struct head_scan {
-	unsigned content_length; /* Content-Length fields */
-	bool transfer_encoding;
+	unsigned content_length;    /* Content-Length fields */
+	unsigned transfer_encoding; /* Transfer-Encoding fields */
+	const char *te;             /* the first one's value */
+	size_t te_len;
 	bool host;
 	char bad[96]; /* the first malformed field, "" when none */
 };
@@ -996,9 +998,12 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 	/* The length first: most fields are none of these, and this runs for every field. */
 	if (KEY_IS(key, key_size, MHD_HTTP_HEADER_CONTENT_LENGTH))
 		hs->content_length++;
-	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		hs->transfer_encoding = true;
-	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_HOST))
+	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		if (hs->transfer_encoding++ == 0) {
+			hs->te = value;
+			hs->te_len = value != NULL ? value_size : 0;
+		}
+	} else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_HOST))
 		hs->host = true;
 	if (hs->bad[0] != '\0')
 		return MHD_YES;
@@ -1020,32 +1025,6 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 	return MHD_YES;
 }
 
-/*
- * Refuses heads whose framing or syntax two parsers could read differently (request
- * smuggling): repeated Content-Length, Content-Length with Transfer-Encoding, malformed
- * field names, control bytes in values, HTTP/1.1 without Host. The connection is closed
- * after the 400, so no byte after it is read as another request.
- */
-static bool head_is_ambiguous(struct MHD_Connection *c, struct req *r, const char *version)
-{
-	struct head_scan hs = {0};
-
-	(void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
-	if (hs.bad[0] != '\0')
-		snprintf(r->err, sizeof r->err, "%s", hs.bad);
-	else if (hs.content_length > 1)
-		snprintf(r->err, sizeof r->err, "Content-Length given %u times", hs.content_length);
-	else if (hs.content_length > 0 && hs.transfer_encoding)
-		snprintf(r->err, sizeof r->err,
-		         "both Content-Length and Transfer-Encoding given: ambiguous framing");
-	else if (!hs.host && version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
-		snprintf(r->err, sizeof r->err, "an HTTP/1.1 request must have a Host header");
-	else
-		return false;
-	r->close = true;
-	return true;
-}
-
 /* snprintf(dst, n, "%s", src) without the formatter: this runs for every request. */
 static void copy_cut(char *dst, size_t n, const char *src)
 {
@@ -1055,12 +1034,121 @@ static void copy_cut(char *dst, size_t n, const char *src)
 	dst[len] = '\0';
 }
 
+/* A transfer coding RFC 9110 registers (16.7): known, though only chunked is implemented. */
+static bool te_known(const char *s, size_t n)
+{
+	static const char *const known[] = {"chunked",  "compress", "deflate",    "gzip",
+	                                    "identity", "trailers", "x-compress", "x-gzip"};
+
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strlen(known[i]) == n && strncasecmp(s, known[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * RFC 9112 6.1 and 6.3 for the one Transfer-Encoding field: 0 when its value is exactly
+ * "chunked" (what libmicrohttpd frames by), else the status, with why in err. chunked not
+ * final, twice, or spelled with anything around it is 400 (the length cannot be known);
+ * chunked after another coding is 501, as we implement none but chunked.
+ */
+static unsigned te_status(const char *v, size_t n, char *err, size_t errlen)
+{
+	size_t i = 0, nchunked = 0;
+	bool last_chunked = false;
+	const char *other = NULL; /* the first coding that is not chunked */
+	int other_len = 0;
+	int vlen = (int)(n > 48 ? 48 : n);
+
+	if (v == NULL)
+		v = "";
+	if (n == 7 && strncasecmp(v, "chunked", 7) == 0)
+		return 0;
+	while (i < n) {
+		size_t a, b;
+
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		a = i;
+		while (i < n && v[i] != ',' && v[i] != ';' && v[i] != ' ' && v[i] != '\t')
+			i++;
+		b = i;
+		while (i < n && v[i] != ',')
+			i++;
+		if (a == b)
+			continue;
+		last_chunked = b - a == 7 && strncasecmp(v + a, "chunked", 7) == 0;
+		nchunked += last_chunked;
+		if (!last_chunked && other == NULL) {
+			other = v + a;
+			other_len = (int)(b - a > 32 ? 32 : b - a);
+		}
+	}
+	if (last_chunked && nchunked == 1 && other != NULL) {
+		snprintf(err, errlen,
+		         "Transfer-Encoding: %s transfer coding \"%.*s\" not implemented",
+		         te_known(other, (size_t)other_len) ? "the" : "unknown", other_len, other);
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	snprintf(err, errlen,
+	         "Transfer-Encoding \"%.*s\" is not exactly chunked as the only and final coding: "
+	         "the body's length cannot be known",
+	         vlen, v);
+	return MHD_HTTP_BAD_REQUEST;
+}
+
+/*
+ * Refuses heads whose framing or syntax two parsers could read differently (request
+ * smuggling): repeated Content-Length or Transfer-Encoding, both together, any
+ * Transfer-Encoding but exactly chunked (te_status), malformed field names, control bytes
+ * in values, an HTTP version other than 1.0 and 1.1 (505), HTTP/1.1 without Host. Returns
+ * the status (0: none); the connection is closed after the answer, so no byte after it is
+ * read as another request.
+ */
+static unsigned head_is_ambiguous(struct MHD_Connection *c, struct req *r, const char *version)
+{
+	struct head_scan hs = {0};
+	unsigned status = MHD_HTTP_BAD_REQUEST;
+
+	(void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
+	if (version == NULL || (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 &&
+	                        strcmp(version, MHD_HTTP_VERSION_1_0) != 0)) {
+		char v[24];
+		copy_cut(v, sizeof v, version != NULL ? version : "");
+		sanitize(v);
+		snprintf(r->err, sizeof r->err,
+		         "HTTP version \"%s\" not supported: HTTP/1.1 and HTTP/1.0 are", v);
+		status = MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED;
+	} else if (hs.bad[0] != '\0')
+		snprintf(r->err, sizeof r->err, "%s", hs.bad);
+	else if (hs.content_length > 1)
+		snprintf(r->err, sizeof r->err, "Content-Length given %u times", hs.content_length);
+	else if (hs.transfer_encoding > 1)
+		snprintf(r->err, sizeof r->err,
+		         "Transfer-Encoding given %u times: ambiguous framing",
+		         hs.transfer_encoding);
+	else if (hs.content_length > 0 && hs.transfer_encoding)
+		snprintf(r->err, sizeof r->err,
+		         "both Content-Length and Transfer-Encoding given: ambiguous framing");
+	else if (hs.transfer_encoding &&
+	         (status = te_status(hs.te, hs.te_len, r->err, sizeof r->err)) != 0)
+		;
+	else if (!hs.host && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+		snprintf(r->err, sizeof r->err, "an HTTP/1.1 request must have a Host header");
+		status = MHD_HTTP_BAD_REQUEST;
+	} else
+		return 0;
+	r->close = true;
+	return status;
+}
+
 /* The first call of a request: headers only. Decides everything that needs no body. */
 static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char *url,
                              const char *method, const char *version)
 {
 	const union MHD_ConnectionInfo *ci;
 	const char *cl;
+	unsigned st;
 	int nh;
 
 	/* Bounds on the head first: nothing else is worth deciding about an oversized one. */
@@ -1079,8 +1167,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 		         lim.max_headers);
 		return fail_msg(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, msg);
 	}
-	if (head_is_ambiguous(c, r, version))
-		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, r->err);
+	if ((st = head_is_ambiguous(c, r, version)) != 0)
+		return fail_msg(c, r, st, NULL, r->err);
 
 	copy_cut(r->path, sizeof r->path, url);
 	sanitize(r->path);

@@ -24,7 +24,8 @@ infer model fingerprint
 ubjson jscan num
 conf jsonx strbuf tree
 log
-sysd sock util
+sysd sock
+util
 '
 
 fail=0
