@@ -43,6 +43,12 @@
 #define HTTP_POOL_PER_FIELD 96
 /* MHD's own connection cap, above any max_connections: on_accept enforces the real one. */
 #define HTTP_MHD_CONN_LIMIT 65537u
+/*
+ * Connections on the Unix socket beyond max_connections that only admin-capable peers
+ * (uid 0, the daemon's uid, socket.admin_group) may take: root's inferctl ready and
+ * reload, and systemd's checks, get in while clients hold every ordinary slot.
+ */
+#define HTTP_ADMIN_RESERVE 4
 /* File descriptors kept for everything but client connections (models, logs, state). */
 #define HTTP_FD_RESERVE 64
 /* Predict/margin outputs up to this many floats live on the stack. */
@@ -153,7 +159,8 @@ static size_t pool_header_bytes; /* the max_header_bytes MHD's pool was sized fo
 static size_t pool_fields;       /* and the max_headers */
 static unsigned fd_conn_limit;   /* connections the fd limit allows */
 static struct conn *conns;       /* every open connection, for http_expire() */
-static unsigned n_conns;
+/* Open connections not yet cut, per listener ([0] Unix, [1] TCP): separate budgets. */
+static unsigned n_live[2];
 static bool quiesced;
 static uint64_t quiesce_ns;          /* when http_quiesce() ran */
 static int listen_fds[2] = {-1, -1}; /* ours, for the last accepts at quiesce */
@@ -1309,6 +1316,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	return NULL;
 }
 
+static void admit_or_refuse(struct conn *cn);
+
 /*
  * MHD's connection start and end: a struct conn per connection, with the peer's
  * credentials read once (admin routes authorize on them), linked for http_expire() and
@@ -1347,7 +1356,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (conns != NULL)
 			conns->prev = cn;
 		conns = cn;
-		n_conns++;
+		n_live[cn->tcp]++;
+		admit_or_refuse(cn);
 		return;
 	}
 	cn = *socket_context;
@@ -1358,7 +1368,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			conns = cn->next;
 		if (cn->next != NULL)
 			cn->next->prev = cn->prev;
-		n_conns--;
+		if (!cn->cut)
+			n_live[cn->tcp]--;
 		repo_release(cn->req.set);
 		free(cn->req.body);
 		free(cn);
@@ -1366,34 +1377,122 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	*socket_context = NULL;
 }
 
-/* The connection limit in force: max_connections, unless the fd limit is lower. */
+/*
+ * A listener's budget: max_connections each for the Unix socket and TCP (TCP clients never
+ * take the Unix socket's slots), unless the fd limit is lower. The Unix socket has
+ * HTTP_ADMIN_RESERVE more, for admin-capable peers only.
+ */
 static unsigned conn_limit(void)
 {
-	return lim.max_connections < fd_conn_limit ? lim.max_connections : fd_conn_limit;
+	unsigned n = listeners[1].d != NULL ? 2 : 1, fit;
+
+	fit = fd_conn_limit > HTTP_ADMIN_RESERVE ? (fd_conn_limit - HTTP_ADMIN_RESERVE) / n : 1;
+	if (fit == 0)
+		fit = 1;
+	return lim.max_connections < fit ? lim.max_connections : fit;
+}
+
+/* Shuts a connection down: MHD then reads EOF, closes it and frees it. */
+static void conn_cut(struct conn *cn)
+{
+	if (cn->cut)
+		return;
+	(void)shutdown(cn->fd, SHUT_RDWR);
+	cn->cut = true;
+	n_live[cn->tcp]--;
+}
+
+/* Once a second is enough to see a flood in the journal. */
+static bool log_due(uint64_t *last)
+{
+	uint64_t t = mono_ns();
+
+	if (t - *last < 1000000000u)
+		return false;
+	*last = t;
+	return true;
 }
 
 /*
- * Admits a connection while under the limit. Beyond it, MHD closes the accepted socket
- * at once: the client sees EOF instead of waiting in the listen backlog, and no fd is
- * held. (MHD's own limit would stop accepting instead, and leave clients queued.)
+ * Makes room on a full listener: cuts its longest-idle keep-alive connection (no request
+ * begun, no unread bytes: nothing is lost but an idle slot; clients reopen such
+ * connections as a matter of course), other than keep. False when every one is busy.
+ */
+static bool evict_idle(bool tcp, const struct conn *keep)
+{
+	static uint64_t last_log;
+	struct conn *best = NULL;
+
+	for (struct conn *cn = conns; cn != NULL; cn = cn->next) {
+		int unread = 0;
+
+		if (cn == keep || cn->tcp != tcp || cn->cut || cn->active || cn->fd < 0 ||
+		    (best != NULL && cn->since >= best->since))
+			continue;
+		if (ioctl(cn->fd, FIONREAD, &unread) == 0 && unread > 0)
+			continue;
+		best = cn;
+	}
+	if (best == NULL)
+		return false;
+	if (log_due(&last_log))
+		log_info("%s connections full: closing %s%s, idle %.1f s, for a new one",
+		         tcp ? "TCP" : "Unix socket", tcp ? "tcp " : "", best->peer,
+		         (double)(mono_ns() - best->since) / 1e9);
+	conn_cut(best);
+	return true;
+}
+
+/*
+ * Admits a connection while its listener is under its budget (the Unix socket's reserve
+ * included: credentials are not known yet; admit_or_refuse() holds ordinary peers to the
+ * budget), else makes room by evict_idle(). Beyond that, MHD closes the accepted socket at
+ * once: the client sees EOF instead of waiting in the listen backlog, and no fd is held.
  */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
 	static uint64_t last_log;
-	uint64_t t;
+	const struct listener *l = cls;
+	unsigned cap = conn_limit() + (l->tcp ? 0 : HTTP_ADMIN_RESERVE);
 
-	(void)cls;
 	(void)addr;
 	(void)addrlen;
-	if (n_conns < conn_limit())
+	if (n_live[l->tcp] < cap || evict_idle(l->tcp, NULL))
 		return MHD_YES;
-	/* A flood would flood the journal too: once a second is enough to see it. */
-	t = mono_ns();
-	if (t - last_log >= 1000000000u) {
-		log_notice("refusing connections: max_connections (%u) reached", conn_limit());
-		last_log = t;
-	}
+	if (log_due(&last_log))
+		log_notice("refusing %s connections: max_connections (%u%s) reached, none idle",
+		           l->tcp ? "TCP" : "Unix socket", conn_limit(),
+		           l->tcp ? "" : " and the admin reserve");
 	return MHD_NO;
+}
+
+/*
+ * A new Unix socket connection past the ordinary budget keeps its slot only if its peer
+ * may use the admin reserve, or if an idle connection can make room; otherwise it gets a
+ * 503 with inferd's JSON error and is closed.
+ */
+static void admit_or_refuse(struct conn *cn)
+{
+	static const char busy[] =
+	    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+	    "Connection: close\r\nContent-Length: 111\r\n\r\n"
+	    "{\"error\":\"max_connections reached on the Unix socket: the rest are reserved for "
+	    "admin peers, and none is idle\"}";
+	static uint64_t last_log;
+	char why[200];
+
+	if (cn->tcp || n_live[0] <= conn_limit())
+		return;
+	if (cn->have_cred && admin_peer_allowed(cn->uid, cn->gid, why, sizeof why))
+		return;
+	if (evict_idle(false, cn))
+		return;
+	if (log_due(&last_log))
+		log_notice("refusing %s: max_connections (%u) reached on the Unix socket, the "
+		           "admin reserve is for admin peers",
+		           cn->peer, conn_limit());
+	(void)send(cn->fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	conn_cut(cn);
 }
 
 void http_expire(void)
@@ -1409,9 +1508,7 @@ void http_expire(void)
 
 		if (cn->cut || cn->fd < 0 || age <= (cn->active ? req_ns : idle_ns))
 			continue;
-		/* MHD then reads EOF, closes the connection and frees it. */
-		(void)shutdown(cn->fd, SHUT_RDWR);
-		cn->cut = true;
+		conn_cut(cn);
 		if (cn->active)
 			log_info("request_timeout (%u s): disconnecting %s%s: request not complete "
 			         "after %.1f s",
@@ -1565,7 +1662,7 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	start_timeout = lim.connection_timeout;
 	pool_header_bytes = lim.max_header_bytes;
 	pool_fields = lim.max_headers;
-	fit_fd_limit(lim.max_connections);
+	fit_fd_limit(lim.max_connections * (tcp_fd >= 0 ? 2u : 1u) + HTTP_ADMIN_RESERVE);
 	quiesced = false;
 	listen_fds[0] = unix_fd;
 	listen_fds[1] = tcp_fd;
@@ -1736,9 +1833,12 @@ unsigned http_requests_in_flight(void)
 
 void http_reconfigure(const struct conf *c)
 {
+	unsigned want;
+
 	limits_from_conf(c);
-	if (lim.max_connections > fd_conn_limit)
-		fit_fd_limit(lim.max_connections);
+	want = lim.max_connections * (listeners[1].d != NULL ? 2u : 1u) + HTTP_ADMIN_RESERVE;
+	if (want > fd_conn_limit)
+		fit_fd_limit(want);
 	if (lim.max_header_bytes > pool_header_bytes) {
 		log_warn("max_header_bytes above %zu takes effect after a restart",
 		         pool_header_bytes);

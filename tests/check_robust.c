@@ -3,12 +3,16 @@
  * once with a reason naming the path, while the daemon keeps serving the golden answers. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -531,6 +535,174 @@ START_TEST(test_state_files)
 }
 END_TEST
 
+/* --- fair connections: TCP cannot take the Unix socket's slots --- */
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unsigned port;
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* One keep-alive health check on fd: 1 when a 200 came back. */
+static int live_once(int fd)
+{
+	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[1024];
+	size_t n = 0;
+
+	if (send(fd, get, sizeof get - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof get - 1))
+		return 0;
+	while (n < sizeof buf - 1) {
+		ssize_t r = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+		if (r <= 0)
+			return 0;
+		n += (size_t)r;
+		buf[n] = '\0';
+		if (strstr(buf, "{\"live\":true}"))
+			return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+	}
+	return 0;
+}
+
+/*
+ * The child: nconn keep-alive TCP clients, each sending a health check about every 20 ms
+ * until SIGTERM. Exits 0 when every check was answered 200, 1 otherwise.
+ */
+static void tcp_clients(unsigned port, int nconn)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fds[64];
+
+	signal(SIGTERM, SIG_DFL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < nconn; i++) {
+		struct timeval tv = {10, 0};
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		(void)setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof sa) != 0)
+			_exit(2);
+	}
+	for (;;) {
+		for (int i = 0; i < nconn; i++) {
+			if (!live_once(fds[i])) {
+				fprintf(stderr, "tcp client %d: health check failed\n", i);
+				_exit(1);
+			}
+		}
+		usleep(20000);
+	}
+}
+
+/* Runs inferctl with args on sock; returns its exit status. */
+static int run_inferctl(const char *sock, const char *cmd)
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execl(TOP_BUILDDIR "/src/inferctl", "inferctl", "--socket", sock, "--timeout", "60",
+		      cmd, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int unix_open(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	strcpy(sa.sun_path, path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/*
+ * 64 busy keep-alive TCP clients (max_connections = 64, so TCP is full) plus 64 idle
+ * Unix clients (the Unix socket's ordinary slots full too): root's or the daemon's
+ * inferctl ready and reload still succeed (the admin reserve), the TCP clients never miss
+ * an answer, and a Unix newcomer past the reserve evicts an idle connection instead of
+ * being refused.
+ */
+START_TEST(test_fair_connections)
+{
+	enum { N = 64 };
+	struct tu_daemon d;
+	char *state = tu_mkdtemp();
+	unsigned port = free_port();
+	char *conf = tu_xasprintf("socket = { path = \"@SOCKET@\"; };\n"
+	                          "listen_tcp = \"127.0.0.1:%u\";\n"
+	                          "limits = { max_connections = %d; connection_timeout = 60; };\n"
+	                          "server = { state_dir = \"%s\"; };\n"
+	                          "log_level = \"info\";\n"
+	                          "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; "
+	                          "version = 1; golden = \"@GOLDEN@\"; } );\n",
+	                          port, N, state);
+	int idle[N + 8], st, evicted = 0;
+	pid_t tcp;
+	char *body = NULL;
+
+	ck_assert_msg(tu_daemon_start(&d, conf) == 0, "inferd did not start");
+	tcp = fork();
+	ck_assert_int_ge(tcp, 0);
+	if (tcp == 0)
+		tcp_clients(port, N);
+	tu_sleep_ms(tu_wrapped() ? 5000 : 500);
+	/* The Unix socket's ordinary slots, all idle keep-alive connections. */
+	for (int i = 0; i < N; i++) {
+		idle[i] = unix_open(d.socket);
+		ck_assert_msg(live_once(idle[i]), "unix client %d not served", i);
+	}
+	/* Root's (here: the daemon's uid's) admin calls get in: the reserve. */
+	ck_assert_int_eq(run_inferctl(d.socket, "ready"), 0);
+	ck_assert_int_eq(run_inferctl(d.socket, "reload"), 0);
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/health/ready", NULL, &body), 200);
+	free(body);
+	/* Eight more held open fill the reserve; the next ones evict idle connections. */
+	for (int i = N; i < N + 8; i++) {
+		idle[i] = unix_open(d.socket);
+		ck_assert_msg(live_once(idle[i]), "unix client %d not served", i);
+	}
+	ck_assert_int_eq(run_inferctl(d.socket, "ready"), 0);
+	for (int i = 0; i < N + 8; i++) {
+		struct pollfd p = {.fd = idle[i], .events = POLLIN};
+		char c;
+		if (poll(&p, 1, 0) == 1 && recv(idle[i], &c, 1, MSG_DONTWAIT) == 0)
+			evicted++;
+		close(idle[i]);
+	}
+	printf("fair: %d idle Unix connections evicted for newcomers\n", evicted);
+	ck_assert_int_ge(evicted, 4);
+	/* The TCP clients were answered all along. */
+	ck_assert_int_eq(waitpid(tcp, &st, WNOHANG), 0);
+	kill(tcp, SIGTERM);
+	ck_assert_int_eq(waitpid(tcp, &st, 0), tcp);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM,
+	              "the TCP clients stopped on their own (status %d): a check failed", st);
+	st = tu_daemon_stop(&d);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "inferd exit status %d", st);
+	tu_rmtree(state);
+	free(state);
+	free(conf);
+}
+END_TEST
+
 static Suite *robust_suite(void)
 {
 	Suite *s = suite_create("robust");
@@ -542,6 +714,10 @@ static Suite *robust_suite(void)
 	tcase_add_test(t, test_config_file);
 	tcase_add_test(t, test_include_file);
 	tcase_add_test(t, test_state_files);
+	suite_add_tcase(s, t);
+	t = tcase_create("connections");
+	tcase_set_timeout(t, tu_wrapped() ? 1200 : 120);
+	tcase_add_test(t, test_fair_connections);
 	suite_add_tcase(s, t);
 	return s;
 }
