@@ -17,6 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -53,6 +57,11 @@
 #define HTTP_FD_RESERVE 64
 /* Predict/margin outputs up to this many floats live on the stack. */
 #define HTTP_STACK_FLOATS 1024
+/*
+ * A request whose body was larger than this gives the heap's free memory back when it
+ * completes: parsing it may have taken many times its size, which glibc keeps otherwise.
+ */
+#define HTTP_TRIM_BYTES (1024 * 1024)
 /* A body buffer larger than this is not kept for the connection's next request. */
 #define HTTP_KEEP_BODY_BYTES (256 * 1024)
 /* Most path segments any route has: v2 models NAME versions V infer. */
@@ -1297,6 +1306,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 	r->len = 0;
 	*con_cls = NULL;
+#ifdef __GLIBC__
+	if (r->seen > HTTP_TRIM_BYTES)
+		(void)malloc_trim(0);
+#endif
 }
 
 /* Called once the request line is in: the request's clock starts. */

@@ -535,6 +535,171 @@ START_TEST(test_state_files)
 }
 END_TEST
 
+/* --- memory goes back to the system after big requests and loads --- */
+
+/* Allowed VmRSS over the baseline one second after a big request or load. */
+#define RSS_BACK_MIB 16
+
+static long rss_mib(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *fp;
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof line, fp))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(fp);
+	return kib < 0 ? -1 : kib / 1024;
+}
+
+/* Whether VmRSS can be judged: ASan's quarantine and valgrind keep freed memory. */
+static bool rss_judged(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return false;
+#else
+	return !tu_wrapped();
+#endif
+}
+
+/* Waits up to one second for VmRSS to come back near base; returns the last reading. */
+static long rss_back(pid_t pid, long base, const char *what)
+{
+	long r = rss_mib(pid);
+
+	for (int i = 0; i < 10 && r > base + RSS_BACK_MIB; i++) {
+		tu_sleep_ms(100);
+		r = rss_mib(pid);
+	}
+	printf("memory: %s: VmRSS %ld MiB one second after (baseline %ld MiB)\n", what, r, base);
+	if (rss_judged())
+		ck_assert_msg(r <= base + RSS_BACK_MIB,
+		              "after %s VmRSS is %ld MiB, baseline %ld MiB (+%d allowed)", what, r,
+		              base, RSS_BACK_MIB);
+	return r;
+}
+
+/* A POST of body (taken) to path with a long deadline; returns the status. */
+static int post_big(const struct fixture *f, const char *path, char *body, char **out)
+{
+	char *head = tu_xasprintf("POST %s HTTP/1.1\r\nHost: l\r\nConnection: close\r\n"
+	                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	                          path, strlen(body));
+	size_t hl = strlen(head), bl = strlen(body);
+	char *raw = malloc(hl + bl + 1);
+	int st;
+
+	ck_assert_ptr_nonnull(raw);
+	memcpy(raw, head, hl);
+	memcpy(raw + hl, body, bl + 1);
+	st = tu_raw_request(f->d.socket, raw, hl + bl, (int)slow(60000), out);
+	free(raw);
+	free(head);
+	free(body);
+	return st;
+}
+
+/* The bundled model with its trees repeated to n (a big model; predictions differ). */
+static void write_big_model(const char *dir, size_t n)
+{
+	json_t *m = json_load_file(TU_BUNDLED_MODEL, 0, NULL);
+	json_t *model, *trees, *info, *orig;
+	char num[32], *path;
+
+	ck_assert_ptr_nonnull(m);
+	model = json_object_get(json_object_get(json_object_get(m, "learner"), "gradient_booster"),
+	                        "model");
+	orig = json_deep_copy(json_object_get(model, "trees"));
+	trees = json_array();
+	info = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_deep_copy(json_array_get(orig, i % json_array_size(orig)));
+		json_object_set_new(t, "id", json_integer((json_int_t)i));
+		json_array_append_new(trees, t);
+		json_array_append_new(info, json_integer(0));
+	}
+	json_object_set_new(model, "trees", trees);
+	json_object_set_new(model, "tree_info", info);
+	snprintf(num, sizeof num, "%zu", n);
+	json_object_set_new(json_object_get(model, "gbtree_model_param"), "num_trees",
+	                    json_string(num));
+	path = tu_xasprintf("%s/model.json", dir);
+	ck_assert_int_eq(json_dump_file(m, path, JSON_COMPACT), 0);
+	free(path);
+	json_decref(orig);
+	json_decref(m);
+}
+
+/*
+ * A 12 MB request of 3 million NaN values, one with 200,000 parameters, and the reload of
+ * a 20,000-tree model (refused by the golden set of v1, since its predictions differ, or
+ * served): after each, VmRSS is back within 16 MiB of the baseline within one second
+ * (malloc_trim after a request over 1 MiB and after every build), and the golden set is
+ * still served.
+ */
+START_TEST(test_memory_back)
+{
+	struct fixture f;
+	struct tu_buf b = {0};
+	long base;
+	char *out = NULL, *v2;
+	int st;
+
+	start(&f);
+	for (int i = 0; i < 10; i++)
+		assert_serving(&f, "warm-up");
+	base = rss_mib(f.d.pid);
+	ck_assert_int_gt(base, 0);
+
+	tu_buf_printf(&b, "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                  "\"shape\":[100000,30],\"data\":[NaN");
+	for (int i = 1; i < 3000000; i++)
+		tu_buf_add(&b, ",NaN", 4);
+	tu_buf_add(&b, "]}]}", 5);
+	st = post_big(&f, INFER, b.p, &out);
+	ck_assert_msg(st == 200, "3M NaN: status %d %.200s", st, out ? out : "");
+	free(out);
+	out = NULL;
+	rss_back(f.d.pid, base, "3 million NaN values");
+	assert_serving(&f, "3 million NaN values");
+
+	memset(&b, 0, sizeof b);
+	tu_buf_printf(&b, "{\"parameters\":{\"k0\":0");
+	for (int i = 1; i < 200000; i++)
+		tu_buf_printf(&b, ",\"k%d\":0", i);
+	tu_buf_printf(&b, "},\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                  "\"shape\":[1,30],\"data\":[");
+	for (int i = 0; i < 30; i++)
+		tu_buf_printf(&b, "%s1", i ? "," : "");
+	tu_buf_add(&b, "]}]}", 5);
+	st = post_big(&f, INFER, b.p, &out);
+	ck_assert_msg(st == 200 || st == 400, "parameters: status %d %.200s", st, out ? out : "");
+	free(out);
+	out = NULL;
+	rss_back(f.d.pid, base, "200,000 parameters");
+	assert_serving(&f, "200,000 parameters");
+
+	v2 = tu_xasprintf("%s/" MODEL "/2", f.repo);
+	ck_assert_int_eq(mkdir(v2, 0700), 0);
+	write_big_model(v2, 20000);
+	st = call(&f, "POST", "/v2/admin/reload", NULL, NULL);
+	printf("memory: reload with a 20,000-tree version 2: status %d\n", st);
+	ck_assert_msg(st == 200 || st == 400 || st == 422 || st == 409, "reload: status %d", st);
+	/* The old version keeps serving when v2 is refused; its slot is freed either way. */
+	tu_rmtree(v2);
+	ck_assert_int_eq(call(&f, "POST", "/v2/admin/reload", NULL, NULL), 200);
+	rss_back(f.d.pid, base, "a 20,000-tree model load");
+	assert_serving(&f, "a 20,000-tree model load");
+	free(v2);
+	stop(&f);
+}
+END_TEST
+
 /* --- fair connections: TCP cannot take the Unix socket's slots --- */
 
 static unsigned free_port(void)
@@ -718,6 +883,7 @@ static Suite *robust_suite(void)
 	t = tcase_create("connections");
 	tcase_set_timeout(t, tu_wrapped() ? 1200 : 120);
 	tcase_add_test(t, test_fair_connections);
+	tcase_add_test(t, test_memory_back);
 	suite_add_tcase(s, t);
 	return s;
 }
