@@ -429,6 +429,22 @@ add("245-length-not-a-number-json.http",
           "body and its header block sent twice, before inferd sees the request; "
           "see docs/security.md")
 
+# --- parameters: members of one object bounded before jansson builds it ---
+def params(n):
+    return "{" + ",".join('"k%d":0' % i for i in range(n)) + "}"
+
+
+add("250-parameters-4097-members.http",
+    infer('{"parameters": ' + params(4097) + ', ' + GOOD[1:]), "400",
+    "more than 4096 members")
+add("251-parameters-4096-members.http",
+    infer('{"parameters": ' + params(4096) + ', ' + GOOD[1:]), "200", '"predict"')
+add("252-input-parameters-4097-members.http",
+    infer(GOOD.replace('"name": "input", ', '"name": "input", "parameters": ' +
+                       params(4097) + ', ')), "400", "more than 4096 members")
+add("253-id-object-4097-members-nested.http",
+    infer('{"x": {"y": ' + params(4097) + '}, ' + GOOD[1:]), "400", "more than 4096 members")
+
 names = set()
 with open(os.path.join(HERE, "expect.tsv"), "w") as idx:
     idx.write("# file\texpectation\tsubstring\t[known: why it is not met yet] "
