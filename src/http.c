@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -116,6 +117,7 @@ struct req {
 	char path[48];        /* the start of the path, for the admin log line */
 	bool is_delete;       /* DELETE (rollback --clear) */
 	bool close;           /* answer with Connection: close (the framing is in doubt) */
+	bool reloading;       /* a reload is built for this request (the connection suspended) */
 	char method[8];       /* for the admin log line */
 	struct repo_set *set; /* held from the first call to completion */
 	char *body;           /* the upload, NUL-terminated */
@@ -176,6 +178,10 @@ static int listen_fds[2] = {-1, -1}; /* ours, for the last accepts at quiesce */
 static unsigned in_flight;           /* requests between their first call and their completion */
 static char *meta_body;
 static size_t meta_body_len;
+/* The reload being built on the loader thread and its suspended request (one at a time). */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct MHD_Connection *reload_conn; /* suspended until the build is over */
+static bool reload_built;
 
 static const char live_body[] = "{\"live\":true}";
 static const char ctype_json[] = "application/json";
@@ -556,13 +562,9 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
 }
 
 /* The admin and repository routes; the peer was authorized in begin(). */
-static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
+/* Answers an admin action's result, with a journal line of its own for audited routes. */
+static enum MHD_Result admin_answer(struct MHD_Connection *c, struct req *r, int st, json_t *out)
 {
-	struct admin_req rq = {
-	    .name = r->name, .body = r->body, .len = r->len, .is_delete = r->is_delete};
-	json_t *out = NULL;
-	int st = r->route->act(&rq, &out);
-
 	if (r->route->audit) {
 		/* Who changed what is worth a journal line of its own. */
 		char uid[24];
@@ -572,6 +574,66 @@ static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
 		           uid, (int)r->pid, st);
 	}
 	return respond_json(c, r, (unsigned)st, out, NULL, NULL);
+}
+
+/* On the loader thread: the build is over; the suspended request may go on. */
+static void reload_done_cb(void *cls)
+{
+	(void)cls;
+	pthread_mutex_lock(&reload_lock);
+	reload_built = true;
+	if (reload_conn != NULL) {
+		MHD_resume_connection(reload_conn);
+		reload_conn = NULL;
+	}
+	pthread_mutex_unlock(&reload_lock);
+}
+
+/*
+ * POST /v2/admin/reload without stopping the HTTP thread: the first call starts the build
+ * on the loader thread and suspends the connection; the loader resumes it when done, MHD
+ * calls us again, and the swap and the answer happen here, on the HTTP thread.
+ */
+static enum MHD_Result do_reload(struct MHD_Connection *c, struct req *r)
+{
+	json_t *out = NULL;
+	bool built;
+	int st;
+
+	if (!r->reloading) {
+		pthread_mutex_lock(&reload_lock);
+		reload_built = false;
+		pthread_mutex_unlock(&reload_lock);
+		st = admin_reload_start(reload_done_cb, NULL, &out);
+		if (st != 0)
+			return admin_answer(c, r, st, out);
+		r->reloading = true;
+		pthread_mutex_lock(&reload_lock);
+		built = reload_built;
+		if (!built) {
+			MHD_suspend_connection(c);
+			reload_conn = c;
+		}
+		pthread_mutex_unlock(&reload_lock);
+		if (!built)
+			return MHD_YES;
+	}
+	r->reloading = false;
+	st = admin_reload_finish(&out);
+	return admin_answer(c, r, st, out);
+}
+
+static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
+{
+	struct admin_req rq = {
+	    .name = r->name, .body = r->body, .len = r->len, .is_delete = r->is_delete};
+	json_t *out = NULL;
+	int st;
+
+	if (r->route->act == admin_reload)
+		return do_reload(c, r);
+	st = r->route->act(&rq, &out);
+	return admin_answer(c, r, st, out);
 }
 
 static enum MHD_Result do_live(struct MHD_Connection *c, struct req *r)
@@ -1296,6 +1358,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 	if (r == NULL)
 		return;
+	if (r->reloading) {
+		/* The connection ended before its answer: the reload still completes. */
+		json_t *out = NULL;
+		r->reloading = false;
+		(void)admin_reload_finish(&out);
+		json_decref(out);
+	}
 	in_flight--;
 	repo_release(r->set);
 	r->set = NULL;
@@ -1519,7 +1588,9 @@ void http_expire(void)
 	for (struct conn *cn = conns; cn != NULL; cn = cn->next) {
 		uint64_t age = t - cn->since;
 
-		if (cn->cut || cn->fd < 0 || age <= (cn->active ? req_ns : idle_ns))
+		/* A suspended reload is the loader's: it is answered when the build is over. */
+		if (cn->cut || cn->fd < 0 || cn->req.reloading ||
+		    age <= (cn->active ? req_ns : idle_ns))
 			continue;
 		conn_cut(cn);
 		if (cn->active)
@@ -1639,10 +1710,12 @@ static int set_nonblocking(int fd)
 static struct MHD_Daemon *start_one(struct listener *l, int fd)
 {
 	return MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, on_accept, l, on_access, l,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_CONNECTION_LIMIT, HTTP_MHD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-	    lim.connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+	        (l->tcp ? 0 : MHD_ALLOW_SUSPEND_RESUME),
+	    0, on_accept, l, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+	    HTTP_MHD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, lim.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    pool_header_bytes + pool_fields * HTTP_POOL_PER_FIELD + HTTP_POOL_SLACK,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
@@ -1861,6 +1934,16 @@ void http_reconfigure(const struct conf *c)
 
 void http_fini(void)
 {
+	/* MHD cannot stop with a suspended connection: a reload being built ends first. */
+	for (;;) {
+		bool waiting;
+		pthread_mutex_lock(&reload_lock);
+		waiting = reload_conn != NULL;
+		pthread_mutex_unlock(&reload_lock);
+		if (!waiting)
+			break;
+		(void)usleep(10000);
+	}
 	stop_all();
 	free(meta_body);
 	meta_body = NULL;

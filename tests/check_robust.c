@@ -707,6 +707,77 @@ START_TEST(test_memory_back)
 }
 END_TEST
 
+/* --- reloads are built off the HTTP thread --- */
+
+/*
+ * While a 20,000-tree version 2 is parsed, validated and checked on the loader thread,
+ * the HTTP thread keeps answering infer requests (version 1's answers), a second reload is
+ * refused with 409 naming the one in progress, and the first reload's request is
+ * answered 200 once the build is over, after which version 2 is served.
+ */
+START_TEST(test_reload_off_loop)
+{
+	struct fixture f;
+	char *v2, *req = golden_body(), *out = NULL;
+	int st, during = 0, busy409 = 0;
+	pid_t child;
+
+	start(&f);
+	v2 = tu_xasprintf("%s/" MODEL "/2", f.repo);
+	ck_assert_int_eq(mkdir(v2, 0700), 0);
+	write_big_model(v2, tu_wrapped() ? 2000 : 20000);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		st = post_big(&f, "/v2/admin/reload", strdup(""), &out);
+		_exit(st == 200 ? 0 : 1);
+	}
+	/* The build has begun once the daemon says so. */
+	wait_log(&f, "(POST /v2/admin/reload)", 0, "the reload's start");
+	for (;;) {
+		json_t *j = NULL;
+		int wst;
+
+		if (waitpid(child, &wst, WNOHANG) == child) {
+			ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+			              "the reload was not answered 200 (status %d)", wst);
+			break;
+		}
+		st = call(&f, "POST", INFER, req, &j);
+		ck_assert_msg(st == 200, "infer during the reload: %d", st);
+		json_decref(j);
+		if (waitpid(child, &wst, WNOHANG) == 0) {
+			during++;
+			if (busy409 == 0) {
+				st = call(&f, "POST", "/v2/admin/reload", NULL, &j);
+				if (st == 409) {
+					const char *e =
+					    json_string_value(json_object_get(j, "error"));
+					ck_assert_msg(e && strstr(e, "in progress"),
+					              "409 without the reason");
+					busy409++;
+				}
+				json_decref(j);
+			}
+		} else {
+			ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+			              "the reload was not answered 200 (status %d)", wst);
+			break;
+		}
+	}
+	printf("reload off the loop: %d infer requests answered during the build, %d second "
+	       "reload refused\n",
+	       during, busy409);
+	ck_assert_int_gt(during, 0);
+	ck_assert_int_eq(busy409, 1);
+	ck_assert_int_eq(call(&f, "GET", "/v2/models/" MODEL "/versions/2/ready", NULL, NULL), 200);
+	tu_rmtree(v2);
+	free(v2);
+	free(req);
+	stop(&f);
+}
+END_TEST
+
 /* --- fair connections: TCP cannot take the Unix socket's slots --- */
 
 static unsigned free_port(void)
@@ -891,6 +962,7 @@ static Suite *robust_suite(void)
 	tcase_set_timeout(t, tu_wrapped() ? 1200 : 120);
 	tcase_add_test(t, test_fair_connections);
 	tcase_add_test(t, test_memory_back);
+	tcase_add_test(t, test_reload_off_loop);
 	suite_add_tcase(s, t);
 	return s;
 }
