@@ -143,7 +143,34 @@ static int reload_status(int rc)
 {
 	if (rc == -ESHUTDOWN)
 		return 503;
+	if (rc == -EBUSY)
+		return 409;
 	return rc == -ENOTRECOVERABLE ? 500 : 400;
+}
+
+int admin_reload_start(void (*done)(void *cls), void *cls, json_t **out)
+{
+	char err[8192];
+	int rc = serve_reload_start("POST /v2/admin/reload", done, cls, err, sizeof err);
+
+	*out = NULL;
+	if (rc < 0) {
+		*out = error_json("%s", err);
+		return reload_status(rc);
+	}
+	return 0;
+}
+
+int admin_reload_finish(json_t **out)
+{
+	char err[8192];
+	int rc = serve_reload_finish(err, sizeof err);
+
+	if (rc < 0) {
+		*out = error_json("%s", err);
+		return reload_status(rc);
+	}
+	return reload_done(out);
 }
 
 int admin_reload(const struct admin_req *rq, json_t **out)

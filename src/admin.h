@@ -33,6 +33,14 @@ admin_fn admin_repo_unload;
 /* POST /v2/admin/reload: SIGHUP's work, synchronously: {"models", "refused", "rolled_back"}. */
 admin_fn admin_reload;
 /*
+ * admin_reload() in two halves, so that the HTTP thread serves on while the models load:
+ * starts the build on the loader thread (0, done(cls) to follow on that thread), or
+ * answers at once (the status, *out the error: 409 while another reload is built).
+ */
+int admin_reload_start(void (*done)(void *cls), void *cls, struct json_t **out);
+/* The second half, on the HTTP thread once done() was called: admin_reload()'s answer. */
+int admin_reload_finish(struct json_t **out);
+/*
  * POST /v2/admin/mark-good {"models": [{"name", "version", "sha256"}]}: records the served
  * set as last known good when it is exactly that set; 409 when it differs, 507 when the
  * state directory is full.

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +17,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -46,10 +51,21 @@
 #define HTTP_POOL_PER_FIELD 96
 /* MHD's own connection cap, above any max_connections: on_accept enforces the real one. */
 #define HTTP_MHD_CONN_LIMIT 65537u
+/*
+ * Connections on the Unix socket beyond max_connections that only admin-capable peers
+ * (uid 0, the daemon's uid, socket.admin_group) may take: root's inferctl ready and
+ * reload, and systemd's checks, get in while clients hold every ordinary slot.
+ */
+#define HTTP_ADMIN_RESERVE 4
 /* File descriptors kept for everything but client connections (models, logs, state). */
 #define HTTP_FD_RESERVE 64
 /* Predict/margin outputs up to this many floats live on the stack. */
 #define HTTP_STACK_FLOATS 1024
+/*
+ * A request whose body was larger than this gives the heap's free memory back when it
+ * completes: parsing it may have taken many times its size, which glibc keeps otherwise.
+ */
+#define HTTP_TRIM_BYTES (1024 * 1024)
 /* A body buffer larger than this is not kept for the connection's next request. */
 #define HTTP_KEEP_BODY_BYTES (256 * 1024)
 /* Most path segments any route has: v2 models NAME versions V infer. */
@@ -106,6 +122,7 @@ struct req {
 	char path[48];        /* the start of the path, for the admin log line */
 	bool is_delete;       /* DELETE (rollback --clear) */
 	bool close;           /* answer with Connection: close (the framing is in doubt) */
+	bool reloading;       /* a reload is built for this request (the connection suspended) */
 	char method[8];       /* for the admin log line */
 	struct repo_set *set; /* held from the first call to completion */
 	char *body;           /* the upload, NUL-terminated */
@@ -164,13 +181,18 @@ static size_t pool_header_bytes; /* the max_header_bytes MHD's pool was sized fo
 static size_t pool_fields;       /* and the max_headers */
 static unsigned fd_conn_limit;   /* connections the fd limit allows */
 static struct conn *conns;       /* every open connection, for http_expire() */
-static unsigned n_conns;
+/* Open connections not yet cut, per listener ([0] Unix, [1] TCP): separate budgets. */
+static unsigned n_live[2];
 static bool quiesced;
 static uint64_t quiesce_ns;          /* when http_quiesce() ran */
 static int listen_fds[2] = {-1, -1}; /* ours, for the last accepts at quiesce */
 static unsigned in_flight;           /* requests between their first call and their completion */
 static char *meta_body[2];           /* by listener: the extensions each one serves */
 static size_t meta_body_len[2];
+/* The reload being built on the loader thread and its suspended request (one at a time). */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct MHD_Connection *reload_conn; /* suspended until the build is over */
+static bool reload_built;
 
 static const char live_body[] = "{\"live\":true}";
 static const char ctype_json[] = "application/json";
@@ -600,13 +622,9 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
 }
 
 /* The admin and repository routes; the peer was authorized in begin(). */
-static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
+/* Answers an admin action's result, with a journal line of its own for audited routes. */
+static enum MHD_Result admin_answer(struct MHD_Connection *c, struct req *r, int st, json_t *out)
 {
-	struct admin_req rq = {
-	    .name = r->name, .body = r->body, .len = r->len, .is_delete = r->is_delete};
-	json_t *out = NULL;
-	int st = r->route->act(&rq, &out);
-
 	if (r->route->audit) {
 		/* Who changed what is worth a journal line of its own. */
 		char uid[24];
@@ -616,6 +634,66 @@ static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
 		           uid, (int)r->pid, st);
 	}
 	return respond_json(c, r, (unsigned)st, out, NULL, NULL);
+}
+
+/* On the loader thread: the build is over; the suspended request may go on. */
+static void reload_done_cb(void *cls)
+{
+	(void)cls;
+	pthread_mutex_lock(&reload_lock);
+	reload_built = true;
+	if (reload_conn != NULL) {
+		MHD_resume_connection(reload_conn);
+		reload_conn = NULL;
+	}
+	pthread_mutex_unlock(&reload_lock);
+}
+
+/*
+ * POST /v2/admin/reload without stopping the HTTP thread: the first call starts the build
+ * on the loader thread and suspends the connection; the loader resumes it when done, MHD
+ * calls us again, and the swap and the answer happen here, on the HTTP thread.
+ */
+static enum MHD_Result do_reload(struct MHD_Connection *c, struct req *r)
+{
+	json_t *out = NULL;
+	bool built;
+	int st;
+
+	if (!r->reloading) {
+		pthread_mutex_lock(&reload_lock);
+		reload_built = false;
+		pthread_mutex_unlock(&reload_lock);
+		st = admin_reload_start(reload_done_cb, NULL, &out);
+		if (st != 0)
+			return admin_answer(c, r, st, out);
+		r->reloading = true;
+		pthread_mutex_lock(&reload_lock);
+		built = reload_built;
+		if (!built) {
+			MHD_suspend_connection(c);
+			reload_conn = c;
+		}
+		pthread_mutex_unlock(&reload_lock);
+		if (!built)
+			return MHD_YES;
+	}
+	r->reloading = false;
+	st = admin_reload_finish(&out);
+	return admin_answer(c, r, st, out);
+}
+
+static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
+{
+	struct admin_req rq = {
+	    .name = r->name, .body = r->body, .len = r->len, .is_delete = r->is_delete};
+	json_t *out = NULL;
+	int st;
+
+	if (r->route->act == admin_reload)
+		return do_reload(c, r);
+	st = r->route->act(&rq, &out);
+	return admin_answer(c, r, st, out);
 }
 
 static enum MHD_Result do_live(struct MHD_Connection *c, struct req *r)
@@ -1132,8 +1210,10 @@ static enum MHD_Result take_upload(struct req *r, const char *data, size_t n)
 
 /* What scan_header() found in the request's header fields. */
 struct head_scan {
-	unsigned content_length; /* Content-Length fields */
-	bool transfer_encoding;
+	unsigned content_length;    /* Content-Length fields */
+	unsigned transfer_encoding; /* Transfer-Encoding fields */
+	const char *te;             /* the first one's value */
+	size_t te_len;
 	bool host;
 	char bad[96]; /* the first malformed field, "" when none */
 };
@@ -1157,9 +1237,12 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 	/* The length first: most fields are none of these, and this runs for every field. */
 	if (KEY_IS(key, key_size, MHD_HTTP_HEADER_CONTENT_LENGTH))
 		hs->content_length++;
-	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		hs->transfer_encoding = true;
-	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_HOST))
+	else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		if (hs->transfer_encoding++ == 0) {
+			hs->te = value;
+			hs->te_len = value != NULL ? value_size : 0;
+		}
+	} else if (KEY_IS(key, key_size, MHD_HTTP_HEADER_HOST))
 		hs->host = true;
 	if (hs->bad[0] != '\0')
 		return MHD_YES;
@@ -1179,32 +1262,6 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 		}
 	}
 	return MHD_YES;
-}
-
-/*
- * Refuses heads whose framing or syntax two parsers could read differently (request
- * smuggling): repeated Content-Length, Content-Length with Transfer-Encoding, malformed
- * field names, control bytes in values, HTTP/1.1 without Host. The connection is closed
- * after the 400, so no byte after it is read as another request.
- */
-static bool head_is_ambiguous(struct MHD_Connection *c, struct req *r, const char *version)
-{
-	struct head_scan hs = {0};
-
-	(void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
-	if (hs.bad[0] != '\0')
-		snprintf(r->err, sizeof r->err, "%s", hs.bad);
-	else if (hs.content_length > 1)
-		snprintf(r->err, sizeof r->err, "Content-Length given %u times", hs.content_length);
-	else if (hs.content_length > 0 && hs.transfer_encoding)
-		snprintf(r->err, sizeof r->err,
-		         "both Content-Length and Transfer-Encoding given: ambiguous framing");
-	else if (!hs.host && version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
-		snprintf(r->err, sizeof r->err, "an HTTP/1.1 request must have a Host header");
-	else
-		return false;
-	r->close = true;
-	return true;
 }
 
 /* snprintf(dst, n, "%s", src) without the formatter: this runs for every request. */
@@ -1239,12 +1296,121 @@ static void take_encodings(struct MHD_Connection *c, struct req *r)
 		set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 }
 
+/* A transfer coding RFC 9110 registers (16.7): known, though only chunked is implemented. */
+static bool te_known(const char *s, size_t n)
+{
+	static const char *const known[] = {"chunked",  "compress", "deflate",    "gzip",
+	                                    "identity", "trailers", "x-compress", "x-gzip"};
+
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strlen(known[i]) == n && strncasecmp(s, known[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * RFC 9112 6.1 and 6.3 for the one Transfer-Encoding field: 0 when its value is exactly
+ * "chunked" (what libmicrohttpd frames by), else the status, with why in err. chunked not
+ * final, twice, or spelled with anything around it is 400 (the length cannot be known);
+ * chunked after another coding is 501, as we implement none but chunked.
+ */
+static unsigned te_status(const char *v, size_t n, char *err, size_t errlen)
+{
+	size_t i = 0, nchunked = 0;
+	bool last_chunked = false;
+	const char *other = NULL; /* the first coding that is not chunked */
+	int other_len = 0;
+	int vlen = (int)(n > 48 ? 48 : n);
+
+	if (v == NULL)
+		v = "";
+	if (n == 7 && strncasecmp(v, "chunked", 7) == 0)
+		return 0;
+	while (i < n) {
+		size_t a, b;
+
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		a = i;
+		while (i < n && v[i] != ',' && v[i] != ';' && v[i] != ' ' && v[i] != '\t')
+			i++;
+		b = i;
+		while (i < n && v[i] != ',')
+			i++;
+		if (a == b)
+			continue;
+		last_chunked = b - a == 7 && strncasecmp(v + a, "chunked", 7) == 0;
+		nchunked += last_chunked;
+		if (!last_chunked && other == NULL) {
+			other = v + a;
+			other_len = (int)(b - a > 32 ? 32 : b - a);
+		}
+	}
+	if (last_chunked && nchunked == 1 && other != NULL) {
+		snprintf(err, errlen,
+		         "Transfer-Encoding: %s transfer coding \"%.*s\" not implemented",
+		         te_known(other, (size_t)other_len) ? "the" : "unknown", other_len, other);
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	snprintf(err, errlen,
+	         "Transfer-Encoding \"%.*s\" is not exactly chunked as the only and final coding: "
+	         "the body's length cannot be known",
+	         vlen, v);
+	return MHD_HTTP_BAD_REQUEST;
+}
+
+/*
+ * Refuses heads whose framing or syntax two parsers could read differently (request
+ * smuggling): repeated Content-Length or Transfer-Encoding, both together, any
+ * Transfer-Encoding but exactly chunked (te_status), malformed field names, control bytes
+ * in values, an HTTP version other than 1.0 and 1.1 (505), HTTP/1.1 without Host. Returns
+ * the status (0: none); the connection is closed after the answer, so no byte after it is
+ * read as another request.
+ */
+static unsigned head_is_ambiguous(struct MHD_Connection *c, struct req *r, const char *version)
+{
+	struct head_scan hs = {0};
+	unsigned status = MHD_HTTP_BAD_REQUEST;
+
+	(void)MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
+	if (version == NULL || (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 &&
+	                        strcmp(version, MHD_HTTP_VERSION_1_0) != 0)) {
+		char v[24];
+		copy_cut(v, sizeof v, version != NULL ? version : "");
+		sanitize(v);
+		snprintf(r->err, sizeof r->err,
+		         "HTTP version \"%s\" not supported: HTTP/1.1 and HTTP/1.0 are", v);
+		status = MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED;
+	} else if (hs.bad[0] != '\0')
+		snprintf(r->err, sizeof r->err, "%s", hs.bad);
+	else if (hs.content_length > 1)
+		snprintf(r->err, sizeof r->err, "Content-Length given %u times", hs.content_length);
+	else if (hs.transfer_encoding > 1)
+		snprintf(r->err, sizeof r->err,
+		         "Transfer-Encoding given %u times: ambiguous framing",
+		         hs.transfer_encoding);
+	else if (hs.content_length > 0 && hs.transfer_encoding)
+		snprintf(r->err, sizeof r->err,
+		         "both Content-Length and Transfer-Encoding given: ambiguous framing");
+	else if (hs.transfer_encoding &&
+	         (status = te_status(hs.te, hs.te_len, r->err, sizeof r->err)) != 0)
+		;
+	else if (!hs.host && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+		snprintf(r->err, sizeof r->err, "an HTTP/1.1 request must have a Host header");
+		status = MHD_HTTP_BAD_REQUEST;
+	} else
+		return 0;
+	r->close = true;
+	return status;
+}
+
 /* The first call of a request: headers only. Decides everything that needs no body. */
 static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char *url,
                              const char *method, const char *version)
 {
 	const union MHD_ConnectionInfo *ci;
 	const char *cl;
+	unsigned st;
 	int nh;
 
 	/* Bounds on the head first: nothing else is worth deciding about an oversized one. */
@@ -1263,8 +1429,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct req *r, const char
 		         lim.max_headers);
 		return fail_msg(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, msg);
 	}
-	if (head_is_ambiguous(c, r, version))
-		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, r->err);
+	if ((st = head_is_ambiguous(c, r, version)) != 0)
+		return fail_msg(c, r, st, NULL, r->err);
 
 	copy_cut(r->path, sizeof r->path, url);
 	sanitize(r->path);
@@ -1378,6 +1544,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 	if (r == NULL)
 		return;
+	if (r->reloading) {
+		/* The connection ended before its answer: the reload still completes. */
+		json_t *out = NULL;
+		r->reloading = false;
+		(void)admin_reload_finish(&out);
+		json_decref(out);
+	}
 	in_flight--;
 	repo_release(r->set);
 	r->set = NULL;
@@ -1390,6 +1563,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 	r->len = 0;
 	*con_cls = NULL;
+#ifdef __GLIBC__
+	if (r->seen > HTTP_TRIM_BYTES)
+		(void)malloc_trim(0);
+#endif
 }
 
 /* Called once the request line is in: the request's clock starts. */
@@ -1408,6 +1585,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	/* NULL keeps *con_cls NULL on the access handler's first call. */
 	return NULL;
 }
+
+static void admit_or_refuse(struct conn *cn);
 
 /*
  * MHD's connection start and end: a struct conn per connection, with the peer's
@@ -1447,7 +1626,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (conns != NULL)
 			conns->prev = cn;
 		conns = cn;
-		n_conns++;
+		n_live[cn->tcp]++;
+		admit_or_refuse(cn);
 		return;
 	}
 	cn = *socket_context;
@@ -1458,7 +1638,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			conns = cn->next;
 		if (cn->next != NULL)
 			cn->next->prev = cn->prev;
-		n_conns--;
+		if (!cn->cut)
+			n_live[cn->tcp]--;
 		repo_release(cn->req.set);
 		zbody_free(cn->req.zin);
 		free(cn->req.body);
@@ -1467,34 +1648,122 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	*socket_context = NULL;
 }
 
-/* The connection limit in force: max_connections, unless the fd limit is lower. */
+/*
+ * A listener's budget: max_connections each for the Unix socket and TCP (TCP clients never
+ * take the Unix socket's slots), unless the fd limit is lower. The Unix socket has
+ * HTTP_ADMIN_RESERVE more, for admin-capable peers only.
+ */
 static unsigned conn_limit(void)
 {
-	return lim.max_connections < fd_conn_limit ? lim.max_connections : fd_conn_limit;
+	unsigned n = listeners[1].d != NULL ? 2 : 1, fit;
+
+	fit = fd_conn_limit > HTTP_ADMIN_RESERVE ? (fd_conn_limit - HTTP_ADMIN_RESERVE) / n : 1;
+	if (fit == 0)
+		fit = 1;
+	return lim.max_connections < fit ? lim.max_connections : fit;
+}
+
+/* Shuts a connection down: MHD then reads EOF, closes it and frees it. */
+static void conn_cut(struct conn *cn)
+{
+	if (cn->cut)
+		return;
+	(void)shutdown(cn->fd, SHUT_RDWR);
+	cn->cut = true;
+	n_live[cn->tcp]--;
+}
+
+/* Once a second is enough to see a flood in the journal. */
+static bool log_due(uint64_t *last)
+{
+	uint64_t t = mono_ns();
+
+	if (t - *last < 1000000000u)
+		return false;
+	*last = t;
+	return true;
 }
 
 /*
- * Admits a connection while under the limit. Beyond it, MHD closes the accepted socket
- * at once: the client sees EOF instead of waiting in the listen backlog, and no fd is
- * held. (MHD's own limit would stop accepting instead, and leave clients queued.)
+ * Makes room on a full listener: cuts its longest-idle keep-alive connection (no request
+ * begun, no unread bytes: nothing is lost but an idle slot; clients reopen such
+ * connections as a matter of course), other than keep. False when every one is busy.
+ */
+static bool evict_idle(bool tcp, const struct conn *keep)
+{
+	static uint64_t last_log;
+	struct conn *best = NULL;
+
+	for (struct conn *cn = conns; cn != NULL; cn = cn->next) {
+		int unread = 0;
+
+		if (cn == keep || cn->tcp != tcp || cn->cut || cn->active || cn->fd < 0 ||
+		    (best != NULL && cn->since >= best->since))
+			continue;
+		if (ioctl(cn->fd, FIONREAD, &unread) == 0 && unread > 0)
+			continue;
+		best = cn;
+	}
+	if (best == NULL)
+		return false;
+	if (log_due(&last_log))
+		log_info("%s connections full: closing %s%s, idle %.1f s, for a new one",
+		         tcp ? "TCP" : "Unix socket", tcp ? "tcp " : "", best->peer,
+		         (double)(mono_ns() - best->since) / 1e9);
+	conn_cut(best);
+	return true;
+}
+
+/*
+ * Admits a connection while its listener is under its budget (the Unix socket's reserve
+ * included: credentials are not known yet; admit_or_refuse() holds ordinary peers to the
+ * budget), else makes room by evict_idle(). Beyond that, MHD closes the accepted socket at
+ * once: the client sees EOF instead of waiting in the listen backlog, and no fd is held.
  */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
 	static uint64_t last_log;
-	uint64_t t;
+	const struct listener *l = cls;
+	unsigned cap = conn_limit() + (l->tcp ? 0 : HTTP_ADMIN_RESERVE);
 
-	(void)cls;
 	(void)addr;
 	(void)addrlen;
-	if (n_conns < conn_limit())
+	if (n_live[l->tcp] < cap || evict_idle(l->tcp, NULL))
 		return MHD_YES;
-	/* A flood would flood the journal too: once a second is enough to see it. */
-	t = mono_ns();
-	if (t - last_log >= 1000000000u) {
-		log_notice("refusing connections: max_connections (%u) reached", conn_limit());
-		last_log = t;
-	}
+	if (log_due(&last_log))
+		log_notice("refusing %s connections: max_connections (%u%s) reached, none idle",
+		           l->tcp ? "TCP" : "Unix socket", conn_limit(),
+		           l->tcp ? "" : " and the admin reserve");
 	return MHD_NO;
+}
+
+/*
+ * A new Unix socket connection past the ordinary budget keeps its slot only if its peer
+ * may use the admin reserve, or if an idle connection can make room; otherwise it gets a
+ * 503 with inferd's JSON error and is closed.
+ */
+static void admit_or_refuse(struct conn *cn)
+{
+	static const char busy[] =
+	    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+	    "Connection: close\r\nContent-Length: 111\r\n\r\n"
+	    "{\"error\":\"max_connections reached on the Unix socket: the rest are reserved for "
+	    "admin peers, and none is idle\"}";
+	static uint64_t last_log;
+	char why[200];
+
+	if (cn->tcp || n_live[0] <= conn_limit())
+		return;
+	if (cn->have_cred && admin_peer_allowed(cn->uid, cn->gid, why, sizeof why))
+		return;
+	if (evict_idle(false, cn))
+		return;
+	if (log_due(&last_log))
+		log_notice("refusing %s: max_connections (%u) reached on the Unix socket, the "
+		           "admin reserve is for admin peers",
+		           cn->peer, conn_limit());
+	(void)send(cn->fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	conn_cut(cn);
 }
 
 void http_expire(void)
@@ -1508,11 +1777,11 @@ void http_expire(void)
 	for (struct conn *cn = conns; cn != NULL; cn = cn->next) {
 		uint64_t age = t - cn->since;
 
-		if (cn->cut || cn->fd < 0 || age <= (cn->active ? req_ns : idle_ns))
+		/* A suspended reload is the loader's: it is answered when the build is over. */
+		if (cn->cut || cn->fd < 0 || cn->req.reloading ||
+		    age <= (cn->active ? req_ns : idle_ns))
 			continue;
-		/* MHD then reads EOF, closes the connection and frees it. */
-		(void)shutdown(cn->fd, SHUT_RDWR);
-		cn->cut = true;
+		conn_cut(cn);
 		if (cn->active)
 			log_info("request_timeout (%u s): disconnecting %s%s: request not complete "
 			         "after %.1f s",
@@ -1630,10 +1899,12 @@ static int set_nonblocking(int fd)
 static struct MHD_Daemon *start_one(struct listener *l, int fd)
 {
 	return MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, on_accept, l, on_access, l,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_CONNECTION_LIMIT, HTTP_MHD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-	    lim.connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+	        (l->tcp ? 0 : MHD_ALLOW_SUSPEND_RESUME),
+	    0, on_accept, l, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+	    HTTP_MHD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, lim.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    pool_header_bytes + pool_fields * HTTP_POOL_PER_FIELD + HTTP_POOL_SLACK,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
@@ -1674,7 +1945,7 @@ int http_init(const struct conf *c, int unix_fd, int tcp_fd)
 	start_timeout = lim.connection_timeout;
 	pool_header_bytes = lim.max_header_bytes;
 	pool_fields = lim.max_headers;
-	fit_fd_limit(lim.max_connections);
+	fit_fd_limit(lim.max_connections * (tcp_fd >= 0 ? 2u : 1u) + HTTP_ADMIN_RESERVE);
 	quiesced = false;
 	listen_fds[0] = unix_fd;
 	listen_fds[1] = tcp_fd;
@@ -1857,9 +2128,12 @@ unsigned http_requests_in_flight(void)
 
 void http_reconfigure(const struct conf *c)
 {
+	unsigned want;
+
 	limits_from_conf(c);
-	if (lim.max_connections > fd_conn_limit)
-		fit_fd_limit(lim.max_connections);
+	want = lim.max_connections * (listeners[1].d != NULL ? 2u : 1u) + HTTP_ADMIN_RESERVE;
+	if (want > fd_conn_limit)
+		fit_fd_limit(want);
 	if (lim.max_header_bytes > pool_header_bytes) {
 		log_warn("max_header_bytes above %zu takes effect after a restart",
 		         pool_header_bytes);
@@ -1869,6 +2143,16 @@ void http_reconfigure(const struct conf *c)
 
 void http_fini(void)
 {
+	/* MHD cannot stop with a suspended connection: a reload being built ends first. */
+	for (;;) {
+		bool waiting;
+		pthread_mutex_lock(&reload_lock);
+		waiting = reload_conn != NULL;
+		pthread_mutex_unlock(&reload_lock);
+		if (!waiting)
+			break;
+		(void)usleep(10000);
+	}
 	stop_all();
 	free_meta();
 	quiesced = false;

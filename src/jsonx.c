@@ -79,7 +79,9 @@ struct walker {
 	unsigned max_depth;
 	char prev;                /* last significant byte outside strings, 0 at the start */
 	unsigned char *is_object; /* one byte per open container */
+	unsigned *members;        /* an open object's members after the first, per container */
 	unsigned char local[JSONX_STACK_LEVELS];
+	unsigned local_members[JSONX_STACK_LEVELS];
 };
 
 static int walker_init(struct walker *w, const char *buf, size_t len, unsigned max_depth)
@@ -91,18 +93,25 @@ static int walker_init(struct walker *w, const char *buf, size_t len, unsigned m
 	w->max_depth = max_depth;
 	w->prev = 0;
 	w->is_object = w->local;
+	w->members = w->local_members;
 	if (max_depth > JSONX_STACK_LEVELS) {
 		w->is_object = malloc(max_depth);
-		if (!w->is_object)
+		w->members = malloc(max_depth * sizeof *w->members);
+		if (!w->is_object || !w->members) {
+			free(w->is_object);
+			free(w->members);
 			return -ENOMEM;
+		}
 	}
 	return 0;
 }
 
 static void walker_fini(struct walker *w)
 {
-	if (w->is_object != w->local)
+	if (w->is_object != w->local) {
 		free(w->is_object);
+		free(w->members);
+	}
 }
 
 static bool value_position(const struct walker *w)
@@ -119,7 +128,8 @@ static bool value_position(const struct walker *w)
 
 /*
  * Advances to the next non-finite token in value position: returns 1 with its offset and
- * length, 0 at the end of the text, or -EINVAL (nesting too deep, at *at).
+ * length, 0 at the end of the text, -EINVAL (nesting too deep, at *at) or -E2BIG (an
+ * object with more than JSONX_MAX_MEMBERS members, at *at).
  */
 static int walker_next(struct walker *w, size_t *at, size_t *toklen)
 {
@@ -160,7 +170,16 @@ static int walker_next(struct walker *w, size_t *at, size_t *toklen)
 				w->i = i;
 				return -EINVAL;
 			}
+			w->members[w->depth] = 0;
 			w->is_object[w->depth++] = ch == '{';
+			break;
+		case ',':
+			if (w->depth && w->is_object[w->depth - 1] &&
+			    ++w->members[w->depth - 1] >= JSONX_MAX_MEMBERS) {
+				*at = i;
+				w->i = i;
+				return -E2BIG;
+			}
 			break;
 		case ']':
 		case '}':
@@ -283,7 +302,12 @@ int jsonx_parse(const char *buf, size_t len, unsigned max_depth, int allow_nonfi
 	walker_fini(&w);
 	if (r != 0) {
 		locate(buf, len, at, &line, &col);
-		if (r < 0)
+		if (r == -E2BIG)
+			snprintf(err, errlen,
+			         "an object with more than %u members at line %d column %d (the "
+			         "limit of members in one JSON object)",
+			         JSONX_MAX_MEMBERS, line, col);
+		else if (r < 0)
 			snprintf(err, errlen, "nesting deeper than %u at line %d column %d",
 			         max_depth, line, col);
 		else

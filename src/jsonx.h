@@ -11,10 +11,18 @@
 #define JSONX_NEG_INF "-Infinity"
 
 /*
+ * The most members one JSON object may have: more is refused before jansson builds its
+ * hash table, which for a million keys cost seconds of the only HTTP thread. No request,
+ * model or state file has objects anywhere near this (tensor data and trees are arrays).
+ */
+#define JSONX_MAX_MEMBERS 4096u
+
+/*
  * Parses len bytes of JSON. Bare NaN, Infinity and -Infinity tokens standing as array
  * elements (where XGBoost writes them) become the strings above when allow_nonfinite is
  * set; elsewhere, or without allow_nonfinite, they are a syntax error. Nesting deeper than
- * max_depth is refused before jansson sees it. Returns 0 and *out, or -EINVAL with a message in err
+ * max_depth, and an object of more than JSONX_MAX_MEMBERS members, are refused before
+ * jansson sees them. Returns 0 and *out, or -EINVAL with a message in err
  * ("line L column C: ...").
  */
 int jsonx_parse(const char *buf, size_t len, unsigned max_depth, int allow_nonfinite, json_t **out,

@@ -2,6 +2,10 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <pthread.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,7 +30,27 @@ static struct {
 	bool stopping;        /* reloads are refused */
 	bool inited_repo;
 	atomic_uint events; /* SERVE_EV_* for the loop (atomic: a loader thread may raise them) */
+	struct reload_job *job; /* a reload on the loader thread, until serve_reload_finish() */
 } V;
+
+/*
+ * A reload in two halves: the build (config, last-known-good, every model parsed,
+ * validated and golden-checked) runs on a loader thread, which only reads V; the swap
+ * (publish, the config in force) runs on the loop thread, which alone writes V. While a
+ * job exists every other change is refused, so the loader's reads of V stay valid.
+ */
+struct reload_job {
+	pthread_t thread;
+	void (*done)(void *cls);
+	void *cls;
+	char trigger[64];
+	enum { JOB_CONF, JOB_LKG, JOB_BUILD, JOB_OK } stage; /* where it stopped */
+	int rc;
+	bool pinned;
+	struct conf *nc;
+	struct repo_set *set;
+	char err[8192];
+};
 
 static void report_conf_errors(const struct conf_errors *errs)
 {
@@ -107,6 +131,17 @@ static struct repo_pin *lkg_pins(const struct state_lkg *l, int *rc)
 }
 
 /*
+ * Hands the heap's free memory back to the system. A model build (parsing, validation, the
+ * golden check) leaves hundreds of MiB free in glibc's heap, which it keeps otherwise.
+ */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
+/*
  * Builds a complete set for c aside. With keep, models that fail keep their served
  * version; with lkg, its snapshots are served for the models it names; with fallback
  * (startup only, without keep), a model whose configured files are all refused is served
@@ -145,14 +180,17 @@ static int build_set(const struct conf *c, const struct state_lkg *lkg,
 	free(pins);
 	free(fpins);
 	repo_release(cur);
+	if (rc < 0)
+		give_back_memory();
 	return rc;
 }
 
-/* Publishes set and logs what is served. */
+/* Publishes set and logs what is served; the replaced set's memory goes back too. */
 static void publish(struct repo_set *set, const char *what)
 {
 	repo_publish(set);
 	report_models(what);
+	give_back_memory();
 }
 
 /* Puts a new config that has just been served in force; takes ownership of nc. */
@@ -202,66 +240,180 @@ static int reread_conf(struct conf **nc, char *err, size_t errlen)
 	return rc;
 }
 
+/* The loader's half of a reload: everything but the swap. Reads V, writes only j. */
+static void reload_build(struct reload_job *j)
+{
+	const struct log_field f[] = {{"CONFIG_FILE", V.config_path ? V.config_path : ""}};
+	struct state_lkg lkg = {0};
+
+	j->stage = JOB_CONF;
+	j->rc = reread_conf(&j->nc, j->err, sizeof j->err);
+	if (j->rc < 0) {
+		log_fields(LOG_LVL_ERR, f, 1,
+		           "reload: %s has errors; keeping the current configuration and models",
+		           V.config_path ? V.config_path : "the built-in default");
+		return;
+	}
+	j->stage = JOB_LKG;
+	j->pinned = state_rollback_active(j->nc->state_dir);
+	if (j->pinned && (j->rc = read_lkg(j->nc->state_dir, &lkg, j->err, sizeof j->err)) < 0) {
+		log_err("reload: a rollback is in force but the last-known-good set is unusable "
+		        "(%s); keeping the current models",
+		        j->err);
+		return;
+	}
+	j->stage = JOB_BUILD;
+	j->rc = build_set(j->nc, j->pinned ? &lkg : NULL, NULL, true, NULL, NULL, &j->set, j->err,
+	                  sizeof j->err);
+	state_lkg_free(&lkg);
+	if (j->rc < 0) {
+		log_fields(LOG_LVL_ERR, f, 1,
+		           "reload: a model failed to load (%s); keeping the current models",
+		           j->err);
+		return;
+	}
+	j->stage = JOB_OK;
+}
+
+/* The loop's half: publishes a good build, or words the refusal; frees j. */
+static int reload_swap(struct reload_job *j, char *msg, size_t msglen)
+{
+	int rc = j->rc;
+
+	switch (j->stage) {
+	case JOB_CONF:
+		snprintf(msg, msglen, "configuration refused, nothing changed: %s", j->err);
+		rc = rc == -ENOTRECOVERABLE || rc == -ESHUTDOWN ? -EINVAL : rc;
+		break;
+	case JOB_LKG:
+		snprintf(msg, msglen,
+		         "rollback in force but the last-known-good set is unusable, nothing "
+		         "changed: %s",
+		         j->err);
+		rc = -ENOTRECOVERABLE;
+		break;
+	case JOB_BUILD:
+		snprintf(msg, msglen, "a model failed to load, nothing changed: %s", j->err);
+		rc = rc == -ENOTRECOVERABLE || rc == -ESHUTDOWN ? -EINVAL : rc;
+		break;
+	case JOB_OK:
+		publish(j->set, j->pinned ? "reloaded (rollback in force):" : "reloaded:");
+		adopt_conf(j->nc);
+		j->nc = NULL;
+		V.rolled_back = j->pinned;
+		rc = 0;
+		break;
+	}
+	metrics_reload_done(j->stage == JOB_OK);
+	conf_free(j->nc);
+	free(j);
+	return rc;
+}
+
+/* Refuses a change while a reload is being built (the loader reads what it would change). */
+static int busy(char *msg, size_t msglen)
+{
+	if (V.job == NULL)
+		return 0;
+	snprintf(msg, msglen, "a reload (%s) is in progress; try again when it is done",
+	         V.job->trigger);
+	return -EBUSY;
+}
+
+/* Starts a change: refused while stopping or while a reload is built. */
+static int may_change(char *msg, size_t msglen)
+{
+	if (V.stopping) {
+		snprintf(msg, msglen, "the daemon is stopping");
+		return -ESHUTDOWN;
+	}
+	return busy(msg, msglen);
+}
+
+static struct reload_job *reload_begin(const char *trigger, char *msg, size_t msglen, int *rc)
+{
+	const struct log_field f[] = {{"CONFIG_FILE", V.config_path ? V.config_path : ""}};
+	struct reload_job *j;
+
+	if ((*rc = may_change(msg, msglen)) < 0)
+		return NULL;
+	j = calloc(1, sizeof *j);
+	if (j == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	snprintf(j->trigger, sizeof j->trigger, "%s", trigger);
+	begin_change("reloading configuration");
+	log_fields(LOG_LVL_INFO, f, 1, "reloading %s (%s)",
+	           V.config_path ? V.config_path : "the built-in default", trigger);
+	return j;
+}
+
 /*
  * SIGHUP and POST /v2/admin/reload: reread the config, build and validate everything aside,
  * swap only when all of it is good. While a rollback is in force, the last-known-good
  * snapshots keep being served for the models they name. The message of a refusal goes to
  * msg whole ("configuration refused, nothing changed: ..."); see serve.h for the codes.
+ * This one builds on the calling thread; serve_reload_start() on the loader thread.
  */
 int serve_reload(const char *trigger, char *msg, size_t msglen)
 {
-	const struct log_field f[] = {{"CONFIG_FILE", V.config_path ? V.config_path : ""}};
-	char err[8192] = "";
-	struct conf *nc = NULL;
-	struct state_lkg lkg = {0};
-	struct repo_set *set = NULL;
-	bool pinned;
 	int rc;
+	struct reload_job *j = reload_begin(trigger, msg, msglen, &rc);
 
-	if (V.stopping) {
-		snprintf(msg, msglen, "the daemon is stopping");
-		return -ESHUTDOWN;
+	if (j == NULL)
+		return rc;
+	reload_build(j);
+	return reload_swap(j, msg, msglen);
+}
+
+static void *loader_main(void *arg)
+{
+	struct reload_job *j = arg;
+
+	reload_build(j);
+	j->done(j->cls);
+	return NULL;
+}
+
+int serve_reload_start(const char *trigger, void (*done)(void *cls), void *cls, char *msg,
+                       size_t msglen)
+{
+	int rc;
+	struct reload_job *j = reload_begin(trigger, msg, msglen, &rc);
+
+	if (j == NULL)
+		return rc;
+	j->done = done;
+	j->cls = cls;
+	V.job = j;
+	rc = pthread_create(&j->thread, NULL, loader_main, j);
+	if (rc != 0) {
+		V.job = NULL;
+		free(j);
+		snprintf(msg, msglen, "cannot start the loader thread: %s", strerror(rc));
+		return -rc;
 	}
-	begin_change("reloading configuration");
-	log_fields(LOG_LVL_INFO, f, 1, "reloading %s (%s)",
-	           V.config_path ? V.config_path : "the built-in default", trigger);
-	rc = reread_conf(&nc, err, sizeof err);
-	if (rc < 0) {
-		log_fields(LOG_LVL_ERR, f, 1,
-		           "reload: %s has errors; keeping the current configuration and models",
-		           V.config_path ? V.config_path : "the built-in default");
-		snprintf(msg, msglen, "configuration refused, nothing changed: %s", err);
-		metrics_reload_done(false);
-		return rc == -ENOTRECOVERABLE || rc == -ESHUTDOWN ? -EINVAL : rc;
-	}
-	pinned = state_rollback_active(nc->state_dir);
-	if (pinned && read_lkg(nc->state_dir, &lkg, err, sizeof err) < 0) {
-		log_err("reload: a rollback is in force but the last-known-good set is unusable "
-		        "(%s); keeping the current models",
-		        err);
-		conf_free(nc);
-		snprintf(msg, msglen,
-		         "rollback in force but the last-known-good set is unusable, nothing "
-		         "changed: %s",
-		         err);
-		metrics_reload_done(false);
-		return -ENOTRECOVERABLE;
-	}
-	rc = build_set(nc, pinned ? &lkg : NULL, NULL, true, NULL, NULL, &set, err, sizeof err);
-	state_lkg_free(&lkg);
-	if (rc < 0) {
-		log_fields(LOG_LVL_ERR, f, 1,
-		           "reload: a model failed to load (%s); keeping the current models", err);
-		conf_free(nc);
-		snprintf(msg, msglen, "a model failed to load, nothing changed: %s", err);
-		metrics_reload_done(false);
-		return rc == -ENOTRECOVERABLE || rc == -ESHUTDOWN ? -EINVAL : rc;
-	}
-	publish(set, pinned ? "reloaded (rollback in force):" : "reloaded:");
-	adopt_conf(nc);
-	V.rolled_back = pinned;
-	metrics_reload_done(true);
 	return 0;
+}
+
+bool serve_reload_pending(void)
+{
+	return V.job != NULL;
+}
+
+int serve_reload_finish(char *msg, size_t msglen)
+{
+	struct reload_job *j = V.job;
+
+	if (j == NULL) {
+		snprintf(msg, msglen, "no reload in progress");
+		return -ENOENT;
+	}
+	(void)pthread_join(j->thread, NULL);
+	V.job = NULL;
+	return reload_swap(j, msg, msglen);
 }
 
 int serve_load(const char *name, char *msg, size_t msglen)
@@ -271,6 +423,8 @@ int serve_load(const char *name, char *msg, size_t msglen)
 	char err[4096] = "";
 	int rc;
 
+	if ((rc = busy(msg, msglen)) < 0)
+		return rc;
 	if (conf_find_model(V.conf, name) == NULL) {
 		snprintf(msg, msglen, "model %s is not in the configuration (%s)", name,
 		         V.config_path ? V.config_path : "built-in default");
@@ -297,11 +451,15 @@ int serve_load(const char *name, char *msg, size_t msglen)
 
 int serve_unload(const char *name, char *msg, size_t msglen)
 {
-	struct repo_set *cur = repo_acquire(), *set = NULL;
-	bool served = repo_find(cur, name, NULL) != NULL;
+	struct repo_set *cur, *set = NULL;
+	bool served;
 	char err[4096] = "";
 	int rc;
 
+	if ((rc = busy(msg, msglen)) < 0)
+		return rc;
+	cur = repo_acquire();
+	served = repo_find(cur, name, NULL) != NULL;
 	repo_release(cur);
 	if (!served) {
 		snprintf(msg, msglen, "model %s is not served", name);
@@ -379,11 +537,14 @@ static void compare_claim(const struct serve_claim *claims, size_t n, const stru
 int serve_mark_good(const struct serve_claim *claims, size_t n, char **rec, char *msg,
                     size_t msglen)
 {
-	struct repo_set *s = repo_acquire();
+	struct repo_set *s;
 	char err[4096];
 	int rc;
 
 	*rec = NULL;
+	if ((rc = busy(msg, msglen)) < 0)
+		return rc;
+	s = repo_acquire();
 	compare_claim(claims, n, s, err, sizeof err);
 	if (err[0] != '\0') {
 		repo_release(s);
@@ -421,6 +582,8 @@ int serve_rollback(struct serve_rollback *out, char *msg, size_t msglen)
 	int rc;
 
 	memset(out, 0, sizeof *out);
+	if ((rc = busy(msg, msglen)) < 0)
+		return rc;
 	rc = state_lkg_read(V.conf->state_dir, &lkg, err, sizeof err);
 	if (rc == -ENOENT) {
 		snprintf(msg, msglen, "%s: mark a set good first", err);
@@ -470,10 +633,8 @@ int serve_rollback_clear(char *msg, size_t msglen)
 	char err[1024];
 	int rc;
 
-	if (V.stopping) {
-		snprintf(msg, msglen, "the daemon is stopping");
-		return -ESHUTDOWN;
-	}
+	if ((rc = may_change(msg, msglen)) < 0)
+		return rc;
 	rc = state_rollback_clear(V.conf->state_dir, err, sizeof err);
 	if (rc < 0) {
 		snprintf(msg, msglen, "cannot clear the rollback: %s", err);
@@ -577,6 +738,11 @@ int serve_start(void)
 
 void serve_fini(void)
 {
+	char msg[64];
+
+	/* A build still running finishes first: it reads what is freed below. */
+	if (V.job != NULL)
+		(void)serve_reload_finish(msg, sizeof msg);
 	if (V.inited_repo)
 		repo_fini();
 	conf_free(V.conf);

@@ -61,6 +61,18 @@ void serve_stop(void);
  */
 int serve_reload(const char *trigger, char *err, size_t errlen);
 /*
+ * serve_reload() with the build on a loader thread, so that serving goes on: 0 when it
+ * started (done(cls) is then called on the loader thread once the build is over; the loop
+ * thread must then call serve_reload_finish()), or serve_reload()'s refusals, and -EBUSY
+ * while another reload is built. Until serve_reload_finish(), every change is -EBUSY.
+ */
+int serve_reload_start(const char *trigger, void (*done)(void *cls), void *cls, char *err,
+                       size_t errlen);
+/* Whether a reload started by serve_reload_start() awaits serve_reload_finish(). */
+bool serve_reload_pending(void);
+/* The loop's half of serve_reload_start(): waits for the build, swaps; serve_reload()'s codes. */
+int serve_reload_finish(char *err, size_t errlen);
+/*
  * Rebuilds one configured model (repository load). 0, or -errno with the message in err:
  * -ENOENT when name is not configured, -ENOTRECOVERABLE as for serve_reload(), any other
  * when the model was refused.

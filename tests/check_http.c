@@ -1592,26 +1592,38 @@ static const char conf_conns[] =
     "log_level = \"debug\";\n"
     "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; version = 1; } );\n";
 
+/*
+ * max_connections = 4 on the Unix socket, plus the admin reserve of 4 (this test's peer
+ * has the daemon's uid, so it may use it). Connections with a request begun cannot be
+ * evicted: with 8 such, newcomers are accepted and closed at once. Idle keep-alive
+ * connections are evicted instead, longest idle first, to admit a newcomer.
+ */
 START_TEST(test_connection_limit)
 {
 	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	/* A request begun: the request line and a header, not the end of the head. */
+	static const char begun[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n";
 	long wait_ms = tu_wrapped() ? 10000 : 1000;
-	int held[4], base;
+	int held[8], idle[4], base;
 	struct rsp r;
 	char *body = NULL;
 
 	load_nfeat();
 	ck_assert_msg(tu_daemon_start(&d, conf_conns) == 0, "inferd did not start");
 	base = settled_fd_count(d.pid);
-	/* Four keep-alive connections, each known to be accepted (it was answered). */
-	for (int i = 0; i < 4; i++) {
+	/* Eight connections (four ordinary slots, four reserved), each known to be accepted
+	 * (it was answered), each then with a request begun. */
+	for (int i = 0; i < 8; i++) {
 		held[i] = conn_open(d.socket);
 		ck_assert_int_eq(roundtrip(held[i], get, sizeof get - 1, &r, false), 200);
 		rsp_free(&r);
+		ck_assert_int_eq(send(held[i], begun, sizeof begun - 1, MSG_NOSIGNAL),
+		                 (ssize_t)(sizeof begun - 1));
 	}
-	ck_assert_int_eq(fd_count(d.pid), base + 4);
-	/* The 5th .. 20th are accepted and closed at once, not left in the backlog. */
-	for (int i = 5; i <= 20; i++) {
+	ck_assert_int_eq(wait_fd_count(d.pid, base + 8, 3000), base + 8);
+	tu_sleep_ms(tu_wrapped() ? 1000 : 100);
+	/* The 9th .. 24th are accepted and closed at once, not left in the backlog. */
+	for (int i = 9; i <= 24; i++) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -1630,13 +1642,33 @@ START_TEST(test_connection_limit)
 		close(fd);
 	}
 	/* Refused connections hold no descriptor in the daemon. */
-	ck_assert_int_eq(fd_count(d.pid), base + 4);
-	/* The four held ones still work. */
+	ck_assert_int_eq(fd_count(d.pid), base + 8);
+	/* The held ones finish their requests. */
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(roundtrip(held[i], "\r\n", 2, &r, false), 200);
+		rsp_free(&r);
+	}
+	/* Now all eight are idle keep-alive connections: newcomers evict the longest idle
+	 * (held[0] first) and are served. */
 	for (int i = 0; i < 4; i++) {
+		idle[i] = conn_open(d.socket);
+		ck_assert_int_eq(roundtrip(idle[i], get, sizeof get - 1, &r, false), 200);
+		rsp_free(&r);
+	}
+	for (int i = 0; i < 4; i++) {
+		char c;
+		struct pollfd pfd = {.fd = held[i], .events = POLLIN};
+		ck_assert_msg(poll(&pfd, 1, (int)wait_ms) == 1 && recv(held[i], &c, 1, 0) <= 0,
+		              "the idle connection %d was not the one closed", i);
+	}
+	for (int i = 4; i < 8; i++) {
 		ck_assert_int_eq(roundtrip(held[i], get, sizeof get - 1, &r, false), 200);
 		rsp_free(&r);
-		close(held[i]);
 	}
+	for (int i = 0; i < 8; i++)
+		close(held[i]);
+	for (int i = 0; i < 4; i++)
+		close(idle[i]);
 	ck_assert_int_eq(wait_fd_count(d.pid, base, 3000), base);
 	/* Once they are gone, new clients are served again. */
 	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/health/ready", NULL, &body), 200);

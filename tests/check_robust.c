@@ -3,12 +3,16 @@
  * once with a reason naming the path, while the daemon keeps serving the golden answers. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -531,6 +535,417 @@ START_TEST(test_state_files)
 }
 END_TEST
 
+/* --- memory goes back to the system after big requests and loads --- */
+
+/* Allowed VmRSS over the baseline one second after a big request or load. */
+#define RSS_BACK_MIB 16
+
+static long rss_mib(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *fp;
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof line, fp))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(fp);
+	return kib < 0 ? -1 : kib / 1024;
+}
+
+/* Whether VmRSS can be judged: ASan's quarantine and valgrind keep freed memory. */
+static bool rss_judged(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return false;
+#else
+	return !tu_wrapped();
+#endif
+}
+
+/* Waits up to one second for VmRSS to come back near base; returns the last reading. */
+static long rss_back(pid_t pid, long base, const char *what)
+{
+	long r = rss_mib(pid);
+
+	for (int i = 0; i < 10 && r > base + RSS_BACK_MIB; i++) {
+		tu_sleep_ms(100);
+		r = rss_mib(pid);
+	}
+	printf("memory: %s: VmRSS %ld MiB one second after (baseline %ld MiB)\n", what, r, base);
+	if (rss_judged())
+		ck_assert_msg(r <= base + RSS_BACK_MIB,
+		              "after %s VmRSS is %ld MiB, baseline %ld MiB (+%d allowed)", what, r,
+		              base, RSS_BACK_MIB);
+	return r;
+}
+
+/* A POST of body (taken) to path with a long deadline; returns the status. */
+static int post_big(const struct fixture *f, const char *path, char *body, char **out)
+{
+	char *head = tu_xasprintf("POST %s HTTP/1.1\r\nHost: l\r\nConnection: close\r\n"
+	                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	                          path, strlen(body));
+	size_t hl = strlen(head), bl = strlen(body);
+	char *raw = malloc(hl + bl + 1);
+	int st;
+
+	ck_assert_ptr_nonnull(raw);
+	memcpy(raw, head, hl);
+	memcpy(raw + hl, body, bl + 1);
+	st = tu_raw_request(f->d.socket, raw, hl + bl, (int)slow(60000), out);
+	free(raw);
+	free(head);
+	free(body);
+	return st;
+}
+
+/* The bundled model with its trees repeated to n (a big model; predictions differ). */
+static void write_big_model(const char *dir, size_t n)
+{
+	json_t *m = json_load_file(TU_BUNDLED_MODEL, 0, NULL);
+	json_t *model, *trees, *info, *orig;
+	char num[32], *path;
+
+	ck_assert_ptr_nonnull(m);
+	model = json_object_get(json_object_get(json_object_get(m, "learner"), "gradient_booster"),
+	                        "model");
+	orig = json_deep_copy(json_object_get(model, "trees"));
+	trees = json_array();
+	info = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_deep_copy(json_array_get(orig, i % json_array_size(orig)));
+		json_object_set_new(t, "id", json_integer((json_int_t)i));
+		json_array_append_new(trees, t);
+		json_array_append_new(info, json_integer(0));
+	}
+	json_object_set_new(model, "trees", trees);
+	json_object_set_new(model, "tree_info", info);
+	snprintf(num, sizeof num, "%zu", n);
+	json_object_set_new(json_object_get(model, "gbtree_model_param"), "num_trees",
+	                    json_string(num));
+	path = tu_xasprintf("%s/model.json", dir);
+	ck_assert_int_eq(json_dump_file(m, path, JSON_COMPACT), 0);
+	free(path);
+	json_decref(orig);
+	json_decref(m);
+}
+
+/*
+ * A 12 MB request of 3 million NaN values, one with 200,000 parameters, and the reload of
+ * a 20,000-tree model (refused by the golden set of v1, since its predictions differ, or
+ * served): after each, VmRSS is back within 16 MiB of the baseline within one second
+ * (malloc_trim after a request over 1 MiB and after every build), and the golden set is
+ * still served.
+ */
+START_TEST(test_memory_back)
+{
+	struct fixture f;
+	struct tu_buf b = {0};
+	long base;
+	char *out = NULL, *v2;
+	int st;
+
+	start(&f);
+	for (int i = 0; i < 10; i++)
+		assert_serving(&f, "warm-up");
+	base = rss_mib(f.d.pid);
+	ck_assert_int_gt(base, 0);
+
+	tu_buf_printf(&b, "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                  "\"shape\":[100000,30],\"data\":[NaN");
+	for (int i = 1; i < 3000000; i++)
+		tu_buf_add(&b, ",NaN", 4);
+	tu_buf_add(&b, "]}]}", 5);
+	st = post_big(&f, INFER, b.p, &out);
+	ck_assert_msg(st == 200, "3M NaN: status %d %.200s", st, out ? out : "");
+	free(out);
+	out = NULL;
+	rss_back(f.d.pid, base, "3 million NaN values");
+	assert_serving(&f, "3 million NaN values");
+
+	memset(&b, 0, sizeof b);
+	tu_buf_printf(&b, "{\"parameters\":{\"k0\":0");
+	for (int i = 1; i < 200000; i++)
+		tu_buf_printf(&b, ",\"k%d\":0", i);
+	tu_buf_printf(&b, "},\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\","
+	                  "\"shape\":[1,30],\"data\":[");
+	for (int i = 0; i < 30; i++)
+		tu_buf_printf(&b, "%s1", i ? "," : "");
+	tu_buf_add(&b, "]}]}", 5);
+	st = post_big(&f, INFER, b.p, &out);
+	/* Bounded before jansson builds the object: the 400 names the limit. */
+	ck_assert_msg(st == 400 && out && strstr(out, "more than 4096 members"),
+	              "parameters: status %d %.200s", st, out ? out : "");
+	free(out);
+	out = NULL;
+	rss_back(f.d.pid, base, "200,000 parameters");
+	assert_serving(&f, "200,000 parameters");
+
+	v2 = tu_xasprintf("%s/" MODEL "/2", f.repo);
+	ck_assert_int_eq(mkdir(v2, 0700), 0);
+	/* Under valgrind a tenth: the point there is the memory errors, not the RSS. */
+	write_big_model(v2, tu_wrapped() ? 2000 : 20000);
+	st = post_big(&f, "/v2/admin/reload", strdup(""), &out);
+	free(out);
+	out = NULL;
+	printf("memory: reload with a 20,000-tree version 2: status %d\n", st);
+	ck_assert_msg(st == 200 || st == 400 || st == 422 || st == 409, "reload: status %d", st);
+	/* The old version keeps serving when v2 is refused; its slot is freed either way. */
+	tu_rmtree(v2);
+	st = post_big(&f, "/v2/admin/reload", strdup(""), &out);
+	ck_assert_msg(st == 200, "reload back to v1: status %d %.200s", st, out ? out : "");
+	free(out);
+	rss_back(f.d.pid, base, "a 20,000-tree model load");
+	assert_serving(&f, "a 20,000-tree model load");
+	free(v2);
+	stop(&f);
+}
+END_TEST
+
+/* --- reloads are built off the HTTP thread --- */
+
+/*
+ * While a 20,000-tree version 2 is parsed, validated and checked on the loader thread,
+ * the HTTP thread keeps answering infer requests (version 1's answers), a second reload is
+ * refused with 409 naming the one in progress, and the first reload's request is
+ * answered 200 once the build is over, after which version 2 is served.
+ */
+START_TEST(test_reload_off_loop)
+{
+	struct fixture f;
+	char *v2, *req = golden_body(), *out = NULL;
+	int st, during = 0, busy409 = 0;
+	pid_t child;
+
+	start(&f);
+	v2 = tu_xasprintf("%s/" MODEL "/2", f.repo);
+	ck_assert_int_eq(mkdir(v2, 0700), 0);
+	write_big_model(v2, tu_wrapped() ? 2000 : 20000);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		st = post_big(&f, "/v2/admin/reload", strdup(""), &out);
+		_exit(st == 200 ? 0 : 1);
+	}
+	/* The build has begun once the daemon says so. */
+	wait_log(&f, "(POST /v2/admin/reload)", 0, "the reload's start");
+	for (;;) {
+		json_t *j = NULL;
+		int wst;
+
+		if (waitpid(child, &wst, WNOHANG) == child) {
+			ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+			              "the reload was not answered 200 (status %d)", wst);
+			break;
+		}
+		st = call(&f, "POST", INFER, req, &j);
+		ck_assert_msg(st == 200, "infer during the reload: %d", st);
+		json_decref(j);
+		if (waitpid(child, &wst, WNOHANG) == 0) {
+			during++;
+			if (busy409 == 0) {
+				st = call(&f, "POST", "/v2/admin/reload", NULL, &j);
+				if (st == 409) {
+					const char *e =
+					    json_string_value(json_object_get(j, "error"));
+					ck_assert_msg(e && strstr(e, "in progress"),
+					              "409 without the reason");
+					busy409++;
+				}
+				json_decref(j);
+			}
+		} else {
+			ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+			              "the reload was not answered 200 (status %d)", wst);
+			break;
+		}
+	}
+	printf("reload off the loop: %d infer requests answered during the build, %d second "
+	       "reload refused\n",
+	       during, busy409);
+	ck_assert_int_gt(during, 0);
+	ck_assert_int_eq(busy409, 1);
+	ck_assert_int_eq(call(&f, "GET", "/v2/models/" MODEL "/versions/2/ready", NULL, NULL), 200);
+	tu_rmtree(v2);
+	free(v2);
+	free(req);
+	stop(&f);
+}
+END_TEST
+
+/* --- fair connections: TCP cannot take the Unix socket's slots --- */
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unsigned port;
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* One keep-alive health check on fd: 1 when a 200 came back. */
+static int live_once(int fd)
+{
+	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[1024];
+	size_t n = 0;
+
+	if (send(fd, get, sizeof get - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof get - 1))
+		return 0;
+	while (n < sizeof buf - 1) {
+		ssize_t r = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+		if (r <= 0)
+			return 0;
+		n += (size_t)r;
+		buf[n] = '\0';
+		if (strstr(buf, "{\"live\":true}"))
+			return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+	}
+	return 0;
+}
+
+/*
+ * The child: nconn keep-alive TCP clients, each sending a health check about every 20 ms
+ * until SIGTERM. Exits 0 when every check was answered 200, 1 otherwise.
+ */
+static void tcp_clients(unsigned port, int nconn)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fds[64];
+
+	signal(SIGTERM, SIG_DFL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < nconn; i++) {
+		struct timeval tv = {10, 0};
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		(void)setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof sa) != 0)
+			_exit(2);
+	}
+	for (;;) {
+		for (int i = 0; i < nconn; i++) {
+			if (!live_once(fds[i])) {
+				fprintf(stderr, "tcp client %d: health check failed\n", i);
+				_exit(1);
+			}
+		}
+		usleep(20000);
+	}
+}
+
+/* Runs inferctl with args on sock; returns its exit status. */
+static int run_inferctl(const char *sock, const char *cmd)
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execl(TOP_BUILDDIR "/src/inferctl", "inferctl", "--socket", sock, "--timeout", "60",
+		      cmd, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int unix_open(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	strcpy(sa.sun_path, path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/*
+ * 64 busy keep-alive TCP clients (max_connections = 64, so TCP is full) plus 64 idle
+ * Unix clients (the Unix socket's ordinary slots full too): root's or the daemon's
+ * inferctl ready and reload still succeed (the admin reserve), the TCP clients never miss
+ * an answer, and a Unix newcomer past the reserve evicts an idle connection instead of
+ * being refused.
+ */
+START_TEST(test_fair_connections)
+{
+	enum { N = 64 };
+	struct tu_daemon d;
+	char *state = tu_mkdtemp();
+	unsigned port = free_port();
+	char *conf = tu_xasprintf("socket = { path = \"@SOCKET@\"; };\n"
+	                          "listen_tcp = \"127.0.0.1:%u\";\n"
+	                          "limits = { max_connections = %d; connection_timeout = 60; };\n"
+	                          "server = { state_dir = \"%s\"; };\n"
+	                          "log_level = \"info\";\n"
+	                          "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; "
+	                          "version = 1; golden = \"@GOLDEN@\"; } );\n",
+	                          port, N, state);
+	int idle[N + 8], st, evicted = 0;
+	pid_t tcp;
+	char *body = NULL;
+
+	ck_assert_msg(tu_daemon_start(&d, conf) == 0, "inferd did not start");
+	tcp = fork();
+	ck_assert_int_ge(tcp, 0);
+	if (tcp == 0)
+		tcp_clients(port, N);
+	tu_sleep_ms(tu_wrapped() ? 5000 : 500);
+	/* The Unix socket's ordinary slots, all idle keep-alive connections. */
+	for (int i = 0; i < N; i++) {
+		idle[i] = unix_open(d.socket);
+		ck_assert_msg(live_once(idle[i]), "unix client %d not served", i);
+	}
+	/* Root's (here: the daemon's uid's) admin calls get in: the reserve. */
+	ck_assert_int_eq(run_inferctl(d.socket, "ready"), 0);
+	ck_assert_int_eq(run_inferctl(d.socket, "reload"), 0);
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/health/ready", NULL, &body), 200);
+	free(body);
+	/* Eight more held open fill the reserve; the next ones evict idle connections. */
+	for (int i = N; i < N + 8; i++) {
+		idle[i] = unix_open(d.socket);
+		ck_assert_msg(live_once(idle[i]), "unix client %d not served", i);
+	}
+	ck_assert_int_eq(run_inferctl(d.socket, "ready"), 0);
+	for (int i = 0; i < N + 8; i++) {
+		struct pollfd p = {.fd = idle[i], .events = POLLIN};
+		char c;
+		if (poll(&p, 1, 0) == 1 && recv(idle[i], &c, 1, MSG_DONTWAIT) == 0)
+			evicted++;
+		close(idle[i]);
+	}
+	printf("fair: %d idle Unix connections evicted for newcomers\n", evicted);
+	ck_assert_int_ge(evicted, 4);
+	/* The TCP clients were answered all along. */
+	ck_assert_int_eq(waitpid(tcp, &st, WNOHANG), 0);
+	kill(tcp, SIGTERM);
+	ck_assert_int_eq(waitpid(tcp, &st, 0), tcp);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM,
+	              "the TCP clients stopped on their own (status %d): a check failed", st);
+	st = tu_daemon_stop(&d);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "inferd exit status %d", st);
+	tu_rmtree(state);
+	free(state);
+	free(conf);
+}
+END_TEST
+
 static Suite *robust_suite(void)
 {
 	Suite *s = suite_create("robust");
@@ -542,6 +957,12 @@ static Suite *robust_suite(void)
 	tcase_add_test(t, test_config_file);
 	tcase_add_test(t, test_include_file);
 	tcase_add_test(t, test_state_files);
+	suite_add_tcase(s, t);
+	t = tcase_create("connections");
+	tcase_set_timeout(t, tu_wrapped() ? 1200 : 120);
+	tcase_add_test(t, test_fair_connections);
+	tcase_add_test(t, test_memory_back);
+	tcase_add_test(t, test_reload_off_loop);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -9,11 +9,14 @@
 #   4xx            any 4xx status, with a JSON error body holding substring
 #   200            success; the body holds substring
 #   close          the server closes the connection at once (well before its idle timeout)
-#                  after at most one response, a 4xx (or 505 for an unsupported HTTP major
-#                  version): nothing after the bad framing is read as another request
+#                  after at most one response, a 4xx (or 505 for an unsupported HTTP
+#                  version, 501 for an unimplemented transfer coding): nothing after the
+#                  bad framing is read as another request
 #   close-any      as close, but the one response may have any status below 500
 #   timeout        the server closes the connection by its timeout (a request that never
 #                  completes), after no response or one 4xx
+#   close:NNN      as close, with exactly one response: status NNN and a JSON error body
+#                  holding substring (strict framing: answered, then closed)
 #   A|B            either A or B
 #   pipe:S1,S2     pipelined: responses in this order, the i-th body holding the i-th
 #                  '|'-separated part of substring
@@ -368,6 +371,79 @@ add("212-repo-load-dotdot.http", post("/v2/repository/models/../load", ""), "400
 add("213-repo-load-unknown.http", post("/v2/repository/models/etc/load", ""), "404", "etc")
 add("214-repo-index-bad-json.http", post("/v2/repository/index", '{"ready": 1}'), "400",
     "ready")
+
+# --- Transfer-Encoding framing (RFC 9112 6.1, 6.3): only exactly "chunked", once ---
+ADMIN_SMUGGLED = (b"POST /v2/repository/index HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Length: 0\r\n\r\n")
+
+
+def te(value, body=b"0\r\n\r\n", extra=b""):
+    return (b"POST " + M.encode() + b"/infer HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\n" + extra + b"Transfer-Encoding: " + value +
+            b"\r\n\r\n" + body)
+
+
+add("220-te-chunked-then-gzip-smuggle.http",
+    te(b"chunked\r\nTransfer-Encoding: gzip", body=b"0\r\n\r\n" + ADMIN_SMUGGLED),
+    "close:400", "Transfer-Encoding given 2 times")
+add("221-te-gzip.http", te(b"gzip", body=b"x" * 300), "close:400", "not exactly chunked")
+add("222-te-chunked-trailing-space.http", te(b"chunked ", body=chunks_of(GOOD, 64)),
+    "close:400", "not exactly chunked")
+add("223-te-chunked-chunked.http", te(b"chunked, chunked", body=chunks_of(GOOD, 64)),
+    "close:400", "not exactly chunked")
+add("224-te-gzip-chunked.http", te(b"gzip, chunked", body=chunks_of(GOOD, 64)), "close:501",
+    "transfer coding \"gzip\" not implemented")
+add("225-te-unknown-chunked.http", te(b"x-inferd, chunked", body=chunks_of(GOOD, 64)),
+    "close:501", "unknown transfer coding \"x-inferd\"")
+add("226-te-identity.http", te(b"identity", body=G), "close:400", "not exactly chunked")
+add("227-te-chunked-twice-fields.http",
+    te(b"chunked", extra=b"Transfer-Encoding: chunked\r\n", body=chunks_of(GOOD, 64)),
+    "close:400", "Transfer-Encoding given 2 times")
+add("228-te-chunked-uppercase.http",
+    te(b"CHUNKED", body=chunks_of(GOOD, 64), extra=b"Connection: close\r\n"), "200",
+    '"predict"')
+add("229-te-empty.http", te(b"", body=G), "close:400", "not exactly chunked")
+add("230-te-and-length.http",
+    te(b"chunked", extra=b"Content-Length: 5\r\n", body=b"0\r\n\r\n" + ADMIN_SMUGGLED),
+    "close:400", "ambiguous framing")
+add("231-te-chunked-parameter.http", te(b"chunked;q=1", body=chunks_of(GOOD, 64)),
+    "close:400", "not exactly chunked")
+add("232-te-on-get-smuggle.http",
+    b"GET /v2/health/live HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: gzip\r\n\r\n" +
+    ADMIN_SMUGGLED, "close:400", "not exactly chunked")
+
+# --- HTTP versions: 1.0 and 1.1 only (505), Host required of 1.1 ---
+add("240-http-1.2-no-host.http", b"GET /v2/health/live HTTP/1.2\r\n\r\n", "close:505",
+    "HTTP version")
+add("241-http-1.2-with-host.http", b"GET /v2/health/live HTTP/1.2\r\nHost: l\r\n\r\n",
+    "close:505", "HTTP/1.2")
+add("242-http-1.9-admin.http",
+    b"POST /v2/repository/index HTTP/1.9\r\nHost: l\r\nContent-Length: 0\r\n\r\n",
+    "close:505", "HTTP version")
+add("243-http-1.0-no-host.http", b"GET /v2/health/live HTTP/1.0\r\n\r\n", "200", '"live"')
+add("244-http-1.1-no-host-strict.http",
+    b"GET /v2/health/live HTTP/1.1\r\n\r\n" + SMUGGLED, "close:400", "Host")
+add("245-length-not-a-number-json.http",
+    (HDR + "Content-Length: 12x\r\n\r\n{}").encode(), "close:400", "Content-Length",
+    known="libmicrohttpd 0.9.75 answers a malformed Content-Length itself, with an HTML "
+          "body and its header block sent twice, before inferd sees the request; "
+          "see docs/security.md")
+
+# --- parameters: members of one object bounded before jansson builds it ---
+def params(n):
+    return "{" + ",".join('"k%d":0' % i for i in range(n)) + "}"
+
+
+add("250-parameters-4097-members.http",
+    infer('{"parameters": ' + params(4097) + ', ' + GOOD[1:]), "400",
+    "more than 4096 members")
+add("251-parameters-4096-members.http",
+    infer('{"parameters": ' + params(4096) + ', ' + GOOD[1:]), "200", '"predict"')
+add("252-input-parameters-4097-members.http",
+    infer(GOOD.replace('"name": "input", ', '"name": "input", "parameters": ' +
+                       params(4097) + ', ')), "400", "more than 4096 members")
+add("253-id-object-4097-members-nested.http",
+    infer('{"x": {"y": ' + params(4097) + '}, ' + GOOD[1:]), "400", "more than 4096 members")
 
 names = set()
 with open(os.path.join(HERE, "expect.tsv"), "w") as idx:
