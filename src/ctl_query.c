@@ -106,7 +106,7 @@ int ctl_cmd_ready(struct ctl *ctl, int argc, char **argv)
 }
 
 /* {"name", "versions", "objective", "features", "sha256"} from a metadata answer, or NULL. */
-static json_t *model_summary(const char *name, const struct client_response *r)
+static json_t *summary_of(const char *name, const struct client_response *r)
 {
 	json_t *meta = ctl_answer_json(r), *params, *out;
 	json_t *versions;
@@ -190,7 +190,7 @@ int ctl_cmd_models(struct ctl *ctl, int argc, char **argv)
 			goto out;
 		}
 		rc = ctl_answer_status("GET", path, &r);
-		m = rc == CTL_EXIT_OK ? model_summary(name, &r) : NULL;
+		m = rc == CTL_EXIT_OK ? summary_of(name, &r) : NULL;
 		if (rc == CTL_EXIT_OK && !m)
 			rc = CTL_EXIT_CHECK;
 		if (m && json_array_append_new(all, m) < 0)

@@ -447,7 +447,7 @@ static void leaf_phi(const struct shap_forest *f, const struct pelem *const *ps,
  * Per-leaf tables. What TreeShap adds at a leaf depends only on the leaf and on which
  * child was the hot one (the one x follows) at each node of its path: L bits for a leaf L
  * deep. So for small trees every one of the 2^L cases is computed here, once, with the
- * very operations tree_shap() does (same functions, same order, hence the same bits), and
+ * very operations walk_tree() does (same functions, same order, hence the same bits), and
  * a row's walk only finds each leaf's case and adds its d values, in TreeShap's order
  * (hot child first). vals holds, per leaf, 2^L rows of d floats; lslots its d slots.
  */
@@ -588,7 +588,7 @@ struct walk {
 };
 
 /*
- * Two sibling leaves, hot then cold, as tree_shap() would visit them: each path extended
+ * Two sibling leaves, hot then cold, as walk_tree() would visit them: each path extended
  * from the parent's as XGBoost does (the hot one in the path buffer, the cold one here),
  * then both leaves' sums together. Kept out of line so its array is not in every frame.
  */
@@ -609,7 +609,7 @@ static __attribute__((noinline)) void leaf_pair(const struct walk *w, const stru
 	leaf_phi(w->f, ps, leaves, 2, d, w->phi);
 }
 
-static void tree_shap(const struct walk *w, uint32_t i, unsigned d, struct pelem *parent, float pz,
+static void walk_tree(const struct walk *w, uint32_t i, unsigned d, struct pelem *parent, float pz,
                       float po, int32_t pslot)
 {
 	const struct snode *nd = &w->t->nodes[i];
@@ -640,8 +640,8 @@ static void tree_shap(const struct walk *w, uint32_t i, unsigned d, struct pelem
 		leaf_pair(w, p, d + 1, hot, cold, hz * iz, cz * iz, io, (int32_t)nd->slot);
 		return;
 	}
-	tree_shap(w, (uint32_t)hot, d + 1, p, hz * iz, io, (int32_t)nd->slot);
-	tree_shap(w, (uint32_t)cold, d + 1, p, cz * iz, 0, (int32_t)nd->slot);
+	walk_tree(w, (uint32_t)hot, d + 1, p, hz * iz, io, (int32_t)nd->slot);
+	walk_tree(w, (uint32_t)cold, d + 1, p, cz * iz, 0, (int32_t)nd->slot);
 }
 
 /*
@@ -669,7 +669,7 @@ static void contribs_row(const struct shap_forest *f, const float *x, size_t tre
 		if (t->vals)
 			table_walk(t, x, phi);
 		else
-			tree_shap(&w, 0, 0, path, 1, 1, -1);
+			walk_tree(&w, 0, 0, path, 1, 1, -1);
 		const float bias = 0.0f + t->mean0;
 		if (!f->weighted) {
 			for (uint32_t s = 0; s < t->n_slots; s++)

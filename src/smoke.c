@@ -395,7 +395,7 @@ static int check_metadata(struct client *cl, struct model_state *ms, struct smok
 }
 
 /* An FP32 [n, F] request for rows [a, a + n) of g, asking for predict. */
-static char *golden_body(const struct golden *g, size_t a, size_t n, size_t *len)
+static char *rows_body(const struct golden *g, size_t a, size_t n, size_t *len)
 {
 	return client_fp32_request(g->inputs + a * g->ncols, n, g->ncols, "predict", len);
 }
@@ -446,7 +446,7 @@ static int check_golden(struct client *cl, const struct conf *c, struct model_st
 		struct client_response resp;
 		json_t *answer = NULL, *data, *v;
 		size_t blen;
-		char *body = golden_body(g, a, n, &blen);
+		char *body = rows_body(g, a, n, &blen);
 
 		if (!body)
 			return -ENOMEM;
@@ -572,7 +572,7 @@ static int latency_pool(struct model_state *ms, size_t nm, long requests, struct
 				continue;
 			for (row = 0; row < ms[i].g.nrows && n < cap; row++, n++) {
 				pool[n].path = ms[i].path;
-				pool[n].body = golden_body(&ms[i].g, row, 1, &pool[n].len);
+				pool[n].body = rows_body(&ms[i].g, row, 1, &pool[n].len);
 				if (!pool[n].body)
 					goto nomem;
 			}
@@ -660,8 +660,8 @@ out:
  * repository model the golden.json beside that version in the first root that has a
  * directory for the model (the one the daemon looks up), when it exists. 0 or -ENOMEM.
  */
-static int golden_for(const struct conf *c, const struct conf_model *cm, const char *version,
-                      struct model_state *ms)
+static int find_golden(const struct conf *c, const struct conf_model *cm, const char *version,
+                       struct model_state *ms)
 {
 	struct stat st;
 	char *dir = NULL, *file = NULL;
@@ -893,7 +893,7 @@ int smoke_run(struct client *cl, const struct conf *c, const struct smoke_opts *
 
 		if (!ms[i].meta_ok)
 			continue;
-		rc = golden_for(c, ms[i].cm, r->models[i].version, &ms[i]);
+		rc = find_golden(c, ms[i].cm, r->models[i].version, &ms[i]);
 		if (rc < 0)
 			goto out;
 		if (!ms[i].golden) {

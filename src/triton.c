@@ -80,7 +80,7 @@ static json_t *duration(uint64_t count, uint64_t ns)
 }
 
 /* One $model_stat of the statistics extension, from the counters of e. */
-static json_t *model_stat(const struct repo_entry *e)
+static json_t *entry_stat(const struct repo_entry *e)
 {
 	struct mstats_snap st;
 
@@ -113,7 +113,7 @@ int triton_stats(const struct repo_set *s, const char *name, const char *version
 			continue;
 		if (version != NULL && version[0] && strcmp(e->version, version) != 0)
 			continue;
-		if (json_array_append_new(list, model_stat(e)) < 0) {
+		if (json_array_append_new(list, entry_stat(e)) < 0) {
 			json_decref(list);
 			return -ENOMEM;
 		}
