@@ -353,6 +353,58 @@ START_TEST(outputs_selection)
 }
 END_TEST
 
+/* One input per feature, named by feature name ([N] or [N, 1], own datatype), and refusals. */
+START_TEST(inputs_by_feature_name)
+{
+	static const char *const names[] = {"age", "income", "city"};
+	const struct infer_limits l = {
+	    .max_rows = 4, .max_elements = 12, .max_depth = 8, .feature_names = names};
+	struct infer_request r;
+	static const struct {
+		const char *body, *want;
+	} wrong[] = {
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
+	     "{\"name\":\"income\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs: feature \"city\" is missing"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
+	     "{\"name\":\"zip\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs[1].name: \"zip\" is not a feature of this model"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
+	     "{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs[1].name: feature \"age\" is given twice"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[1,2]},"
+	     "{\"name\":\"city\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs[1].shape[0]: 1 rows, but inputs[0] has 2"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[2,2],"
+	     "\"data\":[1,2,3,4]},{\"name\":\"city\",\"datatype\":\"FP32\",\"shape\":[1],"
+	     "\"data\":[1]}]}",
+	     "inputs[0].shape: expected [N] or [N, 1]"},
+	};
+
+	/* Any order, mixed datatypes and spellings: gathered into rows of age, income, city. */
+	ck_assert_int_eq(
+	    decode("{\"inputs\":[{\"name\":\"city\",\"datatype\":\"INT32\",\"shape\":[2,1],"
+	           "\"data\":[[7],[8]]},{\"name\":\"age\",\"datatype\":\"FP64\",\"shape\":[2],"
+	           "\"data\":[30.5,null]},{\"name\":\"income\",\"datatype\":\"FP32\","
+	           "\"shape\":[2],\"data\":[1e3,2]}],\"outputs\":[{\"name\":\"contribs\"}]}",
+	           3, &l, &r),
+	    0);
+	ck_assert_uint_eq(r.nrows, 2);
+	ck_assert_uint_eq(r.ncols, 3);
+	ck_assert(r.data[0] == 30.5f && r.data[1] == 1000.0f && r.data[2] == 7.0f);
+	ck_assert(isnan(r.data[3]) && r.data[4] == 2.0f && r.data[5] == 8.0f);
+	ck_assert_uint_eq(r.want, CONF_OUT_CONTRIBS);
+	infer_request_free(&r);
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		ck_assert_int_eq(decode(wrong[i].body, 3, &l, &r), -EINVAL);
+		ck_assert_msg(strstr(err, wrong[i].want), "case %zu: %s", i, err);
+	}
+	/* Without feature names, several inputs are refused as before. */
+	ck_assert_int_eq(decode(wrong[0].body, 3, &lim, &r), -EINVAL);
+	ck_assert_msg(strstr(err, "expected exactly one input tensor, got 2"), "%s", err);
+}
+END_TEST
+
 START_TEST(id_parameters_and_extensions)
 {
 	struct infer_request r;
@@ -2025,6 +2077,7 @@ static Suite *infer_suite(void)
 	tcase_add_test(dec, float_types);
 	tcase_add_test(dec, outputs_selection);
 	tcase_add_test(dec, id_parameters_and_extensions);
+	tcase_add_test(dec, inputs_by_feature_name);
 	tcase_add_test(dec, huge_shape);
 	tcase_add_test(dec, row_and_element_limits);
 	tcase_add_loop_test(dec, bulk_matches_reference, 0, 5);
