@@ -426,7 +426,7 @@ static int check_golden(const char *path, const char *shown, double tolerance,
 	if (r == 0)
 		r = check_golden_outputs(&g, e, tolerance, why, sizeof(why));
 	if (r < 0 && g.trees == GOLDEN_TREES_ALL && mi->best_iteration >= 0 &&
-	    mi->best_tree_limit < mi->num_trees)
+	    mi->best_tree_limit != 0 && mi->best_tree_limit < mi->num_trees)
 		snprintf(err, errlen,
 		         "golden set %s does not match: %s (the model has best_iteration %lld: "
 		         "if these outputs come from the sklearn wrapper, they use its best "
@@ -690,7 +690,8 @@ static int try_cand(struct build *b, const struct cand *k)
 		           "loaded model %s version %s (%s, %zu features, %zu trees%s)", e->name,
 		           e->version, info->objective ? info->objective : "?", info->num_feature,
 		           info->num_trees, e->golden ? ", golden set matched" : "");
-		if (info->best_iteration >= 0 && info->best_tree_limit < info->num_trees)
+		if (info->best_iteration >= 0 && info->best_tree_limit != 0 &&
+		    info->best_tree_limit < info->num_trees)
 			log_fields(
 			    LOG_LVL_NOTICE, f, 4,
 			    "model %s version %s has best_iteration %lld (its best %zu of %zu "
