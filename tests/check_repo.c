@@ -286,6 +286,61 @@ START_TEST(test_golden_mismatch_refused)
 }
 END_TEST
 
+/*
+ * The outputs key and the golden outputs beyond predict: the tiny tree's leaf ids (1 for
+ * x0 < 0.5 or missing, else 2) and SHAP values by hand: the root's mean is 1.5 (leaves 1
+ * and 2, equal covers), so feature 0 contributes leaf - 1.5, feature 1 nothing, and the
+ * bias is 1.5 plus the base margin 0.5.
+ */
+START_TEST(test_outputs_and_golden_outputs)
+{
+	static const char ok[] =
+	    "{\"inputs\": [[0, 0], [1, 0], [null, 5]], \"predict\": [1.5, 2.5, 1.5],"
+	    " \"leaf\": [[1], [2], [1]],"
+	    " \"contribs\": [[-0.5, 0, 2], [0.5, 0, 2], [-0.5, 0, 2]]}\n";
+	static const char bad_leaf[] = "{\"inputs\": [[0, 0], [1, 0]], \"predict\": [1.5, 2.5],"
+	                               " \"leaf\": [[1], [1]]}\n";
+	static const char bad_contribs[] =
+	    "{\"inputs\": [[0, 0]], \"predict\": [1.5], \"contribs\": [[-0.25, -0.25, 2]]}\n";
+	char *g_ok = tu_write_file(dir, "g-out-ok.json", ok);
+	char *g_leaf = tu_write_file(dir, "g-out-leaf.json", bad_leaf);
+	char *g_ctb = tu_write_file(dir, "g-out-ctb.json", bad_contribs);
+	struct conf_model m = cm("tiny", "1", tiny_path, g_ok, 0);
+	struct conf c = conf_of(&m, 1);
+	struct repo_set *s = NULL;
+
+	/* Default outputs: predict and margin (not a classifier); no forest prepared. */
+	m.golden = NULL;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->v[0].outputs, CONF_OUT_PREDICT | CONF_OUT_MARGIN);
+	ck_assert_ptr_null(s->v[0].shap);
+	ck_assert_uint_eq(s->v[0].tree_limit, 0);
+	repo_set_free(s);
+
+	/* Serving leaf and contribs: the golden set's leaf and contribs are checked. */
+	m.golden = g_ok;
+	m.outputs = CONF_OUT_PREDICT | CONF_OUT_LEAF | CONF_OUT_CONTRIBS;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_ptr_nonnull(s->v[0].shap);
+	repo_set_free(s);
+	m.golden = g_leaf;
+	expect_refused(&c, -EDOM);
+	m.golden = g_ctb;
+	expect_refused(&c, -EDOM);
+	/* Not served: that golden output is left unchecked. */
+	m.outputs = CONF_OUT_PREDICT;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	repo_set_free(s);
+	/* An output the model cannot give refuses the version. */
+	m.golden = NULL;
+	m.outputs = CONF_OUT_PREDICT | CONF_OUT_PROBA;
+	expect_refused(&c, -EINVAL);
+	free(g_ok);
+	free(g_leaf);
+	free(g_ctb);
+}
+END_TEST
+
 START_TEST(test_bad_files_refused)
 {
 	char *missing = NULL, *garbage = tu_write_file(dir, "garbage.json", "{\"learner\": [1,");
@@ -1054,6 +1109,7 @@ static Suite *repo_suite(void)
 	tcase_add_test(tc, test_bundled_model);
 	tcase_add_test(tc, test_tiny_model_and_pins);
 	tcase_add_test(tc, test_golden_mismatch_refused);
+	tcase_add_test(tc, test_outputs_and_golden_outputs);
 	tcase_add_test(tc, test_bad_files_refused);
 	tcase_add_test(tc, test_find_versions);
 	tcase_add_test(tc, test_publish_keeps_old_alive);
