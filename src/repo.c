@@ -597,8 +597,8 @@ static int load_cand(const struct build *b, const struct cand *k, struct repo_en
 	r = resolve_outputs(k->cm, old, e, err, errlen);
 	if (r < 0)
 		return r;
-	/* The same bytes already passed this very golden set. */
-	if (!k->golden || (old && same_str(old->golden, k->golden)))
+	/* The same bytes already passed this very golden set, for the same outputs. */
+	if (!k->golden || (old && same_str(old->golden, k->golden) && old->outputs == e->outputs))
 		return 0;
 	r = confine(b, k->golden, k->pinned, &open_path, why, sizeof(why));
 	if (r < 0) {
