@@ -341,6 +341,80 @@ START_TEST(test_outputs_and_golden_outputs)
 }
 END_TEST
 
+/*
+ * A golden set made with the sklearn wrapper's best trees mismatches a model with early
+ * stopping unless it says "trees": "best"; the refusal suggests that. The tiny tree twice
+ * (best_iteration 0): all trees predict 0.5 + 1 + 1 = 2.5 for x0 < 0.5, the best one 1.5.
+ */
+START_TEST(test_golden_best_trees)
+{
+	char *two = strdup(tiny_model), *p, *text, *mpath, *g_all, *g_best;
+	const char *tree = strstr(tiny_model, "{\"base_weights\"");
+	size_t tlen = (size_t)(strstr(tree, "}}]") + 2 - tree);
+	struct conf_model m;
+	struct conf c;
+	struct repo_set *s = NULL;
+	char err[1024];
+
+	/* attributes, tree count, tree_info and a second copy of the tree (id 1). */
+	p = strstr(two, "\"trees\":[{");
+	*p = '\0';
+	text = tu_xasprintf("%s\"trees\":[%.*s,%.*s%s", two, (int)tlen, tree, (int)tlen, tree,
+	                    p + strlen("\"trees\":[") + tlen);
+	free(two);
+	two = text;
+	text = tu_xasprintf("%.*s\"attributes\":{\"best_iteration\":\"0\"}%s",
+	                    (int)(strstr(two, "\"attributes\":{}") - two), two,
+	                    strstr(two, "\"attributes\":{}") + strlen("\"attributes\":{}"));
+	free(two);
+	two = text;
+	p = strstr(two, "\"num_trees\":\"1\"");
+	p[strlen("\"num_trees\":\"")] = '2';
+	p = strstr(two, "\"tree_info\":[0]");
+	text = tu_xasprintf("%.*s\"tree_info\":[0,0]%s", (int)(p - two), two,
+	                    p + strlen("\"tree_info\":[0]"));
+	free(two);
+	/* The second copy's id: the last "id":0 in the text. */
+	p = NULL;
+	for (char *q = strstr(text, "\"id\":0"); q; q = strstr(q + 1, "\"id\":0"))
+		p = q;
+	ck_assert_ptr_nonnull(p);
+	p[5] = '1';
+	mpath = tu_write_file(dir, "two.json", text);
+	g_all =
+	    tu_write_file(dir, "g-two-all.json", "{\"inputs\": [[0, 0]], \"predict\": [1.5]}\n");
+	g_best = tu_write_file(dir, "g-two-best.json",
+	                       "{\"trees\": \"best\", \"inputs\": [[0, 0]], \"predict\": [1.5]}\n");
+	m = cm("two", "1", mpath, g_best, 0);
+	c = conf_of(&m, 1);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->v[0].tree_limit, 0); /* trees = "all" serves both trees */
+	repo_set_free(s);
+	m.trees = CONF_TREES_BEST;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->v[0].tree_limit, 1);
+	repo_set_free(s);
+	m.golden = g_all;
+	expect_refused(&c, -EDOM);
+	{
+		struct repo_index ix = {0};
+		bool hint = false;
+		ck_assert_int_eq(repo_index_get(&ix), 0);
+		for (size_t i = 0; i < ix.n; i++)
+			if (strstr(ix.v[i].reason, "trees = \"best\"") &&
+			    strstr(ix.v[i].reason, "best_iteration 0"))
+				hint = true;
+		snprintf(err, sizeof err, "%s", ix.n ? ix.v[0].reason : "");
+		repo_index_free(&ix);
+		ck_assert_msg(hint, "no trees = \"best\" hint: %s", err);
+	}
+	free(text);
+	free(mpath);
+	free(g_all);
+	free(g_best);
+}
+END_TEST
+
 START_TEST(test_bad_files_refused)
 {
 	char *missing = NULL, *garbage = tu_write_file(dir, "garbage.json", "{\"learner\": [1,");
@@ -1110,6 +1184,7 @@ static Suite *repo_suite(void)
 	tcase_add_test(tc, test_tiny_model_and_pins);
 	tcase_add_test(tc, test_golden_mismatch_refused);
 	tcase_add_test(tc, test_outputs_and_golden_outputs);
+	tcase_add_test(tc, test_golden_best_trees);
 	tcase_add_test(tc, test_bad_files_refused);
 	tcase_add_test(tc, test_find_versions);
 	tcase_add_test(tc, test_publish_keeps_old_alive);
