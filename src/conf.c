@@ -62,7 +62,13 @@ enum kind {
 	K_REPOSITORY, /* char **, an array or list of paths, resolved like K_PATH */
 	K_NAME,       /* char *, util_valid_name() */
 	K_INET,       /* char *, "ADDR:PORT" or "[ADDR6]:PORT" (sock_parse_inet) */
+	K_TREES,      /* int, "all" | "best" (CONF_TREES_*) */
+	K_OUTPUTS,    /* unsigned, a list of output names (CONF_OUT_* bits) */
 };
+
+const char *const conf_output_names[CONF_N_OUTPUTS] = {"predict", "margin",   "predict_proba",
+                                                       "label",   "contribs", "leaf"};
+#define OUTPUT_LIST "predict, margin, predict_proba, label, contribs, leaf"
 
 struct key {
 	const char *name;
@@ -120,6 +126,8 @@ static const struct key model_keys[] = {
     {"golden", K_PATH, MODEL_OFF(golden), 0, 0, NULL},
     {"tolerance", K_FLOAT, MODEL_OFF(tolerance), 0, 1, NULL},
     {"num_feature", K_INT, MODEL_OFF(num_feature), 1, 1000000, NULL},
+    {"trees", K_TREES, MODEL_OFF(trees), 0, 0, NULL},
+    {"outputs", K_OUTPUTS, MODEL_OFF(outputs), 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -602,10 +610,75 @@ static void apply_string_kind(struct loader *ld, const config_setting_t *s, cons
 	set_string(ld, base, k->off, k->kind == K_PATH ? resolve_path(ld, v) : strdup(v));
 }
 
+/* A model's outputs: a non-empty list of distinct output names, stored as CONF_OUT_* bits. */
+static void apply_outputs(struct loader *ld, const config_setting_t *s, const char *full,
+                          const struct key *k, void *base)
+{
+	int type = config_setting_type(s);
+	unsigned bits = 0, n;
+
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+		add_error(ld, s,
+		          "%s: expected a list of output names, [ \"predict\", ... ], got %s", full,
+		          type_name(s));
+		return;
+	}
+	n = (unsigned)config_setting_length(s);
+	if (n == 0) {
+		add_error(ld, s, "%s: must name at least one output (" OUTPUT_LIST ")", full);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v;
+		unsigned bit = 0;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			add_error(ld, e, "%s[%u]: expected a string, got %s", full, i,
+			          type_name(e));
+			continue;
+		}
+		v = config_setting_get_string(e);
+		for (unsigned j = 0; j < CONF_N_OUTPUTS; j++)
+			if (strcmp(v, conf_output_names[j]) == 0)
+				bit = 1u << j;
+		if (!bit)
+			add_error(ld, e, "%s[%u]: \"%s\" is not an output (" OUTPUT_LIST ")", full,
+			          i, v);
+		else if (bits & bit)
+			add_error(ld, e, "%s[%u]: \"%s\" is listed twice", full, i, v);
+		bits |= bit;
+	}
+	*(unsigned *)field(base, k->off) = bits;
+}
+
+static void apply_trees(struct loader *ld, const config_setting_t *s, const char *full,
+                        const struct key *k, void *base)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING || !v) {
+		expect_type(ld, s, full, "a string");
+		return;
+	}
+	if (strcmp(v, "all") == 0)
+		*(int *)field(base, k->off) = CONF_TREES_ALL;
+	else if (strcmp(v, "best") == 0)
+		*(int *)field(base, k->off) = CONF_TREES_BEST;
+	else
+		add_error(ld, s, "%s: \"%s\" is not one of all, best", full, v);
+}
+
 static void apply(struct loader *ld, const config_setting_t *s, const char *full,
                   const struct key *k, void *base)
 {
 	switch (k->kind) {
+	case K_OUTPUTS:
+		apply_outputs(ld, s, full, k, base);
+		break;
+	case K_TREES:
+		apply_trees(ld, s, full, k, base);
+		break;
 	case K_GROUP:
 		if (!config_setting_is_group(s))
 			expect_type(ld, s, full, "a group");
@@ -1246,6 +1319,22 @@ static json_t *value_json(const struct key *k, const void *base)
 		return json_string(mode);
 	case K_LOG_LEVEL:
 		return json_string(log_level_name(*(const int *)p));
+	case K_TREES:
+		return json_string(*(const int *)p == CONF_TREES_BEST ? "best" : "all");
+	case K_OUTPUTS: {
+		unsigned bits = *(const unsigned *)p;
+
+		if (!bits)
+			return json_null();
+		a = json_array();
+		for (unsigned j = 0; a && j < CONF_N_OUTPUTS; j++)
+			if ((bits & (1u << j)) &&
+			    json_array_append_new(a, json_string(conf_output_names[j])) < 0) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	}
 	default:
 		return string_or_null(*(char *const *)p);
 	}

@@ -18,7 +18,29 @@ struct conf_model {
 	                     CONF_TOLERANCE_UNSET (default, < 0): the golden set's own
 	                     "tolerance", else 1e-6 */
 	long num_feature; /* pinned input width, 0 = take the model's */
+	int trees;        /* CONF_TREES_ALL (default) or CONF_TREES_BEST */
+	unsigned outputs; /* CONF_OUT_* bits the model serves; 0 (unset): the defaults */
 };
+
+/* A model's trees key: which trees predict (Booster.predict's all, or best_iteration's). */
+enum { CONF_TREES_ALL = 0, CONF_TREES_BEST = 1 };
+
+/*
+ * The outputs a model can serve (its outputs key), as bits; the order is the order they
+ * are listed in metadata and answered in. CONF_N_OUTPUTS names, conf_output_names[i] for
+ * bit 1 << i.
+ */
+enum {
+	CONF_OUT_PREDICT = 1u << 0,
+	CONF_OUT_MARGIN = 1u << 1,
+	CONF_OUT_PROBA = 1u << 2,
+	CONF_OUT_LABEL = 1u << 3,
+	CONF_OUT_CONTRIBS = 1u << 4,
+	CONF_OUT_LEAF = 1u << 5,
+};
+#define CONF_N_OUTPUTS 6
+/* "predict", "margin", "predict_proba", "label", "contribs", "leaf": shared by the codecs. */
+extern const char *const conf_output_names[CONF_N_OUTPUTS];
 
 /* Thresholds for `inferctl smoke`. */
 struct conf_smoke {

@@ -3,6 +3,7 @@
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,10 +189,11 @@ static size_t tensor_rows(json_t *tensor)
  * shift every prediction after it), then prints the answer, or with output only that
  * tensor one row per line. Returns an exit code.
  */
-static int print_answer(const struct client_response *r, const char *output, size_t nrows)
+static int print_answer(const struct client_response *r, const char *output, size_t nrows,
+                        const json_t *names)
 {
 	json_t *answer = NULL, *outputs, *o, *tensor = NULL, *shape, *data, *v;
-	size_t i, width = 1;
+	size_t i, width = 1, inner = 1, nf = json_array_size(names);
 	char jerr[256], num[40];
 
 	if (jsonx_parse(r->body, r->len, ANSWER_JSON_DEPTH, 1, &answer, jerr, sizeof(jerr)) < 0) {
@@ -223,17 +225,40 @@ static int print_answer(const struct client_response *r, const char *output, siz
 		json_decref(answer);
 		return CTL_EXIT_CHECK;
 	}
+	/* One row per line: the product of the dimensions after the first (N). */
 	shape = json_object_get(tensor, "shape");
-	if (json_array_size(shape) == 2 && json_integer_value(json_array_get(shape, 1)) > 0)
-		width = (size_t)json_integer_value(json_array_get(shape, 1));
+	for (size_t k = 1; k < json_array_size(shape); k++) {
+		json_int_t dim = json_integer_value(json_array_get(shape, k));
+		if (dim > 0) {
+			width *= (size_t)dim;
+			inner = (size_t)dim;
+		}
+	}
+	/* Contributions with the metadata's feature names: name=value, the bias last. */
+	if (strcmp(output, "contribs") != 0 || inner != nf + 1)
+		names = NULL;
 	json_array_foreach(data, i, v)
 	{
 		double d;
+		bool end = (i + 1) % width == 0 || i + 1 == json_array_size(data);
 
 		if (jsonx_number(v, &d) < 0)
 			d = NAN;
+		if (json_is_integer(v)) {
+			/* INT32 outputs (leaf indices) print as integers. */
+			printf("%" JSON_INTEGER_FORMAT "%c", json_integer_value(v),
+			       end ? '\n' : ' ');
+			continue;
+		}
+		if (names && i % inner < nf)
+			printf("%s=", json_string_value(json_array_get(names, i % inner)));
+		else if (names)
+			printf("bias=");
+		/* Multi-class contributions: one class's group per line. */
 		printf("%s%c", ctl_fmt_float(d, num, sizeof(num)),
-		       (i + 1) % width == 0 || i + 1 == json_array_size(data) ? '\n' : ' ');
+		       end || (names && (i + 1) % inner == 0) ? '\n' : ' ');
+		if (end && names && width > inner)
+			printf("\n");
 	}
 	json_decref(answer);
 	return CTL_EXIT_OK;
@@ -365,8 +390,12 @@ static int parse_infer_args(struct ctl *ctl, int argc, char **argv, struct cmd_a
 		    "infer needs exactly one of --json FILE, --csv FILE or values", NULL);
 	if ((a->header_given || a->delimiter_given) && !a->csv_file)
 		return ctl_usage_error("--header, --no-header and --delimiter go with --csv", NULL);
-	if (a->output && strcmp(a->output, "predict") != 0 && strcmp(a->output, "margin") != 0)
-		return ctl_usage_error("--output must be predict or margin", a->output);
+	/* Any output name: the daemon says which ones the model serves. */
+	if (a->output && (!*a->output || strlen(a->output) > 32 ||
+	                  strspn(a->output, "abcdefghijklmnopqrstuvwxyz_") != strlen(a->output)))
+		return ctl_usage_error("--output takes an output name (predict, margin, "
+		                       "predict_proba, label, contribs, leaf)",
+		                       a->output);
 	return -1;
 }
 
@@ -379,7 +408,8 @@ int ctl_cmd_infer(struct ctl *ctl, int argc, char **argv)
 	struct cmd_args a = {.header = CTL_CSV_HEADER_AUTO, .delimiter = ','};
 	struct ctl_rows t = {0};
 	struct client_response r;
-	char path[192], *body = NULL, *text = NULL;
+	char path[192], meta[192], *body = NULL, *text = NULL;
+	json_t *names = NULL;
 	size_t len = 0, nrows = 0;
 	int ret;
 
@@ -418,14 +448,25 @@ int ctl_cmd_infer(struct ctl *ctl, int argc, char **argv)
 	}
 	if ((ret = ctl_connect(ctl)) != CTL_EXIT_OK)
 		goto out;
+	if (a.output && strcmp(a.output, "contribs") == 0 &&
+	    ctl_model_path(a.name, a.version, "", meta, sizeof(meta)) == CTL_EXIT_OK &&
+	    ctl_exchange(ctl, "GET", meta, NULL, 0, &r) == 0 && r.status == 200) {
+		/* The metadata's feature_names label the contributions (null when none). */
+		json_t *m = ctl_answer_json(&r);
+		json_t *fn = json_object_get(json_object_get(m, "parameters"), "feature_names");
+		if (json_is_array(fn))
+			names = json_incref(fn);
+		json_decref(m);
+	}
 	if (ctl_exchange(ctl, "POST", path, body, len, &r) < 0) {
 		ret = CTL_EXIT_USAGE;
 		goto out;
 	}
 	ret = ctl_answer_status("POST", path, &r);
 	if (ret == CTL_EXIT_OK)
-		ret = print_answer(&r, a.output, nrows);
+		ret = print_answer(&r, a.output, nrows, names);
 out:
+	json_decref(names);
 	free(t.v);
 	free(text);
 	free(body);

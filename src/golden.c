@@ -494,7 +494,17 @@ int golden_check(const struct golden *g, const struct model *m, double config_to
 		set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	model_predict(m, g->inputs, g->nrows, margin, predict);
+	if (g->trees == GOLDEN_TREES_BEST) {
+		struct model_outputs o = {.margin = margin, .predict = predict};
+		if (model_predict_ex(m, g->inputs, g->nrows, info->best_tree_limit, &o) < 0) {
+			free(predict);
+			free(margin);
+			set_err(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	} else {
+		model_predict(m, g->inputs, g->nrows, margin, predict);
+	}
 	compare_outputs(&cmp, "output", predict, g->predict, g->nrows, g->predict_width);
 	if (margin)
 		compare_outputs(&cmp, "margin", margin, g->margin, g->nrows, g->margin_width);

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "model.h"
+#include "outputs.h"
 #include "repo.h"
 #include "sock.h"
 #include "mstats.h"
@@ -396,31 +397,82 @@ static const struct repo_entry *find_entry(struct req *r)
 	return NULL;
 }
 
-static json_t *shape_of(size_t width)
+/* A list of n strings as JSON, or null when the model has none. */
+static json_t *strings_or_null(const char *const *v, size_t n)
 {
-	return width == 1 ? json_pack("[i]", -1) : json_pack("[iI]", -1, (json_int_t)width);
+	json_t *a;
+
+	if (!v)
+		return json_null();
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i] ? v[i] : ""));
+	return a;
 }
 
+/* The outputs e serves, as metadata tensors: name, datatype and shape [-1, dims...]. */
+static json_t *outputs_meta(const struct repo_entry *e, const struct model_info *mi)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < CONF_N_OUTPUTS; i++) {
+		size_t ndims, dims[2];
+		bool int32;
+		json_t *shape;
+
+		if (!(e->outputs & (1u << i)))
+			continue;
+		outputs_shape(mi, e->tree_limit, 1u << i, &ndims, dims, &int32);
+		shape = json_pack("[i]", -1);
+		for (size_t d = 0; shape && d < ndims; d++)
+			json_array_append_new(shape, json_integer((json_int_t)dims[d]));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "name", conf_output_names[i],
+		                                   "datatype", int32 ? "INT32" : "FP32", "shape",
+		                                   shape));
+	}
+	return a;
+}
+
+/*
+ * GET /v2/models/{name}[/versions/{version}]: the OIP metadata, with the served outputs
+ * and their shapes, and in parameters what describes the model (objective, booster, tree
+ * counts, early stopping and the trees served, base_score, classes, feature names/types).
+ */
 static enum MHD_Result do_model_meta(struct MHD_Connection *c, struct req *r)
 {
 	const struct repo_entry *e = r->entry;
 	const struct model_info *mi = model_get_info(e->model);
 	json_t *versions = json_array();
-	json_t *obj;
+	json_t *obj, *params, *classes = json_null();
 
 	for (size_t i = 0; versions && i < r->set->n; i++)
 		if (strcmp(r->set->v[i].name, e->name) == 0)
 			json_array_append_new(versions, json_string(r->set->v[i].version));
-	obj = json_pack(
-	    "{s:s, s:o, s:s, s:[{s:s, s:s, s:[iI]}], s:[{s:s, s:s, s:o}, {s:s, s:s, "
-	    "s:o}], s:{s:s, s:s, s:I, s:I, s:s, s:s}}",
-	    "name", e->name, "versions", versions, "platform", "xgboost_json", "inputs", "name",
-	    "input", "datatype", "FP32", "shape", -1, (json_int_t)e->num_feature, "outputs", "name",
-	    "predict", "datatype", "FP32", "shape", shape_of(mi->predict_width), "name", "margin",
-	    "datatype", "FP32", "shape", shape_of(mi->margin_width), "parameters", "objective",
-	    mi->objective ? mi->objective : "", "booster", mi->booster ? mi->booster : "",
-	    "num_trees", (json_int_t)mi->num_trees, "num_feature", (json_int_t)mi->num_feature,
-	    "sha256", e->sha256, "xgboost_version", mi->xgboost_version ? mi->xgboost_version : "");
+	if (mi->classifier) {
+		classes = json_array();
+		for (size_t i = 0; classes && i < mi->num_classes; i++)
+			json_array_append_new(classes,
+			                      json_real(mi->classes ? mi->classes[i] : (double)i));
+	}
+	params = json_pack(
+	    "{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:f, s:o, s:I, s:s, s:I, s:o, s:o, s:b, s:o}",
+	    "objective", mi->objective ? mi->objective : "", "booster",
+	    mi->booster ? mi->booster : "", "num_trees", (json_int_t)mi->num_trees, "num_feature",
+	    (json_int_t)mi->num_feature, "sha256", e->sha256, "xgboost_version",
+	    mi->xgboost_version ? mi->xgboost_version : "", "num_class",
+	    (json_int_t)(mi->num_group > 1 ? mi->num_group : 0), "base_score", mi->base_score,
+	    "best_iteration",
+	    mi->best_iteration >= 0 ? json_integer((json_int_t)mi->best_iteration) : json_null(),
+	    "best_tree_limit", (json_int_t)mi->best_tree_limit, "trees",
+	    e->trees == CONF_TREES_BEST ? "best" : "all", "trees_used",
+	    (json_int_t)outputs_trees(mi, e->tree_limit), "feature_names",
+	    strings_or_null(mi->feature_names, mi->num_feature), "feature_types",
+	    strings_or_null(mi->feature_types, mi->num_feature), "classifier", mi->classifier,
+	    "classes", classes);
+	obj = json_pack("{s:s, s:o, s:s, s:[{s:s, s:s, s:[iI]}], s:o, s:o}", "name", e->name,
+	                "versions", versions, "platform", "xgboost_json", "inputs", "name", "input",
+	                "datatype", "FP32", "shape", -1, (json_int_t)e->num_feature, "outputs",
+	                outputs_meta(e, mi), "parameters", params);
 	return respond_json(c, r, MHD_HTTP_OK, obj, NULL, NULL);
 }
 
@@ -473,37 +525,70 @@ static int header_length(struct MHD_Connection *c, bool *framed, size_t *json_le
 }
 
 /*
- * The floats of the predict (pw) and margin (mw) outputs a request asks for. One output may
- * hold at most max(max_rows, max_body_bytes / 2) values: one per row, or as many as an
- * input tensor could. A model with many classes (up to 65536, see model.c) then cannot turn
- * an allowed batch into gigabytes of response. The arithmetic cannot overflow.
+ * The outputs a request gets (want: the ones it names, else every one the model serves)
+ * with their per-row shapes in outs[] (data still unset) and the values they take in
+ * *total. Leaves a 400 message when the request names an output the model does not serve
+ * (naming the key that enables it), or when one output would hold more than
+ * max(max_rows, max_body_bytes / 2) values: one per row, or as many as an input tensor
+ * could. A model with many classes (up to 65536, see model.c) then cannot turn an allowed
+ * batch into gigabytes of response. The arithmetic cannot overflow.
  */
-static int output_size(const struct model_info *mi, const struct infer_request *in, size_t *pw,
-                       size_t *mw, char *err, size_t errlen)
+static int plan_outputs(const struct repo_entry *e, const struct infer_request *in, unsigned *want,
+                        struct infer_output *outs, size_t *n_outs, size_t *total, char *err,
+                        size_t errlen)
 {
+	const struct model_info *mi = model_get_info(e->model);
 	size_t cap = lim.max_body_bytes / 2 > lim.max_rows ? lim.max_body_bytes / 2 : lim.max_rows;
-	size_t width = 0, values, total;
+	unsigned w = in->want ? in->want : e->outputs;
 
-	if (in->want_predict)
-		width = mi->predict_width;
-	if (in->want_margin && mi->margin_width > width)
-		width = mi->margin_width;
-	if (__builtin_mul_overflow(in->nrows, width, &values) || values > cap) {
-		snprintf(
-		    err, errlen,
-		    "inputs[0].shape[0]: %zu rows of %zu output values each exceed the limit "
-		    "of %zu values per output (max_rows or max_body_bytes / 2); send fewer rows",
-		    in->nrows, width, cap);
-		return -EFBIG;
+	*n_outs = 0;
+	*total = 0;
+	for (unsigned i = 0; i < CONF_N_OUTPUTS; i++) {
+		unsigned bit = 1u << i;
+		struct infer_output *o;
+		size_t width, values;
+
+		if (!(w & bit))
+			continue;
+		if (!(e->outputs & bit)) {
+			if (outputs_available(mi) & bit)
+				snprintf(err, errlen,
+				         "outputs: \"%s\" is not enabled for model %s: list it in "
+				         "the model's outputs key (outputs = [ ..., \"%s\" ]) in "
+				         "inferd.conf",
+				         conf_output_names[i], e->name, conf_output_names[i]);
+			else
+				snprintf(err, errlen,
+				         "outputs: \"%s\" is not an output of model %s (%s)",
+				         conf_output_names[i], e->name,
+				         bit == CONF_OUT_LEAF ? "gblinear has no leaves"
+				                              : "not a scikit-learn classifier");
+			return -EINVAL;
+		}
+		o = &outs[(*n_outs)++];
+		memset(o, 0, sizeof(*o));
+		o->name = conf_output_names[i];
+		o->nrows = in->nrows;
+		o->binary = (in->want ? in->binary & bit : in->binary_all) != 0;
+		width = outputs_shape(mi, e->tree_limit, bit, &o->ndims, o->dims, &o->int32);
+		o->width = width;
+		if (__builtin_mul_overflow(in->nrows, width, &values) || values > cap) {
+			snprintf(err, errlen,
+			         "inputs[0].shape[0]: %zu rows of %zu %s values each exceed the "
+			         "limit of %zu values per output (max_rows or max_body_bytes / 2); "
+			         "send fewer rows",
+			         in->nrows, width, o->name, cap);
+			return -EFBIG;
+		}
+		if (__builtin_add_overflow(*total, values, total) ||
+		    *total > SIZE_MAX / sizeof(float)) {
+			snprintf(err, errlen,
+			         "inputs[0].shape[0]: %zu rows: the outputs do not fit in memory",
+			         in->nrows);
+			return -EFBIG;
+		}
 	}
-	*pw = in->want_predict ? mi->predict_width * in->nrows : 0;
-	*mw = in->want_margin ? mi->margin_width * in->nrows : 0;
-	if (__builtin_add_overflow(*pw, *mw, &total) || total > SIZE_MAX / sizeof(float)) {
-		snprintf(err, errlen,
-		         "inputs[0].shape[0]: %zu rows: the outputs do not fit in memory",
-		         in->nrows);
-		return -EFBIG;
-	}
+	*want = w;
 	return 0;
 }
 
@@ -519,10 +604,13 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 	const struct model_info *mi = model_get_info(e->model);
 	struct infer_request in = {0};
 	struct infer_limits il;
-	struct infer_output outs[2];
+	struct infer_output outs[CONF_N_OUTPUTS];
+	struct outputs_model om = {e->model, e->tree_limit, e->shap ? e->shap->forest : NULL};
+	void *dst[CONF_N_OUTPUTS] = {0};
 	float stackbuf[HTTP_STACK_FLOATS];
 	float *buf = stackbuf, *rows, *repacked = NULL;
-	size_t n_outs = 0, need, pw, mw, nf = e->num_feature;
+	size_t n_outs = 0, need, nf = e->num_feature;
+	unsigned want = 0;
 	char err[256], *out = NULL, ihcl[24];
 	size_t outlen = 0, json_len = 0;
 	bool framed;
@@ -534,6 +622,7 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 	if (nf != 0 && lim.max_rows <= il.max_elements / nf)
 		il.max_elements = lim.max_rows * nf;
 	il.max_depth = lim.max_json_depth;
+	il.feature_names = nf == mi->num_feature ? mi->feature_names : NULL;
 	rc = header_length(c, &framed, &json_len, err, sizeof err);
 	if (rc < 0)
 		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, err);
@@ -566,13 +655,12 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 				repacked[i * mf + j] = j < keep ? in.data[i * nf + j] : NAN;
 		rows = repacked;
 	}
-	rc = output_size(mi, &in, &pw, &mw, err, sizeof err);
+	rc = plan_outputs(e, &in, &want, outs, &n_outs, &need, err, sizeof err);
 	if (rc < 0) {
 		free(repacked);
 		infer_request_free(&in);
 		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, err);
 	}
-	need = pw + mw;
 	if (need > HTTP_STACK_FLOATS) {
 		buf = malloc(need * sizeof(float));
 		if (buf == NULL) {
@@ -582,15 +670,26 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 			                "out of memory");
 		}
 	}
-	model_predict(e->model, rows, in.nrows, mw ? buf + pw : NULL, pw ? buf : NULL);
+	need = 0;
+	for (size_t i = 0; i < n_outs; i++) {
+		for (unsigned k = 0; k < CONF_N_OUTPUTS; k++)
+			if (outs[i].name == conf_output_names[k])
+				dst[k] = buf + need;
+		outs[i].data = buf + need;
+		need += outs[i].nrows * outs[i].width;
+	}
+	rc = outputs_compute(&om, rows, in.nrows, want, dst);
+	if (rc < 0) {
+		if (buf != stackbuf)
+			free(buf);
+		free(repacked);
+		infer_request_free(&in);
+		return fail_msg(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+		                rc == -ENOMEM ? "out of memory"
+		                              : "the model cannot give an output");
+	}
 	r->t_predicted = mono_ns();
 	r->rows = in.nrows;
-	if (in.want_predict)
-		outs[n_outs++] = (struct infer_output){"predict", in.nrows, mi->predict_width, buf,
-		                                       in.predict_binary};
-	if (in.want_margin)
-		outs[n_outs++] = (struct infer_output){"margin", in.nrows, mi->margin_width,
-		                                       buf + pw, in.margin_binary};
 	rc =
 	    infer_encode_binary(e->name, e->version, in.id, outs, n_outs, &out, &outlen, &json_len);
 	if (buf != stackbuf)

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "conf.h"
 #include "jscan.h"
 #include "jsonx.h"
 #include "num.h"
@@ -328,18 +329,18 @@ static int decode_outputs(const json_t *outputs, bool all_binary, struct infer_r
 	size_t i;
 	const json_t *o;
 
+	req->binary_all = all_binary;
 	if (!outputs || json_array_size(outputs) == 0) {
 		if (outputs && !json_is_array(outputs))
 			return fail(err, errlen, "outputs: expected an array, got %s",
 			            type_name(outputs));
-		req->want_predict = true;
-		req->predict_binary = all_binary;
 		return 0;
 	}
 	json_array_foreach(outputs, i, o)
 	{
 		const json_t *name;
 		const char *s;
+		unsigned bit = 0;
 		bool binary;
 		snprintf(path, sizeof(path), "outputs[%zu]", i);
 		if (!json_is_object(o))
@@ -352,23 +353,22 @@ static int decode_outputs(const json_t *outputs, bool all_binary, struct infer_r
 			return fail(err, errlen, "%s.name: expected a string, got %s", path,
 			            type_name(name));
 		s = json_string_value(name);
-		if (strcmp(s, "predict") != 0 && strcmp(s, "margin") != 0)
+		for (unsigned j = 0; j < CONF_N_OUTPUTS; j++)
+			if (strcmp(s, conf_output_names[j]) == 0)
+				bit = 1u << j;
+		if (!bit)
 			return fail(err, errlen,
-			            "%s.name: \"%.64s\" is not an output of this model (predict, "
-			            "margin)",
+			            "%s.name: \"%.64s\" is not an output (predict, margin, "
+			            "predict_proba, label, contribs, leaf)",
 			            path, s);
 		if (check_parameters(o, path, err, errlen) < 0)
 			return -EINVAL;
 		snprintf(path, sizeof(path), "outputs[%zu].", i);
 		if (param_bool(o, path, "binary_data", all_binary, &binary, err, errlen) < 0)
 			return -EINVAL;
-		if (s[0] == 'p') {
-			req->want_predict = true;
-			req->predict_binary = binary;
-		} else {
-			req->want_margin = true;
-			req->margin_binary = binary;
-		}
+		/* Named twice: one output, with the last one's parameters. */
+		req->want |= bit;
+		req->binary = binary ? req->binary | bit : req->binary & ~bit;
 	}
 	return 0;
 }
@@ -1001,13 +1001,206 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	return decode_data(data, dt, nrows, ncols, ndim, req->data, err, errlen);
 }
 
+/* The dtype a datatype string names; -EINVAL with the message (path names the field). */
+static int named_dtype(const json_t *in, const char *path, enum dtype *dt, char *err, size_t errlen)
+{
+	const json_t *datatype = json_object_get(in, "datatype");
+	const char *ds;
+
+	if (!datatype)
+		return fail(err, errlen, "%s.datatype: required", path);
+	if (!json_is_string(datatype))
+		return fail(err, errlen, "%s.datatype: expected a string, got %s", path,
+		            type_name(datatype));
+	ds = json_string_value(datatype);
+	for (size_t i = 0; i < sizeof(dtype_names) / sizeof(dtype_names[0]); i++) {
+		if (strcmp(ds, dtype_names[i]) == 0) {
+			*dt = (enum dtype)i;
+			return 0;
+		}
+	}
+	return fail(err, errlen, "%s.datatype: \"%.32s\" is not supported (" DTYPE_LIST ")", path,
+	            ds);
+}
+
+/* The rows of a per-feature input's shape, [N] or [N, 1]; -EINVAL naming the field. */
+static int named_rows(const json_t *in, const char *path, const struct infer_limits *lim,
+                      size_t *nrows, char *err, size_t errlen)
+{
+	const json_t *shape = json_object_get(in, "shape"), *d;
+	size_t n;
+
+	if (!shape)
+		return fail(err, errlen, "%s.shape: required", path);
+	n = json_array_size(shape);
+	if (!json_is_array(shape) || (n != 1 && n != 2) ||
+	    (n == 2 && (!json_is_integer(json_array_get(shape, 1)) ||
+	                json_integer_value(json_array_get(shape, 1)) != 1)))
+		return fail(err, errlen, "%s.shape: expected [N] or [N, 1] (one input per feature)",
+		            path);
+	d = json_array_get(shape, 0);
+	if (!json_is_integer(d) || json_integer_value(d) <= 0)
+		return fail(err, errlen, "%s.shape[0]: expected a positive integer", path);
+	if ((uintmax_t)json_integer_value(d) > lim->max_rows)
+		return fail(err, errlen,
+		            "%s.shape[0]: %" JSON_INTEGER_FORMAT " rows exceed the limit of %zu",
+		            path, json_integer_value(d), lim->max_rows);
+	*nrows = (size_t)json_integer_value(d);
+	return 0;
+}
+
+/* The values of a per-feature input: N values, flat or as N one-value arrays. */
+static int named_data(const json_t *in, const char *path, enum dtype dt, size_t nrows, float *col,
+                      char *err, size_t errlen)
+{
+	const json_t *data = json_object_get(in, "data");
+	char p2[96];
+
+	if (json_object_get(in, "parameters") &&
+	    json_object_get(json_object_get(in, "parameters"), "binary_data_size"))
+		return fail(err, errlen,
+		            "%s.parameters.binary_data_size: binary tensor data needs the one "
+		            "[N, F] input, not one input per feature",
+		            path);
+	if (!data)
+		return fail(err, errlen, "%s.data: required", path);
+	if (!json_is_array(data) || json_array_size(data) != nrows)
+		return fail(err, errlen, "%s.data: expected an array of %zu values", path, nrows);
+	if (nrows && json_is_array(json_array_get(data, 0))) {
+		for (size_t r = 0; r < nrows; r++) {
+			const json_t *row = json_array_get(data, r);
+			snprintf(p2, sizeof(p2), "%s.data[%zu]", path, r);
+			if (!json_is_array(row) || json_array_size(row) != 1)
+				return fail(err, errlen, "%s: expected an array of one value", p2);
+			if (convert_array(row, 1, dt, col + r, p2, err, errlen) < 0)
+				return -EINVAL;
+		}
+		return 0;
+	}
+	snprintf(p2, sizeof(p2), "%s.data", path);
+	return convert_array(data, nrows, dt, col, p2, err, errlen);
+}
+
+/*
+ * The pandas codec's spelling (MLServer): one input per feature, named by feature name,
+ * each [N] or [N, 1] of its own datatype; the columns are gathered into the [N, F] rows.
+ * Every feature must come exactly once.
+ */
+static int decode_named(const json_t *inputs, size_t num_feature, const struct infer_limits *lim,
+                        struct infer_request *req, char *err, size_t errlen)
+{
+	size_t nrows = 0, i;
+	const char *const *fn = lim->feature_names;
+	unsigned char *seen = NULL;
+	float *col = NULL;
+	const json_t *in;
+	char path[48];
+	int r = -EINVAL;
+
+	json_array_foreach(inputs, i, in)
+	{
+		const json_t *name = json_object_get(in, "name");
+		size_t n = 0, j;
+		enum dtype dt = DT_FP32;
+
+		snprintf(path, sizeof(path), "inputs[%zu]", i);
+		if (!json_is_object(in)) {
+			fail(err, errlen, "%s: expected an object, got %s", path, type_name(in));
+			goto out;
+		}
+		if (!json_is_string(name)) {
+			fail(err, errlen, "%s.name: %s", path,
+			     name ? "expected a string" : "required");
+			goto out;
+		}
+		for (j = 0; j < num_feature && strcmp(fn[j], json_string_value(name)) != 0; j++)
+			;
+		if (j == num_feature) {
+			fail(err, errlen,
+			     "%s.name: \"%.64s\" is not a feature of this model (with one input "
+			     "per feature, each is named by its feature name: see the metadata's "
+			     "feature_names)",
+			     path, json_string_value(name));
+			goto out;
+		}
+		if (named_dtype(in, path, &dt, err, errlen) < 0 ||
+		    named_rows(in, path, lim, &n, err, errlen) < 0)
+			goto out;
+		if (i == 0) {
+			size_t elems;
+			if (__builtin_mul_overflow(n, num_feature, &elems) ||
+			    elems > lim->max_elements) {
+				fail(err, errlen,
+				     "%s.shape: %zu rows of %zu features exceed the "
+				     "limit of %zu elements",
+				     path, n, num_feature, lim->max_elements);
+				goto out;
+			}
+			nrows = n;
+			req->data = malloc((elems ? elems : 1) * sizeof(float));
+			col = malloc(nrows * sizeof(float));
+			seen = calloc(num_feature, 1);
+			req->input_name = strdup(json_string_value(name));
+			if (!req->data || !col || !seen || !req->input_name) {
+				snprintf(err, errlen, "out of memory");
+				r = -ENOMEM;
+				goto out;
+			}
+		} else if (n != nrows) {
+			fail(err, errlen, "%s.shape[0]: %zu rows, but inputs[0] has %zu", path, n,
+			     nrows);
+			goto out;
+		}
+		if (seen[j]) {
+			fail(err, errlen, "%s.name: feature \"%.64s\" is given twice", path, fn[j]);
+			goto out;
+		}
+		seen[j] = 1;
+		if (named_data(in, path, dt, nrows, col, err, errlen) < 0)
+			goto out;
+		for (size_t k = 0; k < nrows; k++)
+			req->data[k * num_feature + j] = col[k];
+	}
+	for (size_t j = 0; j < num_feature; j++) {
+		if (!seen[j]) {
+			fail(err, errlen,
+			     "inputs: feature \"%.64s\" is missing (one input per feature, named "
+			     "by feature name)",
+			     fn[j]);
+			goto out;
+		}
+	}
+	req->nrows = nrows;
+	req->ncols = num_feature;
+	r = 0;
+out:
+	free(col);
+	free(seen);
+	return r;
+}
+
+/* True when inputs are one per feature: several inputs, or one named like a feature. */
+static bool by_feature_name(const json_t *inputs, size_t num_feature,
+                            const struct infer_limits *lim)
+{
+	const json_t *name;
+
+	if (!lim->feature_names || !num_feature)
+		return false;
+	if (json_array_size(inputs) > 1)
+		return true;
+	name = json_object_get(json_array_get(inputs, 0), "name");
+	return num_feature == 1 && json_is_string(name) &&
+	       strcmp(json_string_value(name), lim->feature_names[0]) == 0;
+}
+
 /* Everything after parsing: the same checks, in the same order, for both paths. */
 static int decode_tree(const json_t *root, size_t num_feature, const struct infer_limits *lim,
                        struct bulk *bulk, const struct binpart *bin, struct infer_request *req,
                        char *err, size_t errlen)
 {
 	const json_t *id, *inputs;
-	bool all_binary;
+	bool all_binary, named;
 	int r;
 
 	if (!json_is_object(root))
@@ -1024,8 +1217,16 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
 		return fail(err, errlen, "inputs: required");
 	if (!json_is_array(inputs))
 		return fail(err, errlen, "inputs: expected an array, got %s", type_name(inputs));
-	if (json_array_size(inputs) != 1)
-		return fail(err, errlen, "inputs: expected exactly one input tensor, got %zu",
+	named = json_array_size(inputs) > 0 && by_feature_name(inputs, num_feature, lim);
+	if (named && bulk)
+		return -EINVAL; /* the reference path decodes these */
+	if (json_array_size(inputs) != 1 && !named)
+		return fail(err, errlen,
+		            lim->feature_names
+		                ? "inputs: expected one input tensor, or one input per feature, "
+		                  "got %zu"
+		                : "inputs: expected exactly one input tensor, got %zu (the model "
+		                  "has no feature names to send one input per feature)",
 		            json_array_size(inputs));
 	r = param_bool(root, "", "binary_data_output", false, &all_binary, err, errlen);
 	if (r < 0)
@@ -1033,7 +1234,15 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
 	r = decode_outputs(json_object_get(root, "outputs"), all_binary, req, err, errlen);
 	if (r < 0)
 		return r;
-	r = decode_input(json_array_get(inputs, 0), num_feature, lim, bulk, bin, req, err, errlen);
+	if (named && bin && bin->len)
+		return fail(err, errlen,
+		            "Inference-Header-Content-Length: binary tensor data needs the one "
+		            "[N, F] input, not one input per feature");
+	if (named)
+		r = decode_named(inputs, num_feature, lim, req, err, errlen);
+	else
+		r = decode_input(json_array_get(inputs, 0), num_feature, lim, bulk, bin, req, err,
+		                 errlen);
 	if (r < 0)
 		return r;
 	if (id) {
@@ -1176,7 +1385,6 @@ static bool decode_skeleton(const char *body, const char *end, const char *data,
 		infer_request_free(req);
 		return false;
 	}
-	req->want_predict = true;
 	req->data = b->v;
 	b->v = NULL;
 	req->nrows = nrows;
@@ -1366,9 +1574,15 @@ int infer_encode_binary(const char *model_name, const char *model_version, const
 			strbuf_put(&b, ",", 1);
 		strbuf_puts(&b, "{\"name\":");
 		strbuf_json_string(&b, o->name ? o->name : "");
-		strbuf_puts(&b, ",\"datatype\":\"FP32\",\"shape\":[");
+		strbuf_puts(&b, o->int32 ? ",\"datatype\":\"INT32\",\"shape\":["
+		                         : ",\"datatype\":\"FP32\",\"shape\":[");
 		strbuf_size(&b, o->nrows);
-		if (o->width != 1) {
+		if (o->ndims) {
+			for (size_t d = 0; d < o->ndims && d < 2; d++) {
+				strbuf_put(&b, ",", 1);
+				strbuf_size(&b, o->dims[d]);
+			}
+		} else if (o->width != 1) {
 			strbuf_put(&b, ",", 1);
 			strbuf_size(&b, o->width);
 		}
@@ -1382,7 +1596,15 @@ int infer_encode_binary(const char *model_name, const char *model_version, const
 		for (size_t k = 0; k < n && !b.oom; k++) {
 			if (k)
 				strbuf_put(&b, ",", 1);
-			put_float(&b, o->data[k]);
+			if (o->int32) {
+				char tmp[16];
+				int32_t v;
+				memcpy(&v, (const char *)o->data + 4 * k, sizeof(v));
+				strbuf_put(&b, tmp,
+				           (size_t)snprintf(tmp, sizeof tmp, "%" PRId32, v));
+			} else {
+				put_float(&b, ((const float *)o->data)[k]);
+			}
 		}
 		strbuf_puts(&b, "]}");
 	}
@@ -1399,7 +1621,7 @@ int infer_encode_binary(const char *model_name, const char *model_version, const
 #else
 		for (size_t k = 0; k < n; k++) {
 			uint32_t u;
-			memcpy(&u, &o->data[k], sizeof(u));
+			memcpy(&u, (const char *)o->data + 4 * k, sizeof(u));
 			u = __builtin_bswap32(u);
 			memcpy(b.p + b.len + 4 * k, &u, sizeof(u));
 		}

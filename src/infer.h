@@ -10,6 +10,11 @@ struct infer_limits {
 	size_t max_rows;     /* rows per request */
 	size_t max_elements; /* elements per tensor (rows * features) */
 	unsigned max_depth;  /* JSON nesting depth */
+	/*
+	 * The model's feature names (num_feature of them), or NULL: then a request may send
+	 * one input per feature, named by feature name, instead of one [N, F] tensor.
+	 */
+	const char *const *feature_names;
 };
 
 /* A decoded request. Owns its memory; release with infer_request_free(). */
@@ -17,18 +22,22 @@ struct infer_request {
 	char *id;         /* echoed back; NULL when absent */
 	char *input_name; /* the tensor's name as sent */
 	size_t nrows;
-	size_t ncols;      /* equals the model's num_feature */
-	float *data;       /* nrows * ncols, NaN = missing */
-	bool want_predict; /* "predict" output: default when "outputs" is absent */
-	bool want_margin;  /* "margin" output: only when asked for */
-	/* Binary tensor data extension: answer these outputs as raw FP32 bytes after the JSON. */
-	bool predict_binary;
-	bool margin_binary;
+	size_t ncols; /* equals the model's num_feature */
+	float *data;  /* nrows * ncols, NaN = missing */
+	/* The outputs named in "outputs" as CONF_OUT_* bits; 0 when none: the model's default. */
+	unsigned want;
+	/* Binary tensor data extension: the named outputs to answer as raw bytes after the JSON. */
+	unsigned binary;
+	bool binary_all; /* parameters.binary_data_output: the default for unnamed outputs */
 };
 
 /*
  * Decodes an infer request body for a model with num_feature inputs.
- * Accepts one input tensor of any numeric datatype (BOOL, UINT8..UINT64, INT8..INT64,
+ * "outputs" may name any of conf_output_names (each once); which ones the model serves is
+ * the caller's check. With lim->feature_names, the request may instead send one input per
+ * feature, each named by its feature name, shape [N] or [N, 1], any numeric datatype; a
+ * missing, unknown or repeated name is refused naming it.
+ * Otherwise accepts one input tensor of any numeric datatype (BOOL, UINT8..UINT64, INT8..INT64,
  * FP16, FP32, FP64), shape [N, F] or [F], data flat (row-major) or nested, null or NaN for
  * missing. Each value becomes the float32 XGBoost sees for it in a numpy array of that
  * datatype; values must fit the datatype (BOOL: true or false). Rejects what is wrong with
@@ -57,11 +66,15 @@ void infer_request_free(struct infer_request *req);
 
 /* One output tensor to encode. */
 struct infer_output {
-	const char *name; /* "predict" or "margin" */
+	const char *name; /* "predict", "margin", ... */
 	size_t nrows;
-	size_t width; /* values per row; the shape is [nrows] when width is 1 */
-	const float *data;
-	bool binary; /* sent as raw bytes after the JSON (binary tensor data extension) */
+	size_t width;     /* values per row; the shape is [nrows] when width is 1 (and ndims 0) */
+	const void *data; /* float, or int32_t when int32 */
+	bool binary;      /* sent as raw bytes after the JSON (binary tensor data extension) */
+	/* Per-row shape when ndims is 1 or 2: [nrows, dims...]; 0 derives it from width. */
+	size_t ndims;
+	size_t dims[2];
+	bool int32; /* an INT32 tensor (leaf indices), else FP32 */
 };
 
 /*
@@ -76,9 +89,9 @@ int infer_encode(const char *model_name, const char *model_version, const char *
 /*
  * infer_encode() for the binary tensor data extension: an output with binary set carries
  * "parameters": {"binary_data_size": bytes} instead of "data", and its values follow the
- * JSON as raw little-endian FP32 bytes, in the order of outs. *json_len receives the JSON's
- * length (the Inference-Header-Content-Length); *outlen covers the JSON and the bytes.
- * Without binary outputs the body is what infer_encode() makes and *json_len == *outlen.
+ * JSON as raw little-endian bytes of their datatype (FP32, INT32), in the order of outs. *json_len
+ * receives the JSON's length (the Inference-Header-Content-Length); *outlen covers the JSON and the
+ * bytes. Without binary outputs the body is what infer_encode() makes and *json_len == *outlen.
  */
 int infer_encode_binary(const char *model_name, const char *model_version, const char *id,
                         const struct infer_output *outs, size_t n_outs, char **out, size_t *outlen,

@@ -17,6 +17,8 @@
 #include "golden.h"
 #include "log.h"
 #include "model.h"
+#include "outputs.h"
+#include "shap.h"
 #include "util.h"
 
 /* The same cap the model loader applies by default; checked before reading anything. */
@@ -55,8 +57,24 @@ void repo_fini(void)
 	pthread_mutex_unlock(&repo_lock);
 }
 
+static void shap_put(struct repo_shap *s)
+{
+	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		shap_free(s->forest);
+		free(s);
+	}
+}
+
+static struct repo_shap *shap_get(struct repo_shap *s)
+{
+	if (s)
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
 static void entry_clear(struct repo_entry *e)
 {
+	shap_put(e->shap);
 	free(e->name);
 	free(e->version);
 	free(e->path);
@@ -325,10 +343,73 @@ struct cand {
 	bool fallback;      /* a fallback pin: served because the configured files were refused */
 };
 
-/* Checks m against a golden set. 0 or -errno with a reason. */
-static int check_golden(const char *path, const char *shown, double tolerance,
-                        const struct model *m, char *err, size_t errlen)
+/*
+ * The golden outputs beyond predict and margin that the file has and e serves (the hook
+ * golden_check_outputs), predicted with the trees the file names. 0 or -errno with why.
+ */
+static int check_golden_outputs(const struct golden *g, const struct repo_entry *e,
+                                double tolerance, char *why, size_t whylen)
 {
+	const struct model_info *mi = model_get_info(e->model);
+	struct outputs_model om = {e->model,
+	                           g->trees == GOLDEN_TREES_BEST ? mi->best_tree_limit : 0,
+	                           e->shap ? e->shap->forest : NULL};
+	const struct golden_tensor *want[CONF_N_OUTPUTS] = {
+	    NULL, NULL, &g->predict_proba, &g->label, &g->contribs, &g->leaf};
+	void *dst[CONF_N_OUTPUTS] = {0};
+	size_t width[CONF_N_OUTPUTS] = {0};
+	struct golden_outputs out = {0};
+	unsigned bits = 0;
+	int r = 0;
+
+	for (unsigned i = 2; i < CONF_N_OUTPUTS; i++) {
+		size_t nd, dims[2];
+		bool i32;
+
+		if (!want[i]->v || !(e->outputs & (1u << i)))
+			continue;
+		width[i] = outputs_shape(mi, om.tree_limit, 1u << i, &nd, dims, &i32);
+		dst[i] = calloc(g->nrows * width[i] + 1, sizeof(float));
+		if (!dst[i]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		bits |= 1u << i;
+	}
+	if (!bits)
+		return 0;
+	r = outputs_compute(&om, g->inputs, g->nrows, bits, dst);
+	if (r < 0)
+		goto out;
+	if (dst[5]) {
+		/* Leaf indices are int32; the golden comparison reads floats (exact below 2^24). */
+		int32_t *li = dst[5];
+		float *lf = dst[5];
+		for (size_t k = 0; k < g->nrows * width[5]; k++)
+			lf[k] = (float)li[k];
+	}
+	out.predict_proba = dst[2];
+	out.predict_proba_width = width[2];
+	out.label = dst[3];
+	out.label_width = width[3];
+	out.contribs = dst[4];
+	out.contribs_width = width[4];
+	out.leaf = dst[5];
+	out.leaf_width = width[5];
+	r = golden_check_outputs(g, &out, tolerance, NULL, why, whylen);
+out:
+	if (r == -ENOMEM)
+		snprintf(why, whylen, "out of memory");
+	for (unsigned i = 0; i < CONF_N_OUTPUTS; i++)
+		free(dst[i]);
+	return r;
+}
+
+/* Checks e's model against a golden set. 0 or -errno with a reason. */
+static int check_golden(const char *path, const char *shown, double tolerance,
+                        const struct repo_entry *e, char *err, size_t errlen)
+{
+	const struct model_info *mi = model_get_info(e->model);
 	struct golden g;
 	char why[512];
 	double max_diff = 0;
@@ -341,10 +422,82 @@ static int check_golden(const char *path, const char *shown, double tolerance,
 		snprintf(err, errlen, "golden set: %s", why); /* why names the file */
 		return r;
 	}
-	r = golden_check(&g, m, tolerance, &max_diff, why, sizeof(why));
-	golden_free(&g);
-	if (r < 0)
+	r = golden_check(&g, e->model, tolerance, &max_diff, why, sizeof(why));
+	if (r == 0)
+		r = check_golden_outputs(&g, e, tolerance, why, sizeof(why));
+	if (r < 0 && g.trees == GOLDEN_TREES_ALL && mi->best_iteration >= 0 &&
+	    mi->best_tree_limit != 0 && mi->best_tree_limit < mi->num_trees)
+		snprintf(err, errlen,
+		         "golden set %s does not match: %s (the model has best_iteration %lld: "
+		         "if these outputs come from the sklearn wrapper, they use its best "
+		         "trees; say \"trees\": \"best\" in the golden set and trees = \"best\" "
+		         "in the model's config)",
+		         shown, why, mi->best_iteration);
+	else if (r < 0)
 		snprintf(err, errlen, "golden set %s does not match: %s", shown, why);
+	golden_free(&g);
+	return r;
+}
+
+/*
+ * Resolves the outputs and trees keys of cm for e's model: the outputs served (each one
+ * the model can give, else a reason naming it), the tree limit, and the TreeSHAP forest
+ * when contribs or leaf is served by a tree booster (old's when it serves the same model).
+ */
+static int resolve_outputs(const struct conf_model *cm, const struct repo_entry *old,
+                           struct repo_entry *e, char *err, size_t errlen)
+{
+	const struct model_info *mi = model_get_info(e->model);
+	unsigned avail = outputs_available(mi);
+	struct shap_model sm;
+	const struct tree *trees;
+	size_t n_trees;
+	int r;
+
+	e->outputs = cm->outputs ? cm->outputs : outputs_default(mi);
+	for (unsigned i = 0; i < CONF_N_OUTPUTS; i++) {
+		if ((e->outputs & (1u << i)) && !(avail & (1u << i))) {
+			const char *why = "it is not a scikit-learn classifier";
+
+			if (i == 5)
+				why = "gblinear has no leaves";
+			else if (mi->classifier)
+				why = "sklearn answers a two-class multi:softprob model's label as "
+				      "a multi-label array";
+			snprintf(err, errlen,
+			         "outputs: \"%s\" is not available for this model (%s)",
+			         conf_output_names[i], why);
+			return -EINVAL;
+		}
+	}
+	e->trees = cm->trees;
+	e->tree_limit = cm->trees == CONF_TREES_BEST ? mi->best_tree_limit : 0;
+	if (!(e->outputs & (CONF_OUT_CONTRIBS | CONF_OUT_LEAF)) || model_linear_weights(e->model))
+		return 0;
+	if (old && old->shap && old->model == e->model) {
+		e->shap = shap_get(old->shap);
+		return 0;
+	}
+	e->shap = calloc(1, sizeof(*e->shap));
+	if (!e->shap) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e->shap->refs = 1;
+	trees = model_trees(e->model, &n_trees);
+	sm = (struct shap_model){.trees = trees,
+	                         .n_trees = n_trees,
+	                         .tree_group = (const int32_t *)model_tree_groups(e->model),
+	                         .n_groups = (uint32_t)mi->num_group,
+	                         .n_features = (uint32_t)mi->num_feature,
+	                         .weights = model_tree_weights(e->model),
+	                         .table_bytes = SHAP_TABLE_BYTES};
+	r = shap_prepare(&sm, &e->shap->forest);
+	if (r < 0)
+		snprintf(err, errlen, "outputs: contribs and leaf: cannot prepare TreeSHAP: %s",
+		         r == -E2BIG    ? "a tree is too deep"
+		         : r == -ENOMEM ? "out of memory"
+		                        : "malformed tree");
 	return r;
 }
 
@@ -441,15 +594,18 @@ static int load_cand(const struct build *b, const struct cand *k, struct repo_en
 		         k->cm->num_feature, k->path, info->num_feature);
 		return -EINVAL;
 	}
-	/* The same bytes already passed this very golden set. */
-	if (!k->golden || (old && same_str(old->golden, k->golden)))
+	r = resolve_outputs(k->cm, old, e, err, errlen);
+	if (r < 0)
+		return r;
+	/* The same bytes already passed this very golden set, for the same outputs. */
+	if (!k->golden || (old && same_str(old->golden, k->golden) && old->outputs == e->outputs))
 		return 0;
 	r = confine(b, k->golden, k->pinned, &open_path, why, sizeof(why));
 	if (r < 0) {
 		snprintf(err, errlen, "golden set: %s", why);
 		return r;
 	}
-	r = check_golden(open_path, k->golden, k->cm->tolerance, e->model, err, errlen);
+	r = check_golden(open_path, k->golden, k->cm->tolerance, e, err, errlen);
 	free(open_path);
 	return r;
 }
@@ -534,6 +690,15 @@ static int try_cand(struct build *b, const struct cand *k)
 		           "loaded model %s version %s (%s, %zu features, %zu trees%s)", e->name,
 		           e->version, info->objective ? info->objective : "?", info->num_feature,
 		           info->num_trees, e->golden ? ", golden set matched" : "");
+		if (info->best_iteration >= 0 && info->best_tree_limit != 0 &&
+		    info->best_tree_limit < info->num_trees)
+			log_fields(
+			    LOG_LVL_NOTICE, f, 4,
+			    "model %s version %s has best_iteration %lld (its best %zu of %zu "
+			    "trees); serving %s trees (the model's trees key: \"all\" is "
+			    "Booster.predict, \"best\" the sklearn wrapper's default)",
+			    e->name, e->version, info->best_iteration, info->best_tree_limit,
+			    info->num_trees, e->trees == CONF_TREES_BEST ? "the best" : "all");
 	}
 	index_add(b, e->name, e->version, NULL, false);
 	return 0;
@@ -809,6 +974,10 @@ static int copy_entry(struct repo_entry *dst, const struct repo_entry *src)
 	dst->golden = src->golden ? strdup(src->golden) : NULL;
 	memcpy(dst->sha256, src->sha256, sizeof(dst->sha256));
 	dst->num_feature = src->num_feature;
+	dst->outputs = src->outputs;
+	dst->trees = src->trees;
+	dst->tree_limit = src->tree_limit;
+	dst->shap = shap_get(src->shap);
 	dst->model = model_ref(src->model);
 	if (!dst->name || !dst->version || (src->path && !dst->path) ||
 	    (src->golden && !dst->golden)) {

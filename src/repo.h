@@ -7,6 +7,13 @@
 
 struct conf;
 struct model;
+struct shap_forest;
+
+/* A TreeSHAP forest shared by the entries (of several sets) that serve one loaded model. */
+struct repo_shap {
+	struct shap_forest *forest;
+	unsigned long refs; /* atomic */
+};
 
 /* The index reason of a version served from a fallback pin. */
 #define REPO_FALLBACK_REASON "last known good (configured version refused)"
@@ -21,6 +28,10 @@ struct repo_entry {
 	struct model *model;
 	size_t num_feature; /* served input width */
 	bool fallback;      /* served from a startup fallback pin: the configured one was refused */
+	unsigned outputs;   /* CONF_OUT_* bits served: the outputs key, or outputs_default() */
+	int trees;          /* CONF_TREES_ALL or CONF_TREES_BEST, from the trees key */
+	size_t tree_limit;  /* what trees means for model_predict_ex(): 0 (all) or best */
+	struct repo_shap *shap; /* prepared when contribs or leaf is served by trees, else NULL */
 };
 
 /* An immutable snapshot of everything served. */

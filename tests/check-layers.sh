@@ -17,10 +17,10 @@ server smoke kserve
 http client
 admin triton
 serve
-state metrics shap
+state metrics
 repo
-golden
-infer model fingerprint
+golden outputs
+infer model fingerprint shap
 ubjson jscan num
 conf jsonx strbuf tree
 log

@@ -561,11 +561,12 @@ START_TEST(binary_output_matches_json)
 		ck_assert(same_bits(tmp[i], pred[i]));
 	check_floats(&c, 0, marg, g.nrows);
 
-	/* Binary in, binary out (predict by default). */
-	j = check_binary_resp(&e, nb);
-	ck_assert_uint_eq(json_array_size(json_object_get(j, "outputs")), 1);
+	/* Binary in, binary out: by default every output the metadata lists (predict, margin). */
+	j = check_binary_resp(&e, 2 * nb);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "outputs")), 2);
 	json_decref(j);
 	check_floats(&e, 0, pred, g.nrows);
+	check_floats(&e, nb, marg, g.nrows);
 
 	/* A per-output false wins over binary_data_output. */
 	j = check_binary_resp(&f, nb);
@@ -762,7 +763,8 @@ START_TEST(keep_alive)
 		if (k % 3 == 2) {
 			float *want = calloc(g.nrows, sizeof(float));
 			ck_assert_uint_eq(json_floats(&first, "predict", want, g.nrows), g.nrows);
-			json_decref(check_binary_resp(&r, g.nrows * 4));
+			/* The default outputs: predict, then margin. */
+			json_decref(check_binary_resp(&r, g.nrows * 8));
 			check_floats(&r, 0, want, g.nrows);
 			free(want);
 		} else {

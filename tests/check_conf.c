@@ -425,6 +425,64 @@ START_TEST(test_out_of_range)
 }
 END_TEST
 
+/* The trees and outputs keys: values, defaults, the effective JSON, and every bad form. */
+START_TEST(test_trees_outputs)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *c = NULL;
+	json_t *j, *m;
+
+	ck_assert_int_eq(
+	    load_text("models = ( { name = \"a\"; path = \"p\"; },\n"
+	              "  { name = \"b\"; path = \"p\"; trees = \"best\";\n"
+	              "    outputs = [ \"leaf\", \"predict\", \"contribs\" ]; },\n"
+	              "  { name = \"c\"; path = \"p\"; trees = \"all\";\n"
+	              "    outputs = ( \"label\", \"predict_proba\", \"margin\" ); } );\n",
+	              &c, &errs),
+	    0);
+	ck_assert_int_eq(c->models[0].trees, CONF_TREES_ALL);
+	ck_assert_uint_eq(c->models[0].outputs, 0);
+	ck_assert_int_eq(c->models[1].trees, CONF_TREES_BEST);
+	ck_assert_uint_eq(c->models[1].outputs,
+	                  CONF_OUT_LEAF | CONF_OUT_PREDICT | CONF_OUT_CONTRIBS);
+	ck_assert_int_eq(c->models[2].trees, CONF_TREES_ALL);
+	ck_assert_uint_eq(c->models[2].outputs, CONF_OUT_LABEL | CONF_OUT_PROBA | CONF_OUT_MARGIN);
+	j = conf_effective_json(c);
+	m = json_array_get(json_object_get(j, "models"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(m, "trees")), "best");
+	/* Listed in the order outputs are answered: predict, ..., contribs, leaf. */
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(m, "outputs"), 0)),
+	                 "predict");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(m, "outputs"), 2)),
+	                 "leaf");
+	ck_assert(json_is_null(
+	    json_object_get(json_array_get(json_object_get(j, "models"), 0), "outputs")));
+	json_decref(j);
+	conf_free(c);
+
+	expect_one_error("models = ( { name = \"m\"; path = \"p\"; trees = \"some\"; } );\n", 1,
+	                 "models[0].trees: \"some\" is not one of all, best");
+	expect_one_error("models = ( { name = \"m\"; path = \"p\"; trees = 3; } );\n", 1,
+	                 "models[0].trees: expected a string, got an integer");
+	expect_one_error("models = ( { name = \"m\"; path = \"p\"; outputs = \"predict\"; } );\n",
+	                 1,
+	                 "models[0].outputs: expected a list of output names, [ \"predict\", ... "
+	                 "], got a string");
+	expect_one_error("models = ( { name = \"m\"; path = \"p\"; outputs = [ ]; } );\n", 1,
+	                 "models[0].outputs: must name at least one output (predict, margin, "
+	                 "predict_proba, label, contribs, leaf)");
+	expect_one_error(
+	    "models = ( { name = \"m\"; path = \"p\"; outputs = [ \"shap\" ]; } );\n", 1,
+	    "models[0].outputs[0]: \"shap\" is not an output (predict, margin, predict_proba, "
+	    "label, contribs, leaf)");
+	expect_one_error("models = ( { name = \"m\"; path = \"p\"; outputs = [ \"leaf\", "
+	                 "\"leaf\" ]; } );\n",
+	                 1, "models[0].outputs[1]: \"leaf\" is listed twice");
+	expect_one_error("models = ( { name = \"m\"; path = \"p\"; outputs = ( 1 ); } );\n", 1,
+	                 "models[0].outputs[0]: expected a string, got an integer");
+}
+END_TEST
+
 START_TEST(test_mode)
 {
 	struct conf_errors errs = {NULL, 0};
@@ -1306,10 +1364,10 @@ START_TEST(test_example_config)
 		}
 	}
 	/*
-	 * 4 socket, 11 limits, 3 server, log_level, listen_tcp, 4 model (path is only
+	 * 4 socket, 11 limits, 3 server, log_level, listen_tcp, 6 model (path is only
 	 * described), 4 smoke.
 	 */
-	ck_assert_int_eq(enabled, 28);
+	ck_assert_int_eq(enabled, 30);
 	ck_assert_int_eq(load_text(text, &c, &errs), 0);
 	ck_assert_uint_eq(errs.n, 0);
 	assert_ends_with(c->socket_path, "/inferd/inferd.sock");
@@ -1498,6 +1556,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_limits_lower_edges);
 	tcase_add_test(tc, test_listen_tcp);
+	tcase_add_test(tc, test_trees_outputs);
 	tcase_add_test(tc, test_effective_json);
 	tcase_add_test(tc, test_tolerance_unset_zero_wins);
 	tcase_add_test(tc, test_key_text);

@@ -385,6 +385,98 @@ START_TEST(test_infer_one_row)
 }
 END_TEST
 
+/* The bundled model serving predict, contribs and leaf (the outputs key), trees = "best". */
+static const char conf_outputs[] =
+    "socket = { path = \"@SOCKET@\"; };\n"
+    "models = ( { name = \"" MODEL "\"; path = \"@MODEL@\"; version = 1;\n"
+    "             trees = \"best\"; outputs = [ \"predict\", \"leaf\", \"contribs\" ]; } );\n";
+
+/*
+ * Default outputs are the ones served; contribs are [N, F+1] FP32 and sum to the margin
+ * (for binary:logistic, logit(predict)); leaf is INT32 [N, T]; an output that is not
+ * served is a 400 naming the key; metadata lists exactly the served outputs and shapes.
+ */
+START_TEST(test_outputs_key)
+{
+	char *req, *body = NULL;
+	json_t *j, *outs, *o, *p, *shape;
+	double sum = 0, pr;
+	json_int_t trees;
+
+	load_nfeat();
+	ck_assert_msg(tu_daemon_start(&d, conf_outputs) == 0, "inferd did not start");
+	ck_assert_int_eq(tu_http(d.socket, "GET", "/v2/models/" MODEL, NULL, &body), 200);
+	j = parse_obj(body, "metadata");
+	outs = json_object_get(j, "outputs");
+	ck_assert_int_eq(json_array_size(outs), 3);
+	/* Listed in the fixed order: predict, contribs, leaf. */
+	o = json_array_get(outs, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "name")), "contribs");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "datatype")), "FP32");
+	shape = json_object_get(o, "shape");
+	ck_assert_int_eq(json_integer_value(json_array_get(shape, 1)), (json_int_t)nfeat + 1);
+	o = json_array_get(outs, 2);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "name")), "leaf");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "datatype")), "INT32");
+	p = json_object_get(j, "parameters");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "trees")), "best");
+	trees = json_integer_value(json_object_get(p, "trees_used"));
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(o, "shape"), 1)), trees);
+	ck_assert_int_le(trees, json_integer_value(json_object_get(p, "num_trees")));
+	ck_assert_ptr_nonnull(json_object_get(p, "best_iteration"));
+	ck_assert_ptr_nonnull(json_object_get(p, "base_score"));
+	ck_assert_ptr_nonnull(json_object_get(p, "num_class"));
+	json_decref(j);
+	free(body);
+
+	req = ones_body();
+	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/models/" MODEL "/infer", req, &body), 200);
+	j = parse_obj(body, "infer");
+	outs = json_object_get(j, "outputs");
+	ck_assert_int_eq(json_array_size(outs), 3);
+	pr = json_number_value(json_array_get(json_object_get(json_array_get(outs, 0), "data"), 0));
+	o = json_array_get(outs, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "name")), "contribs");
+	ck_assert_int_eq(json_array_size(json_object_get(o, "data")), nfeat + 1);
+	for (size_t i = 0; i <= nfeat; i++)
+		sum += json_number_value(json_array_get(json_object_get(o, "data"), i));
+	/* SHAP values and the bias add up to the margin: logit(p) for binary:logistic. */
+	ck_assert_msg(fabs(sum - log(pr / (1 - pr))) < 1e-3, "sum %g, margin %g", sum,
+	              log(pr / (1 - pr)));
+	o = json_array_get(outs, 2);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "datatype")), "INT32");
+	ck_assert_int_eq(json_array_size(json_object_get(o, "data")), trees);
+	ck_assert(json_is_integer(json_array_get(json_object_get(o, "data"), 0)));
+	json_decref(j);
+	free(body);
+	free(req);
+
+	/* margin exists but is not served: 400 naming the outputs key. */
+	{
+		char *ones = ones_body(), *cut = strrchr(ones, '}');
+		*cut = '\0';
+		req = tu_xasprintf("%s,\"outputs\":[{\"name\":\"margin\"}]}", ones);
+		free(ones);
+	}
+	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/models/" MODEL "/infer", req, &body), 400);
+	ck_assert_msg(strstr(body, "\\\"margin\\\" is not enabled") && strstr(body, "outputs key"),
+	              "%s", body);
+	free(body);
+	free(req);
+	{
+		char *ones = ones_body(), *cut = strrchr(ones, '}');
+		*cut = '\0';
+		req = tu_xasprintf("%s,\"outputs\":[{\"name\":\"predict_proba\"}]}", ones);
+		free(ones);
+	}
+	ck_assert_int_eq(tu_http(d.socket, "POST", "/v2/models/" MODEL "/infer", req, &body), 400);
+	ck_assert_msg(strstr(body, "not an output of model"), "%s", body);
+	free(body);
+	free(req);
+	ck_assert_int_eq(tu_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(test_keepalive)
 {
 	static const char get[] = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -2023,6 +2115,7 @@ static Suite *http_suite(void)
 	tcase_add_test(t, test_head_and_content_type);
 	tcase_add_test(t, test_model_endpoints);
 	tcase_add_test(t, test_infer_one_row);
+	tcase_add_test(t, test_outputs_key);
 	tcase_add_test(t, test_keepalive);
 	tcase_add_test(t, test_golden_predictions);
 	tcase_add_test(t, test_hostile_requests);

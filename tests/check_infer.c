@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "conf.h"
 #include "infer.h"
 #include "testutil.h"
 
@@ -154,7 +155,8 @@ static const struct {
      "outputs[1].name: required"},
     {"{\"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [3], "
      "\"data\": [1,2,3]}], \"outputs\": [{\"name\": \"proba\"}]}",
-     "outputs[0].name: \"proba\" is not an output of this model (predict, margin)"},
+     "outputs[0].name: \"proba\" is not an output (predict, margin, predict_proba, label, "
+     "contribs, leaf)"},
     {"{\"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [3], "
      "\"data\": [1,2,3]}], \"outputs\": [{\"name\": \"margin\", \"parameters\": 3}]}",
      "outputs[0].parameters: expected an object"},
@@ -201,7 +203,7 @@ START_TEST(flat_and_nested)
 	}
 	for (int i = 0; i < 3; i++)
 		ck_assert(c.data[i] == want[i]);
-	ck_assert(a.want_predict && !a.want_margin);
+	ck_assert(a.want == 0 && !a.binary_all); /* none named: the model's default outputs */
 	ck_assert_ptr_null(a.id);
 	infer_request_free(&a);
 	infer_request_free(&b);
@@ -323,8 +325,9 @@ START_TEST(outputs_selection)
 		const char *outputs;
 		bool predict, margin;
 	} cases[] = {
-	    {"", true, false},
-	    {", \"outputs\": []", true, false},
+	    /* None named (want 0): the model's default outputs, chosen by the caller. */
+	    {"", false, false},
+	    {", \"outputs\": []", false, false},
 	    {", \"outputs\": [{\"name\": \"margin\"}]", false, true},
 	    {", \"outputs\": [{\"name\": \"predict\"}]", true, false},
 	    {", \"outputs\": [{\"name\": \"margin\"}, {\"name\": \"predict\", \"parameters\": {}}, "
@@ -339,11 +342,66 @@ START_TEST(outputs_selection)
 		                          cases[i].outputs),
 		                 0);
 		ck_assert_int_eq(decode(s, 3, &lim, &r), 0);
-		ck_assert_msg(r.want_predict == cases[i].predict, "case %zu", i);
-		ck_assert_msg(r.want_margin == cases[i].margin, "case %zu", i);
+		ck_assert_msg(((r.want & CONF_OUT_PREDICT) != 0) == cases[i].predict, "case %zu",
+		              i);
+		ck_assert_msg(((r.want & CONF_OUT_MARGIN) != 0) == cases[i].margin, "case %zu", i);
+		ck_assert_msg((r.want & ~(unsigned)(CONF_OUT_PREDICT | CONF_OUT_MARGIN)) == 0,
+		              "case %zu", i);
 		infer_request_free(&r);
 		free(s);
 	}
+}
+END_TEST
+
+/* One input per feature, named by feature name ([N] or [N, 1], own datatype), and refusals. */
+START_TEST(inputs_by_feature_name)
+{
+	static const char *const names[] = {"age", "income", "city"};
+	const struct infer_limits l = {
+	    .max_rows = 4, .max_elements = 12, .max_depth = 8, .feature_names = names};
+	struct infer_request r;
+	static const struct {
+		const char *body, *want;
+	} wrong[] = {
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
+	     "{\"name\":\"income\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs: feature \"city\" is missing"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
+	     "{\"name\":\"zip\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs[1].name: \"zip\" is not a feature of this model"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
+	     "{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs[1].name: feature \"age\" is given twice"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[1,2]},"
+	     "{\"name\":\"city\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+	     "inputs[1].shape[0]: 1 rows, but inputs[0] has 2"},
+	    {"{\"inputs\":[{\"name\":\"age\",\"datatype\":\"FP32\",\"shape\":[2,2],"
+	     "\"data\":[1,2,3,4]},{\"name\":\"city\",\"datatype\":\"FP32\",\"shape\":[1],"
+	     "\"data\":[1]}]}",
+	     "inputs[0].shape: expected [N] or [N, 1]"},
+	};
+
+	/* Any order, mixed datatypes and spellings: gathered into rows of age, income, city. */
+	ck_assert_int_eq(
+	    decode("{\"inputs\":[{\"name\":\"city\",\"datatype\":\"INT32\",\"shape\":[2,1],"
+	           "\"data\":[[7],[8]]},{\"name\":\"age\",\"datatype\":\"FP64\",\"shape\":[2],"
+	           "\"data\":[30.5,null]},{\"name\":\"income\",\"datatype\":\"FP32\","
+	           "\"shape\":[2],\"data\":[1e3,2]}],\"outputs\":[{\"name\":\"contribs\"}]}",
+	           3, &l, &r),
+	    0);
+	ck_assert_uint_eq(r.nrows, 2);
+	ck_assert_uint_eq(r.ncols, 3);
+	ck_assert(r.data[0] == 30.5f && r.data[1] == 1000.0f && r.data[2] == 7.0f);
+	ck_assert(isnan(r.data[3]) && r.data[4] == 2.0f && r.data[5] == 8.0f);
+	ck_assert_uint_eq(r.want, CONF_OUT_CONTRIBS);
+	infer_request_free(&r);
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		ck_assert_int_eq(decode(wrong[i].body, 3, &l, &r), -EINVAL);
+		ck_assert_msg(strstr(err, wrong[i].want), "case %zu: %s", i, err);
+	}
+	/* Without feature names, several inputs are refused as before. */
+	ck_assert_int_eq(decode(wrong[0].body, 3, &lim, &r), -EINVAL);
+	ck_assert_msg(strstr(err, "expected exactly one input tensor, got 2"), "%s", err);
 }
 END_TEST
 
@@ -1031,8 +1089,7 @@ static void bulk_differential(uint64_t seed, const char *const *dtypes, uint32_t
 			accepted++;
 			ck_assert_uint_eq(a.nrows, b.nrows);
 			ck_assert_uint_eq(a.ncols, b.ncols);
-			ck_assert(a.want_predict == b.want_predict &&
-			          a.want_margin == b.want_margin);
+			ck_assert(a.want == b.want && a.binary == b.binary);
 			ck_assert_str_eq(a.input_name, b.input_name);
 			ck_assert((a.id == NULL) == (b.id == NULL));
 			if (a.id)
@@ -1227,9 +1284,8 @@ START_TEST(skeleton_matches_reference)
 		ck_assert_uint_eq(a.ncols, 3);
 		ck_assert_uint_eq(a.nrows, b.nrows);
 		ck_assert_uint_eq(a.ncols, b.ncols);
-		ck_assert(a.want_predict == b.want_predict && a.want_margin == b.want_margin);
-		ck_assert(a.predict_binary == b.predict_binary &&
-		          a.margin_binary == b.margin_binary);
+		ck_assert(a.want == b.want && a.binary == b.binary);
+		ck_assert(a.binary_all == b.binary_all);
 		ck_assert_str_eq(a.input_name, b.input_name);
 		if (strcmp(skel_cases[_i].id, "-") == 0) {
 			ck_assert_ptr_null(a.id);
@@ -1464,7 +1520,7 @@ START_TEST(binary_known_values)
 	ck_assert_uint_eq(r.ncols, 3);
 	ck_assert_str_eq(r.input_name, "x");
 	ck_assert(r.data[0] == 1.0f && r.data[1] == -2.5f && isnan(r.data[2]));
-	ck_assert(r.want_predict && !r.want_margin && !r.predict_binary);
+	ck_assert(r.want == 0 && !r.binary_all);
 	infer_request_free(&r);
 	free(b.p);
 
@@ -1886,9 +1942,11 @@ START_TEST(binary_output_selection)
 		const char *extra;
 		bool predict, margin, pbin, mbin;
 	} cases[] = {
-	    {"", true, false, false, false},
-	    {",\"parameters\": {\"binary_data_output\": true}", true, false, true, false},
-	    {",\"parameters\": {\"binary_data_output\": false}", true, false, false, false},
+	    /* None named: predict false here means "the model's defaults"; pbin is then
+	     * binary_data_output, the default for every output. */
+	    {"", false, false, false, false},
+	    {",\"parameters\": {\"binary_data_output\": true}", false, false, true, false},
+	    {",\"parameters\": {\"binary_data_output\": false}", false, false, false, false},
 	    {",\"outputs\": [{\"name\": \"margin\", \"parameters\": {\"binary_data\": true}}]",
 	     false, true, false, true},
 	    {",\"outputs\": [{\"name\": \"predict\"}, {\"name\": \"margin\", \"parameters\": "
@@ -1910,10 +1968,12 @@ START_TEST(binary_output_selection)
 		                          cases[i].extra),
 		                 0);
 		ck_assert_msg(decode(s, 3, &lim, &r) == 0, "case %zu: %s", i, err);
-		ck_assert_msg(
-		    r.want_predict == cases[i].predict && r.want_margin == cases[i].margin &&
-		        r.predict_binary == cases[i].pbin && r.margin_binary == cases[i].mbin,
-		    "case %zu", i);
+		ck_assert_msg(((r.want & CONF_OUT_PREDICT) != 0) == cases[i].predict &&
+		                  ((r.want & CONF_OUT_MARGIN) != 0) == cases[i].margin &&
+		                  ((r.want ? r.binary & CONF_OUT_PREDICT : r.binary_all) != 0) ==
+		                      cases[i].pbin &&
+		                  ((r.binary & CONF_OUT_MARGIN) != 0) == cases[i].mbin,
+		              "case %zu", i);
 		infer_request_free(&r);
 		free(s);
 	}
@@ -2018,6 +2078,7 @@ static Suite *infer_suite(void)
 	tcase_add_test(dec, float_types);
 	tcase_add_test(dec, outputs_selection);
 	tcase_add_test(dec, id_parameters_and_extensions);
+	tcase_add_test(dec, inputs_by_feature_name);
 	tcase_add_test(dec, huge_shape);
 	tcase_add_test(dec, row_and_element_limits);
 	tcase_add_loop_test(dec, bulk_matches_reference, 0, 5);

@@ -286,6 +286,135 @@ START_TEST(test_golden_mismatch_refused)
 }
 END_TEST
 
+/*
+ * The outputs key and the golden outputs beyond predict: the tiny tree's leaf ids (1 for
+ * x0 < 0.5 or missing, else 2) and SHAP values by hand: the root's mean is 1.5 (leaves 1
+ * and 2, equal covers), so feature 0 contributes leaf - 1.5, feature 1 nothing, and the
+ * bias is 1.5 plus the base margin 0.5.
+ */
+START_TEST(test_outputs_and_golden_outputs)
+{
+	static const char ok[] =
+	    "{\"inputs\": [[0, 0], [1, 0], [null, 5]], \"predict\": [1.5, 2.5, 1.5],"
+	    " \"leaf\": [[1], [2], [1]],"
+	    " \"contribs\": [[-0.5, 0, 2], [0.5, 0, 2], [-0.5, 0, 2]]}\n";
+	static const char bad_leaf[] = "{\"inputs\": [[0, 0], [1, 0]], \"predict\": [1.5, 2.5],"
+	                               " \"leaf\": [[1], [1]]}\n";
+	static const char bad_contribs[] =
+	    "{\"inputs\": [[0, 0]], \"predict\": [1.5], \"contribs\": [[-0.25, -0.25, 2]]}\n";
+	char *g_ok = tu_write_file(dir, "g-out-ok.json", ok);
+	char *g_leaf = tu_write_file(dir, "g-out-leaf.json", bad_leaf);
+	char *g_ctb = tu_write_file(dir, "g-out-ctb.json", bad_contribs);
+	struct conf_model m = cm("tiny", "1", tiny_path, g_ok, 0);
+	struct conf c = conf_of(&m, 1);
+	struct repo_set *s = NULL;
+
+	/* Default outputs: predict and margin (not a classifier); no forest prepared. */
+	m.golden = NULL;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->v[0].outputs, CONF_OUT_PREDICT | CONF_OUT_MARGIN);
+	ck_assert_ptr_null(s->v[0].shap);
+	ck_assert_uint_eq(s->v[0].tree_limit, 0);
+	repo_set_free(s);
+
+	/* Serving leaf and contribs: the golden set's leaf and contribs are checked. */
+	m.golden = g_ok;
+	m.outputs = CONF_OUT_PREDICT | CONF_OUT_LEAF | CONF_OUT_CONTRIBS;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_ptr_nonnull(s->v[0].shap);
+	repo_set_free(s);
+	m.golden = g_leaf;
+	expect_refused(&c, -EDOM);
+	m.golden = g_ctb;
+	expect_refused(&c, -EDOM);
+	/* Not served: that golden output is left unchecked. */
+	m.outputs = CONF_OUT_PREDICT;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	repo_set_free(s);
+	/* An output the model cannot give refuses the version. */
+	m.golden = NULL;
+	m.outputs = CONF_OUT_PREDICT | CONF_OUT_PROBA;
+	expect_refused(&c, -EINVAL);
+	free(g_ok);
+	free(g_leaf);
+	free(g_ctb);
+}
+END_TEST
+
+/*
+ * A golden set made with the sklearn wrapper's best trees mismatches a model with early
+ * stopping unless it says "trees": "best"; the refusal suggests that. The tiny tree twice
+ * (best_iteration 0): all trees predict 0.5 + 1 + 1 = 2.5 for x0 < 0.5, the best one 1.5.
+ */
+START_TEST(test_golden_best_trees)
+{
+	char *two = strdup(tiny_model), *p, *text, *mpath, *g_all, *g_best;
+	const char *tree = strstr(tiny_model, "{\"base_weights\"");
+	size_t tlen = (size_t)(strstr(tree, "}}]") + 2 - tree);
+	struct conf_model m;
+	struct conf c;
+	struct repo_set *s = NULL;
+	char err[1024];
+
+	/* attributes, tree count, tree_info and a second copy of the tree (id 1). */
+	p = strstr(two, "\"trees\":[{");
+	*p = '\0';
+	text = tu_xasprintf("%s\"trees\":[%.*s,%.*s%s", two, (int)tlen, tree, (int)tlen, tree,
+	                    p + strlen("\"trees\":[") + tlen);
+	free(two);
+	two = text;
+	text = tu_xasprintf("%.*s\"attributes\":{\"best_iteration\":\"0\"}%s",
+	                    (int)(strstr(two, "\"attributes\":{}") - two), two,
+	                    strstr(two, "\"attributes\":{}") + strlen("\"attributes\":{}"));
+	free(two);
+	two = text;
+	p = strstr(two, "\"num_trees\":\"1\"");
+	p[strlen("\"num_trees\":\"")] = '2';
+	p = strstr(two, "\"tree_info\":[0]");
+	text = tu_xasprintf("%.*s\"tree_info\":[0,0]%s", (int)(p - two), two,
+	                    p + strlen("\"tree_info\":[0]"));
+	free(two);
+	/* The second copy's id: the last "id":0 in the text. */
+	p = NULL;
+	for (char *q = strstr(text, "\"id\":0"); q; q = strstr(q + 1, "\"id\":0"))
+		p = q;
+	ck_assert_ptr_nonnull(p);
+	p[5] = '1';
+	mpath = tu_write_file(dir, "two.json", text);
+	g_all =
+	    tu_write_file(dir, "g-two-all.json", "{\"inputs\": [[0, 0]], \"predict\": [1.5]}\n");
+	g_best = tu_write_file(dir, "g-two-best.json",
+	                       "{\"trees\": \"best\", \"inputs\": [[0, 0]], \"predict\": [1.5]}\n");
+	m = cm("two", "1", mpath, g_best, 0);
+	c = conf_of(&m, 1);
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->v[0].tree_limit, 0); /* trees = "all" serves both trees */
+	repo_set_free(s);
+	m.trees = CONF_TREES_BEST;
+	ck_assert_int_eq(repo_build(&c, NULL, &s), 0);
+	ck_assert_uint_eq(s->v[0].tree_limit, 1);
+	repo_set_free(s);
+	m.golden = g_all;
+	expect_refused(&c, -EDOM);
+	{
+		struct repo_index ix = {0};
+		bool hint = false;
+		ck_assert_int_eq(repo_index_get(&ix), 0);
+		for (size_t i = 0; i < ix.n; i++)
+			if (strstr(ix.v[i].reason, "trees = \"best\"") &&
+			    strstr(ix.v[i].reason, "best_iteration 0"))
+				hint = true;
+		snprintf(err, sizeof err, "%s", ix.n ? ix.v[0].reason : "");
+		repo_index_free(&ix);
+		ck_assert_msg(hint, "no trees = \"best\" hint: %s", err);
+	}
+	free(text);
+	free(mpath);
+	free(g_all);
+	free(g_best);
+}
+END_TEST
+
 START_TEST(test_bad_files_refused)
 {
 	char *missing = NULL, *garbage = tu_write_file(dir, "garbage.json", "{\"learner\": [1,");
@@ -1054,6 +1183,8 @@ static Suite *repo_suite(void)
 	tcase_add_test(tc, test_bundled_model);
 	tcase_add_test(tc, test_tiny_model_and_pins);
 	tcase_add_test(tc, test_golden_mismatch_refused);
+	tcase_add_test(tc, test_outputs_and_golden_outputs);
+	tcase_add_test(tc, test_golden_best_trees);
 	tcase_add_test(tc, test_bad_files_refused);
 	tcase_add_test(tc, test_find_versions);
 	tcase_add_test(tc, test_publish_keeps_old_alive);

@@ -1,6 +1,9 @@
 # exactness.py: inferd's predictions against XGBoost's own, over many generated models.
 """Trains models with python3-xgboost across every supported objective and booster, serves
-them with a real inferd and compares every output with Booster.predict(). Exit 0 on
+them with a real inferd and compares predict and margin with Booster.predict(); then serves
+exactness_engine.py's 100+ models (every output: predict, margin, predict_proba, label,
+contribs, leaf; trees "all" and "best"; inputs by feature name) and compares each, bit for
+bit, with XGBoost (EXACTNESS_ENGINE_MODELS=0 skips that part). Exit 0 on
 success, 1 on any mismatch, 77 when xgboost is not available."""
 
 import http.client
@@ -456,6 +459,187 @@ def check_datatypes(conn, cases):
     return failures
 
 
+# --- The engine suite's models through HTTP: every output, both tree choices ---------------
+
+def engine_module():
+    """tests/exactness_engine.py's model generation, imported rather than written twice."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import exactness_engine  # noqa: E402 (a sibling module, found through sys.path)
+    return exactness_engine
+
+
+def engine_refs(ee, spec, case):
+    """XGBoost's contribs and leaf for case's rows, over all trees and over the best."""
+    bst = xgb.Booster(model_file=case.path)
+    cats = spec.get("cats", {})
+    names = ([f"f_{i}" for i in range(spec["features"])]
+             if spec.get("names") and "wrapper" not in spec else None)
+    d = ee.dmatrix(case.rows, cats=cats, names=names)
+    lims = {"all": (0, 0)}
+    if case.best is not None:
+        lims["best"] = (0, case.best + 1)
+    for lim, rng_ in lims.items():
+        case.refs[("contribs", lim)] = bst.predict(d, pred_contribs=True, iteration_range=rng_)
+        if spec.get("booster", "gbtree") != "gblinear":
+            case.refs[("leaf", lim)] = bst.predict(d, pred_leaf=True,
+                                                   iteration_range=rng_).astype(np.int32)
+    case.names = names
+
+
+def engine_outputs(case):
+    """The outputs key for case: every output its references cover."""
+    have = {out for (out, _lim) in case.refs}
+    names = {"predict": "predict", "margin": "margin", "proba": "predict_proba",
+             "label": "label", "contribs": "contribs", "leaf": "leaf"}
+    return [names[k] for k in ("predict", "margin", "proba", "label", "contribs", "leaf")
+            if k in have]
+
+
+def engine_compare(got, want):
+    """(bit-identical, max abs difference) of two arrays, NaN equal to NaN."""
+    g = np.asarray(got, dtype=np.float64).ravel()
+    w = np.asarray(want, dtype=np.float64).ravel()
+    if g.shape != w.shape:
+        return False, float("inf")
+    both = np.isnan(g) & np.isnan(w)
+    diff = np.where(both, 0.0, np.abs(g - w))
+    diff = np.nan_to_num(diff, nan=np.inf)
+    gf = np.asarray(got).ravel()
+    wf = np.asarray(want).ravel().astype(gf.dtype)
+    same = bool(np.all((gf == wf) | both))
+    return same, float(diff.max()) if diff.size else 0.0
+
+
+def engine_infer(conn, name, rows, by_name=None):
+    """Posts rows with no outputs named (so: every output served); {name: array}."""
+    if by_name:
+        inputs = [{"name": n, "datatype": "FP32", "shape": [len(rows)],
+                   "data": [None if np.isnan(v) else float(v) for v in rows[:, j]]}
+                  for j, n in enumerate(by_name)]
+    else:
+        inputs = [tensor_json(rows)]
+    status, raw = request(conn, "POST", f"/v2/models/{name}/infer",
+                          json.dumps({"inputs": inputs}))
+    if status != 200:
+        raise RuntimeError(f"{name}: HTTP {status}: {raw[:200]!r}")
+    out = {}
+    for o in json.loads(raw)["outputs"]:
+        data = o["data"]
+        if o["datatype"] == "INT32":
+            out[o["name"]] = np.array(data, dtype=np.int32)
+        else:
+            out[o["name"]] = as_f32(data)
+        out[o["name"]] = out[o["name"]].reshape(o["shape"])
+    return out
+
+
+def check_engine_models(builddir, workdir):
+    """Trains the engine suite's models, serves each with trees = "all" (and "best" when it
+    has a best_iteration) and every output, and compares each with XGBoost. Prints a table;
+    returns the number of failures."""
+    ee = engine_module()
+    t0 = time.monotonic()
+    cases, untrainable = [], []
+    for k, spec in enumerate(ee.model_specs()):
+        rng = np.random.default_rng(ee.SEED + k)
+        try:
+            case = (ee.train_sklearn if "wrapper" in spec else ee.train_plain)(
+                workdir, k, spec, rng)
+        except xgb.core.XGBoostError as e:
+            untrainable.append(f"{spec['name']} {spec['objective']}: {str(e)[:80]}")
+            continue
+        engine_refs(ee, spec, case)
+        case.spec = spec
+        cases.append(case)
+    print(f"engine models: trained {len(cases)} in {time.monotonic() - t0:.1f}s")
+    entries = []
+    for c in cases:
+        outs = ", ".join(f'"{o}"' for o in engine_outputs(c))
+        entries.append(f'  {{ name = "{c.name}"; path = "{c.path}"; outputs = [ {outs} ]; }}')
+        if c.best is not None:
+            entries.append(f'  {{ name = "{c.name}b"; path = "{c.path}"; trees = "best"; '
+                           f'outputs = [ {outs} ]; }}')
+    sock = os.path.join(workdir, "engine.sock")
+    conf = os.path.join(workdir, "engine.conf")
+    with open(conf, "w") as f:
+        f.write(f'socket = {{ path = "{sock}"; }};\nlog_level = "warning";\n'
+                f'models = (\n' + ",\n".join(entries) + "\n);\n")
+    proc = start_daemon(conf, sock, builddir)
+    conn = UnixHTTPConnection(sock)
+    failures, table = 0, {}
+    wire = {"proba": "predict_proba"}
+    try:
+        for c in cases:
+            for lim in ("all", "best"):
+                name = c.name if lim == "all" else c.name + "b"
+                if lim == "best" and c.best is None:
+                    continue
+                got = engine_infer(conn, name, c.rows)
+                # Every output a request names none of: all the served ones come back.
+                for (out, l2), want in c.refs.items():
+                    if l2 != lim and not (l2 == "all" and out in ("proba", "label")
+                                          and c.best is not None and lim == "best"):
+                        continue
+                    if (out in ("proba", "label") and l2 != lim):
+                        continue
+                    g = got.get(wire.get(out, out))
+                    if g is None:
+                        print(f"FAIL {name}: no {out} output")
+                        failures += 1
+                        continue
+                    same, diff = engine_compare(g, want)
+                    known = (out == "proba" and c.spec["objective"] == "multi:softmax"
+                             and ee.NUMPY_EXP_IS_LIBM)
+                    row = table.setdefault(f"{out}/{lim}", [0, 0, 0.0])
+                    row[0] += 1
+                    row[1] += same
+                    row[2] = max(row[2], diff)
+                    if not same and not known:
+                        print(f"FAIL {name} {c.spec['objective']} {c.spec.get('booster')} "
+                              f"{out}/{lim}: max diff {diff:g}")
+                        failures += 1
+                # SHAP's efficiency: the contributions of a row sum to its margin.
+                ctb = got["contribs"].astype(np.float64)
+                total = ctb.sum(axis=-1).reshape(got["margin"].shape)
+                m = got["margin"].astype(np.float64)
+                if not np.allclose(total, m, rtol=1e-4, atol=1e-4):
+                    print(f"FAIL {name}: contribs do not sum to margin "
+                          f"(max diff {np.abs(total - m).max():g})")
+                    failures += 1
+                row = table.setdefault(f"sum(contribs)=margin/{lim}", [0, 0, 0.0])
+                row[0] += 1
+                row[1] += bool(np.allclose(total, m, rtol=1e-4, atol=1e-4))
+                row[2] = max(row[2], float(np.abs(total - m).max()))
+                if c.names and lim == "all":
+                    named = engine_infer(conn, name, c.rows, by_name=c.names)
+                    same, diff = engine_compare(named["predict"], got["predict"])
+                    row = table.setdefault("inputs by feature name", [0, 0, 0.0])
+                    row[0] += 1
+                    row[1] += same
+                    row[2] = max(row[2], diff)
+                    if not same:
+                        print(f"FAIL {name}: one input per feature predicts differently")
+                        failures += 1
+    finally:
+        conn.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    print(f"{'output':28} {'models':>6} {'exact':>6} {'max_diff':>10}")
+    for out, (n, same, diff) in sorted(table.items()):
+        print(f"{out:28} {n:6} {same:6} {diff:10g}")
+    served = len(cases) + sum(c.best is not None for c in cases)
+    print(f"engine models: {len(cases)} models ({served} served versions), {failures} "
+          f"failures, {time.monotonic() - t0:.1f}s")
+    for u in untrainable:
+        print(f"not trainable in XGBoost 1.7 (skipped): {u}")
+    if len(cases) < 100:
+        print(f"FAIL: only {len(cases)} engine models (100 expected)")
+        failures += 1
+    return failures
+
+
 def main():
     builddir = os.environ.get("top_builddir")
     if not builddir:
@@ -492,6 +676,8 @@ def main():
             failures += not ok
         failures += check_datatypes(conn, cases)
         conn.close()
+        if os.environ.get("EXACTNESS_ENGINE_MODELS", "1") != "0":
+            failures += check_engine_models(builddir, workdir)
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=30)
         proc = None

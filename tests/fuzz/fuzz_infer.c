@@ -410,10 +410,9 @@ int fuzz_infer_one(const uint8_t *data, size_t size)
 			FUZZ_CHECK(a.nrows == b.nrows && a.ncols == b.ncols);
 			FUZZ_CHECK(same_str(a.id, b.id));
 			FUZZ_CHECK(same_str(a.input_name, b.input_name));
-			FUZZ_CHECK(a.want_predict == b.want_predict);
-			FUZZ_CHECK(a.want_margin == b.want_margin);
-			FUZZ_CHECK(a.predict_binary == b.predict_binary);
-			FUZZ_CHECK(a.margin_binary == b.margin_binary);
+			FUZZ_CHECK(a.want == b.want);
+			FUZZ_CHECK(a.binary == b.binary);
+			FUZZ_CHECK(a.binary_all == b.binary_all);
 			for (size_t k = 0; k < a.nrows * a.ncols; k++) {
 				if (!same_float(a.data[k], b.data[k]))
 					fprintf(stderr,
