@@ -1627,8 +1627,8 @@ int infer_encode_binary(const char *model_name, const char *model_version, const
 		}
 #endif
 		/* One NaN on every architecture (x86 makes 0xffc00000, arm64 0x7fc00000). */
-		for (size_t k = 0; k < n; k++)
-			if (isnan(o->data[k]))
+		for (size_t k = 0; !o->int32 && k < n; k++)
+			if (isnan(((const float *)o->data)[k]))
 				memcpy(b.p + b.len + 4 * k, "\x00\x00\xc0\x7f", 4);
 		b.len += n * sizeof(float);
 	}
