@@ -741,7 +741,7 @@ static void walk_group(struct loader *ld, const config_setting_t *grp, const cha
 	}
 }
 
-static void model_clear(struct conf_model *m)
+static void entry_clear(struct conf_model *m)
 {
 	free(m->name);
 	free(m->path);
@@ -751,7 +751,7 @@ static void model_clear(struct conf_model *m)
 }
 
 /* The version's default depends on whether a path is given, so it is filled in later. */
-static void model_defaults(struct conf_model *m)
+static void entry_defaults(struct conf_model *m)
 {
 	memset(m, 0, sizeof(*m));
 	/* Unset: the golden set's own tolerance, else 1e-6. 0 is a value (exact equality). */
@@ -772,7 +772,7 @@ static bool has_repository(const config_setting_t *models)
 }
 
 /* The rules that tie path and version together, checked once the whole entry is read. */
-static void model_finish(struct loader *ld, const config_setting_t *e, const char *prefix,
+static void entry_finish(struct loader *ld, const config_setting_t *e, const char *prefix,
                          struct conf_model *m, bool roots)
 {
 	const config_setting_t *path_s = config_setting_get_member(e, "path");
@@ -832,13 +832,13 @@ static void parse_models(struct loader *ld, const config_setting_t *s, struct co
 			expect_type(ld, e, prefix, "a group");
 			continue;
 		}
-		model_defaults(m);
+		entry_defaults(m);
 		c->n_models++;
 		walk_group(ld, e, prefix, model_keys, m);
 		name_s = config_setting_get_member(e, "name");
 		if (!name_s)
 			add_error(ld, e, "%s: name is required", prefix);
-		model_finish(ld, e, prefix, m, roots);
+		entry_finish(ld, e, prefix, m, roots);
 		if (!m->name || !m->version)
 			continue;
 		name_lines[c->n_models - 1] = config_setting_source_line(name_s);
@@ -874,7 +874,7 @@ void conf_free(struct conf *c)
 		free(c->repository[i]);
 	free(c->repository);
 	for (size_t i = 0; i < c->n_models; i++)
-		model_clear(&c->models[i]);
+		entry_clear(&c->models[i]);
 	free(c->models);
 	free(c->smoke.on_failure);
 	free(c);
@@ -927,7 +927,7 @@ int conf_default(struct conf **out)
 	if (!c->models)
 		goto oom;
 	m = &c->models[0];
-	model_defaults(m);
+	entry_defaults(m);
 	c->n_models = 1;
 	m->name = strdup(DEFAULT_MODEL_NAME);
 	m->version = strdup(VERSION_LATEST);
@@ -1265,7 +1265,7 @@ const struct conf_model *conf_find_model(const struct conf *c, const char *name)
 
 static json_t *keys_json(const struct key *keys, const void *base);
 
-static json_t *model_json(const struct conf_model *m)
+static json_t *entry_json(const struct conf_model *m)
 {
 	return keys_json(model_keys, m);
 }
@@ -1289,7 +1289,7 @@ static json_t *value_json(const struct key *k, const void *base)
 	case K_MODELS:
 		a = json_array();
 		for (size_t i = 0; a && i < c->n_models; i++)
-			if (json_array_append_new(a, model_json(&c->models[i])) < 0) {
+			if (json_array_append_new(a, entry_json(&c->models[i])) < 0) {
 				json_decref(a);
 				return NULL;
 			}

@@ -14,23 +14,12 @@
 #include "jsonx.h"
 #include "model.h"
 #include "num.h"
+#include "util.h"
 
 /* Golden sets are a few hundred rows; anything near this is a mistake, not a test set. */
 #define GOLDEN_MAX_BYTES (64u * 1024 * 1024)
 /* object -> outputs -> row -> value is three levels; leave room, refuse pathologies. */
 #define GOLDEN_MAX_DEPTH 16
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Reads a number or null (NaN: a missing input). */
 static int read_value(const json_t *v, bool null_ok, double *out)
@@ -47,39 +36,39 @@ static int load_inputs(const json_t *inputs, struct golden *g, char *err, size_t
 	size_t nrows, ncols;
 
 	if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
-		set_err(err, errlen, "\"inputs\" must be a non-empty array of rows");
+		util_fail(err, errlen, 0, "\"inputs\" must be a non-empty array of rows");
 		return -EINVAL;
 	}
 	nrows = json_array_size(inputs);
 	if (!json_is_array(json_array_get(inputs, 0)) ||
 	    json_array_size(json_array_get(inputs, 0)) == 0) {
-		set_err(err, errlen, "inputs[0] must be a non-empty array of numbers");
+		util_fail(err, errlen, 0, "inputs[0] must be a non-empty array of numbers");
 		return -EINVAL;
 	}
 	ncols = json_array_size(json_array_get(inputs, 0));
 	if (nrows > SIZE_MAX / sizeof(float) / ncols) {
-		set_err(err, errlen, "\"inputs\" is too large");
+		util_fail(err, errlen, 0, "\"inputs\" is too large");
 		return -EINVAL;
 	}
 	g->inputs = malloc(nrows * ncols * sizeof(float));
 	if (!g->inputs) {
-		set_err(err, errlen, "out of memory");
+		util_fail(err, errlen, 0, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t r = 0; r < nrows; r++) {
 		const json_t *row = json_array_get(inputs, r);
 
 		if (!json_is_array(row) || json_array_size(row) != ncols) {
-			set_err(err, errlen, "inputs[%zu] must be an array of %zu numbers", r,
-			        ncols);
+			util_fail(err, errlen, 0, "inputs[%zu] must be an array of %zu numbers", r,
+			          ncols);
 			return -EINVAL;
 		}
 		for (size_t c = 0; c < ncols; c++) {
 			double v;
 
 			if (read_value(json_array_get(row, c), true, &v) < 0) {
-				set_err(err, errlen, "inputs[%zu][%zu] must be a number or null", r,
-				        c);
+				util_fail(err, errlen, 0,
+				          "inputs[%zu][%zu] must be a number or null", r, c);
 				return -EINVAL;
 			}
 			/* The model sees float32, exactly what an FP32 request carries. */
@@ -102,23 +91,23 @@ static int load_outputs(const json_t *a, const char *what, size_t nrows, double 
 	bool lists;
 
 	if (!json_is_array(a) || json_array_size(a) != nrows) {
-		set_err(err, errlen, "\"%s\" must be an array of %zu rows, like \"inputs\"", what,
-		        nrows);
+		util_fail(err, errlen, 0, "\"%s\" must be an array of %zu rows, like \"inputs\"",
+		          what, nrows);
 		return -EINVAL;
 	}
 	lists = json_is_array(json_array_get(a, 0));
 	w = lists ? json_array_size(json_array_get(a, 0)) : 1;
 	if (w == 0) {
-		set_err(err, errlen, "%s[0] must not be empty", what);
+		util_fail(err, errlen, 0, "%s[0] must not be empty", what);
 		return -EINVAL;
 	}
 	if (nrows > SIZE_MAX / sizeof(double) / w) {
-		set_err(err, errlen, "\"%s\" is too large", what);
+		util_fail(err, errlen, 0, "\"%s\" is too large", what);
 		return -EINVAL;
 	}
 	*out = malloc(nrows * w * sizeof(double));
 	if (!*out) {
-		set_err(err, errlen, "out of memory");
+		util_fail(err, errlen, 0, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t r = 0; r < nrows; r++) {
@@ -126,20 +115,22 @@ static int load_outputs(const json_t *a, const char *what, size_t nrows, double 
 
 		if (!lists) {
 			if (read_value(row, false, &(*out)[r]) < 0) {
-				set_err(err, errlen, "%s[%zu] must be a number, as %s[0] is", what,
-				        r, what);
+				util_fail(err, errlen, 0, "%s[%zu] must be a number, as %s[0] is",
+				          what, r, what);
 				return -EINVAL;
 			}
 			continue;
 		}
 		if (!json_is_array(row) || json_array_size(row) != w) {
-			set_err(err, errlen, "%s[%zu] must be an array of %zu numbers, as %s[0] is",
-			        what, r, w, what);
+			util_fail(err, errlen, 0,
+			          "%s[%zu] must be an array of %zu numbers, as %s[0] is", what, r,
+			          w, what);
 			return -EINVAL;
 		}
 		for (size_t k = 0; k < w; k++) {
 			if (read_value(json_array_get(row, k), false, &(*out)[r * w + k]) < 0) {
-				set_err(err, errlen, "%s[%zu][%zu] must be a number", what, r, k);
+				util_fail(err, errlen, 0, "%s[%zu][%zu] must be a number", what, r,
+				          k);
 				return -EINVAL;
 			}
 		}
@@ -187,32 +178,32 @@ static int load_tensor(const json_t *a, const char *what, size_t nrows, size_t m
 	char shape[96];
 
 	if (!json_is_array(a) || json_array_size(a) != nrows) {
-		set_err(err, errlen, "\"%s\" must be an array of %zu rows, like \"inputs\"", what,
-		        nrows);
+		util_fail(err, errlen, 0, "\"%s\" must be an array of %zu rows, like \"inputs\"",
+		          what, nrows);
 		return -EINVAL;
 	}
 	t->ndims = 0;
 	t->width = 1;
 	for (v = json_array_get(a, 0); json_is_array(v); v = json_array_get(v, 0)) {
 		if (t->ndims == max_ndims) {
-			set_err(err, errlen, "%s[0] is nested too deeply (at most %zu levels)",
-			        what, max_ndims);
+			util_fail(err, errlen, 0, "%s[0] is nested too deeply (at most %zu levels)",
+			          what, max_ndims);
 			return -EINVAL;
 		}
 		if (json_array_size(v) == 0) {
-			set_err(err, errlen, "%s[0] must not contain an empty array", what);
+			util_fail(err, errlen, 0, "%s[0] must not contain an empty array", what);
 			return -EINVAL;
 		}
 		t->dims[t->ndims++] = json_array_size(v);
 		if (t->width > SIZE_MAX / sizeof(double) / nrows / json_array_size(v)) {
-			set_err(err, errlen, "\"%s\" is too large", what);
+			util_fail(err, errlen, 0, "\"%s\" is too large", what);
 			return -EINVAL;
 		}
 		t->width *= json_array_size(v);
 	}
 	t->v = malloc(nrows * t->width * sizeof(double));
 	if (!t->v) {
-		set_err(err, errlen, "out of memory");
+		util_fail(err, errlen, 0, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t r = 0; r < nrows; r++) {
@@ -220,8 +211,8 @@ static int load_tensor(const json_t *a, const char *what, size_t nrows, size_t m
 
 		if (read_nested(json_array_get(a, r), t->dims, t->ndims, t->v, &n) < 0) {
 			shape_text(shape, sizeof(shape), t);
-			set_err(err, errlen, "%s[%zu] must be %s, as %s[0] is", what, r, shape,
-			        what);
+			util_fail(err, errlen, 0, "%s[%zu] must be %s, as %s[0] is", what, r, shape,
+			          what);
 			return -EINVAL;
 		}
 	}
@@ -234,30 +225,30 @@ static int check_optional(const struct golden *g, char *err, size_t errlen)
 	const struct golden_tensor *c = &g->contribs, *l = &g->leaf;
 
 	if (g->predict_proba.v && (g->predict_proba.ndims != 1 || g->predict_proba.dims[0] < 2)) {
-		set_err(err, errlen,
-		        "\"predict_proba\" rows must be arrays of K >= 2 class probabilities");
+		util_fail(err, errlen, 0,
+		          "\"predict_proba\" rows must be arrays of K >= 2 class probabilities");
 		return -EINVAL;
 	}
 	if (g->label.v && g->label.ndims != 0) {
-		set_err(err, errlen, "\"label\" rows must be single numbers (a class label)");
+		util_fail(err, errlen, 0, "\"label\" rows must be single numbers (a class label)");
 		return -EINVAL;
 	}
 	if (c->v && (c->ndims == 0 || c->dims[c->ndims - 1] != g->ncols + 1)) {
-		set_err(err, errlen,
-		        "\"contribs\" rows must end in arrays of %zu numbers (one per feature, "
-		        "then the bias)",
-		        g->ncols + 1);
+		util_fail(err, errlen, 0,
+		          "\"contribs\" rows must end in arrays of %zu numbers (one per feature, "
+		          "then the bias)",
+		          g->ncols + 1);
 		return -EINVAL;
 	}
 	if (l->v && l->ndims == 0) {
-		set_err(err, errlen, "\"leaf\" rows must be arrays of leaf indices");
+		util_fail(err, errlen, 0, "\"leaf\" rows must be arrays of leaf indices");
 		return -EINVAL;
 	}
 	for (size_t i = 0; l->v && i < g->nrows * l->width; i++) {
 		if (!(l->v[i] >= 0) || l->v[i] != floor(l->v[i]) || l->v[i] > 2147483647.0) {
-			set_err(err, errlen,
-			        "leaf[%zu] holds %g, not a node index (an integer >= 0)",
-			        i / l->width, l->v[i]);
+			util_fail(err, errlen, 0,
+			          "leaf[%zu] holds %g, not a node index (an integer >= 0)",
+			          i / l->width, l->v[i]);
 			return -EINVAL;
 		}
 	}
@@ -278,7 +269,7 @@ static int load_trees(const json_t *t, struct golden *g, char *err, size_t errle
 		g->trees = GOLDEN_TREES_BEST;
 		return 0;
 	}
-	set_err(err, errlen, "\"trees\" must be \"all\" or \"best\"");
+	util_fail(err, errlen, 0, "\"trees\" must be \"all\" or \"best\"");
 	return -EINVAL;
 }
 
@@ -316,14 +307,14 @@ static int load_root(const json_t *root, struct golden *g, char *err, size_t err
 	int rc;
 
 	if (!json_is_object(root)) {
-		set_err(err, errlen, "a golden set must be a JSON object");
+		util_fail(err, errlen, 0, "a golden set must be a JSON object");
 		return -EINVAL;
 	}
 	tol = json_object_get(root, "tolerance");
 	g->tolerance = GOLDEN_TOLERANCE_UNSET;
 	if (tol && (jsonx_number(tol, &g->tolerance) < 0 || !(g->tolerance >= 0) ||
 	            !isfinite(g->tolerance))) {
-		set_err(err, errlen, "\"tolerance\" must be a finite number >= 0");
+		util_fail(err, errlen, 0, "\"tolerance\" must be a finite number >= 0");
 		return -EINVAL;
 	}
 	rc = load_trees(json_object_get(root, "trees"), g, err, errlen);
@@ -333,7 +324,7 @@ static int load_root(const json_t *root, struct golden *g, char *err, size_t err
 	if (rc < 0)
 		return rc;
 	if (!json_object_get(root, "predict")) {
-		set_err(err, errlen, "\"predict\" is missing");
+		util_fail(err, errlen, 0, "\"predict\" is missing");
 		return -EINVAL;
 	}
 	rc = load_outputs(json_object_get(root, "predict"), "predict", g->nrows, &g->predict,
@@ -359,13 +350,13 @@ int golden_load(const char *path, struct golden *g, char *err, size_t errlen)
 	g->tolerance = GOLDEN_TOLERANCE_UNSET;
 	rc = jsonx_load_file(path, GOLDEN_MAX_BYTES, GOLDEN_MAX_DEPTH, 1, &root, why, sizeof(why));
 	if (rc < 0) {
-		set_err(err, errlen, "%s: %s", path, why);
+		util_fail(err, errlen, 0, "%s: %s", path, why);
 		return rc;
 	}
 	rc = load_root(root, g, why, sizeof(why));
 	json_decref(root);
 	if (rc < 0) {
-		set_err(err, errlen, "%s: %s", path, why);
+		util_fail(err, errlen, 0, "%s: %s", path, why);
 		golden_free(g);
 	}
 	return rc;
@@ -452,9 +443,9 @@ static void compare_outputs(struct compare *cmp, const char *what, const float *
 			cmp->mismatch = true;
 			shortest(gs, g, true);
 			shortest(ws, w, false);
-			set_err(cmp->err, cmp->errlen,
-			        "row %zu %s %zu: got %s, expected %s (tolerance %g)", r, what, k,
-			        gs, ws, cmp->tol);
+			util_fail(cmp->err, cmp->errlen, 0,
+			          "row %zu %s %zu: got %s, expected %s (tolerance %g)", r, what, k,
+			          gs, ws, cmp->tol);
 		}
 	}
 }
@@ -469,18 +460,21 @@ int golden_check(const struct golden *g, const struct model *m, double config_to
 	if (max_diff)
 		*max_diff = 0;
 	if (g->ncols != info->num_feature) {
-		set_err(err, errlen, "golden inputs have %zu columns, the model takes %zu features",
-		        g->ncols, info->num_feature);
+		util_fail(err, errlen, 0,
+		          "golden inputs have %zu columns, the model takes %zu features", g->ncols,
+		          info->num_feature);
 		return -EINVAL;
 	}
 	if (g->predict_width != info->predict_width) {
-		set_err(err, errlen, "golden predict has %zu values per row, the model gives %zu",
-		        g->predict_width, info->predict_width);
+		util_fail(err, errlen, 0,
+		          "golden predict has %zu values per row, the model gives %zu",
+		          g->predict_width, info->predict_width);
 		return -EINVAL;
 	}
 	if (g->margin && g->margin_width != info->margin_width) {
-		set_err(err, errlen, "golden margin has %zu values per row, the model gives %zu",
-		        g->margin_width, info->margin_width);
+		util_fail(err, errlen, 0,
+		          "golden margin has %zu values per row, the model gives %zu",
+		          g->margin_width, info->margin_width);
 		return -EINVAL;
 	}
 	cmp.tol = golden_tolerance(config_tolerance, g);
@@ -491,7 +485,7 @@ int golden_check(const struct golden *g, const struct model *m, double config_to
 	if (!predict || (g->margin && !margin)) {
 		free(predict);
 		free(margin);
-		set_err(err, errlen, "out of memory");
+		util_fail(err, errlen, 0, "out of memory");
 		return -ENOMEM;
 	}
 	if (g->trees == GOLDEN_TREES_BEST) {
@@ -499,7 +493,7 @@ int golden_check(const struct golden *g, const struct model *m, double config_to
 		if (model_predict_ex(m, g->inputs, g->nrows, info->best_tree_limit, &o) < 0) {
 			free(predict);
 			free(margin);
-			set_err(err, errlen, "out of memory");
+			util_fail(err, errlen, 0, "out of memory");
 			return -ENOMEM;
 		}
 	} else {
@@ -522,9 +516,9 @@ static int compare_tensor(struct compare *cmp, const char *what, const struct go
 	if (!want->v || !got)
 		return 0;
 	if (got_width != want->width) {
-		set_err(cmp->err, cmp->errlen,
-		        "golden %s has %zu values per row, the model gives %zu", what, want->width,
-		        got_width);
+		util_fail(cmp->err, cmp->errlen, 0,
+		          "golden %s has %zu values per row, the model gives %zu", what,
+		          want->width, got_width);
 		return -EINVAL;
 	}
 	compare_outputs(cmp, what, got, want->v, nrows, want->width);

@@ -38,6 +38,7 @@
 #include "mstats.h"
 #include "triton.h"
 #include "zbody.h"
+#include "util.h"
 
 /*
  * MHD's per-connection memory pool holds the request line and headers (parsed in place),
@@ -214,13 +215,6 @@ static void limits_from_conf(const struct conf *c)
 	lim.request_timeout = (unsigned)c->request_timeout;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* The connection a request belongs to: req is the first member of struct conn. */
 static struct conn *conn_of(struct req *r)
 {
@@ -300,7 +294,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct req *r, unsigned
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	/* One clock read serves the latency and the answer's own request_timeout. */
-	now = mono_ns();
+	now = util_monotonic_ns();
 	metrics_observe(r->ep, status, now - r->start);
 	if (r->ep == METRICS_EP_INFER && r->set != NULL)
 		http_count_infer(r, status, now);
@@ -362,21 +356,6 @@ static void set_error(struct req *r, unsigned status, const char *allow, const c
 	r->discard = true;
 }
 
-static bool name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 64)
-		return false;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* Finds the model of the path in the held set; leaves a 404 or 503 pending otherwise. */
 static const struct repo_entry *find_entry(struct req *r)
 {
@@ -411,7 +390,7 @@ static json_t *strings_or_null(const char *const *v, size_t n)
 }
 
 /* The outputs e serves, as metadata tensors: name, datatype and shape [-1, dims...]. */
-static json_t *outputs_meta(const struct repo_entry *e, const struct model_info *mi)
+static json_t *meta_outputs(const struct repo_entry *e, const struct model_info *mi)
 {
 	json_t *a = json_array();
 
@@ -472,7 +451,7 @@ static enum MHD_Result do_model_meta(struct MHD_Connection *c, struct req *r)
 	obj = json_pack("{s:s, s:o, s:s, s:[{s:s, s:s, s:[iI]}], s:o, s:o}", "name", e->name,
 	                "versions", versions, "platform", "xgboost_json", "inputs", "name", "input",
 	                "datatype", "FP32", "shape", -1, (json_int_t)e->num_feature, "outputs",
-	                outputs_meta(e, mi), "parameters", params);
+	                meta_outputs(e, mi), "parameters", params);
 	return respond_json(c, r, MHD_HTTP_OK, obj, NULL, NULL);
 }
 
@@ -639,7 +618,7 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 		infer_request_free(&in);
 		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, err);
 	}
-	r->t_decoded = mono_ns();
+	r->t_decoded = util_monotonic_ns();
 	rows = in.data;
 	if (mi->num_feature != nf) {
 		/* A pinned width differs from the model's: pad with missing or drop columns. */
@@ -688,7 +667,7 @@ static enum MHD_Result do_infer(struct MHD_Connection *c, struct req *r)
 		                rc == -ENOMEM ? "out of memory"
 		                              : "the model cannot give an output");
 	}
-	r->t_predicted = mono_ns();
+	r->t_predicted = util_monotonic_ns();
 	r->rows = in.nrows;
 	rc =
 	    infer_encode_binary(e->name, e->version, in.id, outs, n_outs, &out, &outlen, &json_len);
@@ -722,7 +701,7 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, struct req *r)
 
 /* The admin and repository routes; the peer was authorized in begin(). */
 /* Answers an admin action's result, with a journal line of its own for audited routes. */
-static enum MHD_Result admin_answer(struct MHD_Connection *c, struct req *r, int st, json_t *out)
+static enum MHD_Result answer_admin(struct MHD_Connection *c, struct req *r, int st, json_t *out)
 {
 	if (r->route->audit) {
 		/* Who changed what is worth a journal line of its own. */
@@ -765,7 +744,7 @@ static enum MHD_Result do_reload(struct MHD_Connection *c, struct req *r)
 		pthread_mutex_unlock(&reload_lock);
 		st = admin_reload_start(reload_done_cb, NULL, &out);
 		if (st != 0)
-			return admin_answer(c, r, st, out);
+			return answer_admin(c, r, st, out);
 		r->reloading = true;
 		pthread_mutex_lock(&reload_lock);
 		built = reload_built;
@@ -779,7 +758,7 @@ static enum MHD_Result do_reload(struct MHD_Connection *c, struct req *r)
 	}
 	r->reloading = false;
 	st = admin_reload_finish(&out);
-	return admin_answer(c, r, st, out);
+	return answer_admin(c, r, st, out);
 }
 
 static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
@@ -792,7 +771,7 @@ static enum MHD_Result do_admin(struct MHD_Connection *c, struct req *r)
 	if (r->route->act == admin_reload)
 		return do_reload(c, r);
 	st = r->route->act(&rq, &out);
-	return admin_answer(c, r, st, out);
+	return answer_admin(c, r, st, out);
 }
 
 static enum MHD_Result do_live(struct MHD_Connection *c, struct req *r)
@@ -1112,7 +1091,7 @@ static void take_placeholders(struct req *r, const struct route_shape *sh, const
 
 		if (sh->kind[i] == SEG_LITERAL)
 			continue;
-		if (!name_ok(sg[i].p, sg[i].n)) {
+		if (!util_valid_name_n(sg[i].p, sg[i].n)) {
 			set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "invalid model %s: must match %s",
 			          version ? "version" : "name", "[A-Za-z0-9_.-]{1,64}");
 			return;
@@ -1242,7 +1221,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r)
 		return fail_msg(c, r, MHD_HTTP_BAD_REQUEST, NULL, r->err);
 	if (r->err_status != 0)
 		return fail_msg(c, r, r->err_status, r->allow, r->err);
-	r->t_dispatch = mono_ns();
+	r->t_dispatch = util_monotonic_ns();
 	if (r->route == NULL)
 		return fail_msg(c, r, MHD_HTTP_NOT_FOUND, NULL, "no such route");
 	if (r->route->needs_model) {
@@ -1604,7 +1583,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		r->body = body;
 		r->cap = cap;
 		/* on_uri() read the clock as the request line came in: the request starts there. */
-		r->start = cn->active ? cn->since : mono_ns();
+		r->start = cn->active ? cn->since : util_monotonic_ns();
 		r->uid = cn->uid;
 		r->gid = cn->gid;
 		r->pid = cn->pid;
@@ -1639,7 +1618,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	cn = ci ? ci->socket_context : NULL;
 	if (cn != NULL) {
 		cn->active = false;
-		cn->since = mono_ns();
+		cn->since = util_monotonic_ns();
 	}
 	if (r == NULL)
 		return;
@@ -1679,7 +1658,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	(void)uri;
 	if (cn != NULL) {
 		cn->active = true;
-		cn->since = mono_ns();
+		cn->since = util_monotonic_ns();
 	}
 	/* NULL keeps *con_cls NULL on the access handler's first call. */
 	return NULL;
@@ -1706,7 +1685,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (cn == NULL)
 			return;
 		cn->tcp = l->tcp;
-		cn->since = mono_ns();
+		cn->since = util_monotonic_ns();
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		cn->fd = ci ? ci->connect_fd : -1;
 		if (cn->tcp) {
@@ -1773,9 +1752,9 @@ static void conn_cut(struct conn *cn)
 }
 
 /* Once a second is enough to see a flood in the journal. */
-static bool log_due(uint64_t *last)
+static bool limit_due(uint64_t *last)
 {
-	uint64_t t = mono_ns();
+	uint64_t t = util_monotonic_ns();
 
 	if (t - *last < 1000000000u)
 		return false;
@@ -1805,10 +1784,10 @@ static bool evict_idle(bool tcp, const struct conn *keep)
 	}
 	if (best == NULL)
 		return false;
-	if (log_due(&last_log))
+	if (limit_due(&last_log))
 		log_info("%s connections full: closing %s%s, idle %.1f s, for a new one",
 		         tcp ? "TCP" : "Unix socket", tcp ? "tcp " : "", best->peer,
-		         (double)(mono_ns() - best->since) / 1e9);
+		         (double)(util_monotonic_ns() - best->since) / 1e9);
 	conn_cut(best);
 	return true;
 }
@@ -1829,7 +1808,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 	(void)addrlen;
 	if (n_live[l->tcp] < cap || evict_idle(l->tcp, NULL))
 		return MHD_YES;
-	if (log_due(&last_log))
+	if (limit_due(&last_log))
 		log_notice("refusing %s connections: max_connections (%u%s) reached, none idle",
 		           l->tcp ? "TCP" : "Unix socket", conn_limit(),
 		           l->tcp ? "" : " and the admin reserve");
@@ -1857,7 +1836,7 @@ static void admit_or_refuse(struct conn *cn)
 		return;
 	if (evict_idle(false, cn))
 		return;
-	if (log_due(&last_log))
+	if (limit_due(&last_log))
 		log_notice("refusing %s: max_connections (%u) reached on the Unix socket, the "
 		           "admin reserve is for admin peers",
 		           cn->peer, conn_limit());
@@ -1867,7 +1846,7 @@ static void admit_or_refuse(struct conn *cn)
 
 void http_expire(void)
 {
-	uint64_t t = mono_ns();
+	uint64_t t = util_monotonic_ns();
 	uint64_t req_ns = (uint64_t)lim.request_timeout * 1000000000u;
 	/* Silent idle connections are MHD's to close after connection_timeout; one still
 	 * open well after that has been trickling bytes without finishing a request line. */
@@ -2170,7 +2149,7 @@ void http_quiesce(void)
 {
 	if (quiesced)
 		return;
-	quiesce_ns = mono_ns();
+	quiesce_ns = util_monotonic_ns();
 	/* The listening fds stay ours (the caller closes them); MHD just forgets them. */
 	for (size_t i = 0; i < 2; i++) {
 		if (listeners[i].d == NULL)

@@ -18,6 +18,7 @@
 #include "jsonx.h"
 #include "num.h"
 #include "strbuf.h"
+#include "util.h"
 
 /* Every numeric datatype of the protocol; a request's tensor is read as XGBoost would read it. */
 enum dtype {
@@ -144,21 +145,6 @@ static uint16_t half_from_double(double d)
 /* A decoded tensor's unused tail worth a realloc to give back (smaller ones are kept). */
 #define INFER_SHRINK_BYTES (64 * 1024)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 static const char *type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -207,9 +193,9 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 			break;
 		if (dtype_is_int(dt)) {
 			if (!int_fits(dt, i))
-				return fail(why, whylen,
-				            "%" JSON_INTEGER_FORMAT " is out of range for %s", i,
-				            dtype_names[dt]);
+				return util_fail(why, whylen, -EINVAL,
+				                 "%" JSON_INTEGER_FORMAT " is out of range for %s",
+				                 i, dtype_names[dt]);
 			/* One rounding from the integer, as XGBoost's static_cast. */
 			*out = (float)i;
 			return 0;
@@ -218,8 +204,9 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 		if (dt == DT_FP16) {
 			*out = half_to_float(half_from_double((double)i));
 			if (isinf(*out))
-				return fail(why, whylen,
-				            "%" JSON_INTEGER_FORMAT " is out of range for FP16", i);
+				return util_fail(
+				    why, whylen, -EINVAL,
+				    "%" JSON_INTEGER_FORMAT " is out of range for FP16", i);
 			return 0;
 		}
 		*out = (float)(double)i;
@@ -232,16 +219,19 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 			break;
 		if (dtype_is_int(dt)) {
 			if (d != floor(d))
-				return fail(why, whylen, "%.17g is not an integer (%s)", d,
-				            dtype_names[dt]);
+				return util_fail(why, whylen, -EINVAL,
+				                 "%.17g is not an integer (%s)", d,
+				                 dtype_names[dt]);
 			if (d < int_range[dt].dlo || d >= int_range[dt].dhi)
-				return fail(why, whylen, "%.17g is out of range for %s", d,
-				            dtype_names[dt]);
+				return util_fail(why, whylen, -EINVAL,
+				                 "%.17g is out of range for %s", d,
+				                 dtype_names[dt]);
 		}
 		f = dt == DT_FP16 ? half_to_float(half_from_double(d)) : (float)d;
 		/* FP64 narrows like numpy (overflow to inf); FP32 and FP16 must already fit. */
 		if ((dt == DT_FP32 || dt == DT_FP16) && isinf(f))
-			return fail(why, whylen, "%g is out of range for %s", d, dtype_names[dt]);
+			return util_fail(why, whylen, -EINVAL, "%g is out of range for %s", d,
+			                 dtype_names[dt]);
 		*out = f;
 		return 0;
 	}
@@ -253,8 +243,8 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 		}
 		if (strcmp(s, JSONX_INF) == 0 || strcmp(s, JSONX_NEG_INF) == 0) {
 			if (dtype_is_int(dt) || dt == DT_BOOL)
-				return fail(why, whylen, "%s is not %s %s value", s,
-				            dtype_article(dt), dtype_names[dt]);
+				return util_fail(why, whylen, -EINVAL, "%s is not %s %s value", s,
+				                 dtype_article(dt), dtype_names[dt]);
 			*out = s[0] == '-' ? -INFINITY : INFINITY;
 			return 0;
 		}
@@ -264,9 +254,9 @@ static int convert(const json_t *v, enum dtype dt, float *out, char *why, size_t
 		break;
 	}
 	if (dt == DT_BOOL)
-		return fail(why, whylen, "expected true, false or null (BOOL), got %s",
-		            type_name(v));
-	return fail(why, whylen, "expected a number or null, got %s", type_name(v));
+		return util_fail(why, whylen, -EINVAL,
+		                 "expected true, false or null (BOOL), got %s", type_name(v));
+	return util_fail(why, whylen, -EINVAL, "expected a number or null, got %s", type_name(v));
 }
 
 /* Converts n elements of arr into out; path names arr in messages. */
@@ -286,7 +276,7 @@ static int convert_array(const json_t *arr, size_t n, enum dtype dt, float *out,
 			}
 		}
 		if (convert(v, dt, &out[i], why, sizeof(why)) < 0)
-			return fail(err, errlen, "%s[%zu]: %s", path, i, why);
+			return util_fail(err, errlen, -EINVAL, "%s[%zu]: %s", path, i, why);
 	}
 	return 0;
 }
@@ -296,8 +286,8 @@ static int check_parameters(const json_t *obj, const char *path, char *err, size
 	const json_t *p = json_object_get(obj, "parameters");
 
 	if (p && !json_is_object(p))
-		return fail(err, errlen, "%s.parameters: expected an object, got %s", path,
-		            type_name(p));
+		return util_fail(err, errlen, -EINVAL, "%s.parameters: expected an object, got %s",
+		                 path, type_name(p));
 	return 0;
 }
 
@@ -315,8 +305,9 @@ static int param_bool(const json_t *obj, const char *path, const char *key, bool
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return fail(err, errlen, "%sparameters.%s: expected true or false, got %s", path,
-		            key, type_name(v));
+		return util_fail(err, errlen, -EINVAL,
+		                 "%sparameters.%s: expected true or false, got %s", path, key,
+		                 type_name(v));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -332,8 +323,8 @@ static int decode_outputs(const json_t *outputs, bool all_binary, struct infer_r
 	req->binary_all = all_binary;
 	if (!outputs || json_array_size(outputs) == 0) {
 		if (outputs && !json_is_array(outputs))
-			return fail(err, errlen, "outputs: expected an array, got %s",
-			            type_name(outputs));
+			return util_fail(err, errlen, -EINVAL, "outputs: expected an array, got %s",
+			                 type_name(outputs));
 		return 0;
 	}
 	json_array_foreach(outputs, i, o)
@@ -344,23 +335,23 @@ static int decode_outputs(const json_t *outputs, bool all_binary, struct infer_r
 		bool binary;
 		snprintf(path, sizeof(path), "outputs[%zu]", i);
 		if (!json_is_object(o))
-			return fail(err, errlen, "%s: expected an object, got %s", path,
-			            type_name(o));
+			return util_fail(err, errlen, -EINVAL, "%s: expected an object, got %s",
+			                 path, type_name(o));
 		name = json_object_get(o, "name");
 		if (!name)
-			return fail(err, errlen, "%s.name: required", path);
+			return util_fail(err, errlen, -EINVAL, "%s.name: required", path);
 		if (!json_is_string(name))
-			return fail(err, errlen, "%s.name: expected a string, got %s", path,
-			            type_name(name));
+			return util_fail(err, errlen, -EINVAL, "%s.name: expected a string, got %s",
+			                 path, type_name(name));
 		s = json_string_value(name);
 		for (unsigned j = 0; j < CONF_N_OUTPUTS; j++)
 			if (strcmp(s, conf_output_names[j]) == 0)
 				bit = 1u << j;
 		if (!bit)
-			return fail(err, errlen,
-			            "%s.name: \"%.64s\" is not an output (predict, margin, "
-			            "predict_proba, label, contribs, leaf)",
-			            path, s);
+			return util_fail(err, errlen, -EINVAL,
+			                 "%s.name: \"%.64s\" is not an output (predict, margin, "
+			                 "predict_proba, label, contribs, leaf)",
+			                 path, s);
 		if (check_parameters(o, path, err, errlen) < 0)
 			return -EINVAL;
 		snprintf(path, sizeof(path), "outputs[%zu].", i);
@@ -384,27 +375,29 @@ static int decode_shape(const json_t *shape, size_t num_feature, const struct in
 	size_t dims[2], n;
 
 	if (!shape)
-		return fail(err, errlen, "inputs[0].shape: required");
+		return util_fail(err, errlen, -EINVAL, "inputs[0].shape: required");
 	if (!json_is_array(shape))
-		return fail(err, errlen, "inputs[0].shape: expected an array, got %s",
-		            type_name(shape));
+		return util_fail(err, errlen, -EINVAL, "inputs[0].shape: expected an array, got %s",
+		                 type_name(shape));
 	n = json_array_size(shape);
 	if (n != 1 && n != 2)
-		return fail(err, errlen,
-		            "inputs[0].shape: expected [N, F] or [F], got %zu dimensions", n);
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].shape: expected [N, F] or [F], got %zu dimensions", n);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *d = json_array_get(shape, i);
 		if (!json_is_integer(d))
-			return fail(err, errlen,
-			            "inputs[0].shape[%zu]: expected a positive integer, got %s", i,
-			            type_name(d));
+			return util_fail(
+			    err, errlen, -EINVAL,
+			    "inputs[0].shape[%zu]: expected a positive integer, got %s", i,
+			    type_name(d));
 		if (json_integer_value(d) <= 0)
-			return fail(err, errlen,
-			            "inputs[0].shape[%zu]: expected a positive integer, got "
-			            "%" JSON_INTEGER_FORMAT,
-			            i, json_integer_value(d));
+			return util_fail(err, errlen, -EINVAL,
+			                 "inputs[0].shape[%zu]: expected a positive integer, got "
+			                 "%" JSON_INTEGER_FORMAT,
+			                 i, json_integer_value(d));
 		if ((uintmax_t)json_integer_value(d) > SIZE_MAX)
-			return fail(err, errlen, "inputs[0].shape[%zu]: too large", i);
+			return util_fail(err, errlen, -EINVAL, "inputs[0].shape[%zu]: too large",
+			                 i);
 		dims[i] = (size_t)json_integer_value(d);
 	}
 	return shape_bounds(dims, n, num_feature, lim, nrows, ncols, ndim, err, errlen);
@@ -421,17 +414,18 @@ static int shape_bounds(const size_t *dims, size_t n, size_t num_feature,
 	*nrows = n == 2 ? dims[0] : 1;
 	*ncols = dims[n - 1];
 	if (*ncols != num_feature)
-		return fail(err, errlen,
-		            "inputs[0].shape[%zu]: the model takes %zu features, got %zu", n - 1,
-		            num_feature, *ncols);
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].shape[%zu]: the model takes %zu features, got %zu",
+		                 n - 1, num_feature, *ncols);
 	if (*nrows > lim->max_rows)
-		return fail(err, errlen, "inputs[0].shape[0]: %zu rows exceed the limit of %zu",
-		            *nrows, lim->max_rows);
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].shape[0]: %zu rows exceed the limit of %zu", *nrows,
+		                 lim->max_rows);
 	if (__builtin_mul_overflow(*nrows, *ncols, &elems) || elems > lim->max_elements ||
 	    elems > SIZE_MAX / sizeof(float))
-		return fail(err, errlen,
-		            "inputs[0].shape: %zu x %zu elements exceed the limit of %zu", *nrows,
-		            *ncols, lim->max_elements);
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].shape: %zu x %zu elements exceed the limit of %zu",
+		                 *nrows, *ncols, lim->max_elements);
 	return 0;
 }
 
@@ -448,19 +442,20 @@ static int decode_data(const json_t *data, enum dtype dt, size_t nrows, size_t n
 	if (ndim == 2 && n > 0 && json_is_array(json_array_get(data, 0))) {
 		/* Nested exactly like the shape: N arrays of F values. */
 		if (n != nrows)
-			return fail(err, errlen,
-			            "inputs[0].data: %zu rows for shape %s, expected %zu", n, shape,
-			            nrows);
+			return util_fail(err, errlen, -EINVAL,
+			                 "inputs[0].data: %zu rows for shape %s, expected %zu", n,
+			                 shape, nrows);
 		for (size_t r = 0; r < nrows; r++) {
 			const json_t *row = json_array_get(data, r);
 			if (!json_is_array(row))
-				return fail(err, errlen,
-				            "inputs[0].data[%zu]: expected an array of %zu values, "
-				            "got %s",
-				            r, ncols, type_name(row));
+				return util_fail(
+				    err, errlen, -EINVAL,
+				    "inputs[0].data[%zu]: expected an array of %zu values, "
+				    "got %s",
+				    r, ncols, type_name(row));
 			if (json_array_size(row) != ncols)
-				return fail(
-				    err, errlen,
+				return util_fail(
+				    err, errlen, -EINVAL,
 				    "inputs[0].data[%zu]: %zu values for shape %s, expected "
 				    "%zu",
 				    r, json_array_size(row), shape, ncols);
@@ -471,8 +466,9 @@ static int decode_data(const json_t *data, enum dtype dt, size_t nrows, size_t n
 		return 0;
 	}
 	if (n != nrows * ncols)
-		return fail(err, errlen, "inputs[0].data: %zu values for shape %s, expected %zu", n,
-		            shape, nrows * ncols);
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].data: %zu values for shape %s, expected %zu", n, shape,
+		                 nrows * ncols);
 	return convert_array(data, n, dt, out, "inputs[0].data", err, errlen);
 }
 
@@ -871,20 +867,20 @@ static int decode_binary_input(const json_t *bds, enum dtype dt, size_t nrows, s
 	else
 		snprintf(shape, sizeof(shape), "[%zu]", ncols);
 	if (!json_is_integer(bds) || json_integer_value(bds) < 0)
-		return fail(err, errlen,
-		            "inputs[0].parameters.binary_data_size: expected a byte count (an "
-		            "integer >= 0), got %s",
-		            json_is_integer(bds) ? "a negative number" : type_name(bds));
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].parameters.binary_data_size: expected a byte count (an "
+		                 "integer >= 0), got %s",
+		                 json_is_integer(bds) ? "a negative number" : type_name(bds));
 	if (__builtin_mul_overflow(n, dtype_sizes[dt], &want) ||
 	    (uintmax_t)json_integer_value(bds) != (uintmax_t)want)
-		return fail(err, errlen,
-		            "inputs[0].parameters.binary_data_size: %" JSON_INTEGER_FORMAT
-		            " bytes, but shape %s of %s takes %zu x %zu = %zu",
-		            json_integer_value(bds), shape, dtype_names[dt], n, dtype_sizes[dt],
-		            want);
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].parameters.binary_data_size: %" JSON_INTEGER_FORMAT
+		                 " bytes, but shape %s of %s takes %zu x %zu = %zu",
+		                 json_integer_value(bds), shape, dtype_names[dt], n,
+		                 dtype_sizes[dt], want);
 	if (bin->len != want)
-		return fail(
-		    err, errlen,
+		return util_fail(
+		    err, errlen, -EINVAL,
 		    "Inference-Header-Content-Length: %zu bytes of binary tensor data follow "
 		    "the JSON header, but inputs[0].parameters.binary_data_size is %zu",
 		    bin->len, want);
@@ -894,9 +890,10 @@ static int decode_binary_input(const json_t *bds, enum dtype dt, size_t nrows, s
 		return -ENOMEM;
 	}
 	if (convert_binary(bin->p, n, dt, *out, &bad) < 0)
-		return fail(err, errlen,
-		            "inputs[0]: binary BOOL element %zu is the byte %u, expected 0 or 1",
-		            bad, bin->p[bad]);
+		return util_fail(
+		    err, errlen, -EINVAL,
+		    "inputs[0]: binary BOOL element %zu is the byte %u, expected 0 or 1", bad,
+		    bin->p[bad]);
 	return 0;
 }
 
@@ -913,19 +910,21 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	int r;
 
 	if (!json_is_object(in))
-		return fail(err, errlen, "inputs[0]: expected an object, got %s", type_name(in));
+		return util_fail(err, errlen, -EINVAL, "inputs[0]: expected an object, got %s",
+		                 type_name(in));
 	name = json_object_get(in, "name");
 	if (!name)
-		return fail(err, errlen, "inputs[0].name: required");
+		return util_fail(err, errlen, -EINVAL, "inputs[0].name: required");
 	if (!json_is_string(name))
-		return fail(err, errlen, "inputs[0].name: expected a string, got %s",
-		            type_name(name));
+		return util_fail(err, errlen, -EINVAL, "inputs[0].name: expected a string, got %s",
+		                 type_name(name));
 	datatype = json_object_get(in, "datatype");
 	if (!datatype)
-		return fail(err, errlen, "inputs[0].datatype: required");
+		return util_fail(err, errlen, -EINVAL, "inputs[0].datatype: required");
 	if (!json_is_string(datatype))
-		return fail(err, errlen, "inputs[0].datatype: expected a string, got %s",
-		            type_name(datatype));
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].datatype: expected a string, got %s",
+		                 type_name(datatype));
 	ds = json_string_value(datatype);
 	for (size_t i = 0; i < sizeof(dtype_names) / sizeof(dtype_names[0]); i++) {
 		if (strcmp(ds, dtype_names[i]) == 0) {
@@ -934,8 +933,9 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 		}
 	}
 	if (!known)
-		return fail(err, errlen,
-		            "inputs[0].datatype: \"%.32s\" is not supported (" DTYPE_LIST ")", ds);
+		return util_fail(err, errlen, -EINVAL,
+		                 "inputs[0].datatype: \"%.32s\" is not supported (" DTYPE_LIST ")",
+		                 ds);
 	r = decode_shape(json_object_get(in, "shape"), num_feature, lim, &nrows, &ncols, &ndim, err,
 	                 errlen);
 	if (r < 0)
@@ -947,14 +947,14 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 	bds = params ? json_object_get(params, "binary_data_size") : NULL;
 	if (bds) {
 		if (!bin)
-			return fail(
-			    err, errlen,
+			return util_fail(
+			    err, errlen, -EINVAL,
 			    "inputs[0].parameters.binary_data_size: binary tensor data needs "
 			    "the Inference-Header-Content-Length header");
 		if (data)
-			return fail(err, errlen,
-			            "inputs[0].data: not allowed together with "
-			            "parameters.binary_data_size");
+			return util_fail(err, errlen, -EINVAL,
+			                 "inputs[0].data: not allowed together with "
+			                 "parameters.binary_data_size");
 		req->input_name = strdup(json_string_value(name));
 		if (!req->input_name) {
 			snprintf(err, errlen, "out of memory");
@@ -966,17 +966,18 @@ static int decode_input(const json_t *in, size_t num_feature, const struct infer
 		                           errlen);
 	}
 	if (bin && bin->len)
-		return fail(err, errlen,
-		            data ? "Inference-Header-Content-Length: %zu bytes follow the JSON "
-		                   "header, but no input has parameters.binary_data_size"
-		                 : "inputs[0].parameters.binary_data_size: required for the %zu "
-		                   "bytes of binary tensor data after the JSON header",
-		            bin->len);
+		return util_fail(
+		    err, errlen, -EINVAL,
+		    data ? "Inference-Header-Content-Length: %zu bytes follow the JSON "
+		           "header, but no input has parameters.binary_data_size"
+		         : "inputs[0].parameters.binary_data_size: required for the %zu "
+		           "bytes of binary tensor data after the JSON header",
+		    bin->len);
 	if (!data)
-		return fail(err, errlen, "inputs[0].data: required");
+		return util_fail(err, errlen, -EINVAL, "inputs[0].data: required");
 	if (!json_is_array(data))
-		return fail(err, errlen, "inputs[0].data: expected an array, got %s",
-		            type_name(data));
+		return util_fail(err, errlen, -EINVAL, "inputs[0].data: expected an array, got %s",
+		                 type_name(data));
 	if (bulk) {
 		/* Anything but our [] in place, or a tensor the reference would refuse: let it. */
 		if (json_array_size(data) != 0 || !bulk_fits(bulk, dt, nrows, ncols, ndim))
@@ -1008,10 +1009,10 @@ static int named_dtype(const json_t *in, const char *path, enum dtype *dt, char 
 	const char *ds;
 
 	if (!datatype)
-		return fail(err, errlen, "%s.datatype: required", path);
+		return util_fail(err, errlen, -EINVAL, "%s.datatype: required", path);
 	if (!json_is_string(datatype))
-		return fail(err, errlen, "%s.datatype: expected a string, got %s", path,
-		            type_name(datatype));
+		return util_fail(err, errlen, -EINVAL, "%s.datatype: expected a string, got %s",
+		                 path, type_name(datatype));
 	ds = json_string_value(datatype);
 	for (size_t i = 0; i < sizeof(dtype_names) / sizeof(dtype_names[0]); i++) {
 		if (strcmp(ds, dtype_names[i]) == 0) {
@@ -1019,8 +1020,8 @@ static int named_dtype(const json_t *in, const char *path, enum dtype *dt, char 
 			return 0;
 		}
 	}
-	return fail(err, errlen, "%s.datatype: \"%.32s\" is not supported (" DTYPE_LIST ")", path,
-	            ds);
+	return util_fail(err, errlen, -EINVAL,
+	                 "%s.datatype: \"%.32s\" is not supported (" DTYPE_LIST ")", path, ds);
 }
 
 /* The rows of a per-feature input's shape, [N] or [N, 1]; -EINVAL naming the field. */
@@ -1031,20 +1032,22 @@ static int named_rows(const json_t *in, const char *path, const struct infer_lim
 	size_t n;
 
 	if (!shape)
-		return fail(err, errlen, "%s.shape: required", path);
+		return util_fail(err, errlen, -EINVAL, "%s.shape: required", path);
 	n = json_array_size(shape);
 	if (!json_is_array(shape) || (n != 1 && n != 2) ||
 	    (n == 2 && (!json_is_integer(json_array_get(shape, 1)) ||
 	                json_integer_value(json_array_get(shape, 1)) != 1)))
-		return fail(err, errlen, "%s.shape: expected [N] or [N, 1] (one input per feature)",
-		            path);
+		return util_fail(err, errlen, -EINVAL,
+		                 "%s.shape: expected [N] or [N, 1] (one input per feature)", path);
 	d = json_array_get(shape, 0);
 	if (!json_is_integer(d) || json_integer_value(d) <= 0)
-		return fail(err, errlen, "%s.shape[0]: expected a positive integer", path);
+		return util_fail(err, errlen, -EINVAL, "%s.shape[0]: expected a positive integer",
+		                 path);
 	if ((uintmax_t)json_integer_value(d) > lim->max_rows)
-		return fail(err, errlen,
-		            "%s.shape[0]: %" JSON_INTEGER_FORMAT " rows exceed the limit of %zu",
-		            path, json_integer_value(d), lim->max_rows);
+		return util_fail(err, errlen, -EINVAL,
+		                 "%s.shape[0]: %" JSON_INTEGER_FORMAT
+		                 " rows exceed the limit of %zu",
+		                 path, json_integer_value(d), lim->max_rows);
 	*nrows = (size_t)json_integer_value(d);
 	return 0;
 }
@@ -1058,20 +1061,22 @@ static int named_data(const json_t *in, const char *path, enum dtype dt, size_t 
 
 	if (json_object_get(in, "parameters") &&
 	    json_object_get(json_object_get(in, "parameters"), "binary_data_size"))
-		return fail(err, errlen,
-		            "%s.parameters.binary_data_size: binary tensor data needs the one "
-		            "[N, F] input, not one input per feature",
-		            path);
+		return util_fail(err, errlen, -EINVAL,
+		                 "%s.parameters.binary_data_size: binary tensor data needs the one "
+		                 "[N, F] input, not one input per feature",
+		                 path);
 	if (!data)
-		return fail(err, errlen, "%s.data: required", path);
+		return util_fail(err, errlen, -EINVAL, "%s.data: required", path);
 	if (!json_is_array(data) || json_array_size(data) != nrows)
-		return fail(err, errlen, "%s.data: expected an array of %zu values", path, nrows);
+		return util_fail(err, errlen, -EINVAL, "%s.data: expected an array of %zu values",
+		                 path, nrows);
 	if (nrows && json_is_array(json_array_get(data, 0))) {
 		for (size_t r = 0; r < nrows; r++) {
 			const json_t *row = json_array_get(data, r);
 			snprintf(p2, sizeof(p2), "%s.data[%zu]", path, r);
 			if (!json_is_array(row) || json_array_size(row) != 1)
-				return fail(err, errlen, "%s: expected an array of one value", p2);
+				return util_fail(err, errlen, -EINVAL,
+				                 "%s: expected an array of one value", p2);
 			if (convert_array(row, 1, dt, col + r, p2, err, errlen) < 0)
 				return -EINVAL;
 		}
@@ -1105,22 +1110,24 @@ static int decode_named(const json_t *inputs, size_t num_feature, const struct i
 
 		snprintf(path, sizeof(path), "inputs[%zu]", i);
 		if (!json_is_object(in)) {
-			fail(err, errlen, "%s: expected an object, got %s", path, type_name(in));
+			util_fail(err, errlen, -EINVAL, "%s: expected an object, got %s", path,
+			          type_name(in));
 			goto out;
 		}
 		if (!json_is_string(name)) {
-			fail(err, errlen, "%s.name: %s", path,
-			     name ? "expected a string" : "required");
+			util_fail(err, errlen, -EINVAL, "%s.name: %s", path,
+			          name ? "expected a string" : "required");
 			goto out;
 		}
 		for (j = 0; j < num_feature && strcmp(fn[j], json_string_value(name)) != 0; j++)
 			;
 		if (j == num_feature) {
-			fail(err, errlen,
-			     "%s.name: \"%.64s\" is not a feature of this model (with one input "
-			     "per feature, each is named by its feature name: see the metadata's "
-			     "feature_names)",
-			     path, json_string_value(name));
+			util_fail(
+			    err, errlen, -EINVAL,
+			    "%s.name: \"%.64s\" is not a feature of this model (with one input "
+			    "per feature, each is named by its feature name: see the metadata's "
+			    "feature_names)",
+			    path, json_string_value(name));
 			goto out;
 		}
 		if (named_dtype(in, path, &dt, err, errlen) < 0 ||
@@ -1130,10 +1137,10 @@ static int decode_named(const json_t *inputs, size_t num_feature, const struct i
 			size_t elems;
 			if (__builtin_mul_overflow(n, num_feature, &elems) ||
 			    elems > lim->max_elements) {
-				fail(err, errlen,
-				     "%s.shape: %zu rows of %zu features exceed the "
-				     "limit of %zu elements",
-				     path, n, num_feature, lim->max_elements);
+				util_fail(err, errlen, -EINVAL,
+				          "%s.shape: %zu rows of %zu features exceed the "
+				          "limit of %zu elements",
+				          path, n, num_feature, lim->max_elements);
 				goto out;
 			}
 			nrows = n;
@@ -1147,12 +1154,13 @@ static int decode_named(const json_t *inputs, size_t num_feature, const struct i
 				goto out;
 			}
 		} else if (n != nrows) {
-			fail(err, errlen, "%s.shape[0]: %zu rows, but inputs[0] has %zu", path, n,
-			     nrows);
+			util_fail(err, errlen, -EINVAL,
+			          "%s.shape[0]: %zu rows, but inputs[0] has %zu", path, n, nrows);
 			goto out;
 		}
 		if (seen[j]) {
-			fail(err, errlen, "%s.name: feature \"%.64s\" is given twice", path, fn[j]);
+			util_fail(err, errlen, -EINVAL, "%s.name: feature \"%.64s\" is given twice",
+			          path, fn[j]);
 			goto out;
 		}
 		seen[j] = 1;
@@ -1163,10 +1171,11 @@ static int decode_named(const json_t *inputs, size_t num_feature, const struct i
 	}
 	for (size_t j = 0; j < num_feature; j++) {
 		if (!seen[j]) {
-			fail(err, errlen,
-			     "inputs: feature \"%.64s\" is missing (one input per feature, named "
-			     "by feature name)",
-			     fn[j]);
+			util_fail(
+			    err, errlen, -EINVAL,
+			    "inputs: feature \"%.64s\" is missing (one input per feature, named "
+			    "by feature name)",
+			    fn[j]);
 			goto out;
 		}
 	}
@@ -1204,30 +1213,33 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
 	int r;
 
 	if (!json_is_object(root))
-		return fail(err, errlen, "request: expected a JSON object, got %s",
-		            type_name(root));
+		return util_fail(err, errlen, -EINVAL, "request: expected a JSON object, got %s",
+		                 type_name(root));
 	id = json_object_get(root, "id");
 	if (id && !json_is_string(id))
-		return fail(err, errlen, "id: expected a string, got %s", type_name(id));
+		return util_fail(err, errlen, -EINVAL, "id: expected a string, got %s",
+		                 type_name(id));
 	r = check_parameters(root, "request", err, errlen);
 	if (r < 0)
 		return r;
 	inputs = json_object_get(root, "inputs");
 	if (!inputs)
-		return fail(err, errlen, "inputs: required");
+		return util_fail(err, errlen, -EINVAL, "inputs: required");
 	if (!json_is_array(inputs))
-		return fail(err, errlen, "inputs: expected an array, got %s", type_name(inputs));
+		return util_fail(err, errlen, -EINVAL, "inputs: expected an array, got %s",
+		                 type_name(inputs));
 	named = json_array_size(inputs) > 0 && by_feature_name(inputs, num_feature, lim);
 	if (named && bulk)
 		return -EINVAL; /* the reference path decodes these */
 	if (json_array_size(inputs) != 1 && !named)
-		return fail(err, errlen,
-		            lim->feature_names
-		                ? "inputs: expected one input tensor, or one input per feature, "
-		                  "got %zu"
-		                : "inputs: expected exactly one input tensor, got %zu (the model "
-		                  "has no feature names to send one input per feature)",
-		            json_array_size(inputs));
+		return util_fail(
+		    err, errlen, -EINVAL,
+		    lim->feature_names
+		        ? "inputs: expected one input tensor, or one input per feature, "
+		          "got %zu"
+		        : "inputs: expected exactly one input tensor, got %zu (the model "
+		          "has no feature names to send one input per feature)",
+		    json_array_size(inputs));
 	r = param_bool(root, "", "binary_data_output", false, &all_binary, err, errlen);
 	if (r < 0)
 		return r;
@@ -1235,9 +1247,10 @@ static int decode_tree(const json_t *root, size_t num_feature, const struct infe
 	if (r < 0)
 		return r;
 	if (named && bin && bin->len)
-		return fail(err, errlen,
-		            "Inference-Header-Content-Length: binary tensor data needs the one "
-		            "[N, F] input, not one input per feature");
+		return util_fail(
+		    err, errlen, -EINVAL,
+		    "Inference-Header-Content-Length: binary tensor data needs the one "
+		    "[N, F] input, not one input per feature");
 	if (named)
 		r = decode_named(inputs, num_feature, lim, req, err, errlen);
 	else
@@ -1497,8 +1510,8 @@ int infer_decode_binary(const char *body, size_t len, size_t json_len, size_t nu
 
 	memset(req, 0, sizeof(*req));
 	if (json_len > len)
-		return fail(
-		    err, errlen,
+		return util_fail(
+		    err, errlen, -EINVAL,
 		    "Inference-Header-Content-Length: %zu exceeds the body length (%zu bytes)",
 		    json_len, len);
 	bin.p = body ? (const unsigned char *)body + json_len : NULL;

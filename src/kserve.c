@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
 void kserve_from_env(struct kserve_opts *o)
 {
 	if (o->model_name == NULL)
@@ -40,15 +42,6 @@ static bool path_ok(const char *p)
 		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f)
 			return false;
 	return true;
-}
-
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
 static bool is_file(const char *dir, const char *name, char *out, size_t outlen)
@@ -101,7 +94,7 @@ static int check_opts(const struct kserve_opts *o, char *model, size_t mlen, cha
 		         "INFERD_MODEL_DIR) go together");
 		return -EINVAL;
 	}
-	if (!name_ok(o->model_name)) {
+	if (!util_valid_name(o->model_name)) {
 		snprintf(err, errlen, "model name \"%.64s\" must match [A-Za-z0-9_.-]{1,64}",
 		         o->model_name);
 		return -EINVAL;

@@ -170,30 +170,16 @@ struct model {
 	char version[48];
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static json_t *get_member(json_t *obj, const char *key, json_type type, const char *where, int *rc,
                           char *err, size_t errlen)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
-		*rc = fail(err, errlen, -EINVAL, "missing %s.%s", where, key);
+		*rc = util_fail(err, errlen, -EINVAL, "missing %s.%s", where, key);
 		return NULL;
 	}
 	if (json_typeof(v) != type) {
-		*rc = fail(err, errlen, -EINVAL, "%s.%s has the wrong type", where, key);
+		*rc = util_fail(err, errlen, -EINVAL, "%s.%s has the wrong type", where, key);
 		return NULL;
 	}
 	return v;
@@ -206,33 +192,33 @@ static int param_uint(json_t *obj, const char *key, bool required, uint64_t max,
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
 		if (required)
-			return fail(err, errlen, -EINVAL, "missing %s.%s", where, key);
+			return util_fail(err, errlen, -EINVAL, "missing %s.%s", where, key);
 		return 1;
 	}
 	uint64_t x;
 	if (json_is_integer(v)) {
 		json_int_t i = json_integer_value(v);
 		if (i < 0)
-			return fail(err, errlen, -EINVAL, "%s.%s is negative", where, key);
+			return util_fail(err, errlen, -EINVAL, "%s.%s is negative", where, key);
 		x = (uint64_t)i;
 	} else if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		char *end;
 		if (*s < '0' || *s > '9')
-			return fail(err, errlen, -EINVAL, "%s.%s is not a non-negative integer",
-			            where, key);
+			return util_fail(err, errlen, -EINVAL,
+			                 "%s.%s is not a non-negative integer", where, key);
 		errno = 0;
 		unsigned long long u = strtoull(s, &end, 10);
 		if (errno || *end)
-			return fail(err, errlen, -EINVAL, "%s.%s is not a non-negative integer",
-			            where, key);
+			return util_fail(err, errlen, -EINVAL,
+			                 "%s.%s is not a non-negative integer", where, key);
 		x = u;
 	} else {
-		return fail(err, errlen, -EINVAL, "%s.%s has the wrong type", where, key);
+		return util_fail(err, errlen, -EINVAL, "%s.%s has the wrong type", where, key);
 	}
 	if (x > max)
-		return fail(err, errlen, -EINVAL, "%s.%s = %llu is out of range (max %llu)", where,
-		            key, (unsigned long long)x, (unsigned long long)max);
+		return util_fail(err, errlen, -EINVAL, "%s.%s = %llu is out of range (max %llu)",
+		                 where, key, (unsigned long long)x, (unsigned long long)max);
 	*out = x;
 	return 0;
 }
@@ -249,8 +235,8 @@ static int parse_base_score(json_t *v, uint32_t ngroup, float *out, char *err, s
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(err, errlen, -EINVAL,
-		            "learner_model_param.base_score has the wrong type");
+		return util_fail(err, errlen, -EINVAL,
+		                 "learner_model_param.base_score has the wrong type");
 	const char *s = json_string_value(v);
 	bool bracket = false;
 	while (*s == ' ')
@@ -293,16 +279,17 @@ static int parse_base_score(json_t *v, uint32_t ngroup, float *out, char *err, s
 		for (uint32_t g = 1; g < ngroup; g++)
 			out[g] = out[0];
 	} else if (n != ngroup) {
-		return fail(err, errlen, -EINVAL,
-		            "learner_model_param.base_score has %zu values for %u output groups "
-		            "(1 or num_class are accepted)",
-		            n, ngroup);
+		return util_fail(
+		    err, errlen, -EINVAL,
+		    "learner_model_param.base_score has %zu values for %u output groups "
+		    "(1 or num_class are accepted)",
+		    n, ngroup);
 	}
 	return 0;
 bad:
-	return fail(err, errlen, -EINVAL,
-	            "learner_model_param.base_score is not a number: \"%.40s\"",
-	            json_string_value(v));
+	return util_fail(err, errlen, -EINVAL,
+	                 "learner_model_param.base_score is not a number: \"%.40s\"",
+	                 json_string_value(v));
 }
 
 /* The objective's ProbToMargin, in float as XGBoost computes it. */
@@ -311,23 +298,23 @@ static int base_to_margin(enum margin_kind k, float b, float *out, char *err, si
 	switch (k) {
 	case PTM_LOGIT:
 		if (!(b > 0.0f && b < 1.0f))
-			return fail(err, errlen, -EINVAL,
-			            "base_score %g must be in (0, 1) for a logistic objective",
-			            (double)b);
+			return util_fail(err, errlen, -EINVAL,
+			                 "base_score %g must be in (0, 1) for a logistic objective",
+			                 (double)b);
 		*out = -logf(1.0f / b - 1.0f);
 		return 0;
 	case PTM_LOG:
 		if (!(b > 0.0f) || isinf(b))
-			return fail(err, errlen, -EINVAL,
-			            "base_score %g must be positive for a log-link objective",
-			            (double)b);
+			return util_fail(err, errlen, -EINVAL,
+			                 "base_score %g must be positive for a log-link objective",
+			                 (double)b);
 		*out = logf(b);
 		return 0;
 	case PTM_IDENTITY:
 		break;
 	}
 	if (!isfinite(b))
-		return fail(err, errlen, -EINVAL, "base_score is not finite");
+		return util_fail(err, errlen, -EINVAL, "base_score is not finite");
 	*out = b;
 	return 0;
 }
@@ -404,18 +391,19 @@ static int scratch_reserve(struct scratch *s, size_t n)
 	return 0;
 }
 
-static json_t *tree_array(json_t *tree, const char *key, size_t n, size_t t, int *rc, char *err,
+static json_t *node_array(json_t *tree, const char *key, size_t n, size_t t, int *rc, char *err,
                           size_t errlen)
 {
 	json_t *a = json_object_get(tree, key);
 	if (!a || !json_is_array(a)) {
-		*rc = fail(err, errlen, -EINVAL, "tree %zu: %s is %s", t, key,
-		           a ? "not an array" : "missing");
+		*rc = util_fail(err, errlen, -EINVAL, "tree %zu: %s is %s", t, key,
+		                a ? "not an array" : "missing");
 		return NULL;
 	}
 	if (json_array_size(a) != n) {
-		*rc = fail(err, errlen, -EINVAL, "tree %zu: %s has %zu entries, num_nodes is %zu",
-		           t, key, json_array_size(a), n);
+		*rc = util_fail(err, errlen, -EINVAL,
+		                "tree %zu: %s has %zu entries, num_nodes is %zu", t, key,
+		                json_array_size(a), n);
 		return NULL;
 	}
 	return a;
@@ -433,8 +421,9 @@ static int read_int_array(json_t *a, int64_t *out, size_t t, const char *key, ch
 		else if (json_is_boolean(v))
 			out[i] = json_is_true(v);
 		else
-			return fail(err, errlen, -EINVAL, "tree %zu: %s[%zu] is %s, not an integer",
-			            t, key, i, json_kind(v));
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: %s[%zu] is %s, not an integer", t, key, i,
+			                 json_kind(v));
 	}
 	return 0;
 }
@@ -448,14 +437,14 @@ static int cat_array(json_t *tree, const char *key, size_t t, json_t **out, char
 	if (!a)
 		return 0;
 	if (!json_is_array(a))
-		return fail(err, errlen, -EINVAL, "tree %zu: %s is not an array", t, key);
+		return util_fail(err, errlen, -EINVAL, "tree %zu: %s is not an array", t, key);
 	size_t i;
 	json_t *v;
 	json_array_foreach(a, i, v)
 	{
 		if (!json_is_integer(v))
-			return fail(err, errlen, -EINVAL, "tree %zu: %s[%zu] is not an integer", t,
-			            key, i);
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: %s[%zu] is not an integer", t, key, i);
 	}
 	*out = a;
 	return 0;
@@ -539,13 +528,13 @@ static int read_categories(struct forest_build *fb, json_t *tree, size_t n, size
 		return rc;
 	if (st) {
 		if (json_array_size(st) != n)
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: split_type has %zu entries, num_nodes is %zu", t,
-			            json_array_size(st), n);
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: split_type has %zu entries, num_nodes is %zu",
+			                 t, json_array_size(st), n);
 		for (size_t i = 0; i < n; i++) {
 			json_int_t v = json_integer_value(json_array_get(st, i));
 			if (v != 0 && v != 1)
-				return fail(
+				return util_fail(
 				    err, errlen, -EINVAL,
 				    "tree %zu: split_type[%zu] = %lld is neither 0 (numerical) "
 				    "nor 1 (categorical)",
@@ -561,10 +550,11 @@ static int read_categories(struct forest_build *fb, json_t *tree, size_t n, size
 	if (k == 0)
 		return 0;
 	if (!segs || !sizes || !cats || json_array_size(segs) != k || json_array_size(sizes) != k)
-		return fail(err, errlen, -EINVAL,
-		            "tree %zu: categories_nodes, categories_segments and categories_sizes "
-		            "must have the same length (and categories must be present)",
-		            t);
+		return util_fail(
+		    err, errlen, -EINVAL,
+		    "tree %zu: categories_nodes, categories_segments and categories_sizes "
+		    "must have the same length (and categories must be present)",
+		    t);
 	size_t ncat = json_array_size(cats);
 	json_int_t prev = -1;
 	for (size_t j = 0; j < k; j++) {
@@ -572,22 +562,22 @@ static int read_categories(struct forest_build *fb, json_t *tree, size_t n, size
 		json_int_t beg = json_integer_value(json_array_get(segs, j));
 		json_int_t cnt = json_integer_value(json_array_get(sizes, j));
 		if (node <= prev || (uint64_t)node >= n)
-			return fail(
+			return util_fail(
 			    err, errlen, -EINVAL,
 			    "tree %zu: categories_nodes[%zu] = %lld is out of order or range", t, j,
 			    (long long)node);
 		prev = node;
 		if (beg < 0 || cnt <= 0 || (uint64_t)beg > ncat ||
 		    (uint64_t)cnt > ncat - (size_t)beg)
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: node %lld's categories [%lld, +%lld) are not a "
-			            "non-empty range of categories (%zu entries)",
-			            t, (long long)node, (long long)beg, (long long)cnt, ncat);
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: node %lld's categories [%lld, +%lld) are not a "
+			                 "non-empty range of categories (%zu entries)",
+			                 t, (long long)node, (long long)beg, (long long)cnt, ncat);
 		json_int_t max = 0;
 		for (json_int_t c = beg; c < beg + cnt; c++) {
 			json_int_t v = json_integer_value(json_array_get(cats, (size_t)c));
 			if (v < 0 || v >= (json_int_t)TREE_MAX_CAT)
-				return fail(
+				return util_fail(
 				    err, errlen, -EINVAL,
 				    "tree %zu: category %lld is out of range (0 .. 2^24 - 1)", t,
 				    (long long)v);
@@ -596,9 +586,9 @@ static int read_categories(struct forest_build *fb, json_t *tree, size_t n, size
 		}
 		size_t words = ((size_t)max + 1 + 31) / 32;
 		if (fb->ncbits + words > MAX_CAT_WORDS)
-			return fail(err, errlen, -EFBIG,
-			            "tree %zu: categorical sets need more than %zu words", t,
-			            MAX_CAT_WORDS);
+			return util_fail(err, errlen, -EFBIG,
+			                 "tree %zu: categorical sets need more than %zu words", t,
+			                 MAX_CAT_WORDS);
 		if (fb->ncbits + words > fb->cbits_cap) {
 			size_t cap = fb->cbits_cap ? fb->cbits_cap : 256;
 			while (cap < fb->ncbits + words)
@@ -606,7 +596,7 @@ static int read_categories(struct forest_build *fb, json_t *tree, size_t n, size
 			bool ok = true;
 			fb->cbits = grow(fb->cbits, cap, sizeof(*fb->cbits), &ok);
 			if (!ok)
-				return fail(err, errlen, -ENOMEM, "out of memory");
+				return util_fail(err, errlen, -ENOMEM, "out of memory");
 			fb->cbits_cap = cap;
 		}
 		uint32_t *bits = fb->cbits + fb->ncbits;
@@ -631,35 +621,35 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 {
 	int rc = 0;
 	if (!json_is_object(tree))
-		return fail(err, errlen, -EINVAL, "tree %zu is not an object", t);
+		return util_fail(err, errlen, -EINVAL, "tree %zu is not an object", t);
 	json_t *tp = json_object_get(tree, "tree_param");
 	if (!tp || !json_is_object(tp))
-		return fail(err, errlen, -EINVAL,
-		            "tree %zu: tree_param is missing or not an object", t);
+		return util_fail(err, errlen, -EINVAL,
+		                 "tree %zu: tree_param is missing or not an object", t);
 	uint64_t n, slv = 0;
 	rc = param_uint(tp, "num_nodes", true, INT32_MAX, &n, "tree_param", err, errlen);
 	if (rc < 0)
 		return rc;
 	if (n == 0)
-		return fail(err, errlen, -EINVAL, "tree %zu has no nodes", t);
+		return util_fail(err, errlen, -EINVAL, "tree %zu has no nodes", t);
 	rc = param_uint(tp, "size_leaf_vector", false, UINT32_MAX, &slv, "tree_param", err, errlen);
 	if (rc < 0)
 		return rc;
 	/* 1.7 writes 0 and 2.x writes 1 for scalar leaves; more is a vector-leaf tree. */
 	if (slv > 1)
-		return fail(
+		return util_fail(
 		    err, errlen, -ENOTSUP,
 		    "tree %zu: multi-target trees (size_leaf_vector %llu) are not supported", t,
 		    (unsigned long long)slv);
-	json_t *al = tree_array(tree, "left_children", n, t, &rc, err, errlen);
-	json_t *ar = al ? tree_array(tree, "right_children", n, t, &rc, err, errlen) : NULL;
-	json_t *af = ar ? tree_array(tree, "split_indices", n, t, &rc, err, errlen) : NULL;
-	json_t *ac = af ? tree_array(tree, "split_conditions", n, t, &rc, err, errlen) : NULL;
-	json_t *ad = ac ? tree_array(tree, "default_left", n, t, &rc, err, errlen) : NULL;
+	json_t *al = node_array(tree, "left_children", n, t, &rc, err, errlen);
+	json_t *ar = al ? node_array(tree, "right_children", n, t, &rc, err, errlen) : NULL;
+	json_t *af = ar ? node_array(tree, "split_indices", n, t, &rc, err, errlen) : NULL;
+	json_t *ac = af ? node_array(tree, "split_conditions", n, t, &rc, err, errlen) : NULL;
+	json_t *ad = ac ? node_array(tree, "default_left", n, t, &rc, err, errlen) : NULL;
 	if (!ad)
 		return rc;
 	if (scratch_reserve(&fb->s, n) < 0 || views_reserve(fb, n) < 0)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_fail(err, errlen, -ENOMEM, "out of memory");
 	struct scratch *s = &fb->s;
 	size_t vb = fb->vn;
 	bool has_cat;
@@ -667,7 +657,7 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		return rc;
 	/* Each node's cover, for TreeSHAP; XGBoost always writes it, older tools may not. */
 	json_t *ah = json_object_get(tree, "sum_hessian");
-	if (ah && !(ah = tree_array(tree, "sum_hessian", n, t, &rc, err, errlen)))
+	if (ah && !(ah = node_array(tree, "sum_hessian", n, t, &rc, err, errlen)))
 		return rc;
 	if ((rc = read_int_array(al, s->left, t, "left_children", err, errlen)) < 0 ||
 	    (rc = read_int_array(ar, s->right, t, "right_children", err, errlen)) < 0 ||
@@ -679,16 +669,16 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 	{
 		double d;
 		if (jsonx_number(v, &d) < 0)
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: split_conditions[%zu] is %s, not a number", t, i,
-			            json_kind(v));
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: split_conditions[%zu] is %s, not a number", t,
+			                 i, json_kind(v));
 		s->cond[i] = (float)d;
 	}
 	for (i = 0; i < n; i++) {
 		double d = 0.0;
 		if (ah && jsonx_number(json_array_get(ah, i), &d) < 0)
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: sum_hessian[%zu] is not a number", t, i);
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: sum_hessian[%zu] is not a number", t, i);
 		s->hess[i] = (float)d;
 	}
 	json_array_foreach(ad, i, v)
@@ -699,19 +689,20 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		         (json_integer_value(v) == 0 || json_integer_value(v) == 1))
 			s->dl[i] = (uint8_t)json_integer_value(v);
 		else
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: default_left[%zu] is not 0 or 1", t, i);
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: default_left[%zu] is not 0 or 1", t, i);
 	}
 
 	if (fb->nnodes + n > MAX_TOTAL_NODES)
-		return fail(err, errlen, -EFBIG, "model has more than %u nodes", MAX_TOTAL_NODES);
+		return util_fail(err, errlen, -EFBIG, "model has more than %u nodes",
+		                 MAX_TOTAL_NODES);
 	if (fb->nnodes + n > fb->cap) {
 		size_t cap = fb->cap ? fb->cap : 1024;
 		while (cap < fb->nnodes + n)
 			cap *= 2;
 		struct node *p = realloc(fb->nodes, cap * sizeof(*p));
 		if (!p)
-			return fail(err, errlen, -ENOMEM, "out of memory");
+			return util_fail(err, errlen, -ENOMEM, "out of memory");
 		fb->nodes = p;
 		fb->cap = cap;
 	}
@@ -729,9 +720,10 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 		int64_t l = s->left[old], r = s->right[old];
 		if (l == -1) {
 			if (r != -1)
-				return fail(err, errlen, -EINVAL,
-				            "tree %zu: node %u has a right child but no left child",
-				            t, old);
+				return util_fail(
+				    err, errlen, -EINVAL,
+				    "tree %zu: node %u has a right child but no left child", t,
+				    old);
 			out->left = (uint32_t)(base + head - 1);
 			out->fid_dl = NODE_DEFAULT_LEFT;
 			out->threshold = NAN;
@@ -742,23 +734,26 @@ static int add_tree(struct forest_build *fb, json_t *tree, size_t t, uint32_t nu
 			continue;
 		}
 		if (l <= 0 || (uint64_t)l >= n || r <= 0 || (uint64_t)r >= n)
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: node %u has a child index out of range", t, old);
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: node %u has a child index out of range", t,
+			                 old);
 		if (l == r || s->seen[l] || s->seen[r])
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: node %lld is reached twice (cycle or shared node)",
-			            t, (long long)(s->seen[l] || l == r ? l : r));
+			return util_fail(
+			    err, errlen, -EINVAL,
+			    "tree %zu: node %lld is reached twice (cycle or shared node)", t,
+			    (long long)(s->seen[l] || l == r ? l : r));
 		if (s->fid[old] < 0 || (uint64_t)s->fid[old] >= num_feature)
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: node %u splits on feature %lld, num_feature is %u",
-			            t, old, (long long)s->fid[old], num_feature);
+			return util_fail(
+			    err, errlen, -EINVAL,
+			    "tree %zu: node %u splits on feature %lld, num_feature is %u", t, old,
+			    (long long)s->fid[old], num_feature);
 		if (isnan(s->cond[old]) && !s->st[old])
-			return fail(err, errlen, -EINVAL,
-			            "tree %zu: node %u has a NaN split condition", t, old);
+			return util_fail(err, errlen, -EINVAL,
+			                 "tree %zu: node %u has a NaN split condition", t, old);
 		uint32_t d = s->depth[old] + 1;
 		if (d > max_depth)
-			return fail(err, errlen, -EFBIG, "tree %zu is deeper than the limit of %u",
-			            t, max_depth);
+			return util_fail(err, errlen, -EFBIG,
+			                 "tree %zu is deeper than the limit of %u", t, max_depth);
 		s->seen[l] = s->seen[r] = 1;
 		s->depth[l] = s->depth[r] = d;
 		out->left = (uint32_t)(base + tail);
@@ -863,23 +858,23 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		return rc;
 	size_t ntrees = json_array_size(trees);
 	if (ntrees > lim->max_trees)
-		return fail(err, errlen, -EFBIG, "model has %zu trees, the limit is %zu", ntrees,
-		            lim->max_trees);
+		return util_fail(err, errlen, -EFBIG, "model has %zu trees, the limit is %zu",
+		                 ntrees, lim->max_trees);
 	uint64_t declared, slv = 0;
 	rc = param_uint(param, "num_trees", true, UINT32_MAX, &declared, "gbtree_model_param", err,
 	                errlen);
 	if (rc < 0)
 		return rc;
 	if (declared != ntrees)
-		return fail(err, errlen, -EINVAL,
-		            "gbtree_model_param.num_trees is %llu but %zu trees",
-		            (unsigned long long)declared, ntrees);
+		return util_fail(err, errlen, -EINVAL,
+		                 "gbtree_model_param.num_trees is %llu but %zu trees",
+		                 (unsigned long long)declared, ntrees);
 	rc = param_uint(param, "size_leaf_vector", false, UINT32_MAX, &slv, "gbtree_model_param",
 	                err, errlen);
 	if (rc < 0)
 		return rc;
 	if (slv > 1)
-		return fail(err, errlen, -ENOTSUP, "multi-target trees are not supported");
+		return util_fail(err, errlen, -ENOTSUP, "multi-target trees are not supported");
 	uint64_t npt = 1;
 	rc = param_uint(param, "num_parallel_tree", false, UINT32_MAX, &npt, "gbtree_model_param",
 	                err, errlen);
@@ -887,8 +882,8 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		return rc;
 	m->info.num_parallel_tree = npt ? (size_t)npt : 1;
 	if (json_array_size(info) != ntrees)
-		return fail(err, errlen, -EINVAL, "tree_info has %zu entries for %zu trees",
-		            json_array_size(info), ntrees);
+		return util_fail(err, errlen, -EINVAL, "tree_info has %zu entries for %zu trees",
+		                 json_array_size(info), ntrees);
 	/*
 	 * XGBoost grows one tree per class in every round, so a real multi-class model has at
 	 * least num_class trees. Requiring it ties the output width (num_class floats per row)
@@ -896,11 +891,12 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	 */
 	uint32_t G = m->num_group;
 	if (G > 1 && ntrees < G)
-		return fail(err, errlen, -EINVAL,
-		            "learner_model_param.num_class is %u but the model has %zu trees: a "
-		            "multi-class tree model needs at least one tree per class "
-		            "(num_class <= num_trees)",
-		            G, ntrees);
+		return util_fail(
+		    err, errlen, -EINVAL,
+		    "learner_model_param.num_class is %u but the model has %zu trees: a "
+		    "multi-class tree model needs at least one tree per class "
+		    "(num_class <= num_trees)",
+		    G, ntrees);
 	json_t *wd = NULL;
 	if (dart) {
 		wd =
@@ -908,9 +904,9 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		if (!wd)
 			return rc;
 		if (json_array_size(wd) != ntrees)
-			return fail(err, errlen, -EINVAL,
-			            "weight_drop has %zu entries for %zu trees",
-			            json_array_size(wd), ntrees);
+			return util_fail(err, errlen, -EINVAL,
+			                 "weight_drop has %zu entries for %zu trees",
+			                 json_array_size(wd), ntrees);
 	}
 
 	uint32_t *group = malloc((ntrees ? ntrees : 1) * sizeof(*group));
@@ -928,20 +924,21 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		m->tree_weight = malloc(ntrees * sizeof(*m->tree_weight) + 1);
 	if (!group || !fb.roots || !fb.depths || !fb.vbase || !fb.tree_cat || !m->group_start ||
 	    !m->roots || !m->depths || !m->order || !m->trees || (wd && !m->tree_weight)) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = util_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t t = 0; t < ntrees; t++) {
 		json_t *gv = json_array_get(info, t);
 		if (!json_is_integer(gv)) {
-			rc = fail(err, errlen, -EINVAL, "tree_info[%zu] is %s, not an integer", t,
-			          json_kind(gv));
+			rc = util_fail(err, errlen, -EINVAL, "tree_info[%zu] is %s, not an integer",
+			               t, json_kind(gv));
 			goto out;
 		}
 		if (json_integer_value(gv) < 0 || json_integer_value(gv) >= (json_int_t)G) {
-			rc = fail(err, errlen, -EINVAL,
-			          "tree_info[%zu] = %lld is out of range (0 .. num_class - 1 = %u)",
-			          t, (long long)json_integer_value(gv), G - 1);
+			rc = util_fail(
+			    err, errlen, -EINVAL,
+			    "tree_info[%zu] = %lld is out of range (0 .. num_class - 1 = %u)", t,
+			    (long long)json_integer_value(gv), G - 1);
 			goto out;
 		}
 		group[t] = (uint32_t)json_integer_value(gv);
@@ -949,8 +946,8 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 		if (wd) {
 			double d;
 			if (jsonx_number(json_array_get(wd, t), &d) < 0) {
-				rc = fail(err, errlen, -EINVAL, "weight_drop[%zu] is not a number",
-				          t);
+				rc = util_fail(err, errlen, -EINVAL,
+				               "weight_drop[%zu] is not a number", t);
 				goto out;
 			}
 			w = (float)d;
@@ -967,10 +964,11 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	for (uint32_t g = 0; g < G; g++) {
 		/* A class without trees is no model XGBoost writes (see the check above). */
 		if (G > 1 && m->group_start[g + 1] == 0) {
-			rc = fail(err, errlen, -EINVAL,
-			          "tree_info: class %u has no tree; each of the num_class = %u "
-			          "classes needs at least one",
-			          g, G);
+			rc =
+			    util_fail(err, errlen, -EINVAL,
+			              "tree_info: class %u has no tree; each of the num_class = %u "
+			              "classes needs at least one",
+			              g, G);
 			goto out;
 		}
 		m->group_start[g + 1] += m->group_start[g];
@@ -978,7 +976,7 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	{
 		size_t *fill = calloc(G, sizeof(*fill));
 		if (!fill) {
-			rc = fail(err, errlen, -ENOMEM, "out of memory");
+			rc = util_fail(err, errlen, -ENOMEM, "out of memory");
 			goto out;
 		}
 		for (size_t t = 0; t < ntrees; t++) {
@@ -991,7 +989,7 @@ static int load_trees(struct model *m, json_t *gb, bool dart, const struct model
 	}
 	m->span_depth = malloc((ntrees ? ntrees : 1) * sizeof(*m->span_depth));
 	if (!m->span_depth) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = util_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (uint32_t g = 0; g < G; g++) {
@@ -1090,28 +1088,28 @@ static int load_linear(struct model *m, json_t *gb, char *err, size_t errlen)
 	size_t want;
 	if (__builtin_mul_overflow((size_t)m->num_feature + 1, (size_t)m->num_group, &want) ||
 	    want > SIZE_MAX / sizeof(float))
-		return fail(
+		return util_fail(
 		    err, errlen, -EFBIG,
 		    "gblinear: (num_feature + 1) * num_class = (%u + 1) * %u weights are too "
 		    "many",
 		    m->num_feature, m->num_group);
 	if (json_array_size(w) != want)
-		return fail(
+		return util_fail(
 		    err, errlen, -EINVAL,
 		    "gblinear weights has %zu entries; exactly (num_feature + 1) * num_class "
 		    "= (%u + 1) * %u = %zu are accepted",
 		    json_array_size(w), m->num_feature, m->num_group, want);
 	m->linear_weights = malloc(want * sizeof(float));
 	if (!m->linear_weights)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_fail(err, errlen, -ENOMEM, "out of memory");
 	size_t i;
 	json_t *v;
 	json_array_foreach(w, i, v)
 	{
 		double d;
 		if (jsonx_number(v, &d) < 0)
-			return fail(err, errlen, -EINVAL, "gblinear weights[%zu] is not a number",
-			            i);
+			return util_fail(err, errlen, -EINVAL,
+			                 "gblinear weights[%zu] is not a number", i);
 		m->linear_weights[i] = (float)d;
 	}
 	return 0;
@@ -1161,20 +1159,20 @@ static int load_names(struct model *m, json_t *learner, const char *key, char **
 	if (!a || json_is_null(a) || (json_is_array(a) && json_array_size(a) == 0))
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) != m->num_feature)
-		return fail(err, errlen, -EINVAL,
-		            "learner.%s must be an array of num_feature = %u strings", key,
-		            m->num_feature);
+		return util_fail(err, errlen, -EINVAL,
+		                 "learner.%s must be an array of num_feature = %u strings", key,
+		                 m->num_feature);
 	char **v = calloc(m->num_feature, sizeof(*v));
 	if (!v)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_fail(err, errlen, -ENOMEM, "out of memory");
 	*out = v;
 	for (size_t f = 0; f < m->num_feature; f++) {
 		json_t *e = json_array_get(a, f);
 		if (!json_is_string(e))
-			return fail(err, errlen, -EINVAL, "learner.%s[%zu] is not a string", key,
-			            f);
+			return util_fail(err, errlen, -EINVAL, "learner.%s[%zu] is not a string",
+			                 key, f);
 		if (!(v[f] = strdup(json_string_value(e))))
-			return fail(err, errlen, -ENOMEM, "out of memory");
+			return util_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -1246,11 +1244,12 @@ static int load_sklearn(struct model *m, json_t *attrs, char *err, size_t errlen
 	char jerr[160];
 	char *text = nonfinite_to_null(meta);
 	if (!text)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_fail(err, errlen, -ENOMEM, "out of memory");
 	int prc = jsonx_parse(text, strlen(text), SKLEARN_JSON_DEPTH, 0, &j, jerr, sizeof(jerr));
 	free(text);
 	if (prc < 0)
-		return fail(err, errlen, -EINVAL, "attributes.scikit_learn is not JSON: %s", jerr);
+		return util_fail(err, errlen, -EINVAL, "attributes.scikit_learn is not JSON: %s",
+		                 jerr);
 	int rc = 0;
 	const char *type = json_string_value(json_object_get(j, "_estimator_type"));
 	json_t *nc = json_object_get(j, "n_classes_");
@@ -1262,21 +1261,21 @@ static int load_sklearn(struct model *m, json_t *attrs, char *err, size_t errlen
 		goto out;
 	if (json_is_array(cl)) {
 		if (json_array_size(cl) != (size_t)k) {
-			rc = fail(
+			rc = util_fail(
 			    err, errlen, -EINVAL,
 			    "attributes.scikit_learn: classes_ has %zu entries, n_classes_ is %lld",
 			    json_array_size(cl), (long long)k);
 			goto out;
 		}
 		if (!(m->classes = malloc((size_t)k * sizeof(double)))) {
-			rc = fail(err, errlen, -ENOMEM, "out of memory");
+			rc = util_fail(err, errlen, -ENOMEM, "out of memory");
 			goto out;
 		}
 		for (size_t c = 0; c < (size_t)k; c++) {
 			if (jsonx_number(json_array_get(cl, c), &m->classes[c]) < 0) {
-				rc = fail(err, errlen, -EINVAL,
-				          "attributes.scikit_learn: classes_[%zu] is not a number",
-				          c);
+				rc = util_fail(
+				    err, errlen, -EINVAL,
+				    "attributes.scikit_learn: classes_[%zu] is not a number", c);
 				goto out;
 			}
 		}
@@ -1307,8 +1306,8 @@ static int load_extras(struct model *m, json_t *learner, char *err, size_t errle
 	if (bi) {
 		long long b = attr_uint(bi);
 		if (b < 0)
-			return fail(err, errlen, -EINVAL,
-			            "attributes.best_iteration is not a non-negative integer");
+			return util_fail(err, errlen, -EINVAL,
+			                 "attributes.best_iteration is not a non-negative integer");
 		m->info.best_iteration = b;
 		if (m->kind == BOOSTER_TREES) {
 			/* iteration_range (0, b + 1): b + 1 layers of num_parallel_tree * groups.
@@ -1327,7 +1326,7 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 {
 	int rc = 0;
 	if (!json_is_object(root))
-		return fail(err, errlen, -EINVAL, "model is not a JSON object");
+		return util_fail(err, errlen, -EINVAL, "model is not a JSON object");
 	json_t *learner = get_member(root, "learner", JSON_OBJECT, "model", &rc, err, errlen);
 	if (!learner)
 		return rc;
@@ -1350,14 +1349,16 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 	bool dart = !strcmp(bname, "dart");
 	bool linear = !strcmp(bname, "gblinear");
 	if (!dart && !linear && strcmp(bname, "gbtree"))
-		return fail(err, errlen, -ENOTSUP, "booster \"%.40s\" is not supported", bname);
+		return util_fail(err, errlen, -ENOTSUP, "booster \"%.40s\" is not supported",
+		                 bname);
 	const char *oname = json_string_value(objname);
 	const struct objective_def *od = NULL;
 	for (size_t i = 0; i < sizeof(objectives) / sizeof(objectives[0]); i++)
 		if (!strcmp(objectives[i].name, oname))
 			od = &objectives[i];
 	if (!od)
-		return fail(err, errlen, -ENOTSUP, "objective \"%.60s\" is not supported", oname);
+		return util_fail(err, errlen, -ENOTSUP, "objective \"%.60s\" is not supported",
+		                 oname);
 
 	uint64_t nfeat, nclass = 0, ntarget = 1;
 	if ((rc = param_uint(lmp, "num_feature", true, MAX_NUM_FEATURE, &nfeat,
@@ -1368,24 +1369,24 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 	                     err, errlen)) < 0)
 		return rc;
 	if (nfeat == 0)
-		return fail(err, errlen, -EINVAL, "learner_model_param.num_feature is 0");
+		return util_fail(err, errlen, -EINVAL, "learner_model_param.num_feature is 0");
 	if (ntarget > 1)
-		return fail(err, errlen, -ENOTSUP,
-		            "multi-target models (num_target %llu) are not supported",
-		            (unsigned long long)ntarget);
+		return util_fail(err, errlen, -ENOTSUP,
+		                 "multi-target models (num_target %llu) are not supported",
+		                 (unsigned long long)ntarget);
 	if (od->multi && nclass == 0)
-		return fail(err, errlen, -EINVAL, "objective %s needs num_class", od->name);
+		return util_fail(err, errlen, -EINVAL, "objective %s needs num_class", od->name);
 	if (!od->multi && nclass > 1)
-		return fail(err, errlen, -ENOTSUP,
-		            "num_class %llu with objective %s is not supported",
-		            (unsigned long long)nclass, od->name);
+		return util_fail(err, errlen, -ENOTSUP,
+		                 "num_class %llu with objective %s is not supported",
+		                 (unsigned long long)nclass, od->name);
 	json_t *bs = json_object_get(lmp, "base_score");
 	if (!bs)
-		return fail(err, errlen, -EINVAL, "missing learner_model_param.base_score");
+		return util_fail(err, errlen, -EINVAL, "missing learner_model_param.base_score");
 
 	struct model *m = calloc(1, sizeof(*m));
 	if (!m)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_fail(err, errlen, -ENOMEM, "out of memory");
 	atomic_init(&m->refs, 1);
 	m->num_feature = (uint32_t)nfeat;
 	m->num_group = nclass ? (uint32_t)nclass : 1;
@@ -1393,7 +1394,7 @@ static int load_root(json_t *root, const struct model_limits *lim, struct model 
 	m->kind = linear ? BOOSTER_LINEAR : BOOSTER_TREES;
 	m->base_margin = malloc(m->num_group * sizeof(float));
 	if (!m->base_margin) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = util_fail(err, errlen, -ENOMEM, "out of memory");
 		goto bad;
 	}
 	rc = parse_base_score(bs, m->num_group, m->base_margin, err, errlen);
@@ -1454,19 +1455,20 @@ int model_load_buffer(const char *buf, size_t len, const struct model_limits *li
 		l.max_depth = DEFAULT_MAX_DEPTH;
 	*out = NULL;
 	if (!buf)
-		return fail(err, errlen, -EINVAL, "no model data");
+		return util_fail(err, errlen, -EINVAL, "no model data");
 	if (len > l.max_file_bytes)
-		return fail(err, errlen, -EFBIG, "model is %zu bytes, the limit is %zu", len,
-		            l.max_file_bytes);
+		return util_fail(err, errlen, -EFBIG, "model is %zu bytes, the limit is %zu", len,
+		                 l.max_file_bytes);
 	size_t i = 0;
 	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
 		i++;
 	if (i == len)
-		return fail(err, errlen, -EINVAL, "model file is empty");
+		return util_fail(err, errlen, -EINVAL, "model file is empty");
 	if (buf[i] != '{')
-		return fail(err, errlen, -ENOTSUP,
-		            "not a JSON or UBJSON model (XGBoost's old binary format?): load it in "
-		            "XGBoost and re-save it with save_model('model.json')");
+		return util_fail(
+		    err, errlen, -ENOTSUP,
+		    "not a JSON or UBJSON model (XGBoost's old binary format?): load it in "
+		    "XGBoost and re-save it with save_model('model.json')");
 	json_t *root;
 	char jerr[160];
 	int rc;
@@ -1474,11 +1476,11 @@ int model_load_buffer(const char *buf, size_t len, const struct model_limits *li
 	if (i == 0 && ubjson_sniff(buf, len)) {
 		rc = ubjson_parse(buf, len, MODEL_JSON_DEPTH, &root, jerr, sizeof(jerr));
 		if (rc < 0)
-			return fail(err, errlen, rc, "bad UBJSON: %s", jerr);
+			return util_fail(err, errlen, rc, "bad UBJSON: %s", jerr);
 	} else {
 		rc = jsonx_parse(buf, len, MODEL_JSON_DEPTH, 1, &root, jerr, sizeof(jerr));
 		if (rc < 0)
-			return fail(err, errlen, rc, "bad JSON: %s", jerr);
+			return util_fail(err, errlen, rc, "bad JSON: %s", jerr);
 	}
 	rc = load_root(root, &l, out, err, errlen);
 	json_decref(root);

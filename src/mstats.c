@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util.h"
+
 const uint64_t mstats_bucket_ns[MSTATS_NBUCKETS] = {
     10000ull,       25000ull,        50000ull,        100000ull,       250000ull,
     500000ull,      1000000ull,      2500000ull,      5000000ull,      10000000ull,
@@ -19,8 +21,8 @@ const char *const mstats_bucket_le[MSTATS_NBUCKETS] = {
 
 struct slot {
 	_Atomic int used; /* set (release) once name and version are written */
-	char name[65];
-	char version[65];
+	char name[UTIL_NAME_MAX + 1];
+	char version[UTIL_NAME_MAX + 1];
 	_Atomic uint64_t success, success_ns, fail, fail_ns;
 	_Atomic uint64_t input_ns, infer_ns, output_ns, rows, execs, last_ms;
 	_Atomic uint64_t buckets[MSTATS_NBUCKETS + 1];
@@ -63,7 +65,7 @@ static struct slot *find(const char *name, const char *version, bool create)
 	size_t h = hash_of(name, version);
 	struct slot *found = NULL;
 
-	if (strlen(name) > 64 || strlen(version) > 64)
+	if (strlen(name) > UTIL_NAME_MAX || strlen(version) > UTIL_NAME_MAX)
 		return NULL;
 	/* Lock-free lookup: slots are only ever added, and published with release. */
 	for (size_t i = 0; i < MSTATS_SLOTS; i++) {

@@ -57,7 +57,7 @@ void repo_fini(void)
 	pthread_mutex_unlock(&repo_lock);
 }
 
-static void shap_put(struct repo_shap *s)
+static void forest_put(struct repo_shap *s)
 {
 	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		shap_free(s->forest);
@@ -65,7 +65,7 @@ static void shap_put(struct repo_shap *s)
 	}
 }
 
-static struct repo_shap *shap_get(struct repo_shap *s)
+static struct repo_shap *forest_get(struct repo_shap *s)
 {
 	if (s)
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
@@ -74,7 +74,7 @@ static struct repo_shap *shap_get(struct repo_shap *s)
 
 static void entry_clear(struct repo_entry *e)
 {
-	shap_put(e->shap);
+	forest_put(e->shap);
 	free(e->name);
 	free(e->version);
 	free(e->path);
@@ -475,7 +475,7 @@ static int resolve_outputs(const struct conf_model *cm, const struct repo_entry 
 	if (!(e->outputs & (CONF_OUT_CONTRIBS | CONF_OUT_LEAF)) || model_linear_weights(e->model))
 		return 0;
 	if (old && old->shap && old->model == e->model) {
-		e->shap = shap_get(old->shap);
+		e->shap = forest_get(old->shap);
 		return 0;
 	}
 	e->shap = calloc(1, sizeof(*e->shap));
@@ -977,7 +977,7 @@ static int copy_entry(struct repo_entry *dst, const struct repo_entry *src)
 	dst->outputs = src->outputs;
 	dst->trees = src->trees;
 	dst->tree_limit = src->tree_limit;
-	dst->shap = shap_get(src->shap);
+	dst->shap = forest_get(src->shap);
 	dst->model = model_ref(src->model);
 	if (!dst->name || !dst->version || (src->path && !dst->path) ||
 	    (src->golden && !dst->golden)) {
