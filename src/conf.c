@@ -465,6 +465,12 @@ static void apply_int(struct loader *ld, const config_setting_t *s, const char *
 		          (long long)k->lo, (long long)k->hi);
 		return;
 	}
+	/* A 32-bit platform's long (and address space) ends below some documented maxima. */
+	if (v > LONG_MAX) {
+		add_error(ld, s, "%s: %lld is more than this platform can hold (at most %ld)", full,
+		          v, LONG_MAX);
+		return;
+	}
 	*(long *)field(base, k->off) = (long)v;
 }
 

@@ -15,6 +15,15 @@
 #include "golden.h"
 #include "log.h"
 
+/* The documented top of limits.max_model_bytes (4 GiB), or what a 32-bit long holds. */
+#if LONG_MAX > 4294967296
+#define TOP_MODEL_BYTES      4294967296L
+#define TOP_MODEL_BYTES_TEXT "4294967296L"
+#else
+#define TOP_MODEL_BYTES      LONG_MAX
+#define TOP_MODEL_BYTES_TEXT "2147483647"
+#endif
+
 static char *tmpdir;  /* as created */
 static char *realdir; /* realpath(tmpdir): what relative paths resolve against */
 
@@ -189,7 +198,7 @@ START_TEST(test_every_key)
 	              "  max_header_bytes = 1048576;\n"
 	              "  max_headers = 1024;\n"
 	              "  request_timeout = 3600;\n"
-	              "  max_model_bytes = 4294967296L;\n"
+	              "  max_model_bytes = " TOP_MODEL_BYTES_TEXT ";\n"
 	              "  max_trees = 10000000;\n"
 	              "  max_tree_depth = 1024;\n"
 	              "};\n"
@@ -219,7 +228,7 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(c->max_header_bytes, 1048576);
 	ck_assert_int_eq(c->max_headers, 1024);
 	ck_assert_int_eq(c->request_timeout, 3600);
-	ck_assert_int_eq(c->max_model_bytes, 4294967296L);
+	ck_assert_int_eq(c->max_model_bytes, TOP_MODEL_BYTES);
 	ck_assert_int_eq(c->max_trees, 10000000);
 	ck_assert_int_eq(c->max_tree_depth, 1024);
 	ck_assert_str_eq(c->listen_tcp, "[::1]:65535");

@@ -148,8 +148,9 @@ static char *tu_subst(char *s, const char *key, const char *value)
 bool tu_wrapped(void)
 {
 	const char *w = getenv("INFERD_WRAPPER");
+	const char *e = getenv("INFERD_EMULATOR");
 
-	return w && *w;
+	return (w && *w) || (e && *e);
 }
 
 /* Builds argv: the words of INFERD_WRAPPER, then inferd and its options. */

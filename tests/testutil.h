@@ -48,7 +48,8 @@ int tu_http(const char *socket, const char *method, const char *path, const char
 
 /* asprintf() that aborts when out of memory (tests have no way to recover). */
 char *tu_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* True when the daemon runs under a wrapper (INFERD_WRAPPER, e.g. valgrind): slower. */
+/* True when the daemon runs under a wrapper (INFERD_WRAPPER, e.g. valgrind) or an emulator
+ * (INFERD_EMULATOR, qemu-user): slower, and its RSS is not the daemon's alone. */
 bool tu_wrapped(void);
 /* Open file descriptors of process pid (/proc/PID/fd), or -1 when unreadable. */
 int tu_fd_count(pid_t pid);
