@@ -466,7 +466,14 @@ START_TEST(process_series)
 	snprintf(line, sizeof line, "process_max_fds %llu", (unsigned long long)rl.rlim_cur);
 	ck_assert_line(t, line);
 	rss = sample(t, "process_resident_memory_bytes");
-	ck_assert(rss > 1024 * 1024);
+	if (getenv("INFERD_EMULATOR") && *getenv("INFERD_EMULATOR")) {
+		/* qemu-user fakes /proc/self/stat and leaves its rss field 0. */
+		printf("process_series: resident memory not checked under %s\n",
+		       getenv("INFERD_EMULATOR"));
+		ck_assert(rss >= 0);
+	} else {
+		ck_assert(rss > 1024 * 1024);
+	}
 	start = sample(t, "process_start_time_seconds");
 	/* Started in the last hour, not in the future (a second of slack for btime rounding). */
 	ck_assert(start <= (double)now + 1 && start > (double)now - 3600);
